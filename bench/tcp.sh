@@ -1,0 +1,490 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Benchmark of portier's TCP forwarding mode against HAProxy (mode tcp) and
+# rinetd, all three forwarding to one nginx backend on 127.0.0.1, in a single
+# run on the same machine.
+#
+# What is measured, for each proxy and for nginx reached directly (reference):
+#   1. keep-alive small: wrk, 64 keep-alive connections, GET /small (a
+#      100-byte body); requests per second.
+#   2. 1 MiB responses: wrk, 8 keep-alive connections, GET /1m (1 MiB file);
+#      requests per second and MiB per second.
+#   3. one connection per request: wrk, 32 connections, every request sent
+#      with "Connection: close", so each request is a new TCP connection
+#      through the proxy and a new one from the proxy to nginx; requests/s.
+#   4. memory per idle forwarded connection: idle_conns.py opens 3000
+#      connections through the proxy, completes one HTTP exchange on each
+#      (so each is established through to nginx) and holds them idle; the
+#      growth of the proxy's resident set size (VmRSS, summed over its
+#      processes), divided by 3000, in KiB. Measured first, on freshly
+#      started proxies, so that memory cached by earlier load tests cannot
+#      hide the per-connection cost.
+# Each throughput figure is printed with its ratio to HAProxy's.
+#
+# Fairness: portier runs one event loop (workers = 1) and rinetd is
+# single-threaded, so HAProxy gets "nbthread 1" and nginx "worker_processes 1".
+# Nothing is pinned to a CPU; wrk uses 2 threads (1 for the 8-connection row).
+# On a 2-core machine the load generator, the proxy and nginx share the cores,
+# which costs every proxy alike. Each wrk run is preceded by a 1-second warm-up
+# whose result is discarded.
+#
+# Every process runs from a temporary directory, listens on free high ports
+# of 127.0.0.1 only, and is stopped on exit. The exit status is 0 even when a
+# target is missed (this is a measurement); non-zero only when something
+# failed to run.
+#
+# Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--quick] [--keep]
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+PATH="$PATH:/usr/sbin:/sbin"
+
+duration=10
+warmup=1
+idle_count=3000
+portier=""
+keep=0
+
+usage() {
+	cat <<EOF
+Usage: $0 [--portier PATH] [--duration SECONDS] [--quick] [--keep]
+
+  --portier PATH      portier binary (default: ./portier of the source tree,
+                      then portier on PATH; without one, portier is skipped)
+  --duration SECONDS  length of each wrk run (default 10)
+  --quick             3-second wrk runs, no warm-up
+  --keep              keep the temporary directory (configurations, logs)
+EOF
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--portier) portier=${2:?--portier needs a path}; shift 2 ;;
+	--portier=*) portier=${1#*=}; shift ;;
+	--duration) duration=${2:?--duration needs a number}; shift 2 ;;
+	--duration=*) duration=${1#*=}; shift ;;
+	--quick) duration=3; warmup=0; shift ;;
+	--keep) keep=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+case "$duration" in
+'' | *[!0-9]* | 0) echo "tcp.sh: --duration wants a positive integer" >&2
+	exit 2 ;;
+esac
+
+die() {
+	echo "tcp.sh: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "tcp.sh: $*" >&2
+}
+
+# --- programs --------------------------------------------------------------
+
+missing=()
+for pair in nginx:nginx haproxy:haproxy rinetd:rinetd wrk:wrk \
+	python3:python3; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "tcp.sh: missing programs; install the Debian packages:" >&2
+	echo "    apt-get install ${missing[*]}" >&2
+	if [ -x "$top/scripts/install-deps" ]; then
+		echo "or run scripts/install-deps" >&2
+	fi
+	exit 1
+fi
+
+if [ -z "$portier" ]; then
+	if [ -x "$top/portier" ]; then
+		portier="$top/portier"
+	elif command -v portier >/dev/null 2>&1; then
+		portier=$(command -v portier)
+	fi
+elif [ ! -x "$portier" ]; then
+	die "$portier: not an executable"
+fi
+
+# --- descriptors -----------------------------------------------------------
+
+# A proxy holding N idle connections needs 2N descriptors.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile=$(ulimit -n)
+[ "$nofile" = unlimited ] && nofile=1048576
+if [ "$nofile" -lt $((2 * idle_count + 256)) ]; then
+	die "open-file limit $nofile is too low for $idle_count idle" \
+		"connections; raise the hard limit (ulimit -Hn)"
+fi
+cap() { # the smaller of two numbers
+	if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi
+}
+haproxy_maxconn=$(cap 20000 $(((nofile - 256) / 2)))
+nginx_conns=$(cap 20000 $((nofile - 256)))
+
+# --- processes ------------------------------------------------------------
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/portier-bench.XXXXXX")
+started=()
+
+# True while any of the given processes is alive.
+any_alive() {
+	local pid
+	for pid in "$@"; do
+		kill -0 "$pid" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+cleanup() {
+	local pid i
+	for pid in "${started[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for i in $(seq 20); do
+		any_alive "${started[@]}" || break
+		sleep 0.1
+	done
+	for pid in "${started[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if [ "$keep" = 1 ]; then
+		note "configurations and logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Four free ports, chosen by the kernel.
+read -r port_nginx port_portier port_haproxy port_rinetd < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+
+# Wait until something accepts connections on 127.0.0.1:$2; $1 is the pid.
+wait_port() {
+	local pid=$1 port=$2 i
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# start NAME PORT COMMAND...: run COMMAND in the background, its output in
+# $tmp/NAME.log, and wait for it to listen on PORT. Sets the pid in pid_NAME.
+start() {
+	local name=$1 port=$2
+	shift 2
+	"$@" >"$tmp/$name.log" 2>&1 </dev/null &
+	local pid=$!
+	started+=("$pid")
+	if ! wait_port "$pid" "$port"; then
+		tail -n 20 "$tmp/$name.log" >&2
+		die "$name did not start listening on 127.0.0.1:$port"
+	fi
+	printf -v "pid_$name" '%s' "$pid"
+}
+
+# Two keep-alive requests on one connection, both responses complete.
+check_http() {
+	python3 - "$1" "$small_size" <<'EOF'
+import http.client, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+for path, size in (("/small", int(sys.argv[2])), ("/1m", 1048576)):
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    body = resp.read()
+    if resp.status != 200 or len(body) != size:
+        sys.exit(f"GET {path}: status {resp.status}, {len(body)} bytes")
+EOF
+}
+
+# nginx backend: /small (100 bytes) and /1m (1 MiB) from a temporary root.
+mkdir -p "$tmp/www" "$tmp/nginx-tmp"
+printf '%099d\n' 0 | tr 0 s >"$tmp/www/small"
+head -c 1048576 /dev/urandom >"$tmp/www/1m"
+small_size=$(wc -c <"$tmp/www/small")
+nginx_user=""
+[ "$(id -u)" = 0 ] && nginx_user="user root;"
+cat >"$tmp/nginx.conf" <<EOF
+$nginx_user
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile $nofile;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log warn;
+events {
+	worker_connections $nginx_conns;
+}
+http {
+	access_log off;
+	default_type application/octet-stream;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_timeout 300s;
+	keepalive_requests 100000000;
+	client_body_temp_path $tmp/nginx-tmp/body;
+	proxy_temp_path $tmp/nginx-tmp/proxy;
+	fastcgi_temp_path $tmp/nginx-tmp/fastcgi;
+	uwsgi_temp_path $tmp/nginx-tmp/uwsgi;
+	scgi_temp_path $tmp/nginx-tmp/scgi;
+	server {
+		listen 127.0.0.1:$port_nginx backlog=4096;
+		root $tmp/www;
+	}
+}
+EOF
+
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+	maxconn $haproxy_maxconn
+	nbthread 1
+
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 300s
+	timeout server 300s
+
+frontend bench
+	bind 127.0.0.1:$port_haproxy
+	default_backend nginx
+
+backend nginx
+	server nginx 127.0.0.1:$port_nginx
+EOF
+
+cat >"$tmp/rinetd.conf" <<EOF
+127.0.0.1 $port_rinetd 127.0.0.1 $port_nginx
+EOF
+
+cat >"$tmp/portier.ini" <<EOF
+[global]
+log_level = warn
+max_connections = 20000
+
+[listener bench]
+bind = 127.0.0.1:$port_portier
+mode = tcp
+backend = 127.0.0.1:$port_nginx
+EOF
+
+# Targets in table order: nginx direct first (reference), haproxy last but
+# one so that the ratio columns follow the proxies.
+targets=(nginx)
+[ -n "$portier" ] && targets+=(portier)
+targets+=(haproxy rinetd)
+proxies=("${targets[@]:1}")
+
+declare -A port=([nginx]=$port_nginx [portier]=$port_portier
+	[haproxy]=$port_haproxy [rinetd]=$port_rinetd)
+
+start nginx "$port_nginx" nginx -p "$tmp/" -e "$tmp/nginx-error.log" \
+	-c "$tmp/nginx.conf"
+start haproxy "$port_haproxy" haproxy -db -f "$tmp/haproxy.cfg"
+start rinetd "$port_rinetd" rinetd -f -c "$tmp/rinetd.conf"
+if [ -n "$portier" ]; then
+	start portier "$port_portier" "$portier" -c "$tmp/portier.ini"
+fi
+declare -A pid=([nginx]=$pid_nginx [haproxy]=$pid_haproxy
+	[rinetd]=$pid_rinetd [portier]=${pid_portier:-})
+
+for t in "${targets[@]}"; do
+	check_http "${port[$t]}" || die "$t: GET through 127.0.0.1:${port[$t]} failed"
+done
+
+# --- header ----------------------------------------------------------------
+
+version() {
+	case "$1" in
+	nginx) nginx -v 2>&1 | sed 's/.*nginx\///' ;;
+	haproxy) haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p' ;;
+	rinetd) rinetd -v 2>&1 | sed 's/^rinetd //' ;;
+	portier) "$portier" -V 2>&1 | head -n 1 | sed 's/^portier //' ;;
+	esac
+}
+
+echo "portier TCP forwarding benchmark"
+echo "machine: $(nproc) CPUs, $(uname -sr); wrk ${duration}s per run" \
+	"(warm-up ${warmup}s)"
+printf 'versions:'
+for t in "${targets[@]}"; do printf ' %s %s;' "$t" "$(version "$t")"; done
+echo
+echo "each server runs one event loop: portier workers = 1, haproxy" \
+	"nbthread 1, nginx worker_processes 1 (rinetd is single-threaded);" \
+	"nothing pinned"
+[ -z "$portier" ] && echo "portier: no binary found (--portier PATH); skipped"
+echo
+
+# --- measurements ----------------------------------------------------------
+
+declare -A result # result[ROW,TARGET]: number, or "-" / "fail"
+status=0
+
+# Memory per idle connection, on fresh processes (see the header).
+for t in "${proxies[@]}"; do
+	note "idle memory: $idle_count connections through $t"
+	if out=$(python3 "$here/idle_conns.py" --port "${port[$t]}" \
+		--pid "${pid[$t]}" --count "$idle_count" 2>"$tmp/idle-$t.err"); then
+		result[mem,$t]=$(sed -n 's/.*kib_per_conn=\([^ ]*\).*/\1/p' \
+			<<<"$out")
+	else
+		opened=$(sed -n 's/.* open=\([0-9]*\).*/\1/p' <<<"$out")
+		result[mem,$t]="fail"
+		note "$t: only ${opened:-0} of $idle_count idle connections" \
+			"held: $(tail -n 1 "$tmp/idle-$t.err")"
+		# rinetd's limit is a property of rinetd, not a failed run.
+		[ "$t" = rinetd ] || status=1
+	fi
+done
+result[mem,nginx]="-"
+
+# run_wrk ROW TARGET THREADS CONNECTIONS PATH [wrk options...]
+run_wrk() {
+	local row=$1 t=$2 threads=$3 conns=$4 path=$5
+	shift 5
+	local url="http://127.0.0.1:${port[$t]}$path" out
+	if ! kill -0 "${pid[$t]}" 2>/dev/null; then
+		note "$t is no longer running"
+		result[$row,$t]=fail
+		status=1
+		return
+	fi
+	note "$row: $t, $conns connections, $path"
+	if [ "$warmup" -gt 0 ]; then
+		wrk -t"$threads" -c"$conns" -d"${warmup}s" "$@" "$url" \
+			>/dev/null 2>&1 || true
+	fi
+	if ! out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" "$@" "$url" \
+		2>&1); then
+		note "$t: wrk failed: $out"
+		result[$row,$t]=fail
+		status=1
+		return
+	fi
+	echo "$out" >>"$tmp/wrk-$t.log"
+	result[$row,$t]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' \
+		<<<"$out")
+	# Transfer/sec is printed in binary units (KB = KiB, ...).
+	result[${row}_mib,$t]=$(awk '/^Transfer\/sec:/ {
+		v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Z]+$/, "", v)
+		f = 1 / 1048576
+		if (u == "KB") f = 1 / 1024
+		if (u == "MB") f = 1
+		if (u == "GB") f = 1024
+		printf "%.0f", v * f }' <<<"$out")
+	local errors
+	errors=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' |
+		paste -sd ';' -) || true
+	if [ -n "$errors" ]; then
+		note "$t: $errors"
+		result[$row,$t]="${result[$row,$t]}*"
+	fi
+}
+
+for t in "${targets[@]}"; do
+	run_wrk ka "$t" 2 64 /small
+done
+for t in "${targets[@]}"; do
+	run_wrk big "$t" 1 8 /1m
+done
+for t in "${targets[@]}"; do
+	run_wrk close "$t" 2 32 /small -H "Connection: close"
+done
+
+# --- report -----------------------------------------------------------------
+
+# ratio A B: A / B with two decimals, or "-" when either is not a number.
+ratio() {
+	local a=${1%\*} b=${2%\*}
+	case "$a$b" in
+	'' | *[!0-9.]*) echo "-" ;;
+	*) awk -v a="$a" -v b="$b" \
+		'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }' ;;
+	esac
+}
+
+rows=(ka big big_mib close mem)
+declare -A label=(
+	[ka]="keep-alive small, 64 conns"
+	[big]="1 MiB responses, 8 conns"
+	[big_mib]="1 MiB responses, 8 conns"
+	[close]="conn per request, 32 conns"
+	[mem]="idle memory, $idle_count conns"
+)
+declare -A unit=([ka]="req/s" [big]="req/s" [big_mib]="MiB/s"
+	[close]="req/s" [mem]="KiB/conn")
+
+ratio_cols=()
+for t in "${proxies[@]}"; do
+	[ "$t" != haproxy ] && ratio_cols+=("$t")
+done
+
+printf '%-28s %-8s' "test" "unit"
+for t in "${targets[@]}"; do printf ' %9s' "$t"; done
+for t in "${ratio_cols[@]}"; do printf ' %9s' "$t/hap"; done
+echo
+for row in "${rows[@]}"; do
+	printf '%-28s %-8s' "${label[$row]}" "${unit[$row]}"
+	for t in "${targets[@]}"; do
+		printf ' %9s' "${result[$row,$t]:--}"
+	done
+	for t in "${ratio_cols[@]}"; do
+		printf ' %9s' "$(ratio "${result[$row,$t]:-}" \
+			"${result[$row,haproxy]:-}")"
+	done
+	echo
+done
+if grep -q '\*' <<<"${result[*]}"; then
+	echo "* wrk reported socket errors or non-2xx responses (see above)"
+fi
+echo "ratios: the proxy's figure divided by haproxy's (throughput: higher" \
+	"is better; memory: lower is better)"
+echo
+
+# Targets from the issue: at least haproxy's throughput on each row, at most
+# 2 KiB per idle forwarded connection.
+verdict() { # verdict OK-CONDITION
+	if [ "$1" = 1 ]; then echo OK; else echo MISSED; fi
+}
+if [ -z "$portier" ]; then
+	echo "targets: not checked, portier was not run"
+else
+	for row in ka big close; do
+		r=$(ratio "${result[$row,portier]:-}" "${result[$row,haproxy]:-}")
+		if [ "$r" = "-" ]; then
+			echo "${label[$row]}: no result"
+			continue
+		fi
+		ok=$(awk -v r="$r" 'BEGIN { print (r >= 1.0) ? 1 : 0 }')
+		echo "${label[$row]}: portier/haproxy = $r (target >= 1.0)" \
+			"$(verdict "$ok")"
+	done
+	m=${result[mem,portier]:-}
+	case "$m" in
+	'' | *[!0-9.]*) echo "${label[mem]}: no result" ;;
+	*)
+		ok=$(awk -v m="$m" 'BEGIN { print (m <= 2.0) ? 1 : 0 }')
+		echo "${label[mem]}: portier $m KiB/conn, haproxy" \
+			"${result[mem,haproxy]:--} KiB/conn (target <= 2.0)" \
+			"$(verdict "$ok")"
+		;;
+	esac
+fi
+
+exit "$status"

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A configured listener: its bound sockets (one per bind address, two for
+ * `*:PORT` and `localhost:PORT`), its backend, its access list and limits.
+ * Sessions hold a reference so that the listener outlives them.
+ */
+#ifndef PORTIER_LISTENER_H
+#define PORTIER_LISTENER_H
+
+#include <stddef.h>
+
+struct config_listener;
+struct runtime;
+struct upstream;
+
+struct listener;
+
+/*
+ * Bind every address of `cfg` and start accepting. On failure writes
+ * "cannot bind ADDR (listener NAME): why" into err, closes what it opened
+ * and returns NULL. `cfg` must outlive the listener.
+ */
+struct listener *listener_new(struct runtime *rt,
+			      const struct config_listener *cfg, char *err,
+			      size_t errlen) __attribute__((warn_unused_result));
+
+/* Stop accepting and close the listening sockets; sessions go on. */
+void listener_close(struct listener *l);
+
+/* Take a reference. */
+struct listener *listener_ref(struct listener *l);
+
+/* Drop a reference; the last one frees the listener. Accepts NULL. */
+void listener_unref(struct listener *l);
+
+/* The listener's configuration. */
+const struct config_listener *listener_config(const struct listener *l);
+
+/* The listener's default backend. */
+struct upstream *listener_upstream(struct listener *l);
+
+/* The runtime the listener belongs to. */
+struct runtime *listener_runtime(const struct listener *l);
+
+/* A session of this listener ended (counts toward max_connections). */
+void listener_session_closed(struct listener *l);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging to stderr (and later to files): one line per event with a
+ * timestamp, the level and, for connection events, the connection's context.
+ */
+#ifndef PORTIER_LOG_H
+#define PORTIER_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+/* Severity, most severe first; a message is written when its level is at
+ * most the configured one. */
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* Set the threshold; messages above it are dropped. */
+void log_set_level(enum log_level level);
+
+/* The current threshold. */
+enum log_level log_get_level(void);
+
+/* True when a message at `level` would be written; lets callers skip
+ * formatting work. */
+bool log_enabled(enum log_level level);
+
+/* Parse "error", "warn", "info", "debug"; -1 if none. */
+int log_level_parse(const char *text, enum log_level *out);
+
+/* Name of a level ("info"). */
+const char *log_level_name(enum log_level level);
+
+/* Write one line: "2026-11-23T01:02:03.456Z info  message". */
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* As log_msg with a va_list. */
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (log_enabled(LOG_LEVEL_DEBUG))                              \
+			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                 \
+	} while (0)
+
+#endif

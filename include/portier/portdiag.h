@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Port diagnostics: which process holds a port.
+ *
+ * Reads /proc/net/{tcp,tcp6,udp,udp6} for listening sockets and their inode,
+ * then /proc/PID/fd/ for the process that holds the inode. Used to explain a
+ * failed bind ("address already in use" names the holder) and by
+ * `portier ports`. Every function takes the /proc root so that tests can
+ * point it at a fixture tree.
+ */
+#ifndef PORTIER_PORTDIAG_H
+#define PORTIER_PORTDIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct config;
+
+/* One listening TCP socket or bound UDP socket on the machine. */
+struct portdiag_socket {
+	int proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	int family; /* AF_INET or AF_INET6 */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	unsigned long inode; /* 0 when the kernel hides it */
+	uid_t uid;	     /* owner of the socket, from /proc/net */
+	pid_t pid;	     /* holder; 0 when not found (not visible) */
+	char program[64];    /* holder's comm, "" when unknown */
+	char user[32];	     /* name of uid, or the number */
+};
+
+/*
+ * Parse the text of one /proc/net/{tcp,tcp6,udp,udp6} file and append its
+ * listening TCP sockets (state 0A) or bound, unconnected UDP sockets (state
+ * 07) to *list (realloc'd, *n updated). Holders are not filled in.
+ * Returns the number appended, or -1 on malformed text.
+ */
+int portdiag_parse_net(const char *text, int family, int proto,
+		       struct portdiag_socket **list, size_t *n)
+	__attribute__((warn_unused_result));
+
+/* Find the process holding socket `inode` under procroot ("/proc"). On
+ * success fills pid and program and returns 0; -1 when no visible process
+ * holds it. */
+int portdiag_find_holder(const char *procroot, unsigned long inode, pid_t *pid,
+			 char *program, size_t proglen);
+
+/* Fill pid, program and user of each socket in the list (one pass over
+ * procroot/PID/fd, however many sockets). */
+void portdiag_fill_holders(const char *procroot, struct portdiag_socket *list,
+			   size_t n);
+
+/* Every listening socket of the machine with its holder, sorted by port
+ * then protocol and address. The caller frees *list. Returns 0 or -1. */
+int portdiag_list(const char *procroot, struct portdiag_socket **list,
+		  size_t *n) __attribute__((warn_unused_result));
+
+/*
+ * Explain why binding `sa` for `proto` failed with errno `err`, in words a
+ * user can act on, into buf (no trailing newline). EADDRINUSE names the
+ * holder (pid, program, user) or says it cannot be seen without root;
+ * EACCES on a port below 1024 lists the ways out; anything else gives
+ * strerror. Returns buf.
+ */
+char *portdiag_explain_bind(const char *procroot, int err,
+			    const struct sockaddr *sa, socklen_t salen,
+			    int proto, char *buf, size_t len);
+
+/* `portier ports`: print the table to out; with cfg, mark the sockets the
+ * configuration would bind and the ones that conflict with it. Returns the
+ * exit status (0, or 1 when a conflict was found). */
+int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
+		       FILE *out);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection, from accept to close: connect the backend (trying
+ * each address of a localhost backend), send the PROXY header, relay, and
+ * log why it ended. session_close is the only path that frees one.
+ */
+#ifndef PORTIER_SESSION_H
+#define PORTIER_SESSION_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct listener;
+
+/* Start a session for a freshly accepted client socket; takes ownership
+ * of fd (closed on any failure) and a reference on the listener. */
+void session_start(struct listener *l, int fd, const struct sockaddr *sa,
+		   socklen_t salen);
+
+/* Number of sessions alive. */
+size_t session_count(void);
+
+/* Close every session now (end of the drain period). */
+void session_close_all(void);
+
+#endif

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listeners: the sockets portier accepts on.
+ *
+ * Each bind address becomes one or two listening sockets (IPv6 ones with
+ * IPV6_V6ONLY, so `*:PORT` is a 0.0.0.0 socket plus a [::] one). portier
+ * binds them itself rather than through evconnlistener_new_bind so that a
+ * failed bind can be explained with the holder of the port. The accept
+ * callback applies deny, allow and the connection limits before a session
+ * costs anything.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "portier/listener.h"
+#include "portier/addr.h"
+#include "portier/config.h"
+#include "portier/log.h"
+#include "portier/portdiag.h"
+#include "portier/runtime.h"
+#include "portier/session.h"
+#include "portier/upstream.h"
+
+/* Most listening sockets one listener has: two per bind address. */
+struct listener {
+	int refcnt;
+	struct runtime *rt;
+	const struct config_listener *cfg;
+	struct upstream upstream;    /* the listener's backend */
+	unsigned active;	     /* live sessions of this listener */
+	struct evconnlistener **socks;
+	size_t nsocks;
+	struct event *retry;	     /* re-enables accepting after EMFILE */
+	time_t last_limit_log;	     /* rate limit of "limit reached" logs */
+	unsigned limit_suppressed;
+};
+
+static int listener_bind_addr(struct listener *l, const struct addr *a,
+			      char *err, size_t errlen);
+static int listener_bind_one(struct listener *l, const struct addr *a,
+			     bool optional, char *err, size_t errlen);
+static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+			       struct sockaddr *sa, int salen, void *arg);
+static void listener_error_cb(struct evconnlistener *el, void *arg);
+static void listener_retry_cb(evutil_socket_t fd, short what, void *arg);
+
+struct listener *listener_new(struct runtime *rt,
+			      const struct config_listener *cfg, char *err,
+			      size_t errlen)
+{
+	struct listener *l;
+
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		goto nomem;
+	l->refcnt = 1;
+	l->rt = rt;
+	l->cfg = cfg;
+	if (cfg->has_backend)
+		upstream_init(&l->upstream, &cfg->backend);
+	/* Two sockets at most per address (`*` and localhost). */
+	l->socks = calloc(cfg->nbinds * 2, sizeof(*l->socks));
+	if (l->socks == NULL)
+		goto nomem;
+	l->retry = evtimer_new(runtime_base(rt), listener_retry_cb, l);
+	if (l->retry == NULL)
+		goto nomem;
+	for (size_t i = 0; i < cfg->nbinds; i++) {
+		if (listener_bind_addr(l, &cfg->binds[i], err, errlen) < 0)
+			goto err;
+	}
+	return l;
+nomem:
+	snprintf(err, errlen, "listener %s: out of memory", cfg->name);
+err:
+	listener_close(l);
+	listener_unref(l);
+	return NULL;
+}
+
+void listener_close(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->nsocks; i++)
+		evconnlistener_free(l->socks[i]);
+	l->nsocks = 0;
+	if (l->retry != NULL) {
+		event_free(l->retry);
+		l->retry = NULL;
+	}
+}
+
+struct listener *listener_ref(struct listener *l)
+{
+	l->refcnt++;
+	return l;
+}
+
+void listener_unref(struct listener *l)
+{
+	if (l == NULL || --l->refcnt > 0)
+		return;
+	listener_close(l);
+	free(l->socks);
+	free(l);
+}
+
+const struct config_listener *listener_config(const struct listener *l)
+{
+	return l->cfg;
+}
+
+struct upstream *listener_upstream(struct listener *l)
+{
+	return &l->upstream;
+}
+
+struct runtime *listener_runtime(const struct listener *l)
+{
+	return l->rt;
+}
+
+void listener_session_closed(struct listener *l)
+{
+	l->active--;
+	runtime_session_closed(l->rt);
+}
+
+/* Bind one configured address: `*` and localhost stand for two sockets. */
+static int listener_bind_addr(struct listener *l, const struct addr *a,
+			      char *err, size_t errlen)
+{
+	struct addr one;
+
+	switch (a->kind) {
+	case ADDR_INET:
+		return listener_bind_one(l, a, false, err, errlen);
+	case ADDR_ANY:
+	case ADDR_LOCALHOST: {
+		bool loopback = a->kind == ADDR_LOCALHOST;
+
+		addr_inet(&one, AF_INET, loopback, a->port);
+		if (listener_bind_one(l, &one, false, err, errlen) < 0)
+			return -1;
+		/* A machine without IPv6 still serves IPv4. */
+		addr_inet(&one, AF_INET6, loopback, a->port);
+		return listener_bind_one(l, &one, true, err, errlen);
+	}
+	case ADDR_UNIX:
+		break;
+	}
+	snprintf(err, errlen, "listener %s: cannot bind a unix socket",
+		 l->cfg->name);
+	return -1;
+}
+
+/* Create, bind and listen on one socket; `optional` tolerates a missing
+ * IPv6 stack. */
+static int listener_bind_one(struct listener *l, const struct addr *a,
+			     bool optional, char *err, size_t errlen)
+{
+	char name[ADDR_STRLEN], why[512];
+	struct evconnlistener *el;
+	int family = a->sa.sa.sa_family;
+	int one = 1;
+	int fd, e;
+
+	addr_format(a, name, sizeof(name));
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				 sizeof(one));
+	if (bind(fd, &a->sa.sa, a->salen) < 0 || listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	el = evconnlistener_new(runtime_base(l->rt), listener_accept_cb, l,
+				LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+				0, fd);
+	if (el == NULL)
+		goto fail;
+	evconnlistener_set_error_cb(el, listener_error_cb);
+	l->socks[l->nsocks++] = el;
+	log_info("listener %s: listening on %s (%s -> %s)", l->cfg->name,
+		 name, config_mode_name(l->cfg->mode),
+		 l->cfg->has_backend ? l->upstream.name : "vhosts");
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (optional && (e == EAFNOSUPPORT || e == EADDRNOTAVAIL)) {
+		log_warn("listener %s: skipping %s: %s", l->cfg->name, name,
+			 strerror(e));
+		return 0;
+	}
+	portdiag_explain_bind("/proc", e, &a->sa.sa, a->salen, IPPROTO_TCP,
+			      why, sizeof(why));
+	snprintf(err, errlen, "cannot bind %s (listener %s): %s", name,
+		 l->cfg->name, why);
+	return -1;
+}
+
+/* Log that a limit turned a client away, at most once a second. */
+static void listener_log_limit(struct listener *l, const char *client,
+			       const char *which, unsigned limit)
+{
+	time_t now = time(NULL);
+
+	if (now == l->last_limit_log) {
+		l->limit_suppressed++;
+		return;
+	}
+	log_warn("client=%s listener=%s: %s connection limit (%u) reached; "
+		 "connection closed%s",
+		 client, l->cfg->name, which, limit,
+		 l->limit_suppressed ? " (more since the last message)" : "");
+	l->last_limit_log = now;
+	l->limit_suppressed = 0;
+}
+
+/* A client connected: check the access lists and limits, then hand the
+ * socket to a new session. */
+static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+			       struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	const struct config_listener *cfg = l->cfg;
+	char client[ADDR_STRLEN];
+	const char *rule = NULL;
+
+	if (cfg->deny.n && cidr_match_any(cfg->deny.blocks, cfg->deny.n, sa))
+		rule = "deny";
+	else if (cfg->allow.n &&
+		 !cidr_match_any(cfg->allow.blocks, cfg->allow.n, sa))
+		rule = "allow";
+	if (rule != NULL) {
+		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
+		log_info("client=%s listener=%s: denied by the %s list",
+			 client, cfg->name, rule);
+		close(fd);
+		return;
+	}
+	if (runtime_full(l->rt)) {
+		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
+		listener_log_limit(l, client, "global",
+				   runtime_global(l->rt)->max_connections);
+		close(fd);
+		return;
+	}
+	if (cfg->max_connections && l->active >= cfg->max_connections) {
+		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
+		listener_log_limit(l, client, "listener", cfg->max_connections);
+		close(fd);
+		return;
+	}
+	l->active++;
+	session_start(l, fd, sa, (socklen_t)salen);
+}
+
+/* accept(2) failed for a reason other than a vanished client: usually the
+ * file limit. Pause accepting briefly instead of spinning. */
+static void listener_error_cb(struct evconnlistener *el, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = {0, 100 * 1000};
+	int e = EVUTIL_SOCKET_ERROR();
+
+	log_warn("listener %s: accept failed: %s; pausing for 100 ms%s",
+		 l->cfg->name, strerror(e),
+		 e == EMFILE || e == ENFILE
+			 ? " (raise the open-file limit, ulimit -n, or lower "
+			   "max_connections)"
+			 : "");
+	for (size_t i = 0; i < l->nsocks; i++)
+		evconnlistener_disable(l->socks[i]);
+	evtimer_add(l->retry, &tv);
+}
+
+/* Accept again after a pause. */
+static void listener_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	for (size_t i = 0; i < l->nsocks; i++)
+		evconnlistener_enable(l->socks[i]);
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command line: run a configuration, check one (-t), and the commands
+ * that help a person at the keyboard (`portier ports`).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portier/config.h"
+#include "portier/log.h"
+#include "portier/portdiag.h"
+#include "portier/runtime.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+/* Where the configuration is looked for without -c. */
+#define DEFAULT_CONFIG_LOCAL "portier.ini"
+#define DEFAULT_CONFIG_SYSTEM SYSCONFDIR "/portier/portier.ini"
+
+/* Size of the buffer that receives configuration errors. */
+#define CONFIG_ERRLEN 16384
+
+static const char usage_text[] =
+	"usage: portier [-c FILE] [-t] [-q|-v] [-V] [-h]\n"
+	"       portier ports [-c FILE]\n"
+	"\n"
+	"Forward ports and virtual hosts to services on this machine.\n"
+	"\n"
+	"  -c FILE   configuration file (default: ./" DEFAULT_CONFIG_LOCAL
+	" if it exists,\n"
+	"            else " DEFAULT_CONFIG_SYSTEM ")\n"
+	"  -t        check the configuration and exit\n"
+	"  -q        log only warnings and errors\n"
+	"  -v        log debug messages (every connection)\n"
+	"  -V        print the version and exit\n"
+	"  -h        print this help and exit\n"
+	"\n"
+	"commands:\n"
+	"  ports     list listening TCP and UDP sockets and the processes\n"
+	"            that hold them; with -c FILE, mark the ones the\n"
+	"            configuration uses and report conflicts\n"
+	"\n"
+	"signals: SIGTERM or SIGINT stop accepting and let connections\n"
+	"finish for up to 10 s (a second one stops at once).\n"
+	"exit status: 0 normal, 1 configuration error, 2 runtime error\n"
+	"(such as a port that cannot be bound).\n";
+
+/* Commands of later versions, named so that a user gets a clear answer. */
+static const char *const pending_commands[] = {"expose", "doctor", "ca",
+						"hash"};
+
+static int cmd_run(int argc, char **argv);
+static int cmd_ports(int argc, char **argv);
+static const char *default_config_path(void);
+static struct config *load_config(const char *path);
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && argv[1][0] != '-') {
+		if (strcmp(argv[1], "ports") == 0)
+			return cmd_ports(argc - 1, argv + 1);
+		for (size_t i = 0; i < sizeof(pending_commands) /
+						sizeof(pending_commands[0]);
+		     i++) {
+			if (strcmp(argv[1], pending_commands[i]) == 0) {
+				fprintf(stderr,
+					"portier: '%s' is not available in "
+					"this version yet\n",
+					argv[1]);
+				return 1;
+			}
+		}
+		fprintf(stderr,
+			"portier: unknown command '%s'\n"
+			"Try 'portier -h' for help.\n",
+			argv[1]);
+		return 1;
+	}
+	return cmd_run(argc, argv);
+}
+
+/* portier [-c FILE] [-t] [-q|-v] [-V] [-h] */
+static int cmd_run(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct runtime *rt;
+	struct config *cfg;
+	int check = 0, verbosity = 0, opt, status;
+
+	while ((opt = getopt(argc, argv, "c:tqvVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'q':
+			verbosity = -1;
+			break;
+		case 'v':
+			verbosity = 1;
+			break;
+		case 'V':
+			printf("portier %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'portier -h' for help.\n", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "portier: unexpected argument '%s'\n%s",
+			argv[optind], "Try 'portier -h' for help.\n");
+		return 1;
+	}
+	if (path == NULL)
+		path = default_config_path();
+	cfg = load_config(path);
+	if (cfg == NULL)
+		return 1;
+	if (check) {
+		for (size_t i = 0; i < cfg->notes.n; i++)
+			fprintf(stderr, "%s\n", cfg->notes.v[i]);
+		printf("%s: configuration OK\n", path);
+		config_free(cfg);
+		return 0;
+	}
+	if (verbosity < 0)
+		log_set_level(LOG_LEVEL_WARN);
+	else if (verbosity > 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	else
+		log_set_level(cfg->global.log_level);
+	rt = runtime_new(cfg);
+	if (rt == NULL)
+		return 2;
+	status = runtime_run(rt);
+	runtime_free(rt);
+	return status;
+}
+
+/* portier ports [-c FILE] */
+static int cmd_ports(int argc, char **argv)
+{
+	struct config *cfg = NULL;
+	const char *path = NULL;
+	int opt, status;
+
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			puts("usage: portier ports [-c FILE]\n"
+			     "List listening TCP and UDP sockets with the "
+			     "process, program and user\nthat hold each. "
+			     "With -c, mark the sockets FILE's listeners "
+			     "would use\nand report conflicts (exit status "
+			     "1 when there is one).");
+			return 0;
+		default:
+			fputs("Try 'portier ports -h' for help.\n", stderr);
+			return 1;
+		}
+	}
+	if (path != NULL) {
+		cfg = load_config(path);
+		if (cfg == NULL)
+			return 1;
+	}
+	status = portdiag_cmd_ports("/proc", cfg, stdout);
+	config_free(cfg);
+	return status;
+}
+
+/* ./portier.ini when present, else the system-wide file. */
+static const char *default_config_path(void)
+{
+	if (access(DEFAULT_CONFIG_LOCAL, F_OK) == 0)
+		return DEFAULT_CONFIG_LOCAL;
+	return DEFAULT_CONFIG_SYSTEM;
+}
+
+/* Load a configuration, printing its errors. */
+static struct config *load_config(const char *path)
+{
+	char *err = malloc(CONFIG_ERRLEN);
+	struct config *cfg;
+
+	if (err == NULL) {
+		fputs("portier: out of memory\n", stderr);
+		return NULL;
+	}
+	err[0] = '\0';
+	cfg = config_load(path, err, CONFIG_ERRLEN);
+	if (cfg == NULL)
+		fputs(err, stderr);
+	free(err);
+	return cfg;
+}

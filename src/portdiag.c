@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Port diagnostics: which process holds a port.
+ *
+ * The kernel lists every socket of the network namespace in
+ * /proc/net/{tcp,tcp6,udp,udp6} with its owner's uid and its inode; the
+ * process that holds the socket is found by reading the links in
+ * /proc/PID/fd, which point at "socket:[INODE]". Another user's fd directory
+ * cannot be read without root, so a socket can be known while its holder
+ * stays hidden; the messages say so instead of guessing. This module owns
+ * nothing beyond the socket lists it returns; every function takes the /proc
+ * root so that the tests can point it at a fixture tree.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portier/portdiag.h"
+#include "portier/addr.h"
+#include "portier/config.h"
+#include "portier/log.h"
+
+/* Kernel socket states as printed in /proc/net (include/net/tcp_states.h). */
+#define PORTDIAG_TCP_LISTEN 0x0A
+#define PORTDIAG_UDP_UNCONNECTED 0x07 /* TCP_CLOSE: bound, not connected */
+
+/* Fields of a /proc/net line up to the inode. */
+#define PORTDIAG_FIELDS 10
+
+/* An address reduced to what decides a bind conflict: v4-mapped IPv6 is
+ * IPv4, bytes in network order. */
+struct portdiag_key {
+	int family;
+	uint8_t bytes[16];
+	uint16_t port;
+};
+
+/* Where one inode of the list being filled sits, for bsearch. */
+struct portdiag_slot {
+	unsigned long inode;
+	size_t idx;
+};
+
+/* A config bind, for `portier ports -c`. */
+struct portdiag_want {
+	const char *what; /* "listener" or "admin" */
+	const char *name; /* listener name, NULL for admin */
+	int proto;
+	const struct addr *addr;
+};
+
+static int parse_line(const char *line, size_t len, int family, int proto,
+		      struct portdiag_socket *out, bool *keep);
+static int parse_hex(const char *s, size_t len, size_t maxdigits,
+		     unsigned long *out);
+static int parse_dec(const char *s, size_t len, unsigned long max,
+		     unsigned long *out);
+static int parse_sockaddr(const char *s, size_t len, int family,
+			  struct sockaddr_storage *ss, socklen_t *sslen);
+static int load_sockets(const char *procroot, int proto,
+			struct portdiag_socket **list, size_t *n);
+static char *read_text(const char *path);
+static void scan_holders(const char *procroot, struct portdiag_socket *list,
+			 size_t n);
+static void read_comm(int piddir, char *program, size_t len);
+static void user_name(uid_t uid, char *buf, size_t len);
+static int socket_cmp(const void *a, const void *b);
+static int slot_cmp(const void *a, const void *b);
+static int key_from_sa(const struct sockaddr *sa, socklen_t salen,
+		       struct portdiag_key *key);
+static bool key_is_any(const struct portdiag_key *k);
+static int conflict_rank(const struct portdiag_key *bind,
+			 const struct portdiag_key *sock);
+static void describe_holder(const struct portdiag_socket *s, char *buf,
+			    size_t len);
+static unsigned unprivileged_port_start(const char *procroot);
+static void explain_in_use(const char *procroot, const struct sockaddr *sa,
+			   socklen_t salen, int proto, char *buf, size_t len);
+static void explain_access(const char *procroot, uint16_t port, char *buf,
+			   size_t len);
+static void addr_from_socket(const struct portdiag_socket *s,
+			     struct addr *out);
+static size_t collect_wants(const struct config *cfg,
+			    struct portdiag_want **wants);
+static bool want_hits(const struct portdiag_want *want,
+		      const struct portdiag_socket *list, size_t n, size_t i);
+static bool is_root(void);
+
+int portdiag_parse_net(const char *text, int family, int proto,
+		       struct portdiag_socket **list, size_t *n)
+{
+	struct portdiag_socket *found = NULL, *grown, sock;
+	size_t nfound = 0, cap = 0;
+	const char *line = text, *end;
+	bool keep;
+
+	if ((family != AF_INET && family != AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return -1;
+	/* Parse into a private array first: on malformed text the caller's
+	 * list is left as it was. */
+	while (*line != '\0') {
+		end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		if (parse_line(line, (size_t)(end - line), family, proto,
+			       &sock, &keep) == -1)
+			goto err;
+		if (keep) {
+			if (nfound == cap) {
+				cap = cap ? cap * 2 : 16;
+				grown = realloc(found, cap * sizeof(*found));
+				if (grown == NULL)
+					goto err;
+				found = grown;
+			}
+			found[nfound++] = sock;
+		}
+		line = *end == '\n' ? end + 1 : end;
+	}
+	if (nfound > 0) {
+		grown = realloc(*list, (*n + nfound) * sizeof(**list));
+		if (grown == NULL)
+			goto err;
+		memcpy(grown + *n, found, nfound * sizeof(*found));
+		*list = grown;
+		*n += nfound;
+	}
+	free(found);
+	return (int)nfound;
+err:
+	free(found);
+	return -1;
+}
+
+int portdiag_find_holder(const char *procroot, unsigned long inode, pid_t *pid,
+			 char *program, size_t proglen)
+{
+	struct portdiag_socket s;
+
+	if (inode == 0)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	s.inode = inode;
+	scan_holders(procroot, &s, 1);
+	if (s.pid == 0)
+		return -1;
+	*pid = s.pid;
+	if (program != NULL && proglen > 0)
+		snprintf(program, proglen, "%s", s.program);
+	return 0;
+}
+
+void portdiag_fill_holders(const char *procroot, struct portdiag_socket *list,
+			   size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		list[i].pid = 0;
+		list[i].program[0] = '\0';
+		user_name(list[i].uid, list[i].user, sizeof(list[i].user));
+	}
+	scan_holders(procroot, list, n);
+}
+
+int portdiag_list(const char *procroot, struct portdiag_socket **list,
+		  size_t *n)
+{
+	struct portdiag_socket *all = NULL;
+	size_t nall = 0;
+
+	if (load_sockets(procroot, IPPROTO_TCP, &all, &nall) == -1 ||
+	    load_sockets(procroot, IPPROTO_UDP, &all, &nall) == -1) {
+		free(all);
+		return -1;
+	}
+	portdiag_fill_holders(procroot, all, nall);
+	if (nall > 1)
+		qsort(all, nall, sizeof(*all), socket_cmp);
+	*list = all;
+	*n = nall;
+	return 0;
+}
+
+char *portdiag_explain_bind(const char *procroot, int err,
+			    const struct sockaddr *sa, socklen_t salen,
+			    int proto, char *buf, size_t len)
+{
+	struct portdiag_key key;
+
+	if (len == 0)
+		return buf;
+	switch (err) {
+	case EADDRINUSE:
+		if (key_from_sa(sa, salen, &key) == 0) {
+			explain_in_use(procroot, sa, salen, proto, buf, len);
+			return buf;
+		}
+		break;
+	case EACCES:
+		if (key_from_sa(sa, salen, &key) == 0 &&
+		    key.port < unprivileged_port_start(procroot)) {
+			explain_access(procroot, key.port, buf, len);
+			return buf;
+		}
+		break;
+	case EADDRNOTAVAIL:
+		snprintf(buf, len, "address not available: no interface on "
+				   "this machine has this address");
+		return buf;
+	default:
+		break;
+	}
+	snprintf(buf, len, "%s", strerror(err));
+	return buf;
+}
+
+int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
+		       FILE *out)
+{
+	struct portdiag_socket *list = NULL;
+	struct portdiag_want *wants = NULL;
+	size_t n = 0, nwants = 0, waddr = 7, wpid = 3, wprog = 7, wuser = 4;
+	char addrbuf[ADDR_STRLEN], want_buf[ADDR_STRLEN], sock_buf[ADDR_STRLEN];
+	char pidbuf[16], holder[160], mark[256], label[128];
+	bool hidden = false;
+	int conflicts = 0;
+
+	if (portdiag_list(procroot, &list, &n) == -1) {
+		log_error("cannot read the sockets of this machine from "
+			  "%s/net: %s",
+			  procroot, strerror(errno));
+		return 2;
+	}
+	if (cfg != NULL)
+		nwants = collect_wants(cfg, &wants);
+	for (size_t i = 0; i < n; i++) {
+		addr_format_sa((struct sockaddr *)&list[i].addr,
+			       list[i].addrlen, addrbuf, sizeof(addrbuf));
+		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)list[i].pid);
+		if (strlen(addrbuf) > waddr)
+			waddr = strlen(addrbuf);
+		if (list[i].pid > 0 && strlen(pidbuf) > wpid)
+			wpid = strlen(pidbuf);
+		if (strlen(list[i].program) > wprog)
+			wprog = strlen(list[i].program);
+		if (strlen(list[i].user) > wuser)
+			wuser = strlen(list[i].user);
+	}
+	fprintf(out, "%-5s  %-*s  %-*s  %-*s  %s\n", "PROTO", (int)waddr,
+		"ADDRESS", (int)wpid, "PID", (int)wprog, "PROGRAM",
+		"USER");
+	for (size_t i = 0; i < n; i++) {
+		const struct portdiag_socket *s = &list[i];
+		size_t used = 0;
+
+		mark[0] = '\0';
+		for (size_t w = 0; w < nwants; w++) {
+			if (!want_hits(&wants[w], list, n, i))
+				continue;
+			snprintf(label, sizeof(label), "%s%s%s", wants[w].what,
+				 wants[w].name ? " " : "",
+				 wants[w].name ? wants[w].name : "");
+			if (used >= sizeof(mark) || strstr(mark, label) != NULL)
+				continue;
+			used += (size_t)snprintf(mark + used,
+						 sizeof(mark) - used, "%s%s",
+						 used ? ", " : "<- ", label);
+		}
+		if (s->pid == 0)
+			hidden = true;
+		addr_format_sa((const struct sockaddr *)&s->addr, s->addrlen,
+			       addrbuf, sizeof(addrbuf));
+		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)s->pid);
+		fprintf(out, "%-5s  %-*s  %-*s  %-*s  ",
+			s->proto == IPPROTO_TCP ? "tcp" : "udp", (int)waddr,
+			addrbuf, (int)wpid, s->pid > 0 ? pidbuf : "-",
+			(int)wprog, s->program[0] ? s->program : "-");
+		if (mark[0] != '\0')
+			fprintf(out, "%-*s  %s\n", (int)wuser, s->user, mark);
+		else
+			fprintf(out, "%s\n", s->user);
+	}
+	if (hidden && !is_root())
+		fprintf(out, "\nSome holders are hidden: other users' "
+			     "processes can be seen only by root (sudo "
+			     "portier ports).\n");
+	for (size_t w = 0; w < nwants; w++) {
+		addr_format(wants[w].addr, want_buf, sizeof(want_buf));
+		for (size_t i = 0; i < n; i++) {
+			const struct portdiag_socket *s = &list[i];
+
+			if (!want_hits(&wants[w], list, n, i))
+				continue;
+			/* A running portier serving this configuration is
+			 * not in its own way. */
+			if (strcmp(s->program, "portier") == 0)
+				continue;
+			describe_holder(s, holder, sizeof(holder));
+			addr_format_sa((const struct sockaddr *)&s->addr,
+				       s->addrlen, sock_buf, sizeof(sock_buf));
+			fprintf(out, "%sconflict: %s%s%s wants %s%s, held by %s",
+				conflicts == 0 ? "\n" : "", wants[w].what,
+				wants[w].name ? " " : "",
+				wants[w].name ? wants[w].name : "", want_buf,
+				wants[w].proto == IPPROTO_UDP ? " (udp)" : "",
+				holder);
+			if (strcmp(sock_buf, want_buf) != 0)
+				fprintf(out, " on %s", sock_buf);
+			fputc('\n', out);
+			conflicts++;
+		}
+	}
+	if (cfg != NULL && conflicts == 0)
+		fprintf(out, "\nno conflict with %s\n",
+			cfg->path ? cfg->path : "the configuration");
+	free(wants);
+	free(list);
+	return conflicts > 0 ? 1 : 0;
+}
+
+/* One line of /proc/net: *keep tells whether it is a socket we list. */
+static int parse_line(const char *line, size_t len, int family, int proto,
+		      struct portdiag_socket *out, bool *keep)
+{
+	const char *tok[PORTDIAG_FIELDS];
+	size_t toklen[PORTDIAG_FIELDS], ntok = 0, i = 0;
+	struct sockaddr_storage remote;
+	socklen_t remotelen;
+	unsigned long state, uid, inode;
+	uint16_t port;
+
+	*keep = false;
+	while (ntok < PORTDIAG_FIELDS) {
+		while (i < len && isspace((unsigned char)line[i]))
+			i++;
+		if (i == len)
+			break;
+		tok[ntok] = line + i;
+		while (i < len && !isspace((unsigned char)line[i]))
+			i++;
+		toklen[ntok] = (size_t)(line + i - tok[ntok]);
+		ntok++;
+	}
+	if (ntok == 0)
+		return 0; /* blank line */
+	if (toklen[0] == 2 && memcmp(tok[0], "sl", 2) == 0)
+		return 0; /* the header */
+	if (ntok < PORTDIAG_FIELDS)
+		return -1;
+	/* "12:" */
+	if (toklen[0] < 2 || tok[0][toklen[0] - 1] != ':' ||
+	    parse_dec(tok[0], toklen[0] - 1, ULONG_MAX, &state) == -1)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->proto = proto;
+	out->family = family;
+	if (parse_sockaddr(tok[1], toklen[1], family, &out->addr,
+			   &out->addrlen) == -1 ||
+	    parse_sockaddr(tok[2], toklen[2], family, &remote, &remotelen) ==
+		    -1 ||
+	    parse_hex(tok[3], toklen[3], 2, &state) == -1 ||
+	    parse_dec(tok[7], toklen[7], UINT32_MAX - 1, &uid) == -1 ||
+	    parse_dec(tok[9], toklen[9], ULONG_MAX, &inode) == -1)
+		return -1;
+	out->uid = (uid_t)uid;
+	out->inode = inode;
+	if (family == AF_INET)
+		port = ntohs(((struct sockaddr_in *)&out->addr)->sin_port);
+	else
+		port = ntohs(((struct sockaddr_in6 *)&out->addr)->sin6_port);
+	if (proto == IPPROTO_TCP)
+		*keep = state == PORTDIAG_TCP_LISTEN;
+	else
+		*keep = state == PORTDIAG_UDP_UNCONNECTED && port != 0;
+	return 0;
+}
+
+/* 1..maxdigits hex digits, nothing else. */
+static int parse_hex(const char *s, size_t len, size_t maxdigits,
+		     unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > maxdigits || len > sizeof(v) * 2)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 16 + (unsigned long)(isdigit((unsigned char)s[i])
+						     ? s[i] - '0'
+						     : tolower((unsigned char)
+								       s[i]) -
+							       'a' + 10);
+	}
+	*out = v;
+	return 0;
+}
+
+/* Decimal digits only, at most max. */
+static int parse_dec(const char *s, size_t len, unsigned long max,
+		     unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		if (v > (max - (unsigned long)(s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * "0100007F:1F90": the kernel prints each 32-bit word of the address as a
+ * number in host byte order, and the port as a plain number.
+ */
+static int parse_sockaddr(const char *s, size_t len, int family,
+			  struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	size_t hexlen = family == AF_INET ? 8 : 32;
+	unsigned long word, port;
+	uint32_t words[4];
+
+	if (len < hexlen + 2 || s[hexlen] != ':' ||
+	    parse_hex(s + hexlen + 1, len - hexlen - 1, 4, &port) == -1)
+		return -1;
+	for (size_t i = 0; i < hexlen / 8; i++) {
+		if (parse_hex(s + i * 8, 8, 8, &word) == -1)
+			return -1;
+		words[i] = (uint32_t)word;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		memcpy(&sin->sin_addr, words, 4);
+		*sslen = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		memcpy(&sin6->sin6_addr, words, 16);
+		*sslen = sizeof(*sin6);
+	}
+	return 0;
+}
+
+/* Append the sockets of both families of `proto`; a file that does not
+ * exist (no IPv6) is skipped, but one of the two must be readable. */
+static int load_sockets(const char *procroot, int proto,
+			struct portdiag_socket **list, size_t *n)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	const char *base = proto == IPPROTO_TCP ? "tcp" : "udp";
+	char path[PATH_MAX], *text;
+	int readable = 0, saved = ENOENT;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (snprintf(path, sizeof(path), "%s/net/%s%s", procroot, base,
+			     families[i] == AF_INET6 ? "6" : "") >=
+		    (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		text = read_text(path);
+		if (text == NULL) {
+			if (errno != ENOENT)
+				return -1;
+			continue;
+		}
+		readable++;
+		if (portdiag_parse_net(text, families[i], proto, list, n) ==
+		    -1) {
+			free(text);
+			errno = EINVAL;
+			return -1;
+		}
+		free(text);
+	}
+	if (readable == 0) {
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* The whole of a (proc) file, NUL-terminated; its size is not known in
+ * advance. NULL with errno set on failure. */
+static char *read_text(const char *path)
+{
+	size_t len = 0, cap = 8192;
+	char *text = malloc(cap), *grown;
+	ssize_t got;
+	int fd, saved;
+
+	if (text == NULL)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		goto err;
+	for (;;) {
+		if (cap - len < 4096) {
+			grown = realloc(text, cap * 2);
+			if (grown == NULL)
+				goto err;
+			text = grown;
+			cap *= 2;
+		}
+		got = read(fd, text + len, cap - len - 1);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1)
+			goto err;
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		free(text); /* a NUL byte: not a /proc/net file */
+		errno = EINVAL;
+		return NULL;
+	}
+	return text;
+err:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	free(text);
+	errno = saved;
+	return NULL;
+}
+
+/*
+ * One pass over procroot/PID/fd: every socket whose inode a process holds
+ * gets the lowest such pid (the parent of forked workers) and its comm.
+ * Directories we may not read (another user's process) are skipped.
+ */
+static void scan_holders(const char *procroot, struct portdiag_socket *list,
+			 size_t n)
+{
+	struct portdiag_slot *slots, key, *hit;
+	size_t nslots = 0;
+	struct dirent *pe, *fe;
+	DIR *proc, *fds;
+	int piddir, fdfd;
+	char link[64], program[sizeof(list->program)];
+	bool have_comm;
+	ssize_t got;
+	unsigned long pidnum, inode;
+
+	if (n == 0)
+		return;
+	slots = calloc(n, sizeof(*slots));
+	if (slots == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].inode != 0) {
+			slots[nslots].inode = list[i].inode;
+			slots[nslots++].idx = i;
+		}
+	}
+	qsort(slots, nslots, sizeof(*slots), slot_cmp);
+	proc = nslots > 0 ? opendir(procroot) : NULL;
+	while (proc != NULL && (pe = readdir(proc)) != NULL) {
+		if (parse_dec(pe->d_name, strlen(pe->d_name), INT_MAX,
+			      &pidnum) == -1 ||
+		    pidnum == 0)
+			continue;
+		piddir = openat(dirfd(proc), pe->d_name,
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (piddir == -1)
+			continue;
+		fdfd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fds = fdfd == -1 ? NULL : fdopendir(fdfd);
+		if (fds == NULL) {
+			if (fdfd != -1)
+				close(fdfd);
+			close(piddir); /* EACCES: not ours to see */
+			continue;
+		}
+		have_comm = false;
+		while ((fe = readdir(fds)) != NULL) {
+			if (fe->d_name[0] == '.')
+				continue;
+			got = readlinkat(fdfd, fe->d_name, link,
+					 sizeof(link) - 1);
+			if (got <= 0)
+				continue;
+			link[got] = '\0';
+			if (strncmp(link, "socket:[", 8) != 0 ||
+			    link[got - 1] != ']' ||
+			    parse_dec(link + 8, (size_t)got - 9, ULONG_MAX,
+				      &inode) == -1)
+				continue;
+			key.inode = inode;
+			hit = bsearch(&key, slots, nslots, sizeof(*slots),
+				      slot_cmp);
+			if (hit == NULL)
+				continue;
+			/* Several entries may share an inode: walk back to
+			 * the first. */
+			while (hit > slots && hit[-1].inode == inode)
+				hit--;
+			if (!have_comm) {
+				read_comm(piddir, program, sizeof(program));
+				have_comm = true;
+			}
+			for (; hit < slots + nslots && hit->inode == inode;
+			     hit++) {
+				struct portdiag_socket *s = &list[hit->idx];
+
+				if (s->pid != 0 && s->pid <= (pid_t)pidnum)
+					continue;
+				s->pid = (pid_t)pidnum;
+				memcpy(s->program, program, sizeof(program));
+			}
+		}
+		closedir(fds);
+		close(piddir);
+	}
+	if (proc != NULL)
+		closedir(proc);
+	free(slots);
+}
+
+/* A process's comm, with bytes a terminal would interpret replaced. */
+static void read_comm(int piddir, char *program, size_t len)
+{
+	ssize_t got;
+	int fd;
+
+	program[0] = '\0';
+	fd = openat(piddir, "comm", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	got = read(fd, program, len - 1);
+	close(fd);
+	if (got <= 0)
+		return;
+	program[got] = '\0';
+	program[strcspn(program, "\n")] = '\0';
+	for (char *p = program; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+	}
+}
+
+/* The name of uid, or the number when it has none. */
+static void user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char scratch[4096];
+
+	if (getpwuid_r(uid, &pw, scratch, sizeof(scratch), &found) == 0 &&
+	    found != NULL && strlen(found->pw_name) < len)
+		snprintf(buf, len, "%s", found->pw_name);
+	else
+		snprintf(buf, len, "%lu", (unsigned long)uid);
+}
+
+/* Port, then protocol (tcp first), then family (IPv4 first), address. */
+static int socket_cmp(const void *a, const void *b)
+{
+	const struct portdiag_socket *x = a, *y = b;
+	struct portdiag_key kx, ky;
+	int c;
+
+	if (key_from_sa((const struct sockaddr *)&x->addr, x->addrlen, &kx) ==
+		    -1 ||
+	    key_from_sa((const struct sockaddr *)&y->addr, y->addrlen, &ky) ==
+		    -1)
+		return 0;
+	if (kx.port != ky.port)
+		return kx.port < ky.port ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto == IPPROTO_TCP ? -1 : 1;
+	if (x->family != y->family)
+		return x->family == AF_INET ? -1 : 1;
+	c = memcmp(kx.bytes, ky.bytes, sizeof(kx.bytes));
+	if (c != 0)
+		return c;
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return 0;
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct portdiag_slot *x = a, *y = b;
+
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return 0;
+}
+
+/* Reduce an IPv4 or IPv6 socket address; -1 for other families. */
+static int key_from_sa(const struct sockaddr *sa, socklen_t salen,
+		       struct portdiag_key *key)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	memset(key, 0, sizeof(*key));
+	if (sa == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET && salen >= sizeof(sin)) {
+		memcpy(&sin, sa, sizeof(sin));
+		key->family = AF_INET;
+		memcpy(key->bytes, &sin.sin_addr, 4);
+		key->port = ntohs(sin.sin_port);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && salen >= sizeof(sin6)) {
+		memcpy(&sin6, sa, sizeof(sin6));
+		key->port = ntohs(sin6.sin6_port);
+		if (memcmp(&sin6.sin6_addr, mapped, sizeof(mapped)) == 0) {
+			key->family = AF_INET;
+			memcpy(key->bytes, (uint8_t *)&sin6.sin6_addr + 12, 4);
+		} else {
+			key->family = AF_INET6;
+			memcpy(key->bytes, &sin6.sin6_addr, 16);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static bool key_is_any(const struct portdiag_key *k)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(k->bytes, zero, sizeof(zero)) == 0;
+}
+
+/*
+ * How surely a socket is what makes `bind` fail: 0 the same address, 1 a
+ * wildcard socket that covers it ([::] covers IPv4 too unless the holder set
+ * IPV6_V6ONLY, which /proc does not show), 2 a socket under our own
+ * wildcard; -1 no conflict.
+ */
+static int conflict_rank(const struct portdiag_key *bind,
+			 const struct portdiag_key *sock)
+{
+	if (bind->port != sock->port)
+		return -1;
+	if (bind->family == sock->family &&
+	    memcmp(bind->bytes, sock->bytes, sizeof(bind->bytes)) == 0)
+		return 0;
+	if (key_is_any(sock) &&
+	    (sock->family == AF_INET6 || bind->family == AF_INET))
+		return 1;
+	if (key_is_any(bind) &&
+	    (bind->family == AF_INET6 || sock->family == AF_INET))
+		return 2;
+	return -1;
+}
+
+/* "pid 1234 (python3, user alice)", or who owns a socket we cannot place. */
+static void describe_holder(const struct portdiag_socket *s, char *buf,
+			    size_t len)
+{
+	if (s->pid > 0 && s->program[0] != '\0')
+		snprintf(buf, len, "pid %ld (%s, user %s)", (long)s->pid,
+			 s->program, s->user);
+	else if (s->pid > 0)
+		snprintf(buf, len, "pid %ld (user %s)", (long)s->pid, s->user);
+	else if (!is_root())
+		snprintf(buf, len,
+			 "a process of user %s that portier cannot see",
+			 s->user);
+	else
+		snprintf(buf, len,
+			 "a socket of user %s that no visible process holds "
+			 "(another PID namespace, or the kernel)",
+			 s->user);
+}
+
+/* Linux lets anyone bind from net.ipv4.ip_unprivileged_port_start up. */
+static unsigned unprivileged_port_start(const char *procroot)
+{
+	char path[PATH_MAX], *text;
+	unsigned long v;
+
+	if (snprintf(path, sizeof(path),
+		     "%s/sys/net/ipv4/ip_unprivileged_port_start",
+		     procroot) >= (int)sizeof(path))
+		return 1024;
+	text = read_text(path);
+	if (text == NULL)
+		return 1024;
+	if (parse_dec(text, strcspn(text, "\n"), 65536, &v) == -1)
+		v = 1024;
+	free(text);
+	return (unsigned)v;
+}
+
+/* EADDRINUSE: find the socket in the way, and its holder. */
+static void explain_in_use(const char *procroot, const struct sockaddr *sa,
+			   socklen_t salen, int proto, char *buf, size_t len)
+{
+	struct portdiag_socket *list = NULL, *best = NULL;
+	struct portdiag_key want, have;
+	size_t n = 0, ncand = 0;
+	int rank, best_rank = 3;
+	char holder[160], socktext[ADDR_STRLEN];
+
+	if (key_from_sa(sa, salen, &want) == -1 ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
+	    load_sockets(procroot, proto, &list, &n) == -1) {
+		snprintf(buf, len, "address already in use (holder not found)");
+		free(list);
+		return;
+	}
+	/* Keep only the sockets in the way, fill their holders (one pass over
+	 * /proc), then take the surest; a visible holder wins a tie. */
+	for (size_t i = 0; i < n; i++) {
+		if (key_from_sa((struct sockaddr *)&list[i].addr,
+				list[i].addrlen, &have) == 0 &&
+		    conflict_rank(&want, &have) >= 0)
+			list[ncand++] = list[i];
+	}
+	portdiag_fill_holders(procroot, list, ncand);
+	for (size_t i = 0; i < ncand; i++) {
+		(void)key_from_sa((struct sockaddr *)&list[i].addr,
+				  list[i].addrlen, &have);
+		rank = conflict_rank(&want, &have);
+		if (best == NULL || rank < best_rank ||
+		    (rank == best_rank && best->pid == 0 && list[i].pid != 0)) {
+			best = &list[i];
+			best_rank = rank;
+		}
+	}
+	if (best == NULL) {
+		snprintf(buf, len, "address already in use (holder not found)");
+		free(list);
+		return;
+	}
+	describe_holder(best, holder, sizeof(holder));
+	addr_format_sa((struct sockaddr *)&best->addr, best->addrlen, socktext,
+		       sizeof(socktext));
+	if (best->pid > 0)
+		snprintf(buf, len, "address already in use by %s%s%s", holder,
+			 best_rank == 0 ? "" : " on ",
+			 best_rank == 0 ? "" : socktext);
+	else
+		snprintf(buf, len,
+			 "address already in use by %s%s%s%s", holder,
+			 is_root() ? "" : " (run as root, e.g. sudo portier "
+					  "ports, to see which)",
+			 best_rank == 0 ? "" : "; its socket is ",
+			 best_rank == 0 ? "" : socktext);
+	free(list);
+}
+
+/* EACCES below the unprivileged port range: the three ways out. */
+static void explain_access(const char *procroot, uint16_t port, char *buf,
+			   size_t len)
+{
+	char path[PATH_MAX], exe[PATH_MAX];
+	unsigned start = unprivileged_port_start(procroot);
+	ssize_t got = -1;
+
+	if (snprintf(path, sizeof(path), "%s/self/exe", procroot) <
+	    (int)sizeof(path))
+		got = readlink(path, exe, sizeof(exe) - 1);
+	if (got > 0)
+		exe[got] = '\0';
+	else
+		snprintf(exe, sizeof(exe), "\"$(command -v portier)\"");
+	snprintf(buf, len,
+		 "permission denied: ports below %u need root; run as root, "
+		 "give the binary the capability (setcap "
+		 "cap_net_bind_service=+ep %s, or "
+		 "AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit), "
+		 "or use a port of %u or above",
+		 start, exe, start);
+}
+
+/* A socket as a struct addr for addr_overlaps (v4-mapped made IPv4). */
+static void addr_from_socket(const struct portdiag_socket *s, struct addr *out)
+{
+	struct portdiag_key key;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = ADDR_INET;
+	if (key_from_sa((const struct sockaddr *)&s->addr, s->addrlen, &key) ==
+		    0 &&
+	    key.family == AF_INET) {
+		out->sa.sin.sin_family = AF_INET;
+		out->sa.sin.sin_port = htons(key.port);
+		memcpy(&out->sa.sin.sin_addr, key.bytes, 4);
+		out->salen = sizeof(out->sa.sin);
+		out->port = key.port;
+		return;
+	}
+	memcpy(&out->sa.ss, &s->addr, sizeof(s->addr));
+	out->salen = s->addrlen;
+	out->port = key.port;
+}
+
+/* Every address the configuration would bind, with its owner. */
+static size_t collect_wants(const struct config *cfg,
+			    struct portdiag_want **wants)
+{
+	size_t n = cfg->global.has_admin ? 1 : 0, k = 0;
+
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		n += cfg->listeners[i].nbinds;
+	*wants = n > 0 ? calloc(n, sizeof(**wants)) : NULL;
+	if (*wants == NULL)
+		return 0;
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+
+		for (size_t j = 0; j < l->nbinds; j++) {
+			(*wants)[k].what = "listener";
+			(*wants)[k].name = l->name;
+			(*wants)[k].proto = l->mode == CONFIG_MODE_UDP
+						    ? IPPROTO_UDP
+						    : IPPROTO_TCP;
+			(*wants)[k++].addr = &l->binds[j];
+		}
+	}
+	if (cfg->global.has_admin) {
+		(*wants)[k].what = "admin";
+		(*wants)[k].proto = IPPROTO_TCP;
+		(*wants)[k++].addr = &cfg->global.admin;
+	}
+	return k;
+}
+
+static bool is_root(void)
+{
+	return geteuid() == 0;
+}
+
+/*
+ * Would binding `want` collide with socket i? addr_overlaps knows portier's
+ * own rule (its IPv6 listeners are IPV6_V6ONLY); another program's [::] is
+ * taken to cover IPv4 too, as Linux does by default, unless an IPv4 socket
+ * on the same port shows that it does not.
+ */
+static bool want_hits(const struct portdiag_want *want,
+		      const struct portdiag_socket *list, size_t n, size_t i)
+{
+	struct portdiag_key key, other;
+	struct addr sock;
+
+	if (want->proto != list[i].proto)
+		return false;
+	addr_from_socket(&list[i], &sock);
+	if (addr_overlaps(want->addr, &sock))
+		return true;
+	if (want->addr->kind != ADDR_INET ||
+	    want->addr->sa.sa.sa_family != AF_INET ||
+	    want->addr->port != sock.port ||
+	    key_from_sa((const struct sockaddr *)&list[i].addr,
+			list[i].addrlen, &key) == -1 ||
+	    key.family != AF_INET6 || !key_is_any(&key))
+		return false;
+	for (size_t j = 0; j < n; j++) {
+		if (list[j].proto == list[i].proto &&
+		    key_from_sa((const struct sockaddr *)&list[j].addr,
+				list[j].addrlen, &other) == 0 &&
+		    other.family == AF_INET && other.port == key.port)
+			return false;
+	}
+	return true;
+}

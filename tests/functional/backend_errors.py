@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: MIT
+"""A backend that fails: the client's connection is closed without data and
+the log names the backend and the reason.
+
+- refused: nothing listens on the backend port;
+- connect timeout: the backend's accept queue is full, so its SYNs are
+  dropped and the connect hangs until timeout_connect;
+- idle timeout: no byte in either direction for timeout_idle closes the
+  relayed connection, while traffic keeps it open;
+- a backend that closes at once: the client sees EOF.
+"""
+
+import socket
+import time
+
+from lib import (LOOPBACK4, Forward, Server, at_cleanup, check,
+                 check_closed_without_data, check_log, check_open, echo_ok,
+                 free_port, info, run, step)
+
+
+class Unreachable:
+    """A backend address whose connects never complete: a listening socket
+    with backlog 0 whose accept queue is already full (Linux then drops
+    new SYNs)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        at_cleanup(self.sock.close)
+        self.sock.bind((LOOPBACK4, 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"{LOOPBACK4}:{self.port}"
+        for _ in range(2):
+            filler = socket.socket()
+            at_cleanup(filler.close)
+            filler.setblocking(False)
+            filler.connect_ex((LOOPBACK4, self.port))
+        time.sleep(0.1)
+
+    def really_hangs(self):
+        """True when a connect to it does not complete in 1.5 s."""
+        probe = socket.socket()
+        probe.settimeout(1.5)
+        try:
+            probe.connect((LOOPBACK4, self.port))
+            return False
+        except socket.timeout:
+            return True
+        finally:
+            probe.close()
+
+
+def closes_at_once(conn, server):
+    conn.close()
+
+
+def test_refused():
+    port = free_port()
+    step(f"backend 127.0.0.1:{port} refuses: client closed, reason logged")
+    fwd = Forward(backend=type("Refusing", (), {"addr": f"127.0.0.1:{port}"}))
+    for attempt in (1, 2):
+        c = fwd.connect()
+        check_closed_without_data(
+            c, f"connection {attempt} closed without data")
+        c.close()
+    check_log(fwd.portier, f"connect to 127.0.0.1:{port} failed: "
+              "Connection refused")
+    check(fwd.portier.running(), "portier still runs after failed connects")
+
+
+def test_connect_timeout():
+    step("backend never answers the SYN: closed after timeout_connect = 1s")
+    target = Unreachable()
+    if not target.really_hangs():
+        info("connects to a full backlog complete on this kernel: cannot "
+             "make a hanging backend, connect-timeout part skipped")
+        return
+    fwd = Forward(backend=target, global_keys={"timeout_connect": "1s"})
+    started = time.monotonic()
+    c = fwd.connect()
+    check_closed_without_data(c, "client closed without data", within=5)
+    elapsed = time.monotonic() - started
+    info(f"closed after {elapsed:.2f} s")
+    check(0.8 <= elapsed <= 3.5, "closed about 1 s after connecting",
+          f"closed after {elapsed:.2f} s")
+    check_log(fwd.portier, target.addr, "timed out")
+
+
+def test_idle_timeout():
+    step("timeout_idle = 1s: traffic keeps a connection open, silence "
+         "closes it within 1-3 s")
+    fwd = Forward(global_keys={"timeout_idle": "1s"})
+    c = fwd.connect()
+    end = time.monotonic() + 2.5
+    alive = True
+    while alive and time.monotonic() < end:
+        alive = echo_ok(c, b".")
+        time.sleep(0.4)
+    check(alive, "a byte every 0.4 s for 2.5 s keeps the connection open")
+    idle_since = time.monotonic()
+    check_closed_without_data(c, "idle connection closed by portier",
+                              within=4)
+    elapsed = time.monotonic() - idle_since
+    info(f"closed after {elapsed:.2f} s of silence")
+    check(0.8 <= elapsed <= 3.0, "closed 1-3 s after the last byte",
+          f"closed after {elapsed:.2f} s")
+    results = fwd.backend.wait_results(1, timeout=2)
+    check(len(results) == 1, "backend side of the connection closed too")
+
+
+def test_backend_closes():
+    step("backend accepts and closes at once: client sees EOF")
+    fwd = Forward(closes_at_once)
+    c = fwd.connect()
+    check_closed_without_data(c, "client connection closed")
+    c2 = fwd.connect()
+    check_open(c2, "portier keeps serving", quiet=0) if False else None
+
+
+def main():
+    test_refused()
+    test_connect_timeout()
+    test_idle_timeout()
+    test_backend_closes()
+
+
+run(main)

@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: MIT
+"""Backpressure: a fast writer facing a reader that lags does not make
+portier buffer without bound.
+
+In each direction the writer pushes 128 MiB. The reader reads nothing until
+the writer is stuck, then 64 KiB every 10 ms for a while, then at full
+speed. While the reader lags, portier's RSS must stay within
+RSS_GROWTH_LIMIT of what it was before (growth, not absolute: sanitizer
+builds start large); at the end every byte must have arrived, in order.
+"""
+
+import os
+import queue
+import time
+
+from lib import (KIB, MIB, Counter, Forward, Receiver, Worker, check,
+                 check_equal, info, recv_exactly, run, send_stream, step,
+                 stream_digest)
+
+TOTAL = 128 * MIB
+RSS_GROWTH_LIMIT = 16 * MIB // KIB  # KiB
+SLOW_READ = 64 * KIB
+SLOW_SECONDS = 1.5
+
+# AddressSanitizer keeps freed memory in a quarantine instead of reusing it;
+# keep that small so RSS shows what portier holds, not what it freed.
+ASAN_ENV = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "")
+            + ":quarantine_size_mb=1"}
+
+
+def wait_stalled(counter, quiet=0.5, timeout=20.0):
+    """Wait until `counter` has not moved for `quiet` s; return its
+    value."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = counter.value
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.05)
+    return counter.value
+
+
+def peak_rss(portier, seconds):
+    """Largest RSS of portier over `seconds`, in KiB."""
+    peak = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        peak = max(peak, portier.rss_kib())
+        time.sleep(0.05)
+    return peak
+
+
+def check_growth(baseline, peak, what):
+    """Fail when portier's RSS grew by RSS_GROWTH_LIMIT or more."""
+    info(f"portier RSS: {baseline} KiB at rest, {peak} KiB at most {what}")
+    check(peak - baseline < RSS_GROWTH_LIMIT,
+          f"RSS grows by less than {RSS_GROWTH_LIMIT // KIB} MiB {what}",
+          f"grew by {peak - baseline} KiB")
+
+
+def lagging_transfer(portier, writer, reader, seed):
+    """Push TOTAL bytes from socket `writer` to socket `reader` (the other
+    end of the relay) while `reader` lags; check RSS and the data."""
+    baseline = portier.rss_kib()
+    written = Counter()
+    sender = Worker(send_stream, writer, TOTAL, seed, written)
+    sender.start()
+
+    stuck_at = wait_stalled(written)
+    info(f"writer stuck after {stuck_at // KIB} KiB of {TOTAL // KIB} KiB")
+    check(stuck_at < TOTAL, "the writer is held back while nobody reads",
+          "portier took the whole stream with nobody reading")
+    check_growth(baseline, peak_rss(portier, 1.0),
+                 "while the reader reads nothing")
+
+    receiver = Receiver(reader)
+    sampler = Worker(peak_rss, portier, SLOW_SECONDS)
+    sampler.start()
+    end = time.monotonic() + SLOW_SECONDS
+    while time.monotonic() < end and not receiver.eof:
+        receiver.read(SLOW_READ)
+        time.sleep(0.01)
+    info(f"read {receiver.nbytes // KIB} KiB slowly")
+    check_growth(baseline, sampler.outcome(10),
+                 "while the reader reads 64 KiB every 10 ms")
+
+    receiver.read()
+    sent = sender.outcome(30)
+    check_equal(sent, stream_digest(TOTAL, seed), "writer sent the stream")
+    check_equal(receiver.transfer(), sent,
+                "reader received every byte, in order, then EOF")
+
+
+class Relay:
+    """portier forwarding to a backend whose connections the test drives
+    itself."""
+
+    def __init__(self):
+        self.handed = queue.Queue()
+        self.fwd = Forward(lambda conn, server: self.handed.put(conn),
+                           env=ASAN_ENV)
+        self.portier = self.fwd.portier
+
+    def pair(self):
+        """A new relayed connection: (client socket, backend socket)."""
+        client = self.fwd.connect(timeout=30)
+        backend = self.handed.get(timeout=5)
+        backend.settimeout(30)
+        return client, backend
+
+
+def warm_up(relay):
+    """Relay 1 MiB each way once, so that start-up allocations are not
+    counted as growth."""
+    client, backend = relay.pair()
+    client.sendall(b"c" * MIB)
+    backend.sendall(b"b" * MIB)
+    check(recv_exactly(backend, MIB) == b"c" * MIB
+          and recv_exactly(client, MIB) == b"b" * MIB,
+          "warm-up connection relays 1 MiB each way")
+    client.close()
+    backend.close()
+    time.sleep(0.2)
+
+
+def main():
+    relay = Relay()
+    warm_up(relay)
+
+    step(f"client pushes {TOTAL // MIB} MiB to a backend that lags")
+    client, backend = relay.pair()
+    lagging_transfer(relay.portier, client, backend, 1)
+    client.close()
+    backend.close()
+
+    step(f"backend pushes {TOTAL // MIB} MiB to a client that lags")
+    client, backend = relay.pair()
+    lagging_transfer(relay.portier, backend, client, 2)
+
+
+run(main)

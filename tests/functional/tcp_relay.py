@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: MIT
+"""TCP relay: bytes arrive intact in both directions, on one connection and
+on many at once, and 100 MiB each way (concurrently) keep their SHA-256.
+"""
+
+import time
+
+from lib import (LOOPBACK4, MIB, Forward, Server, Worker, check,
+                 check_equal, check_log, echo_ok, info, recv_stream, run,
+                 send_stream, stream_digest, step)
+
+BULK = 100 * MIB
+BULK_TIME_LIMIT = 30.0
+
+
+def bulk_both_ways(conn, server):
+    """Backend side of the bulk test: send stream 2 while receiving."""
+    sender = Worker(send_stream, conn, BULK, 2)
+    sender.start()
+    received = recv_stream(conn)
+    sent = sender.outcome(BULK_TIME_LIMIT)
+    conn.close()
+    return received, sent
+
+
+def test_echo():
+    step("a small message goes through and comes back")
+    fwd = Forward()
+    check_log(fwd.portier, "listening on", f"{LOOPBACK4}:{fwd.port}")
+    c = fwd.connect()
+    check(echo_ok(c, b"hello portier\n"), "echo of one line")
+    check(echo_ok(c, bytes(range(256)) * 64), "echo of all 256 byte values")
+    c.close()
+
+    step("20 connections at once each get their own bytes back")
+    clients = [fwd.connect() for _ in range(20)]
+    for i, c in enumerate(clients):
+        c.sendall(f"client {i} ".encode() * 100)
+    for i, c in enumerate(clients):
+        want = f"client {i} ".encode() * 100
+        got = b""
+        while len(got) < len(want):
+            data = c.recv(65536)
+            if not data:
+                break
+            got += data
+        check(got == want, f"connection {i} echoed its own data")
+        c.close()
+    check_equal(fwd.backend.accepted, 21, "backend accepted 21 connections")
+
+
+def test_bulk():
+    step(f"{BULK // MIB} MiB each way at the same time, same SHA-256 at "
+         f"both ends, in under {BULK_TIME_LIMIT:.0f} s")
+    fwd = Forward(backend=Server(bulk_both_ways))
+    started = time.monotonic()
+    c = fwd.connect(timeout=BULK_TIME_LIMIT)
+    sender = Worker(send_stream, c, BULK, 1)
+    sender.start()
+    received = recv_stream(c)
+    sent = sender.outcome(BULK_TIME_LIMIT)
+    results = fwd.backend.wait_results(1, timeout=BULK_TIME_LIMIT)
+    elapsed = time.monotonic() - started
+    info(f"relayed {2 * BULK // MIB} MiB in {elapsed:.1f} s")
+    check(len(results) == 1 and not isinstance(results[0], Exception),
+          "backend finished its side of the transfer", repr(results))
+    backend_received, backend_sent = results[0]
+    check_equal(sent, stream_digest(BULK, 1), "client sent the whole stream")
+    check_equal(backend_received, sent,
+                "backend received exactly what the client sent")
+    check_equal(received, backend_sent,
+                "client received exactly what the backend sent")
+    check(elapsed < BULK_TIME_LIMIT,
+          f"transfer took less than {BULK_TIME_LIMIT:.0f} s",
+          f"took {elapsed:.1f} s")
+
+
+def main():
+    test_echo()
+    test_bulk()
+
+
+run(main)
