@@ -34,7 +34,12 @@
 # target is missed (this is a measurement); non-zero only when something
 # failed to run.
 #
-# Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--quick] [--keep]
+# With --rounds N every wrk test runs N times, alternating between the
+# servers, and the median is kept: on a machine with other load this evens
+# out drifts that would otherwise favour whichever server ran first.
+#
+# Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
+#                     [--quick] [--keep]
 
 set -euo pipefail
 
@@ -44,17 +49,21 @@ PATH="$PATH:/usr/sbin:/sbin"
 
 duration=10
 warmup=1
+rounds=1
 idle_count=3000
 portier=""
 keep=0
 
 usage() {
 	cat <<EOF
-Usage: $0 [--portier PATH] [--duration SECONDS] [--quick] [--keep]
+Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
+	[--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
   --duration SECONDS  length of each wrk run (default 10)
+  --rounds N          run every wrk test N times, round-robin over the
+                      servers, and report the median (default 1)
   --quick             3-second wrk runs, no warm-up
   --keep              keep the temporary directory (configurations, logs)
 EOF
@@ -66,16 +75,22 @@ while [ $# -gt 0 ]; do
 	--portier=*) portier=${1#*=}; shift ;;
 	--duration) duration=${2:?--duration needs a number}; shift 2 ;;
 	--duration=*) duration=${1#*=}; shift ;;
+	--rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
+	--rounds=*) rounds=${1#*=}; shift ;;
 	--quick) duration=3; warmup=0; shift ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
-case "$duration" in
-'' | *[!0-9]* | 0) echo "tcp.sh: --duration wants a positive integer" >&2
-	exit 2 ;;
-esac
+for n in "$duration" "$rounds"; do
+	case "$n" in
+	'' | *[!0-9]* | 0*)
+		echo "tcp.sh: --duration and --rounds want a positive integer" >&2
+		exit 2
+		;;
+	esac
+done
 
 die() {
 	echo "tcp.sh: $*" >&2
@@ -133,26 +148,32 @@ nginx_conns=$(cap 20000 $((nofile - 256)))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/portier-bench.XXXXXX")
 started=()
 
-# True while any of the given processes is alive.
+# True while any of the given processes is alive. They are children of this
+# shell, so their pids cannot be reused before "wait" reaps them; a zombie
+# (state Z) counts as gone.
 any_alive() {
-	local pid
+	local pid state
 	for pid in "$@"; do
-		kill -0 "$pid" 2>/dev/null && return 0
+		state=$(sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null) ||
+			continue
+		[ "$state" != Z ] && return 0
 	done
 	return 1
 }
 
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
-	local pid i
+	local pid
 	for pid in "${started[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
-	for i in $(seq 20); do
+	for _ in $(seq 30); do
 		any_alive "${started[@]}" || break
 		sleep 0.1
 	done
 	for pid in "${started[@]}"; do
 		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	done
 	if [ "$keep" = 1 ]; then
 		note "configurations and logs kept in $tmp"
@@ -173,9 +194,9 @@ print(*(s.getsockname()[1] for s in socks))')
 
 # Wait until something accepts connections on 127.0.0.1:$2; $1 is the pid.
 wait_port() {
-	local pid=$1 port=$2 i
-	for i in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 1
+	local pid=$1 port=$2
+	for _ in $(seq 100); do
+		any_alive "$pid" || return 1
 		if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			return 0
 		fi
@@ -284,8 +305,8 @@ mode = tcp
 backend = 127.0.0.1:$port_nginx
 EOF
 
-# Targets in table order: nginx direct first (reference), haproxy last but
-# one so that the ratio columns follow the proxies.
+# Targets in table order: nginx reached directly (the reference), then the
+# proxies.
 targets=(nginx)
 [ -n "$portier" ] && targets+=(portier)
 targets+=(haproxy rinetd)
@@ -321,10 +342,10 @@ version() {
 
 echo "portier TCP forwarding benchmark"
 echo "machine: $(nproc) CPUs, $(uname -sr); wrk ${duration}s per run" \
-	"(warm-up ${warmup}s)"
-printf 'versions:'
-for t in "${targets[@]}"; do printf ' %s %s;' "$t" "$(version "$t")"; done
-echo
+	"(warm-up ${warmup}s), $rounds round(s), median kept"
+versions=()
+for t in "${targets[@]}"; do versions+=("$t $(version "$t")"); done
+(IFS=,; echo "versions: ${versions[*]}" | sed 's/,/, /g')
 echo "each server runs one event loop: portier workers = 1, haproxy" \
 	"nbthread 1, nginx worker_processes 1 (rinetd is single-threaded);" \
 	"nothing pinned"
@@ -332,6 +353,17 @@ echo "each server runs one event loop: portier workers = 1, haproxy" \
 echo
 
 # --- measurements ----------------------------------------------------------
+
+rows=(ka big big_mib close mem)
+declare -A label=(
+	[ka]="keep-alive small, 64 conns"
+	[big]="1 MiB responses, 8 conns"
+	[big_mib]="1 MiB responses, 8 conns"
+	[close]="conn per request, 32 conns"
+	[mem]="idle memory, $idle_count conns"
+)
+declare -A unit=([ka]="req/s" [big]="req/s" [big_mib]="MiB/s"
+	[close]="req/s" [mem]="KiB/conn")
 
 declare -A result # result[ROW,TARGET]: number, or "-" / "fail"
 status=0
@@ -348,24 +380,24 @@ for t in "${proxies[@]}"; do
 		result[mem,$t]="fail"
 		note "$t: only ${opened:-0} of $idle_count idle connections" \
 			"held: $(tail -n 1 "$tmp/idle-$t.err")"
-		# rinetd's limit is a property of rinetd, not a failed run.
+		# rinetd failing here is its own limit, a result; portier or
+		# haproxy failing means the benchmark did not run as meant.
 		[ "$t" = rinetd ] || status=1
 	fi
 done
 result[mem,nginx]="-"
 
-# run_wrk ROW TARGET THREADS CONNECTIONS PATH [wrk options...]
+# run_wrk TARGET THREADS CONNECTIONS PATH [wrk options...]: one wrk run
+# against TARGET; sets wrk_rps (requests/s), wrk_mib (MiB/s) and wrk_errors
+# (wrk's error lines), or returns 1 when it could not run.
 run_wrk() {
-	local row=$1 t=$2 threads=$3 conns=$4 path=$5
-	shift 5
+	local t=$1 threads=$2 conns=$3 path=$4
+	shift 4
 	local url="http://127.0.0.1:${port[$t]}$path" out
-	if ! kill -0 "${pid[$t]}" 2>/dev/null; then
+	if ! any_alive "${pid[$t]}"; then
 		note "$t is no longer running"
-		result[$row,$t]=fail
-		status=1
-		return
+		return 1
 	fi
-	note "$row: $t, $conns connections, $path"
 	if [ "$warmup" -gt 0 ]; then
 		wrk -t"$threads" -c"$conns" -d"${warmup}s" "$@" "$url" \
 			>/dev/null 2>&1 || true
@@ -373,39 +405,68 @@ run_wrk() {
 	if ! out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" "$@" "$url" \
 		2>&1); then
 		note "$t: wrk failed: $out"
-		result[$row,$t]=fail
-		status=1
-		return
+		return 1
 	fi
 	echo "$out" >>"$tmp/wrk-$t.log"
-	result[$row,$t]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' \
-		<<<"$out")
+	wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
 	# Transfer/sec is printed in binary units (KB = KiB, ...).
-	result[${row}_mib,$t]=$(awk '/^Transfer\/sec:/ {
+	wrk_mib=$(awk '/^Transfer\/sec:/ {
 		v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Z]+$/, "", v)
 		f = 1 / 1048576
 		if (u == "KB") f = 1 / 1024
 		if (u == "MB") f = 1
 		if (u == "GB") f = 1024
 		printf "%.0f", v * f }' <<<"$out")
-	local errors
-	errors=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' |
+	wrk_errors=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' |
 		paste -sd ';' -) || true
-	if [ -n "$errors" ]; then
-		note "$t: $errors"
-		result[$row,$t]="${result[$row,$t]}*"
-	fi
+	[ -n "$wrk_rps" ] || { note "$t: no result from wrk"; return 1; }
 }
 
-for t in "${targets[@]}"; do
-	run_wrk ka "$t" 2 64 /small
-done
-for t in "${targets[@]}"; do
-	run_wrk big "$t" 1 8 /1m
-done
-for t in "${targets[@]}"; do
-	run_wrk close "$t" 2 32 /small -H "Connection: close"
-done
+# median NUMBER...: the middle value (the lower middle of an even count).
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END { print v[int((NR + 1) / 2)] }'
+}
+
+# measure ROW THREADS CONNECTIONS PATH [wrk options...]: run every target
+# $rounds times, round-robin, and keep the median in result[ROW,TARGET] and
+# result[ROW_mib,TARGET]; a "*" marks a figure for which wrk saw errors.
+measure() {
+	local row=$1 r t
+	shift
+	declare -A rps mib bad
+	for r in $(seq "$rounds"); do
+		for t in "${targets[@]}"; do
+			note "${label[$row]}: $t (round $r of $rounds)"
+			if ! run_wrk "$t" "$@"; then
+				bad[$t]=fail
+				status=1
+				continue
+			fi
+			rps[$t]+=" $wrk_rps"
+			mib[$t]+=" $wrk_mib"
+			if [ -n "$wrk_errors" ]; then
+				note "$t: $wrk_errors"
+				[ -n "${bad[$t]:-}" ] || bad[$t]="*"
+			fi
+		done
+	done
+	for t in "${targets[@]}"; do
+		if [ "${bad[$t]:-}" = fail ]; then
+			result[$row,$t]=fail
+			result[${row}_mib,$t]=fail
+			continue
+		fi
+		# shellcheck disable=SC2086 # word splitting wanted
+		result[$row,$t]=$(median ${rps[$t]})${bad[$t]:-}
+		# shellcheck disable=SC2086
+		result[${row}_mib,$t]=$(median ${mib[$t]})${bad[$t]:-}
+	done
+}
+
+measure ka 2 64 /small
+measure big 1 8 /1m
+measure close 2 32 /small -H "Connection: close"
 
 # --- report -----------------------------------------------------------------
 
@@ -419,17 +480,6 @@ ratio() {
 	esac
 }
 
-rows=(ka big big_mib close mem)
-declare -A label=(
-	[ka]="keep-alive small, 64 conns"
-	[big]="1 MiB responses, 8 conns"
-	[big_mib]="1 MiB responses, 8 conns"
-	[close]="conn per request, 32 conns"
-	[mem]="idle memory, $idle_count conns"
-)
-declare -A unit=([ka]="req/s" [big]="req/s" [big_mib]="MiB/s"
-	[close]="req/s" [mem]="KiB/conn")
-
 ratio_cols=()
 for t in "${proxies[@]}"; do
 	[ "$t" != haproxy ] && ratio_cols+=("$t")
@@ -437,7 +487,7 @@ done
 
 printf '%-28s %-8s' "test" "unit"
 for t in "${targets[@]}"; do printf ' %9s' "$t"; done
-for t in "${ratio_cols[@]}"; do printf ' %9s' "$t/hap"; done
+for t in "${ratio_cols[@]}"; do printf ' %12s' "$t/haproxy"; done
 echo
 for row in "${rows[@]}"; do
 	printf '%-28s %-8s' "${label[$row]}" "${unit[$row]}"
@@ -445,7 +495,7 @@ for row in "${rows[@]}"; do
 		printf ' %9s' "${result[$row,$t]:--}"
 	done
 	for t in "${ratio_cols[@]}"; do
-		printf ' %9s' "$(ratio "${result[$row,$t]:-}" \
+		printf ' %12s' "$(ratio "${result[$row,$t]:-}" \
 			"${result[$row,haproxy]:-}")"
 	done
 	echo

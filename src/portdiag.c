@@ -32,8 +32,12 @@
 #include "portier/log.h"
 
 /* Kernel socket states as printed in /proc/net (include/net/tcp_states.h). */
-#define PORTDIAG_TCP_LISTEN 0x0A
+#define PORTDIAG_TCP_LISTEN      0x0A
 #define PORTDIAG_UDP_UNCONNECTED 0x07 /* TCP_CLOSE: bound, not connected */
+
+#ifndef MAX
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 
 /* Fields of a /proc/net line up to the inode. */
 #define PORTDIAG_FIELDS 10
@@ -61,44 +65,51 @@ struct portdiag_want {
 };
 
 static int parse_line(const char *line, size_t len, int family, int proto,
-		      struct portdiag_socket *out, bool *keep);
+                      struct portdiag_socket *out, bool *keep);
 static int parse_hex(const char *s, size_t len, size_t maxdigits,
-		     unsigned long *out);
+                     unsigned long *out);
 static int parse_dec(const char *s, size_t len, unsigned long max,
-		     unsigned long *out);
+                     unsigned long *out);
 static int parse_sockaddr(const char *s, size_t len, int family,
-			  struct sockaddr_storage *ss, socklen_t *sslen);
+                          struct sockaddr_storage *ss, socklen_t *sslen);
 static int load_sockets(const char *procroot, int proto,
-			struct portdiag_socket **list, size_t *n);
+                        struct portdiag_socket **list, size_t *n);
 static char *read_text(const char *path);
 static void scan_holders(const char *procroot, struct portdiag_socket *list,
-			 size_t n);
+                         size_t n);
 static void read_comm(int piddir, char *program, size_t len);
 static void user_name(uid_t uid, char *buf, size_t len);
 static int socket_cmp(const void *a, const void *b);
 static int slot_cmp(const void *a, const void *b);
 static int key_from_sa(const struct sockaddr *sa, socklen_t salen,
-		       struct portdiag_key *key);
+                       struct portdiag_key *key);
 static bool key_is_any(const struct portdiag_key *k);
 static int conflict_rank(const struct portdiag_key *bind,
-			 const struct portdiag_key *sock);
+                         const struct portdiag_key *sock);
 static void describe_holder(const struct portdiag_socket *s, char *buf,
-			    size_t len);
+                            size_t len);
 static unsigned unprivileged_port_start(const char *procroot);
 static void explain_in_use(const char *procroot, const struct sockaddr *sa,
-			   socklen_t salen, int proto, char *buf, size_t len);
-static void explain_access(const char *procroot, uint16_t port, char *buf,
-			   size_t len);
-static void addr_from_socket(const struct portdiag_socket *s,
-			     struct addr *out);
+                           socklen_t salen, int proto, char *buf, size_t len);
+static void explain_access(const char *procroot, char *buf, size_t len);
+static void addr_from_socket(const struct portdiag_socket *s, struct addr *out);
 static size_t collect_wants(const struct config *cfg,
-			    struct portdiag_want **wants);
+                            struct portdiag_want **wants);
 static bool want_hits(const struct portdiag_want *want,
-		      const struct portdiag_socket *list, size_t n, size_t i);
+                      const struct portdiag_socket *list, size_t n, size_t i);
+static void print_table(const struct portdiag_socket *list, size_t n,
+                        const struct portdiag_want *wants, size_t nwants,
+                        FILE *out);
+static void mark_row(const struct portdiag_socket *list, size_t n, size_t i,
+                     const struct portdiag_want *wants, size_t nwants,
+                     char *mark, size_t len);
+static int print_conflicts(const struct portdiag_socket *list, size_t n,
+                           const struct portdiag_want *wants, size_t nwants,
+                           FILE *out);
 static bool is_root(void);
 
 int portdiag_parse_net(const char *text, int family, int proto,
-		       struct portdiag_socket **list, size_t *n)
+                       struct portdiag_socket **list, size_t *n)
 {
 	struct portdiag_socket *found = NULL, *grown, sock;
 	size_t nfound = 0, cap = 0;
@@ -114,8 +125,8 @@ int portdiag_parse_net(const char *text, int family, int proto,
 		end = strchr(line, '\n');
 		if (end == NULL)
 			end = line + strlen(line);
-		if (parse_line(line, (size_t)(end - line), family, proto,
-			       &sock, &keep) == -1)
+		if (parse_line(line, (size_t)(end - line), family, proto, &sock,
+		               &keep) == -1)
 			goto err;
 		if (keep) {
 			if (nfound == cap) {
@@ -145,7 +156,7 @@ err:
 }
 
 int portdiag_find_holder(const char *procroot, unsigned long inode, pid_t *pid,
-			 char *program, size_t proglen)
+                         char *program, size_t proglen)
 {
 	struct portdiag_socket s;
 
@@ -163,7 +174,7 @@ int portdiag_find_holder(const char *procroot, unsigned long inode, pid_t *pid,
 }
 
 void portdiag_fill_holders(const char *procroot, struct portdiag_socket *list,
-			   size_t n)
+                           size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		list[i].pid = 0;
@@ -174,7 +185,7 @@ void portdiag_fill_holders(const char *procroot, struct portdiag_socket *list,
 }
 
 int portdiag_list(const char *procroot, struct portdiag_socket **list,
-		  size_t *n)
+                  size_t *n)
 {
 	struct portdiag_socket *all = NULL;
 	size_t nall = 0;
@@ -193,8 +204,8 @@ int portdiag_list(const char *procroot, struct portdiag_socket **list,
 }
 
 char *portdiag_explain_bind(const char *procroot, int err,
-			    const struct sockaddr *sa, socklen_t salen,
-			    int proto, char *buf, size_t len)
+                            const struct sockaddr *sa, socklen_t salen,
+                            int proto, char *buf, size_t len)
 {
 	struct portdiag_key key;
 
@@ -210,13 +221,14 @@ char *portdiag_explain_bind(const char *procroot, int err,
 	case EACCES:
 		if (key_from_sa(sa, salen, &key) == 0 &&
 		    key.port < unprivileged_port_start(procroot)) {
-			explain_access(procroot, key.port, buf, len);
+			explain_access(procroot, buf, len);
 			return buf;
 		}
 		break;
 	case EADDRNOTAVAIL:
-		snprintf(buf, len, "address not available: no interface on "
-				   "this machine has this address");
+		snprintf(buf, len,
+		         "address not available: no interface on "
+		         "this machine has this address");
 		return buf;
 	default:
 		break;
@@ -226,104 +238,26 @@ char *portdiag_explain_bind(const char *procroot, int err,
 }
 
 int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
-		       FILE *out)
+                       FILE *out)
 {
 	struct portdiag_socket *list = NULL;
 	struct portdiag_want *wants = NULL;
-	size_t n = 0, nwants = 0, waddr = 7, wpid = 3, wprog = 7, wuser = 4;
-	char addrbuf[ADDR_STRLEN], want_buf[ADDR_STRLEN], sock_buf[ADDR_STRLEN];
-	char pidbuf[16], holder[160], mark[256], label[128];
-	bool hidden = false;
-	int conflicts = 0;
+	size_t n = 0, nwants = 0;
+	int conflicts;
 
 	if (portdiag_list(procroot, &list, &n) == -1) {
 		log_error("cannot read the sockets of this machine from "
-			  "%s/net: %s",
-			  procroot, strerror(errno));
+		          "%s/net: %s",
+		          procroot, strerror(errno));
 		return 2;
 	}
 	if (cfg != NULL)
 		nwants = collect_wants(cfg, &wants);
-	for (size_t i = 0; i < n; i++) {
-		addr_format_sa((struct sockaddr *)&list[i].addr,
-			       list[i].addrlen, addrbuf, sizeof(addrbuf));
-		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)list[i].pid);
-		if (strlen(addrbuf) > waddr)
-			waddr = strlen(addrbuf);
-		if (list[i].pid > 0 && strlen(pidbuf) > wpid)
-			wpid = strlen(pidbuf);
-		if (strlen(list[i].program) > wprog)
-			wprog = strlen(list[i].program);
-		if (strlen(list[i].user) > wuser)
-			wuser = strlen(list[i].user);
-	}
-	fprintf(out, "%-5s  %-*s  %-*s  %-*s  %s\n", "PROTO", (int)waddr,
-		"ADDRESS", (int)wpid, "PID", (int)wprog, "PROGRAM",
-		"USER");
-	for (size_t i = 0; i < n; i++) {
-		const struct portdiag_socket *s = &list[i];
-		size_t used = 0;
-
-		mark[0] = '\0';
-		for (size_t w = 0; w < nwants; w++) {
-			if (!want_hits(&wants[w], list, n, i))
-				continue;
-			snprintf(label, sizeof(label), "%s%s%s", wants[w].what,
-				 wants[w].name ? " " : "",
-				 wants[w].name ? wants[w].name : "");
-			if (used >= sizeof(mark) || strstr(mark, label) != NULL)
-				continue;
-			used += (size_t)snprintf(mark + used,
-						 sizeof(mark) - used, "%s%s",
-						 used ? ", " : "<- ", label);
-		}
-		if (s->pid == 0)
-			hidden = true;
-		addr_format_sa((const struct sockaddr *)&s->addr, s->addrlen,
-			       addrbuf, sizeof(addrbuf));
-		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)s->pid);
-		fprintf(out, "%-5s  %-*s  %-*s  %-*s  ",
-			s->proto == IPPROTO_TCP ? "tcp" : "udp", (int)waddr,
-			addrbuf, (int)wpid, s->pid > 0 ? pidbuf : "-",
-			(int)wprog, s->program[0] ? s->program : "-");
-		if (mark[0] != '\0')
-			fprintf(out, "%-*s  %s\n", (int)wuser, s->user, mark);
-		else
-			fprintf(out, "%s\n", s->user);
-	}
-	if (hidden && !is_root())
-		fprintf(out, "\nSome holders are hidden: other users' "
-			     "processes can be seen only by root (sudo "
-			     "portier ports).\n");
-	for (size_t w = 0; w < nwants; w++) {
-		addr_format(wants[w].addr, want_buf, sizeof(want_buf));
-		for (size_t i = 0; i < n; i++) {
-			const struct portdiag_socket *s = &list[i];
-
-			if (!want_hits(&wants[w], list, n, i))
-				continue;
-			/* A running portier serving this configuration is
-			 * not in its own way. */
-			if (strcmp(s->program, "portier") == 0)
-				continue;
-			describe_holder(s, holder, sizeof(holder));
-			addr_format_sa((const struct sockaddr *)&s->addr,
-				       s->addrlen, sock_buf, sizeof(sock_buf));
-			fprintf(out, "%sconflict: %s%s%s wants %s%s, held by %s",
-				conflicts == 0 ? "\n" : "", wants[w].what,
-				wants[w].name ? " " : "",
-				wants[w].name ? wants[w].name : "", want_buf,
-				wants[w].proto == IPPROTO_UDP ? " (udp)" : "",
-				holder);
-			if (strcmp(sock_buf, want_buf) != 0)
-				fprintf(out, " on %s", sock_buf);
-			fputc('\n', out);
-			conflicts++;
-		}
-	}
+	print_table(list, n, wants, nwants, out);
+	conflicts = print_conflicts(list, n, wants, nwants, out);
 	if (cfg != NULL && conflicts == 0)
 		fprintf(out, "\nno conflict with %s\n",
-			cfg->path ? cfg->path : "the configuration");
+		        cfg->path ? cfg->path : "the configuration");
 	free(wants);
 	free(list);
 	return conflicts > 0 ? 1 : 0;
@@ -331,13 +265,13 @@ int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
 
 /* One line of /proc/net: *keep tells whether it is a socket we list. */
 static int parse_line(const char *line, size_t len, int family, int proto,
-		      struct portdiag_socket *out, bool *keep)
+                      struct portdiag_socket *out, bool *keep)
 {
 	const char *tok[PORTDIAG_FIELDS];
 	size_t toklen[PORTDIAG_FIELDS], ntok = 0, i = 0;
 	struct sockaddr_storage remote;
 	socklen_t remotelen;
-	unsigned long state, uid, inode;
+	unsigned long slot, state, uid, inode;
 	uint16_t port;
 
 	*keep = false;
@@ -360,15 +294,15 @@ static int parse_line(const char *line, size_t len, int family, int proto,
 		return -1;
 	/* "12:" */
 	if (toklen[0] < 2 || tok[0][toklen[0] - 1] != ':' ||
-	    parse_dec(tok[0], toklen[0] - 1, ULONG_MAX, &state) == -1)
+	    parse_dec(tok[0], toklen[0] - 1, ULONG_MAX, &slot) == -1)
 		return -1;
 	memset(out, 0, sizeof(*out));
 	out->proto = proto;
 	out->family = family;
 	if (parse_sockaddr(tok[1], toklen[1], family, &out->addr,
-			   &out->addrlen) == -1 ||
+	                   &out->addrlen) == -1 ||
 	    parse_sockaddr(tok[2], toklen[2], family, &remote, &remotelen) ==
-		    -1 ||
+	        -1 ||
 	    parse_hex(tok[3], toklen[3], 2, &state) == -1 ||
 	    parse_dec(tok[7], toklen[7], UINT32_MAX - 1, &uid) == -1 ||
 	    parse_dec(tok[9], toklen[9], ULONG_MAX, &inode) == -1)
@@ -388,20 +322,19 @@ static int parse_line(const char *line, size_t len, int family, int proto,
 
 /* 1..maxdigits hex digits, nothing else. */
 static int parse_hex(const char *s, size_t len, size_t maxdigits,
-		     unsigned long *out)
+                     unsigned long *out)
 {
+	static const char digits[] = "0123456789abcdef";
 	unsigned long v = 0;
+	const char *d;
 
 	if (len == 0 || len > maxdigits || len > sizeof(v) * 2)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		if (!isxdigit((unsigned char)s[i]))
+		d = s[i] ? strchr(digits, tolower((unsigned char)s[i])) : NULL;
+		if (d == NULL)
 			return -1;
-		v = v * 16 + (unsigned long)(isdigit((unsigned char)s[i])
-						     ? s[i] - '0'
-						     : tolower((unsigned char)
-								       s[i]) -
-							       'a' + 10);
+		v = v * 16 + (unsigned long)(d - digits);
 	}
 	*out = v;
 	return 0;
@@ -409,7 +342,7 @@ static int parse_hex(const char *s, size_t len, size_t maxdigits,
 
 /* Decimal digits only, at most max. */
 static int parse_dec(const char *s, size_t len, unsigned long max,
-		     unsigned long *out)
+                     unsigned long *out)
 {
 	unsigned long v = 0;
 
@@ -431,7 +364,7 @@ static int parse_dec(const char *s, size_t len, unsigned long max,
  * number in host byte order, and the port as a plain number.
  */
 static int parse_sockaddr(const char *s, size_t len, int family,
-			  struct sockaddr_storage *ss, socklen_t *sslen)
+                          struct sockaddr_storage *ss, socklen_t *sslen)
 {
 	size_t hexlen = family == AF_INET ? 8 : 32;
 	unsigned long word, port;
@@ -467,7 +400,7 @@ static int parse_sockaddr(const char *s, size_t len, int family,
 /* Append the sockets of both families of `proto`; a file that does not
  * exist (no IPv6) is skipped, but one of the two must be readable. */
 static int load_sockets(const char *procroot, int proto,
-			struct portdiag_socket **list, size_t *n)
+                        struct portdiag_socket **list, size_t *n)
 {
 	static const int families[] = {AF_INET, AF_INET6};
 	const char *base = proto == IPPROTO_TCP ? "tcp" : "udp";
@@ -476,7 +409,7 @@ static int load_sockets(const char *procroot, int proto,
 
 	for (size_t i = 0; i < 2; i++) {
 		if (snprintf(path, sizeof(path), "%s/net/%s%s", procroot, base,
-			     families[i] == AF_INET6 ? "6" : "") >=
+		             families[i] == AF_INET6 ? "6" : "") >=
 		    (int)sizeof(path)) {
 			errno = ENAMETOOLONG;
 			return -1;
@@ -557,7 +490,7 @@ err:
  * Directories we may not read (another user's process) are skipped.
  */
 static void scan_holders(const char *procroot, struct portdiag_socket *list,
-			 size_t n)
+                         size_t n)
 {
 	struct portdiag_slot *slots, key, *hit;
 	size_t nslots = 0;
@@ -584,11 +517,11 @@ static void scan_holders(const char *procroot, struct portdiag_socket *list,
 	proc = nslots > 0 ? opendir(procroot) : NULL;
 	while (proc != NULL && (pe = readdir(proc)) != NULL) {
 		if (parse_dec(pe->d_name, strlen(pe->d_name), INT_MAX,
-			      &pidnum) == -1 ||
+		              &pidnum) == -1 ||
 		    pidnum == 0)
 			continue;
 		piddir = openat(dirfd(proc), pe->d_name,
-				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (piddir == -1)
 			continue;
 		fdfd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -604,18 +537,18 @@ static void scan_holders(const char *procroot, struct portdiag_socket *list,
 			if (fe->d_name[0] == '.')
 				continue;
 			got = readlinkat(fdfd, fe->d_name, link,
-					 sizeof(link) - 1);
+			                 sizeof(link) - 1);
 			if (got <= 0)
 				continue;
 			link[got] = '\0';
 			if (strncmp(link, "socket:[", 8) != 0 ||
 			    link[got - 1] != ']' ||
 			    parse_dec(link + 8, (size_t)got - 9, ULONG_MAX,
-				      &inode) == -1)
+			              &inode) == -1)
 				continue;
 			key.inode = inode;
 			hit = bsearch(&key, slots, nslots, sizeof(*slots),
-				      slot_cmp);
+			              slot_cmp);
 			if (hit == NULL)
 				continue;
 			/* Several entries may share an inode: walk back to
@@ -687,9 +620,9 @@ static int socket_cmp(const void *a, const void *b)
 	int c;
 
 	if (key_from_sa((const struct sockaddr *)&x->addr, x->addrlen, &kx) ==
-		    -1 ||
+	        -1 ||
 	    key_from_sa((const struct sockaddr *)&y->addr, y->addrlen, &ky) ==
-		    -1)
+	        -1)
 		return 0;
 	if (kx.port != ky.port)
 		return kx.port < ky.port ? -1 : 1;
@@ -716,10 +649,10 @@ static int slot_cmp(const void *a, const void *b)
 
 /* Reduce an IPv4 or IPv6 socket address; -1 for other families. */
 static int key_from_sa(const struct sockaddr *sa, socklen_t salen,
-		       struct portdiag_key *key)
+                       struct portdiag_key *key)
 {
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-					   0, 0, 0, 0, 0xff, 0xff};
+	                                   0, 0, 0, 0, 0xff, 0xff};
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 
@@ -762,7 +695,7 @@ static bool key_is_any(const struct portdiag_key *k)
  * wildcard; -1 no conflict.
  */
 static int conflict_rank(const struct portdiag_key *bind,
-			 const struct portdiag_key *sock)
+                         const struct portdiag_key *sock)
 {
 	if (bind->port != sock->port)
 		return -1;
@@ -780,22 +713,22 @@ static int conflict_rank(const struct portdiag_key *bind,
 
 /* "pid 1234 (python3, user alice)", or who owns a socket we cannot place. */
 static void describe_holder(const struct portdiag_socket *s, char *buf,
-			    size_t len)
+                            size_t len)
 {
 	if (s->pid > 0 && s->program[0] != '\0')
 		snprintf(buf, len, "pid %ld (%s, user %s)", (long)s->pid,
-			 s->program, s->user);
+		         s->program, s->user);
 	else if (s->pid > 0)
 		snprintf(buf, len, "pid %ld (user %s)", (long)s->pid, s->user);
 	else if (!is_root())
 		snprintf(buf, len,
-			 "a process of user %s that portier cannot see",
-			 s->user);
+		         "a process of user %s that portier cannot see",
+		         s->user);
 	else
 		snprintf(buf, len,
-			 "a socket of user %s that no visible process holds "
-			 "(another PID namespace, or the kernel)",
-			 s->user);
+		         "a socket of user %s that no visible process holds "
+		         "(another PID namespace, or the kernel)",
+		         s->user);
 }
 
 /* Linux lets anyone bind from net.ipv4.ip_unprivileged_port_start up. */
@@ -805,8 +738,8 @@ static unsigned unprivileged_port_start(const char *procroot)
 	unsigned long v;
 
 	if (snprintf(path, sizeof(path),
-		     "%s/sys/net/ipv4/ip_unprivileged_port_start",
-		     procroot) >= (int)sizeof(path))
+	             "%s/sys/net/ipv4/ip_unprivileged_port_start",
+	             procroot) >= (int)sizeof(path))
 		return 1024;
 	text = read_text(path);
 	if (text == NULL)
@@ -819,7 +752,7 @@ static unsigned unprivileged_port_start(const char *procroot)
 
 /* EADDRINUSE: find the socket in the way, and its holder. */
 static void explain_in_use(const char *procroot, const struct sockaddr *sa,
-			   socklen_t salen, int proto, char *buf, size_t len)
+                           socklen_t salen, int proto, char *buf, size_t len)
 {
 	struct portdiag_socket *list = NULL, *best = NULL;
 	struct portdiag_key want, have;
@@ -838,14 +771,14 @@ static void explain_in_use(const char *procroot, const struct sockaddr *sa,
 	 * /proc), then take the surest; a visible holder wins a tie. */
 	for (size_t i = 0; i < n; i++) {
 		if (key_from_sa((struct sockaddr *)&list[i].addr,
-				list[i].addrlen, &have) == 0 &&
+		                list[i].addrlen, &have) == 0 &&
 		    conflict_rank(&want, &have) >= 0)
 			list[ncand++] = list[i];
 	}
 	portdiag_fill_holders(procroot, list, ncand);
 	for (size_t i = 0; i < ncand; i++) {
 		(void)key_from_sa((struct sockaddr *)&list[i].addr,
-				  list[i].addrlen, &have);
+		                  list[i].addrlen, &have);
 		rank = conflict_rank(&want, &have);
 		if (best == NULL || rank < best_rank ||
 		    (rank == best_rank && best->pid == 0 && list[i].pid != 0)) {
@@ -860,24 +793,23 @@ static void explain_in_use(const char *procroot, const struct sockaddr *sa,
 	}
 	describe_holder(best, holder, sizeof(holder));
 	addr_format_sa((struct sockaddr *)&best->addr, best->addrlen, socktext,
-		       sizeof(socktext));
+	               sizeof(socktext));
 	if (best->pid > 0)
 		snprintf(buf, len, "address already in use by %s%s%s", holder,
-			 best_rank == 0 ? "" : " on ",
-			 best_rank == 0 ? "" : socktext);
+		         best_rank == 0 ? "" : " on ",
+		         best_rank == 0 ? "" : socktext);
 	else
-		snprintf(buf, len,
-			 "address already in use by %s%s%s%s", holder,
-			 is_root() ? "" : " (run as root, e.g. sudo portier "
-					  "ports, to see which)",
-			 best_rank == 0 ? "" : "; its socket is ",
-			 best_rank == 0 ? "" : socktext);
+		snprintf(buf, len, "address already in use by %s%s%s%s", holder,
+		         is_root() ? ""
+		                   : " (run as root, e.g. sudo portier "
+		                     "ports, to see which)",
+		         best_rank == 0 ? "" : "; its socket is ",
+		         best_rank == 0 ? "" : socktext);
 	free(list);
 }
 
 /* EACCES below the unprivileged port range: the three ways out. */
-static void explain_access(const char *procroot, uint16_t port, char *buf,
-			   size_t len)
+static void explain_access(const char *procroot, char *buf, size_t len)
 {
 	char path[PATH_MAX], exe[PATH_MAX];
 	unsigned start = unprivileged_port_start(procroot);
@@ -891,12 +823,12 @@ static void explain_access(const char *procroot, uint16_t port, char *buf,
 	else
 		snprintf(exe, sizeof(exe), "\"$(command -v portier)\"");
 	snprintf(buf, len,
-		 "permission denied: ports below %u need root; run as root, "
-		 "give the binary the capability (setcap "
-		 "cap_net_bind_service=+ep %s, or "
-		 "AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit), "
-		 "or use a port of %u or above",
-		 start, exe, start);
+	         "permission denied: ports below %u need root; run as root, "
+	         "give the binary the capability (setcap "
+	         "cap_net_bind_service=+ep %s, or "
+	         "AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit), "
+	         "or use a port of %u or above",
+	         start, exe, start);
 }
 
 /* A socket as a struct addr for addr_overlaps (v4-mapped made IPv4). */
@@ -907,7 +839,7 @@ static void addr_from_socket(const struct portdiag_socket *s, struct addr *out)
 	memset(out, 0, sizeof(*out));
 	out->kind = ADDR_INET;
 	if (key_from_sa((const struct sockaddr *)&s->addr, s->addrlen, &key) ==
-		    0 &&
+	        0 &&
 	    key.family == AF_INET) {
 		out->sa.sin.sin_family = AF_INET;
 		out->sa.sin.sin_port = htons(key.port);
@@ -921,9 +853,113 @@ static void addr_from_socket(const struct portdiag_socket *s, struct addr *out)
 	out->port = key.port;
 }
 
+/* The table of `portier ports`, like `ss -ltunp`, one row per socket; with
+ * a configuration, "<- listener NAME" on the rows it would bind. */
+static void print_table(const struct portdiag_socket *list, size_t n,
+                        const struct portdiag_want *wants, size_t nwants,
+                        FILE *out)
+{
+	size_t waddr = strlen("ADDRESS"), wpid = strlen("PID");
+	size_t wprog = strlen("PROGRAM"), wuser = strlen("USER");
+	char addr[ADDR_STRLEN], pid[16], mark[256];
+	bool hidden = false;
+
+	for (size_t i = 0; i < n; i++) {
+		addr_format_sa((const struct sockaddr *)&list[i].addr,
+		               list[i].addrlen, addr, sizeof(addr));
+		snprintf(pid, sizeof(pid), "%ld", (long)list[i].pid);
+		waddr = MAX(waddr, strlen(addr));
+		wpid = MAX(wpid, strlen(pid));
+		wprog = MAX(wprog, strlen(list[i].program));
+		wuser = MAX(wuser, strlen(list[i].user));
+	}
+	fprintf(out, "%-5s  %-*s  %-*s  %-*s  %s\n", "PROTO", (int)waddr,
+	        "ADDRESS", (int)wpid, "PID", (int)wprog, "PROGRAM", "USER");
+	for (size_t i = 0; i < n; i++) {
+		const struct portdiag_socket *s = &list[i];
+
+		hidden |= s->pid == 0;
+		addr_format_sa((const struct sockaddr *)&s->addr, s->addrlen,
+		               addr, sizeof(addr));
+		snprintf(pid, sizeof(pid), "%ld", (long)s->pid);
+		fprintf(out, "%-5s  %-*s  %-*s  %-*s  ",
+		        s->proto == IPPROTO_TCP ? "tcp" : "udp", (int)waddr,
+		        addr, (int)wpid, s->pid > 0 ? pid : "-", (int)wprog,
+		        s->program[0] ? s->program : "-");
+		mark_row(list, n, i, wants, nwants, mark, sizeof(mark));
+		if (mark[0] != '\0')
+			fprintf(out, "%-*s  %s\n", (int)wuser, s->user, mark);
+		else
+			fprintf(out, "%s\n", s->user);
+	}
+	if (hidden && !is_root())
+		fprintf(out, "\nSome holders are hidden: other users' "
+		             "processes can be seen only by root (sudo "
+		             "portier ports).\n");
+}
+
+/* "<- listener web, admin": who in the configuration wants socket i. */
+static void mark_row(const struct portdiag_socket *list, size_t n, size_t i,
+                     const struct portdiag_want *wants, size_t nwants,
+                     char *mark, size_t len)
+{
+	size_t used = 0;
+	char label[128];
+
+	mark[0] = '\0';
+	for (size_t w = 0; w < nwants && used < len; w++) {
+		if (!want_hits(&wants[w], list, n, i))
+			continue;
+		snprintf(label, sizeof(label), "%s%s%s", wants[w].what,
+		         wants[w].name ? " " : "",
+		         wants[w].name ? wants[w].name : "");
+		if (strstr(mark, label) != NULL)
+			continue; /* a listener with two binds on one socket */
+		used += (size_t)snprintf(mark + used, len - used, "%s%s",
+		                         used ? ", " : "<- ", label);
+	}
+}
+
+/* One line per (config bind, socket in its way); returns how many. */
+static int print_conflicts(const struct portdiag_socket *list, size_t n,
+                           const struct portdiag_want *wants, size_t nwants,
+                           FILE *out)
+{
+	char want[ADDR_STRLEN], have[ADDR_STRLEN], holder[160];
+	int conflicts = 0;
+
+	for (size_t w = 0; w < nwants; w++) {
+		addr_format(wants[w].addr, want, sizeof(want));
+		for (size_t i = 0; i < n; i++) {
+			const struct portdiag_socket *s = &list[i];
+
+			/* A running portier serving this configuration is
+			 * not in its own way. */
+			if (!want_hits(&wants[w], list, n, i) ||
+			    strcmp(s->program, "portier") == 0)
+				continue;
+			describe_holder(s, holder, sizeof(holder));
+			addr_format_sa((const struct sockaddr *)&s->addr,
+			               s->addrlen, have, sizeof(have));
+			fprintf(out,
+			        "%sconflict: %s%s%s wants %s%s, held by %s",
+			        conflicts == 0 ? "\n" : "", wants[w].what,
+			        wants[w].name ? " " : "",
+			        wants[w].name ? wants[w].name : "", want,
+			        wants[w].proto == IPPROTO_UDP ? " (udp)" : "",
+			        holder);
+			if (strcmp(have, want) != 0)
+				fprintf(out, " on %s", have);
+			fputc('\n', out);
+			conflicts++;
+		}
+	}
+	return conflicts;
+}
+
 /* Every address the configuration would bind, with its owner. */
 static size_t collect_wants(const struct config *cfg,
-			    struct portdiag_want **wants)
+                            struct portdiag_want **wants)
 {
 	size_t n = cfg->global.has_admin ? 1 : 0, k = 0;
 
@@ -939,8 +975,8 @@ static size_t collect_wants(const struct config *cfg,
 			(*wants)[k].what = "listener";
 			(*wants)[k].name = l->name;
 			(*wants)[k].proto = l->mode == CONFIG_MODE_UDP
-						    ? IPPROTO_UDP
-						    : IPPROTO_TCP;
+			                        ? IPPROTO_UDP
+			                        : IPPROTO_TCP;
 			(*wants)[k++].addr = &l->binds[j];
 		}
 	}
@@ -964,7 +1000,7 @@ static bool is_root(void)
  * on the same port shows that it does not.
  */
 static bool want_hits(const struct portdiag_want *want,
-		      const struct portdiag_socket *list, size_t n, size_t i)
+                      const struct portdiag_socket *list, size_t n, size_t i)
 {
 	struct portdiag_key key, other;
 	struct addr sock;
@@ -977,14 +1013,14 @@ static bool want_hits(const struct portdiag_want *want,
 	if (want->addr->kind != ADDR_INET ||
 	    want->addr->sa.sa.sa_family != AF_INET ||
 	    want->addr->port != sock.port ||
-	    key_from_sa((const struct sockaddr *)&list[i].addr,
-			list[i].addrlen, &key) == -1 ||
+	    key_from_sa((const struct sockaddr *)&list[i].addr, list[i].addrlen,
+	                &key) == -1 ||
 	    key.family != AF_INET6 || !key_is_any(&key))
 		return false;
 	for (size_t j = 0; j < n; j++) {
 		if (list[j].proto == list[i].proto &&
 		    key_from_sa((const struct sockaddr *)&list[j].addr,
-				list[j].addrlen, &other) == 0 &&
+		                list[j].addrlen, &other) == 0 &&
 		    other.family == AF_INET && other.port == key.port)
 			return false;
 	}

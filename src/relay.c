@@ -1,190 +1,261 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The relay: two bufferevents that point at each other.
+ * The relay: two sockets that point at each other.
  *
- * Each side's read callback moves its input to the other side's output with
- * evbuffer_add_buffer (chains change owner, bytes are not copied). When an
- * output grows past RELAY_HIGH_WATER, reading the side that feeds it stops,
- * and the output's write watermark is set so that its write callback fires
- * at half of it and resumes reading. EOF is carried as shutdown(SHUT_WR)
- * once the other output is empty, as nginx's stream proxy and redsocks do.
- * The relay never frees anything: it reports the end once to its owner.
+ * One persistent event per socket watches what that side needs: EV_READ
+ * while it may send and the other side's output has room, EV_WRITE while
+ * its own output is not empty. A read lands in the peer's output evbuffer
+ * and is written straight away, so in the common case a chunk costs one
+ * read(2) and one write(2) and no change of the epoll set. Buffers exist
+ * only while bytes wait: an idle connection holds two events and no buffer.
+ * An EOF becomes shutdown(SHUT_WR) on the other side once its output is
+ * empty (true half-close, as in nginx's stream proxy); errors and the idle
+ * timeout end the relay through relay_end, once.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "portier/relay.h"
 
-static void relay_read_cb(struct bufferevent *bev, void *arg);
-static void relay_write_cb(struct bufferevent *bev, void *arg);
-static void relay_event_cb(struct bufferevent *bev, short what, void *arg);
-static void relay_forward_eof(struct relay *relay, int from);
-static void relay_end(struct relay *relay, enum relay_end why);
+static void relay_cb(evutil_socket_t fd, short what, void *arg);
+static int relay_pull(struct relay *relay, int from);
+static int relay_flush(struct relay *relay, int to);
+static int relay_shut(struct relay *relay, int to);
+static void relay_drop_empty(struct relay_side *side);
+static void relay_watch(struct relay *relay);
+static int relay_fail(struct relay *relay, int side, int err);
+static int relay_end(struct relay *relay, enum relay_end why);
 
-/* Bytes one read(2) may take from a socket; libevent's default of 16 KiB
- * costs too many callbacks on bulk transfers. */
-#define RELAY_MAX_READ (64 * 1024)
+/*
+ * The functions below return -1 once the relay has ended: done_cb may have
+ * freed it, so the caller returns at once without touching it.
+ */
 
-void relay_start(struct relay *relay, struct bufferevent *client,
-		 struct bufferevent *backend, uint32_t idle_ms,
-		 relay_done_cb done_cb, void *arg)
+int relay_start(struct relay *relay, struct event_base *base, int client_fd,
+		int backend_fd, struct evbuffer *to_backend, uint32_t idle_ms,
+		relay_done_cb done_cb, void *arg)
 {
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
 
-	relay->bev[RELAY_CLIENT] = client;
-	relay->bev[RELAY_BACKEND] = backend;
+	relay->side[RELAY_CLIENT].fd = client_fd;
+	relay->side[RELAY_BACKEND].fd = backend_fd;
+	relay->side[RELAY_BACKEND].out = to_backend;
 	relay->done_cb = done_cb;
 	relay->arg = arg;
 	relay->idle_ms = idle_ms;
+	/* Every relay shares one timeout length: libevent then keeps them in
+	 * a list instead of its heap. */
+	relay->idle_tv = idle_ms ? event_base_init_common_timeout(base, &tv)
+				 : NULL;
 	for (int i = 0; i < 2; i++) {
-		struct bufferevent *bev = relay->bev[i];
-
-		bufferevent_setcb(bev, relay_read_cb, relay_write_cb,
-				  relay_event_cb, relay);
-		bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
-		bufferevent_set_timeouts(bev, idle_ms ? &tv : NULL,
-					 idle_ms ? &tv : NULL);
-		bufferevent_set_max_single_read(bev, RELAY_MAX_READ);
-		bufferevent_set_max_single_write(bev, RELAY_MAX_READ);
+		/* Assigned with its real mask by relay_watch. */
+		relay->side[i].ev = event_new(base, relay->side[i].fd,
+					      EV_PERSIST, relay_cb, relay);
+		if (relay->side[i].ev == NULL)
+			return -1;
 	}
-	bufferevent_enable(client, EV_READ | EV_WRITE);
-	bufferevent_enable(backend, EV_READ | EV_WRITE);
+	{
+		struct timeval now;
 
-	/* Anything read before the relay started goes across now. */
+		event_base_gettimeofday_cached(base, &now);
+		relay->last_active =
+			(uint32_t)((uint64_t)now.tv_sec * 1000 +
+				   (uint64_t)now.tv_usec / 1000);
+	}
+	/* Bytes for the backend go out when it is writable: relay_start
+	 * never ends the relay under its caller. */
+	relay_watch(relay);
+	return 0;
+}
+
+void relay_free(struct relay *relay)
+{
 	for (int i = 0; i < 2; i++) {
-		if (evbuffer_get_length(bufferevent_get_input(relay->bev[i])))
-			relay_read_cb(relay->bev[i], relay);
+		struct relay_side *side = &relay->side[i];
+
+		if (side->ev != NULL) {
+			event_free(side->ev);
+			side->ev = NULL;
+		}
+		if (side->out != NULL) {
+			evbuffer_free(side->out);
+			side->out = NULL;
+		}
 	}
 }
 
 /* A coarse millisecond clock from the loop's cached time. */
-static uint32_t relay_now_ms(struct bufferevent *bev)
+static uint32_t relay_now_ms(const struct relay *relay)
 {
 	struct timeval tv;
 
-	event_base_gettimeofday_cached(bufferevent_get_base(bev), &tv);
-	return (uint32_t)((uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	event_base_gettimeofday_cached(
+		event_get_base(relay->side[RELAY_CLIENT].ev), &tv);
+	return (uint32_t)((uint64_t)tv.tv_sec * 1000 +
+			  (uint64_t)tv.tv_usec / 1000);
 }
 
-/* Which side a bufferevent is. */
-static int relay_side_of(const struct relay *relay,
-			 const struct bufferevent *bev)
-{
-	return bev == relay->bev[RELAY_BACKEND] ? RELAY_BACKEND : RELAY_CLIENT;
-}
-
-/* Move what one side sent to the other side's output. */
-static void relay_read_cb(struct bufferevent *bev, void *arg)
+/* One side is readable, writable or timed out. */
+static void relay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay *relay = arg;
-	int side = relay_side_of(relay, bev);
-	struct bufferevent *peer = relay->bev[!side];
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer *out = bufferevent_get_output(peer);
+	int i = fd == relay->side[RELAY_BACKEND].fd ? RELAY_BACKEND
+						    : RELAY_CLIENT;
 
-	relay->nread[side] += evbuffer_get_length(in);
-	relay->last_active = relay_now_ms(bev);
-	if (relay->shut[!side]) {
-		/* Peer's write side is gone; nothing more can reach it. */
-		evbuffer_drain(in, evbuffer_get_length(in));
+	if (what & EV_TIMEOUT) {
+		/* Each side times out on its own; the relay is idle only
+		 * when nothing moved either way. The persistent event stays
+		 * armed for another period. */
+		if (relay_now_ms(relay) - relay->last_active >= relay->idle_ms)
+			(void)relay_end(relay, RELAY_END_IDLE);
 		return;
 	}
-	evbuffer_add_buffer(out, in);
-	if (evbuffer_get_length(out) >= RELAY_HIGH_WATER) {
-		bufferevent_disable(bev, EV_READ);
-		relay->paused[side] = 1;
-		bufferevent_setwatermark(peer, EV_WRITE, RELAY_HIGH_WATER / 2,
-					 0);
-	}
-}
-
-/* An output drained to its low watermark: resume the paused reader, or
- * carry a pending EOF across. */
-static void relay_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct relay *relay = arg;
-	int side = relay_side_of(relay, bev);
-	int from = !side;
-
-	if (relay->paused[from]) {
-		relay->paused[from] = 0;
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-		bufferevent_enable(relay->bev[from], EV_READ);
-	}
-	if (relay->eof[from] && !relay->shut[side] &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		relay_forward_eof(relay, from);
-}
-
-/* EOF, error or timeout on one side. */
-static void relay_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct relay *relay = arg;
-	int side = relay_side_of(relay, bev);
-
-	if (what & BEV_EVENT_EOF) {
-		struct evbuffer *in = bufferevent_get_input(bev);
-
-		if (evbuffer_get_length(in))
-			relay_read_cb(bev, relay);
-		relay->eof[side] = 1;
-		if (evbuffer_get_length(
-			    bufferevent_get_output(relay->bev[!side])) == 0)
-			relay_forward_eof(relay, side);
+	if ((what & EV_WRITE) && relay_flush(relay, i) < 0)
 		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		uint32_t idle = relay_now_ms(bev) - relay->last_active;
+	if ((what & EV_READ) && relay_pull(relay, i) < 0)
+		return;
+	relay_watch(relay);
+}
 
-		/* The timer is per side and per direction; the relay is
-		 * idle only when nothing moved either way. */
-		if (idle < relay->idle_ms) {
-			bufferevent_enable(bev, (what & BEV_EVENT_READING)
-							? EV_READ
-							: EV_WRITE);
-			return;
+/* Read what side `from` sent into the other side's output and push it on. */
+static int relay_pull(struct relay *relay, int from)
+{
+	struct relay_side *src = &relay->side[from];
+	struct relay_side *dst = &relay->side[!from];
+	int n;
+
+	if (dst->out == NULL) {
+		dst->out = evbuffer_new();
+		if (dst->out == NULL)
+			return relay_fail(relay, from, ENOMEM);
+	}
+	n = evbuffer_read(dst->out, src->fd, RELAY_MAX_READ);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			relay_drop_empty(dst);
+			return 0;
 		}
-		relay_end(relay, RELAY_END_IDLE);
-		return;
+		return relay_fail(relay, from, errno);
 	}
-	relay->error = EVUTIL_SOCKET_ERROR();
-	relay->error_side = (uint8_t)side;
-	relay_end(relay, RELAY_END_ERROR);
+	if (n == 0) {
+		src->eof = 1;
+		if (evbuffer_get_length(dst->out) > 0)
+			return 0; /* shut once the output drains */
+		relay_drop_empty(dst);
+		return relay_shut(relay, !from);
+	}
+	relay->nread[from] += (uint64_t)n;
+	relay->last_active = relay_now_ms(relay);
+	return relay_flush(relay, !from);
 }
 
-/* Side `from` sent EOF and everything before it is written: shut the
- * other side's write half; the relay is done once both are shut. */
-static void relay_forward_eof(struct relay *relay, int from)
+/* Write as much of side `to`'s output as it takes now. */
+static int relay_flush(struct relay *relay, int to)
 {
-	int to = !from;
-	evutil_socket_t fd = bufferevent_getfd(relay->bev[to]);
+	struct relay_side *dst = &relay->side[to];
+	struct relay_side *src = &relay->side[!to];
 
-	relay->shut[to] = 1;
-	if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-		relay->error = errno;
-		relay->error_side = (uint8_t)to;
-		relay_end(relay, RELAY_END_ERROR);
-		return;
+	while (dst->out != NULL && evbuffer_get_length(dst->out) > 0) {
+		int n = evbuffer_write(dst->out, dst->fd);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			return relay_fail(relay, to, errno);
+		}
+		relay->last_active = relay_now_ms(relay);
 	}
-	/* Nothing more will be written to `to`; stop watching its output. */
-	bufferevent_disable(relay->bev[to], EV_WRITE);
-	if (relay->shut[from])
-		relay_end(relay, RELAY_END_DONE);
+	if (dst->out != NULL && evbuffer_get_length(dst->out) > 0)
+		return 0;
+	relay_drop_empty(dst);
+	if (src->eof && !dst->shut)
+		return relay_shut(relay, to);
+	return 0;
 }
 
-/* Report the end once; the owner frees the bufferevents. */
-static void relay_end(struct relay *relay, enum relay_end why)
+/* Give back an output buffer that holds nothing: idle connections keep no
+ * buffer at all. */
+static void relay_drop_empty(struct relay_side *side)
+{
+	if (side->out != NULL && evbuffer_get_length(side->out) == 0) {
+		evbuffer_free(side->out);
+		side->out = NULL;
+	}
+}
+
+/* Side `to` will get no more bytes: shut its write half. */
+static int relay_shut(struct relay *relay, int to)
+{
+	struct relay_side *dst = &relay->side[to];
+
+	dst->shut = 1;
+	if (shutdown(dst->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+		return relay_fail(relay, to, errno);
+	if (relay->side[!to].shut)
+		return relay_end(relay, RELAY_END_DONE);
+	return 0;
+}
+
+/* Watch each socket for what it needs now; change the event only when that
+ * differs from what it watches. */
+static void relay_watch(struct relay *relay)
 {
 	for (int i = 0; i < 2; i++) {
-		bufferevent_disable(relay->bev[i], EV_READ | EV_WRITE);
-		bufferevent_setcb(relay->bev[i], NULL, NULL, NULL, NULL);
+		struct relay_side *side = &relay->side[i];
+		struct relay_side *peer = &relay->side[!i];
+		size_t pending = peer->out ? evbuffer_get_length(peer->out) : 0;
+		short want = 0;
+
+		/* Backpressure with hysteresis: pause at the high mark,
+		 * resume at half of it. */
+		if (side->paused && pending <= RELAY_HIGH_WATER / 2)
+			side->paused = 0;
+		else if (!side->paused && pending >= RELAY_HIGH_WATER)
+			side->paused = 1;
+		if (!side->eof && !side->paused && !peer->shut)
+			want |= EV_READ;
+		if (side->out != NULL && evbuffer_get_length(side->out) > 0)
+			want |= EV_WRITE;
+		if (want == side->events)
+			continue;
+		event_del(side->ev);
+		side->events = (uint8_t)want;
+		if (want == 0)
+			continue;
+		event_assign(side->ev, event_get_base(side->ev), side->fd,
+			     want | EV_PERSIST, relay_cb, relay);
+		event_add(side->ev, relay->idle_tv);
+	}
+}
+
+/* A socket error on `side`. */
+static int relay_fail(struct relay *relay, int side, int err)
+{
+	relay->error = err;
+	relay->error_side = (uint8_t)side;
+	return relay_end(relay, RELAY_END_ERROR);
+}
+
+/* Stop every event and report the end once; the owner frees the rest. */
+static int relay_end(struct relay *relay, enum relay_end why)
+{
+	if (relay->ended)
+		return -1;
+	relay->ended = 1;
+	for (int i = 0; i < 2; i++) {
+		if (relay->side[i].ev != NULL)
+			event_del(relay->side[i].ev);
+		relay->side[i].events = 0;
 	}
 	relay->done_cb(relay, why, relay->arg);
+	return -1;
 }

@@ -104,8 +104,9 @@ struct runtime *runtime_new(struct config *cfg)
 		log_error("out of memory");
 		goto err;
 	}
-	log_info("portier %s ready: %zu listener%s from %s", PACKAGE_VERSION,
-		 rt->nlisteners, rt->nlisteners == 1 ? "" : "s", cfg->path);
+	log_info("portier ready: %zu listener%s from %s (version %s)",
+		 rt->nlisteners, rt->nlisteners == 1 ? "" : "s", cfg->path,
+		 PACKAGE_VERSION);
 	return rt;
 err:
 	runtime_free(rt);

@@ -3,10 +3,10 @@
  * Sessions: one client connection each.
  *
  * A session connects its listener's backend (each address of a localhost
- * backend in turn), writes the PROXY header if asked, then hands both
- * bufferevents to the relay. Every way a session ends, a refused backend,
- * a timeout, an error or a clean close, goes through session_close, which
- * alone frees it.
+ * backend in turn), queues the PROXY header if asked, then hands both
+ * sockets to the relay. The session owns both sockets; every way it ends,
+ * a refused backend, a timeout, an error or a clean close, goes through
+ * session_close, which alone closes them and frees it.
  */
 #include "config.h"
 
@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "portier/session.h"
@@ -42,17 +41,17 @@ enum session_state {
 /* One client connection. */
 struct session {
 	LIST_ENTRY(session) entry;
-	struct listener *listener;   /* reference held */
-	struct upstream *upstream;   /* the backend, owned by the listener */
-	struct bufferevent *client;  /* owned; closes the fd on free */
-	struct bufferevent *backend; /* owned; NULL until connecting */
+	struct listener *listener;  /* reference held */
+	struct upstream *upstream;  /* the backend, owned by the listener */
+	struct event *connect_ev;   /* backend connect in progress, or NULL */
+	int client_fd;		    /* owned */
+	int backend_fd;		    /* owned; -1 until connecting */
 	struct relay relay;
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} peer; /* client address, for logs */
-	struct timeval started;
 	uint8_t state;
 	uint8_t attempt;  /* index of the backend address being tried */
 	uint8_t ntargets; /* addresses the backend has */
@@ -64,8 +63,7 @@ static size_t session_live;
 static void session_connect(struct session *s);
 static void session_connected(struct session *s);
 static void session_connect_failed(struct session *s, int err, bool timeout);
-static void session_connect_cb(struct bufferevent *bev, short what,
-			       void *arg);
+static void session_connect_cb(evutil_socket_t fd, short what, void *arg);
 static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 				  void *arg);
 static void session_close(struct session *s);
@@ -75,7 +73,6 @@ static void session_log(const struct session *s, enum log_level level,
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 		   socklen_t salen)
 {
-	struct runtime *rt = listener_runtime(l);
 	struct session *s;
 
 	s = calloc(1, sizeof(*s));
@@ -86,24 +83,14 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 	}
 	s->listener = listener_ref(l);
 	s->upstream = listener_upstream(l);
+	s->client_fd = fd;
+	s->backend_fd = -1;
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
-	event_base_gettimeofday_cached(runtime_base(rt), &s->started);
 	LIST_INSERT_HEAD(&session_list, s, entry);
 	session_live++;
-
-	s->client = bufferevent_socket_new(runtime_base(rt), fd,
-					   BEV_OPT_CLOSE_ON_FREE);
-	if (s->client == NULL) {
-		close(fd);
-		session_log(s, LOG_LEVEL_WARN, "out of memory");
-		session_close(s);
-		return;
-	}
 	/* The client is not read until the backend answers: the kernel
 	 * holds what it sends meanwhile. */
-	bufferevent_disable(s->client, EV_READ | EV_WRITE);
-	s->ntargets = 0;
 	session_connect(s);
 }
 
@@ -126,87 +113,99 @@ void session_close_all(void)
 /* Connect the backend address number s->attempt. */
 static void session_connect(struct session *s)
 {
-	const struct config_global *g =
-		runtime_global(listener_runtime(s->listener));
-	const struct config_listener *cfg = listener_config(s->listener);
+	struct runtime *rt = listener_runtime(s->listener);
+	const struct config_global *g = runtime_global(rt);
 	struct upstream_target targets[2];
 	struct timeval tv = {g->timeout_connect_ms / 1000,
 			     (g->timeout_connect_ms % 1000) * 1000};
 	bool connected;
-	int fd;
 
 	s->state = SESSION_CONNECTING;
 	s->ntargets = (uint8_t)upstream_targets(s->upstream, targets);
-	fd = upstream_connect(&targets[s->attempt], &connected);
-	if (fd < 0) {
+	s->backend_fd = upstream_connect(&targets[s->attempt], &connected);
+	if (s->backend_fd < 0) {
 		session_connect_failed(s, errno, false);
 		return;
-	}
-	s->backend = bufferevent_socket_new(
-		bufferevent_get_base(s->client), fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->backend == NULL) {
-		close(fd);
-		session_connect_failed(s, ENOMEM, false);
-		return;
-	}
-	if (cfg->proxy_protocol != CONFIG_PROXY_OFF) {
-		uint8_t hdr[PROXYPROTO_MAX];
-		struct sockaddr_storage local;
-		socklen_t len = sizeof(local);
-		int n;
-
-		if (getsockname(bufferevent_getfd(s->client),
-				(struct sockaddr *)&local, &len) < 0)
-			memset(&local, 0, sizeof(local));
-		n = proxyproto_build(cfg->proxy_protocol == CONFIG_PROXY_V1 ? 1
-									    : 2,
-				     &s->peer.sa, (struct sockaddr *)&local,
-				     hdr, sizeof(hdr));
-		if (n > 0)
-			bufferevent_write(s->backend, hdr, (size_t)n);
 	}
 	if (connected) {
 		session_connected(s);
 		return;
 	}
-	bufferevent_setcb(s->backend, NULL, NULL, session_connect_cb, s);
-	bufferevent_set_timeouts(s->backend, NULL, &tv);
-	if (bufferevent_socket_connect(s->backend, NULL, 0) < 0)
-		session_connect_failed(s, errno, false);
+	s->connect_ev = event_new(runtime_base(rt), s->backend_fd, EV_WRITE,
+				  session_connect_cb, s);
+	if (s->connect_ev == NULL || event_add(s->connect_ev, &tv) < 0) {
+		session_connect_failed(s, ENOMEM, false);
+		return;
+	}
 }
 
 /* The backend accepted: remember which address answered and relay. */
 static void session_connected(struct session *s)
 {
-	const struct config_global *g =
-		runtime_global(listener_runtime(s->listener));
+	struct runtime *rt = listener_runtime(s->listener);
+	const struct config_listener *cfg = listener_config(s->listener);
+	struct evbuffer *prefix = NULL;
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 
-	if (getsockname(bufferevent_getfd(s->backend),
-			(struct sockaddr *)&local, &len) == 0)
+	if (s->connect_ev != NULL) {
+		event_free(s->connect_ev);
+		s->connect_ev = NULL;
+	}
+	if (getsockname(s->backend_fd, (struct sockaddr *)&local, &len) == 0)
 		upstream_answered(s->upstream, local.ss_family);
+	if (cfg->proxy_protocol != CONFIG_PROXY_OFF) {
+		uint8_t hdr[PROXYPROTO_MAX];
+		int n;
+
+		len = sizeof(local);
+		if (getsockname(s->client_fd, (struct sockaddr *)&local,
+				&len) < 0)
+			memset(&local, 0, sizeof(local));
+		n = proxyproto_build(cfg->proxy_protocol == CONFIG_PROXY_V1 ? 1
+									    : 2,
+				     &s->peer.sa, (struct sockaddr *)&local,
+				     hdr, sizeof(hdr));
+		prefix = evbuffer_new();
+		if (n < 0 || prefix == NULL ||
+		    evbuffer_add(prefix, hdr, (size_t)n) < 0) {
+			if (prefix != NULL)
+				evbuffer_free(prefix);
+			session_log(s, LOG_LEVEL_WARN,
+				    "cannot build the PROXY header");
+			session_close(s);
+			return;
+		}
+	}
 	s->state = SESSION_RELAYING;
 	session_log(s, LOG_LEVEL_DEBUG, "connected");
-	relay_start(&s->relay, s->client, s->backend, g->timeout_idle_ms,
-		    session_relay_done_cb, s);
+	if (relay_start(&s->relay, runtime_base(rt), s->client_fd,
+			s->backend_fd, prefix, runtime_global(rt)->timeout_idle_ms,
+			session_relay_done_cb, s) < 0) {
+		session_log(s, LOG_LEVEL_WARN, "out of memory");
+		session_close(s);
+	}
 }
 
 /* Connecting failed: try the next address of a localhost backend, else
  * give up and close the client. */
 static void session_connect_failed(struct session *s, int err, bool timeout)
 {
-	struct upstream_target targets[2];
-	char target[ADDR_STRLEN];
 	const struct config_global *g =
 		runtime_global(listener_runtime(s->listener));
+	struct upstream_target targets[2];
+	char target[ADDR_STRLEN];
 
 	upstream_targets(s->upstream, targets);
 	addr_format_sa(&targets[s->attempt].u.sa, targets[s->attempt].len,
 		       target, sizeof(target));
-	if (s->backend != NULL) {
-		bufferevent_free(s->backend);
-		s->backend = NULL;
+	if (s->connect_ev != NULL) {
+		event_free(s->connect_ev);
+		s->connect_ev = NULL;
+	}
+	if (s->backend_fd >= 0) {
+		close(s->backend_fd);
+		s->backend_fd = -1;
 	}
 	if (s->attempt + 1 < s->ntargets &&
 	    (timeout || upstream_retryable(err))) {
@@ -230,20 +229,25 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	session_close(s);
 }
 
-/* The backend connect finished, failed or timed out. */
-static void session_connect_cb(struct bufferevent *bev, short what, void *arg)
+/* The backend socket became writable (connected or failed) or the connect
+ * timed out. */
+static void session_connect_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	socklen_t len = sizeof(int);
+	int err = 0;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		session_connected(s);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
+	if (what & EV_TIMEOUT) {
 		session_connect_failed(s, ETIMEDOUT, true);
 		return;
 	}
-	session_connect_failed(s, EVUTIL_SOCKET_ERROR(), false);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		session_connect_failed(s, err, false);
+		return;
+	}
+	session_connected(s);
 }
 
 /* The relay ended: log how, then close. */
@@ -272,15 +276,18 @@ static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 	session_close(s);
 }
 
-/* The one way a session ends: free both sockets and the session. */
+/* The one way a session ends: stop its events, close both sockets and
+ * free it. */
 static void session_close(struct session *s)
 {
 	struct listener *l = s->listener;
 
-	if (s->client != NULL)
-		bufferevent_free(s->client);
-	if (s->backend != NULL)
-		bufferevent_free(s->backend);
+	if (s->connect_ev != NULL)
+		event_free(s->connect_ev);
+	relay_free(&s->relay);
+	close(s->client_fd);
+	if (s->backend_fd >= 0)
+		close(s->backend_fd);
 	LIST_REMOVE(s, entry);
 	session_live--;
 	free(s);

@@ -71,7 +71,8 @@ char *portdiag_explain_bind(const char *procroot, int err,
 
 /* `portier ports`: print the table to out; with cfg, mark the sockets the
  * configuration would bind and the ones that conflict with it. Returns the
- * exit status (0, or 1 when a conflict was found). */
+ * exit status (0, 1 when a conflict was found, 2 when procroot/net cannot
+ * be read). */
 int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
 		       FILE *out);
 

@@ -13,8 +13,8 @@ the log names the backend and the reason.
 import socket
 import time
 
-from lib import (LOOPBACK4, Forward, Server, at_cleanup, check,
-                 check_closed_without_data, check_log, check_open, echo_ok,
+from lib import (LOOPBACK4, Forward, at_cleanup, check,
+                 check_closed_without_data, check_log, echo_ok,
                  free_port, info, run, step)
 
 
@@ -57,7 +57,7 @@ def closes_at_once(conn, server):
 def test_refused():
     port = free_port()
     step(f"backend 127.0.0.1:{port} refuses: client closed, reason logged")
-    fwd = Forward(backend=type("Refusing", (), {"addr": f"127.0.0.1:{port}"}))
+    fwd = Forward(backend=f"127.0.0.1:{port}")
     for attempt in (1, 2):
         c = fwd.connect()
         check_closed_without_data(
@@ -75,7 +75,7 @@ def test_connect_timeout():
         info("connects to a full backlog complete on this kernel: cannot "
              "make a hanging backend, connect-timeout part skipped")
         return
-    fwd = Forward(backend=target, global_keys={"timeout_connect": "1s"})
+    fwd = Forward(backend=target.addr, global_keys={"timeout_connect": "1s"})
     started = time.monotonic()
     c = fwd.connect()
     check_closed_without_data(c, "client closed without data", within=5)
@@ -91,13 +91,14 @@ def test_idle_timeout():
          "closes it within 1-3 s")
     fwd = Forward(global_keys={"timeout_idle": "1s"})
     c = fwd.connect()
-    end = time.monotonic() + 2.5
     alive = True
-    while alive and time.monotonic() < end:
-        alive = echo_ok(c, b".")
+    for _ in range(6):
         time.sleep(0.4)
-    check(alive, "a byte every 0.4 s for 2.5 s keeps the connection open")
+        alive = echo_ok(c, b".")
+        if not alive:
+            break
     idle_since = time.monotonic()
+    check(alive, "a byte every 0.4 s for 2.4 s keeps the connection open")
     check_closed_without_data(c, "idle connection closed by portier",
                               within=4)
     elapsed = time.monotonic() - idle_since
@@ -113,8 +114,6 @@ def test_backend_closes():
     fwd = Forward(closes_at_once)
     c = fwd.connect()
     check_closed_without_data(c, "client connection closed")
-    c2 = fwd.connect()
-    check_open(c2, "portier keeps serving", quiet=0) if False else None
 
 
 def main():

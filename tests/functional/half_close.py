@@ -12,8 +12,8 @@ receives in full.
 
 import socket
 
-from lib import (KIB, Forward, check, check_equal, recv_until_eof, run,
-                 sha256, step, stream_chunks)
+from lib import (KIB, Forward, check, check_equal, read_to_eof,
+                 recv_until_eof, run, sha256, step, stream_chunks)
 
 # More than portier's buffer and the kernel's, so EOF has to wait for data.
 SIZE = 3000 * KIB
@@ -47,12 +47,12 @@ def test_client_shuts_first():
     c = fwd.connect(timeout=10)
     c.sendall(data)
     c.shutdown(socket.SHUT_WR)
-    reply = recv_until_eof(c)
-    results = fwd.backend.wait_results(1)
+    results = fwd.backend.wait_results(1, timeout=10)
     check(len(results) == 1 and isinstance(results[0], bytes),
           "backend saw EOF on its side", repr(results)[:200])
     check_equal(sha256(results[0]), sha256(data),
                 "backend got every byte before EOF")
+    reply = read_to_eof(c, "client reads the backend's answer")
     check_equal(reply, b"after EOF I got " + sha256(data).sha256.encode(),
                 "client received the answer sent after the backend's EOF, "
                 "then EOF")
@@ -62,13 +62,13 @@ def test_backend_shuts_first():
     step("backend sends 3000 KiB then SHUT_WR; client answers after EOF")
     fwd = Forward(speak_first)
     c = fwd.connect(timeout=10)
-    received = recv_until_eof(c)
+    received = read_to_eof(c, "client sees the backend's SHUT_WR")
     check_equal(sha256(received), sha256(stream_bytes(2)),
                 "client got every byte, then EOF")
     answer = stream_bytes(3)
     c.sendall(answer)
     c.shutdown(socket.SHUT_WR)
-    results = fwd.backend.wait_results(1)
+    results = fwd.backend.wait_results(1, timeout=10)
     check(len(results) == 1 and isinstance(results[0], bytes),
           "backend saw EOF after the client's answer", repr(results)[:200])
     check_equal(sha256(results[0]), sha256(answer),

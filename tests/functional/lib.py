@@ -14,10 +14,10 @@ ends compute, so a lost, duplicated or reordered byte shows.
 """
 
 import collections
-import errno
 import hashlib
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +36,9 @@ MIB = 1024 * KIB
 
 # Longest a single test file may run before it is stopped as hung.
 TEST_TIME_LIMIT = 55
+
+# What AddressSanitizer, LeakSanitizer and UBSan print when they find a bug.
+SANITIZER_REPORT = re.compile(r"ERROR: \w+Sanitizer|runtime error:")
 
 
 class TestFailure(Exception):
@@ -95,8 +98,17 @@ def tmpdir():
     global _tmpdir
     if _tmpdir is None:
         _tmpdir = tempfile.mkdtemp(prefix="portier-test-")
-        at_cleanup(lambda: shutil.rmtree(_tmpdir, ignore_errors=True))
     return _tmpdir
+
+
+def _clean_up():
+    """Run the cleanups, last registered first."""
+    for func in reversed(_cleanups):
+        try:
+            func()
+        except Exception:
+            traceback.print_exc(file=sys.stdout)
+    _cleanups.clear()
 
 
 def _on_alarm(signum, frame):
@@ -117,19 +129,26 @@ def run(main):
         status = SKIP
     except TestFailure as e:
         print(f"\nFAIL: {e}", flush=True)
+    except socket.timeout:
+        print("\nFAIL: a socket operation timed out; the traceback shows "
+              "which one", flush=True)
+        traceback.print_exc(file=sys.stdout)
     except Exception:
         print("\nFAIL: unexpected error in the test", flush=True)
         traceback.print_exc(file=sys.stdout)
     finally:
         signal.alarm(0)
-        if status == 1:
-            for p in _portiers:
-                p.dump_log()
-        for func in reversed(_cleanups):
-            try:
-                func()
-            except Exception:
-                traceback.print_exc(file=sys.stdout)
+        _clean_up()
+    if status == 0:
+        problems = [p.exit_problem() for p in _portiers]
+        for problem in filter(None, problems):
+            print(f"\nFAIL: {problem}", flush=True)
+            status = 1
+    if status == 1:
+        for p in _portiers:
+            p.dump_log()
+    if _tmpdir:
+        shutil.rmtree(_tmpdir, ignore_errors=True)
     if status == 0:
         print(f"\nPASS ({time.monotonic() - started:.1f} s)", flush=True)
     sys.stdout.flush()
@@ -183,6 +202,7 @@ class Portier:
     """
 
     _count = 0
+    stop_status = None  # exit status after stop()'s SIGTERM
 
     def __init__(self, config, args=(), env=None):
         Portier._count += 1
@@ -266,13 +286,26 @@ class Portier:
         """Stop portier and anything it started (its process group)."""
         if self.running():
             self.proc.send_signal(signal.SIGTERM)
-            if self.wait_exit(3) is None:
-                info(f"portier {self.pid} ignored SIGTERM: killing it")
+            self.stop_status = self.wait_exit(3)
+            if self.stop_status is None:
+                info(f"portier {self.pid} still runs 3 s after SIGTERM "
+                     "(draining connections?): killing it")
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+
+    def exit_problem(self):
+        """After stop(): what was wrong with the way portier ended (a
+        sanitizer report, or a status other than 0 after our SIGTERM), or
+        None."""
+        if SANITIZER_REPORT.search(self.log()):
+            return f"portier (pid {self.pid}): sanitizer report on stderr"
+        if self.stop_status not in (None, 0):
+            return (f"portier (pid {self.pid}) exited with status "
+                    f"{self.stop_status} after SIGTERM")
+        return None
 
     def dump_log(self):
         """Print portier's stderr so that a failure can be understood."""
@@ -289,36 +322,6 @@ def check_log(portier, *words, timeout=3.0):
           "no such line in portier's stderr")
     info(f"log: {line}")
     return line
-
-
-def section(header, **keys):
-    """An INI section: `header` in brackets, then `key = value` lines."""
-    lines = [f"[{header}]"] + [f"{k} = {v}" for k, v in keys.items()]
-    return "\n".join(lines) + "\n\n"
-
-
-def tcp_listener(name, bind, backend, **keys):
-    """A `[listener NAME]` section in tcp mode."""
-    return section(f"listener {name}", bind=bind, mode="tcp",
-                   backend=backend, **keys)
-
-
-class Forward:
-    """portier forwarding 127.0.0.1:port to one backend Server."""
-
-    def __init__(self, handler=None, backend=None, global_keys=None,
-                 env=None, **listener_keys):
-        self.backend = backend or Server(handler or echo)
-        self.port = free_port()
-        config = ""
-        if global_keys:
-            config += section("global", **global_keys)
-        config += tcp_listener("fwd", fmt_addr(LOOPBACK4, self.port),
-                               self.backend.addr, **listener_keys)
-        self.portier = start_portier(config, env=env)
-
-    def connect(self, **kwargs):
-        return connect(LOOPBACK4, self.port, **kwargs)
 
 
 def start_portier(config, ready=True, **kwargs):
@@ -346,6 +349,21 @@ def spawn(cmd):
 
     at_cleanup(kill)
     return proc
+
+
+# --- configurations ----------------------------------------------------
+
+
+def section(header, **keys):
+    """An INI section: `header` in brackets, then `key = value` lines."""
+    lines = [f"[{header}]"] + [f"{k} = {v}" for k, v in keys.items()]
+    return "\n".join(lines) + "\n\n"
+
+
+def tcp_listener(name, bind, backend, **keys):
+    """A `[listener NAME]` section in tcp mode."""
+    return section(f"listener {name}", bind=bind, mode="tcp",
+                   backend=backend, **keys)
 
 
 # --- addresses ---------------------------------------------------------
@@ -412,14 +430,6 @@ def connect(host, port, source=None, timeout=5.0):
     return s
 
 
-def connect_unix(path, timeout=5.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    at_cleanup(s.close)
-    s.settimeout(timeout)
-    s.connect(path)
-    return s
-
-
 def wait_port(host, port, timeout=5.0):
     """True once a TCP connection to (host, port) is accepted."""
     def accepts():
@@ -453,10 +463,24 @@ def recv_until_eof(sock):
         parts.append(data)
 
 
+def read_to_eof(sock, what, timeout=10.0):
+    """Read until EOF; fail, saying `what` did not happen, when no EOF
+    comes within `timeout` seconds."""
+    sock.settimeout(timeout)
+    try:
+        return recv_until_eof(sock)
+    except socket.timeout:
+        raise TestFailure(f"{what}: no EOF after {timeout} s")
+
+
 def echo_ok(sock, data=b"ping\n"):
-    """Send data and check that the same bytes come back."""
-    sock.sendall(data)
-    return recv_exactly(sock, len(data)) == data
+    """Send data and check that the same bytes come back (False on any
+    socket error)."""
+    try:
+        sock.sendall(data)
+        return recv_exactly(sock, len(data)) == data
+    except OSError:
+        return False
 
 
 def closed_without_data(sock, within=3.0):
@@ -481,19 +505,6 @@ def check_closed_without_data(sock, what, within=3.0):
     """Fail unless the peer closes sock within `within` s with no data."""
     how = closed_without_data(sock, within)
     check(not how.startswith("not"), f"{what} ({how})", how)
-
-
-def check_open(sock, what, quiet=0.3):
-    """Fail if the peer closed sock or sent data within `quiet` s."""
-    sock.settimeout(quiet)
-    try:
-        data = sock.recv(4096)
-        state = f"closed or sent data: {data[:60]!r}"
-    except socket.timeout:
-        state = None
-    except OSError as e:
-        state = f"error {e}"
-    check(state is None, what, state or "")
 
 
 # --- bulk data ---------------------------------------------------------
@@ -766,6 +777,28 @@ def source(total, seed):
     return handler
 
 
+class Forward:
+    """portier forwarding 127.0.0.1:port to one backend: a new Server
+    running `handler` (echo by default), a given Server, or an address
+    string."""
+
+    def __init__(self, handler=None, backend=None, global_keys=None,
+                 env=None, **listener_keys):
+        self.backend = backend or Server(handler or echo)
+        backend_addr = backend if isinstance(backend, str) else \
+            self.backend.addr
+        self.port = free_port()
+        config = ""
+        if global_keys:
+            config += section("global", **global_keys)
+        config += tcp_listener("fwd", fmt_addr(LOOPBACK4, self.port),
+                               backend_addr, **listener_keys)
+        self.portier = start_portier(config, env=env)
+
+    def connect(self, **kwargs):
+        return connect(LOOPBACK4, self.port, **kwargs)
+
+
 # --- processes ---------------------------------------------------------
 
 
@@ -776,7 +809,3 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise TestFailure(f"no VmRSS in /proc/{pid}/status")
-
-
-def errno_name(e):
-    return errno.errorcode.get(e.errno, str(e.errno))

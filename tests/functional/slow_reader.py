@@ -139,6 +139,8 @@ def main():
     step(f"backend pushes {TOTAL // MIB} MiB to a client that lags")
     client, backend = relay.pair()
     lagging_transfer(relay.portier, backend, client, 2)
+    client.close()
+    backend.close()
 
 
 run(main)

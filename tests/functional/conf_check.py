@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: MIT
+"""Configuration checking.
+
+- every example in conf/ passes `portier -t -c FILE`: exit 0 and
+  "FILE: configuration OK" on stdout;
+- broken files give exit 1 and "FILE:LINE: message" on stderr, both with -t
+  and when run for real, and portier opens no port: the file's listener
+  port is held by the test, so a portier that tried to bind it would fail
+  with "cannot bind" and status 2 instead of reporting the configuration
+  error;
+- -V and -h answer and exit 0.
+"""
+
+import glob
+import os
+import re
+import socket
+
+from lib import (LOOPBACK4, at_cleanup, check, check_equal, free_port, info,
+                 run, run_portier, srcdir, step, tmpdir, write_file)
+
+EXAMPLES = ("tcp-forward.ini", "lan-dev-server.ini", "vhosts.ini", "tls.ini",
+            "udp-forward.ini")
+
+
+def tcp_section(port, backend_port, extra=""):
+    """Lines 1-4 of most broken files: one valid tcp listener."""
+    return (f"[listener db]\nbind = 127.0.0.1:{port}\nmode = tcp\n"
+            f"backend = 127.0.0.1:{backend_port}\n{extra}")
+
+
+def broken_files(port, backend):
+    """(name, text, line of the error or None when any line will do)."""
+    return [
+        ("unknown-key", tcp_section(port, backend, "colour = blue\n"), 5),
+        ("bad-mode", f"[listener db]\nbind = 127.0.0.1:{port}\n"
+         f"mode = carrier-pigeon\nbackend = 127.0.0.1:{backend}\n", 3),
+        ("bad-backend-port", f"[listener db]\nbind = 127.0.0.1:{port}\n"
+         "mode = tcp\nbackend = 127.0.0.1:99999\n", 4),
+        ("unknown-section",
+         tcp_section(port, backend, "\n[frontend web]\nbind = 8080\n"), 6),
+        ("bad-duration",
+         "[global]\ntimeout_idle = soon\n\n" + tcp_section(port, backend), 2),
+        ("cidr-host-bits",
+         tcp_section(port, backend, "allow = 10.0.0.1/8\n"), 5),
+        ("bad-log-level",
+         "[global]\nlog_level = chatty\n" + tcp_section(port, backend), 2),
+        ("tcp-without-backend",
+         f"[listener db]\nbind = 127.0.0.1:{port}\nmode = tcp\n", None),
+        ("same-address-twice",
+         tcp_section(port, backend, f"\n[listener db2]\n"
+                     f"bind = 127.0.0.1:{port}\nmode = tcp\n"
+                     f"backend = {backend}\n"), None),
+        ("vhost-without-listener",
+         tcp_section(port, backend, "\n[vhost app.test]\n"
+                     "listener = nosuch\nbackend = 5173\n"), None),
+    ]
+
+
+def hold_port(port):
+    """Listen on 127.0.0.1:port until the test ends."""
+    s = socket.socket()
+    at_cleanup(s.close)
+    s.bind((LOOPBACK4, port))
+    s.listen()
+    return s
+
+
+def test_examples():
+    step("every conf/*.ini passes portier -t")
+    confdir = os.path.join(srcdir(), "conf")
+    files = sorted(glob.glob(os.path.join(confdir, "*.ini")))
+    names = [os.path.basename(f) for f in files]
+    for name in EXAMPLES:
+        check(name in names, f"conf/{name} exists")
+    for path in files:
+        r = run_portier("-t", "-c", path)
+        for line in (r.stdout + r.stderr).splitlines():
+            info(f"| {line}")
+        check_equal(r.returncode, 0, f"{os.path.basename(path)}: exit status")
+        check(f"{path}: configuration OK" in r.stdout,
+              f"{os.path.basename(path)}: stdout says "
+              f"'{path}: configuration OK'")
+
+
+def test_good_inline():
+    step("a minimal tcp forward passes -t")
+    path = write_file("good.ini", tcp_section(free_port(), free_port()))
+    r = run_portier("-t", "-c", path)
+    check_equal(r.returncode, 0, "exit status")
+    check_equal(r.stdout.strip(), f"{path}: configuration OK", "stdout")
+
+
+def test_broken():
+    port, backend = free_port(), free_port()
+    hold_port(port)
+    info(f"the test holds 127.0.0.1:{port}, the port every broken file "
+         "binds")
+    for name, text, line in broken_files(port, backend):
+        path = write_file(f"{name}.ini", text)
+        where = re.escape(path) + ":" + (str(line) if line else r"\d+") + ":"
+        step(f"broken file {name}: exit 1, '{path}:"
+             f"{line or 'LINE'}: ...' on stderr, no port opened")
+        for args, mode in ((["-t", "-c", path], "-t"),
+                           (["-c", path], "run")):
+            r = run_portier(*args)
+            for out in r.stderr.splitlines():
+                info(f"| {out}")
+            check_equal(r.returncode, 1, f"{mode}: exit status")
+            check(re.search(rf"^{where} \S", r.stderr, re.M),
+                  f"{mode}: stderr has a '{path}:"
+                  f"{line or 'LINE'}: message' line")
+            check("configuration OK" not in r.stdout,
+                  f"{mode}: stdout does not say configuration OK")
+            check("cannot bind" not in r.stderr and
+                  "portier ready" not in r.stderr,
+                  f"{mode}: portier did not try to bind any port")
+
+
+def test_missing_file():
+    step("a file that does not exist: exit 1, its name on stderr")
+    path = os.path.join(tmpdir(), "absent.ini")
+    r = run_portier("-t", "-c", path)
+    check_equal(r.returncode, 1, "exit status")
+    check(path in r.stderr, "stderr names the file", r.stderr)
+
+
+def test_version_help():
+    step("-V prints the version, -h the usage; both exit 0")
+    r = run_portier("-V")
+    info(f"| {r.stdout.strip()}")
+    check_equal(r.returncode, 0, "-V: exit status")
+    check(re.search(r"portier\D*\d+\.\d+", r.stdout),
+          "-V: stdout has 'portier' and a version number")
+    r = run_portier("-h")
+    check_equal(r.returncode, 0, "-h: exit status")
+    check("-c" in r.stdout and "-t" in r.stdout,
+          "-h: stdout lists the -c and -t options")
+
+
+def main():
+    test_examples()
+    test_good_inline()
+    test_broken()
+    test_missing_file()
+    test_version_help()
+
+
+run(main)

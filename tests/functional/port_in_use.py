@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: MIT
+"""A port held by another process.
+
+A python3 server holds 127.0.0.1:P. portier configured to bind it exits
+with status 2 and says who holds the port (pid, program, user);
+`portier ports` lists the port with that pid; `portier ports -c FILE`
+reports the conflict and exits 1 (and 0 for a file with no conflict).
+"""
+
+import os
+import pwd
+import re
+import shutil
+import sys
+
+from lib import (LOOPBACK4, check, check_equal, free_port, info, run,
+                 run_portier, spawn, start_portier, step, tcp_listener,
+                 write_file)
+
+HOLDER = """
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(60)
+"""
+
+
+def start_holder():
+    """A python3 process listening on a port; returns (pid, program,
+    port), program as the kernel names it."""
+    proc = spawn([shutil.which("python3") or sys.executable, "-c", HOLDER])
+    port = int(proc.stdout.readline())
+    with open(f"/proc/{proc.pid}/comm") as f:
+        program = f.read().strip()
+    info(f"{program} pid {proc.pid} holds {LOOPBACK4}:{port}")
+    return proc.pid, program, port
+
+
+def has_line(text, *patterns):
+    """True when one line of text matches every regex in `patterns`."""
+    return any(all(re.search(p, line) for p in patterns)
+               for line in text.splitlines())
+
+
+def main():
+    pid, program, port = start_holder()
+    user = pwd.getpwuid(os.getuid()).pw_name
+    config = tcp_listener("taken", f"{LOOPBACK4}:{port}",
+                          f"{LOOPBACK4}:{free_port()}")
+
+    step("portier exits with status 2 and names the holder")
+    p = start_portier(config, ready=False)
+    status = p.wait_exit(10)
+    check_equal(status, 2, "exit status")
+    log = p.log()
+    for text in (f"cannot bind {LOOPBACK4}:{port}",
+                 f"already in use by pid {pid} ({program}",
+                 f"user {user}"):
+        check(text in log, f"stderr says {text!r}")
+    check("portier ready" not in log, "portier never said it was ready")
+
+    step("`portier ports` lists the port and its holder")
+    r = run_portier("ports")
+    print(r.stdout, end="")
+    check_equal(r.returncode, 0, "exit status")
+    check(has_line(r.stdout, rf"[:\s]{port}\b", rf"\b{pid}\b"),
+          f"a line shows port {port} with pid {pid}")
+    check(has_line(r.stdout, rf"[:\s]{port}\b", re.escape(program)),
+          f"a line shows port {port} with the program {program}")
+
+    step("`portier ports -c FILE` reports the conflict with the file")
+    conf = write_file("conflict.ini", config)
+    r = run_portier("ports", "-c", conf)
+    print(r.stdout, end="")
+    print(r.stderr, end="")
+    check_equal(r.returncode, 1, "exit status")
+    check(has_line(r.stdout + r.stderr, "conflict", rf"[:\s]{port}\b"),
+          f"a line says 'conflict' for port {port}")
+
+    step("`portier ports -c FILE` without a conflict")
+    conf = write_file("free.ini", tcp_listener(
+        "free", f"{LOOPBACK4}:{free_port()}", f"{LOOPBACK4}:{free_port()}"))
+    r = run_portier("ports", "-c", conf)
+    print(r.stdout, end="")
+    check_equal(r.returncode, 0, "exit status")
+    check(not has_line(r.stdout + r.stderr, r"^(?!.*\bno conflict).*conflict"),
+          "no conflict reported")
+
+
+run(main)
