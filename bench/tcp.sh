@@ -140,7 +140,9 @@ fi
 cap() { # the smaller of two numbers
 	if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi
 }
-haproxy_maxconn=$(cap 20000 $(((nofile - 256) / 2)))
+# Connection limit of both haproxy and portier: 20000, or less when the
+# descriptor limit cannot back it (each forwarded connection takes two).
+maxconn=$(cap 20000 $(((nofile - 256) / 2)))
 nginx_conns=$(cap 20000 $((nofile - 256)))
 
 # --- processes ------------------------------------------------------------
@@ -273,7 +275,7 @@ EOF
 
 cat >"$tmp/haproxy.cfg" <<EOF
 global
-	maxconn $haproxy_maxconn
+	maxconn $maxconn
 	nbthread 1
 
 defaults
@@ -297,7 +299,7 @@ EOF
 cat >"$tmp/portier.ini" <<EOF
 [global]
 log_level = warn
-max_connections = 20000
+max_connections = $maxconn
 
 [listener bench]
 bind = 127.0.0.1:$port_portier

@@ -35,7 +35,7 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 /* Limits of the integer keys. */
 #define CONFIG_CONNECTIONS_MAX 1000000u
-#define CONFIG_WORKERS_MAX 256u
+#define CONFIG_WORKERS_MAX     256u
 /* Longest vhost or listener name shown in a "[...]" location. */
 #define CONFIG_WHERE_MAX 320
 
@@ -51,11 +51,10 @@ enum config_section {
 /* Flags of a config_keys entry. */
 enum {
 	KEY_LIST = 1 << 0,    /* repeatable: values accumulate */
-	KEY_SPLIT = 1 << 1,   /* value is a comma-separated list */
-	KEY_PENDING = 1 << 2, /* feature not implemented yet: note it */
-	KEY_STOPS = 1 << 3,   /* pending value keeps the listener down */
-	KEY_SECRET = 1 << 4,  /* never echo the value */
-	KEY_SECTION = 1 << 5, /* a section kind, not a key */
+	KEY_PENDING = 1 << 1, /* feature not implemented yet: note it */
+	KEY_STOPS = 1 << 2,   /* pending value keeps the listener down */
+	KEY_SECRET = 1 << 3,  /* never echo the value */
+	KEY_SECTION = 1 << 4, /* a section kind, not a key */
 };
 
 /* Lines remembered for list items, for messages about them later. */
@@ -73,7 +72,7 @@ struct config_key;
 /* Parse `value` into the current section. Returns -1 after reporting an
  * error, 0 for the default or "off" value, 1 for any other value. */
 typedef int config_set_fn(struct config_parser *p, const struct config_key *k,
-			  const char *value);
+                          const char *value);
 
 /* One section kind or key. */
 struct config_key {
@@ -90,18 +89,17 @@ struct config_key {
 };
 
 static config_set_fn config_set_log_level, config_set_access_log,
-	config_set_log_format, config_set_optional, config_set_admin,
-	config_set_global_max, config_set_timeout, config_set_workers,
-	config_set_binds, config_set_mode, config_set_listener_backend,
-	config_set_tls, config_set_path, config_set_acl,
-	config_set_proxy_protocol, config_set_listener_max,
-	config_set_redirect, config_set_vhost_listeners,
-	config_set_vhost_backend, config_set_aliases, config_set_route,
-	config_set_host_header, config_set_auth;
+    config_set_log_format, config_set_string, config_set_admin,
+    config_set_global_max, config_set_timeout, config_set_workers,
+    config_set_binds, config_set_mode, config_set_listener_backend,
+    config_set_tls, config_set_path, config_set_acl, config_set_proxy_protocol,
+    config_set_listener_max, config_set_redirect, config_set_vhost_listeners,
+    config_set_vhost_backend, config_set_aliases, config_set_route,
+    config_set_host_header, config_set_auth;
 
-#define GLOBAL(field) offsetof(struct config_global, field)
+#define GLOBAL(field)   offsetof(struct config_global, field)
 #define LISTENER(field) offsetof(struct config_listener, field)
-#define VHOST(field) offsetof(struct config_vhost, field)
+#define VHOST(field)    offsetof(struct config_vhost, field)
 
 /*
  * Every section kind and key. A feature that lands in a later version
@@ -109,79 +107,76 @@ static config_set_fn config_set_log_level, config_set_access_log,
  * and the notes of its keys are left out.
  */
 static const struct config_key config_keys[] = {
-	{"global", SECTION_GLOBAL, KEY_SECTION, NULL, NULL, NULL, 0},
-	{"listener", SECTION_LISTENER, KEY_SECTION, NULL, NULL, NULL, 0},
-	{"vhost", SECTION_VHOST, KEY_SECTION | KEY_PENDING, NULL, NULL, NULL,
-	 0},
+    {"global", SECTION_GLOBAL, KEY_SECTION, NULL, NULL, NULL, 0},
+    {"listener", SECTION_LISTENER, KEY_SECTION, NULL, NULL, NULL, 0},
+    {"vhost", SECTION_VHOST, KEY_SECTION | KEY_PENDING, NULL, NULL, NULL, 0},
 
-	{"log_level", SECTION_GLOBAL, 0, NULL, NULL, config_set_log_level, 0},
-	{"access_log", SECTION_GLOBAL, KEY_PENDING, NULL,
-	 "no access log is written", config_set_access_log, 0},
-	{"access_log_format", SECTION_GLOBAL, 0, NULL, NULL,
-	 config_set_log_format, 0},
-	{"state_dir", SECTION_GLOBAL, KEY_PENDING, NULL, NULL,
-	 config_set_optional, GLOBAL(state_dir)},
-	{"user", SECTION_GLOBAL, KEY_PENDING, NULL,
-	 "privileges are not dropped", config_set_optional, GLOBAL(user)},
-	{"group", SECTION_GLOBAL, KEY_PENDING, NULL,
-	 "privileges are not dropped", config_set_optional, GLOBAL(group)},
-	{"pidfile", SECTION_GLOBAL, KEY_PENDING, NULL, "no pid file is written",
-	 config_set_optional, GLOBAL(pidfile)},
-	{"admin", SECTION_GLOBAL, KEY_PENDING, NULL,
-	 "no status page is served", config_set_admin, 0},
-	{"max_connections", SECTION_GLOBAL, 0, NULL, NULL,
-	 config_set_global_max, 0},
-	{"timeout_connect", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
-	 GLOBAL(timeout_connect_ms)},
-	{"timeout_idle", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
-	 GLOBAL(timeout_idle_ms)},
-	{"timeout_header", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
-	 GLOBAL(timeout_header_ms)},
-	{"workers", SECTION_GLOBAL, KEY_PENDING, NULL,
-	 "one worker thread runs", config_set_workers, 0},
+    {"log_level", SECTION_GLOBAL, 0, NULL, NULL, config_set_log_level, 0},
+    {"access_log", SECTION_GLOBAL, KEY_PENDING, NULL,
+     "no access log is written", config_set_access_log, 0},
+    {"access_log_format", SECTION_GLOBAL, 0, NULL, NULL, config_set_log_format,
+     0},
+    {"state_dir", SECTION_GLOBAL, KEY_PENDING, NULL, NULL, config_set_string,
+     GLOBAL(state_dir)},
+    {"user", SECTION_GLOBAL, KEY_PENDING, NULL, "privileges are not dropped",
+     config_set_string, GLOBAL(user)},
+    {"group", SECTION_GLOBAL, KEY_PENDING, NULL, "privileges are not dropped",
+     config_set_string, GLOBAL(group)},
+    {"pidfile", SECTION_GLOBAL, KEY_PENDING, NULL, "no pid file is written",
+     config_set_string, GLOBAL(pidfile)},
+    {"admin", SECTION_GLOBAL, KEY_PENDING, NULL, "no status page is served",
+     config_set_admin, 0},
+    {"max_connections", SECTION_GLOBAL, 0, NULL, NULL, config_set_global_max,
+     0},
+    {"timeout_connect", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
+     GLOBAL(timeout_connect_ms)},
+    {"timeout_idle", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
+     GLOBAL(timeout_idle_ms)},
+    {"timeout_header", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
+     GLOBAL(timeout_header_ms)},
+    {"workers", SECTION_GLOBAL, KEY_PENDING, NULL, "one worker thread runs",
+     config_set_workers, 0},
 
-	{"bind", SECTION_LISTENER, KEY_LIST | KEY_SPLIT, NULL, NULL,
-	 config_set_binds, 0},
-	{"mode", SECTION_LISTENER, KEY_PENDING | KEY_STOPS,
-	 "http, udp, tls-passthrough", NULL, config_set_mode, 0},
-	{"backend", SECTION_LISTENER, 0, NULL, NULL,
-	 config_set_listener_backend, 0},
-	{"tls", SECTION_LISTENER, KEY_PENDING | KEY_STOPS, NULL, NULL,
-	 config_set_tls, 0},
-	{"tls_cert", SECTION_LISTENER, 0, NULL, NULL, config_set_path,
-	 LISTENER(tls_cert)},
-	{"tls_key", SECTION_LISTENER, 0, NULL, NULL, config_set_path,
-	 LISTENER(tls_key)},
-	{"allow", SECTION_LISTENER, KEY_LIST | KEY_SPLIT, NULL, NULL,
-	 config_set_acl, LISTENER(allow)},
-	{"deny", SECTION_LISTENER, KEY_LIST | KEY_SPLIT, NULL, NULL,
-	 config_set_acl, LISTENER(deny)},
-	{"proxy_protocol", SECTION_LISTENER, 0, NULL, NULL,
-	 config_set_proxy_protocol, 0},
-	{"trusted_proxies", SECTION_LISTENER,
-	 KEY_LIST | KEY_SPLIT | KEY_PENDING, NULL, NULL, config_set_acl,
-	 LISTENER(trusted_proxies)},
-	{"max_connections", SECTION_LISTENER, 0, NULL, NULL,
-	 config_set_listener_max, 0},
-	{"redirect_https", SECTION_LISTENER, KEY_PENDING, NULL,
-	 "no redirect is sent", config_set_redirect, 0},
+    {"bind", SECTION_LISTENER, KEY_LIST, NULL, NULL, config_set_binds, 0},
+    {"mode", SECTION_LISTENER, KEY_PENDING | KEY_STOPS,
+     "http, udp, tls-passthrough", NULL, config_set_mode, 0},
+    {"backend", SECTION_LISTENER, 0, NULL, NULL, config_set_listener_backend,
+     0},
+    {"tls", SECTION_LISTENER, KEY_PENDING | KEY_STOPS, NULL, NULL,
+     config_set_tls, 0},
+    {"tls_cert", SECTION_LISTENER, 0, NULL, NULL, config_set_path,
+     LISTENER(tls_cert)},
+    {"tls_key", SECTION_LISTENER, 0, NULL, NULL, config_set_path,
+     LISTENER(tls_key)},
+    {"allow", SECTION_LISTENER, KEY_LIST, NULL, NULL, config_set_acl,
+     LISTENER(allow)},
+    {"deny", SECTION_LISTENER, KEY_LIST, NULL, NULL, config_set_acl,
+     LISTENER(deny)},
+    {"proxy_protocol", SECTION_LISTENER, 0, NULL, NULL,
+     config_set_proxy_protocol, 0},
+    {"trusted_proxies", SECTION_LISTENER, KEY_LIST | KEY_PENDING, NULL, NULL,
+     config_set_acl, LISTENER(trusted_proxies)},
+    {"max_connections", SECTION_LISTENER, 0, NULL, NULL,
+     config_set_listener_max, 0},
+    {"redirect_https", SECTION_LISTENER, KEY_PENDING, NULL,
+     "no redirect is sent", config_set_redirect, 0},
 
-	{"listener", SECTION_VHOST, KEY_LIST | KEY_SPLIT | KEY_PENDING, NULL,
-	 NULL, config_set_vhost_listeners, 0},
-	{"backend", SECTION_VHOST, KEY_PENDING, NULL, NULL,
-	 config_set_vhost_backend, 0},
-	{"alias", SECTION_VHOST, KEY_LIST | KEY_SPLIT | KEY_PENDING, NULL, NULL,
-	 config_set_aliases, 0},
-	{"route", SECTION_VHOST, KEY_LIST | KEY_PENDING, NULL, NULL,
-	 config_set_route, 0},
-	{"host_header", SECTION_VHOST, KEY_PENDING, NULL, NULL,
-	 config_set_host_header, 0},
-	{"tls_cert", SECTION_VHOST, KEY_PENDING, NULL, NULL, config_set_path,
-	 VHOST(tls_cert)},
-	{"tls_key", SECTION_VHOST, KEY_PENDING, NULL, NULL, config_set_path,
-	 VHOST(tls_key)},
-	{"auth", SECTION_VHOST, KEY_LIST | KEY_PENDING | KEY_SECRET, NULL, NULL,
-	 config_set_auth, 0},
+    {"listener", SECTION_VHOST, KEY_LIST | KEY_PENDING, NULL, NULL,
+     config_set_vhost_listeners, 0},
+    {"backend", SECTION_VHOST, KEY_PENDING, NULL, NULL,
+     config_set_vhost_backend, 0},
+    {"alias", SECTION_VHOST, KEY_LIST | KEY_PENDING, NULL, NULL,
+     config_set_aliases, 0},
+    {"route", SECTION_VHOST, KEY_LIST | KEY_PENDING, NULL, NULL,
+     config_set_route, 0},
+    {"host_header", SECTION_VHOST, KEY_PENDING, NULL, NULL,
+     config_set_host_header, 0},
+    {"tls_cert", SECTION_VHOST, KEY_PENDING, NULL, NULL, config_set_path,
+     VHOST(tls_cert)},
+    {"tls_key", SECTION_VHOST, KEY_PENDING, NULL, NULL, config_set_path,
+     VHOST(tls_key)},
+    {"auth", SECTION_VHOST, KEY_LIST | KEY_PENDING | KEY_SECRET, NULL, NULL,
+     config_set_auth, 0},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -201,10 +196,9 @@ struct config_msgs {
 
 /* What the parser remembers about one section beyond struct config. */
 struct config_state {
-	int line;		 /* of the section header */
-	int seen[CONFIG_NKEYS];	 /* line where each key was first given */
-	int *lines[ITEM_COUNT];	 /* line of each bind, alias, ... */
-	size_t nlines[ITEM_COUNT];
+	int seen[CONFIG_NKEYS]; /* line where each key was first given */
+	bool bad[CONFIG_NKEYS]; /* a value of the key was rejected */
+	int *lines[ITEM_COUNT]; /* line of each bind, alias, ... */
 };
 
 /* The state of one parse. */
@@ -221,28 +215,28 @@ struct config_parser {
 	struct config_msgs notes;
 
 	enum config_section section;
-	const struct config_key *kind; /* of the current section */
-	char where[CONFIG_WHERE_MAX];  /* "[listener web]" */
-	bool scratch;		       /* current section is checked, then
-					  dropped */
+	const struct config_key *kind;    /* of the current section */
+	char where[CONFIG_WHERE_MAX];     /* "[listener web]" */
+	bool scratch;                     /* current section is checked, then
+	                                     dropped */
 	struct config_listener *listener; /* current */
 	struct config_vhost *vhost;
 	struct config_state *state;
 
-	struct config_state global;
+	struct config_state global;   /* every [global] section */
 	struct config_state *lstates; /* one per cfg->listeners */
 	size_t nlstates;
 	struct config_state *vstates; /* one per cfg->vhosts */
 	size_t nvstates;
-	size_t listener_sections;     /* broken ones included */
+	size_t listener_sections; /* broken ones included */
 	struct config_listener scratch_listener;
 	struct config_vhost scratch_vhost;
 	struct config_state scratch_state;
 };
 
 static struct config *config_parse_buffer(const char *text, size_t len,
-					  const char *name, char *err,
-					  size_t errlen);
+                                          const char *name, char *err,
+                                          size_t errlen);
 static void config_global_init(struct config_global *g);
 static void config_listener_init(struct config_listener *l);
 static void config_vhost_init(struct config_vhost *v);
@@ -252,81 +246,80 @@ static void config_strings_clear(struct config_strings *s);
 static void config_state_clear(struct config_state *st);
 static char *config_reader_cb(char *buf, int num, void *stream);
 #if INI_HANDLER_LINENO
-static int config_handler_cb(void *user, const char *section,
-			     const char *name, const char *value, int lineno);
+static int config_handler_cb(void *user, const char *section, const char *name,
+                             const char *value, int lineno);
 #else
-static int config_handler_cb(void *user, const char *section,
-			     const char *name, const char *value);
+static int config_handler_cb(void *user, const char *section, const char *name,
+                             const char *value);
 #endif
 static void config_section_begin(struct config_parser *p, const char *text,
-				 size_t n);
+                                 size_t n);
 static void config_section_end(struct config_parser *p);
 static void config_finish(struct config_parser *p);
+static void config_check_binds(struct config_parser *p, size_t i);
+static void config_check_admin(struct config_parser *p);
+static void config_check_vhost_listeners(struct config_parser *p, size_t i);
+static void config_check_vhost_names(struct config_parser *p, size_t i);
 static void config_error(struct config_parser *p, int line, const char *fmt,
-			 ...) __attribute__((format(printf, 3, 4)));
-static void config_note(struct config_parser *p, int line, const char *fmt,
-			...) __attribute__((format(printf, 3, 4)));
-static void config_write_msgs(struct config_parser *p, struct config_msgs *m,
-			      char *err, size_t errlen);
+                         ...) __attribute__((format(printf, 3, 4)));
+static void config_note(struct config_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void config_write_errors(struct config_parser *p, char *err,
+                                size_t errlen);
+static void config_move_notes(struct config_parser *p);
 static void config_msgs_clear(struct config_msgs *m);
 static const char *config_nearest(const char *word, const char *const *words,
-				  size_t n);
+                                  size_t n);
 static int config_duration(const char *text, unsigned *ms);
+static int config_read(FILE *f, char **text, size_t *len);
+static int config_realloc(struct config_parser *p, void *ptrp, size_t n,
+                          size_t size);
+static int config_strings_add(struct config_parser *p, struct config_strings *s,
+                              const char *str);
+static int config_state_line(struct config_parser *p, enum config_item item,
+                             size_t count);
+static const struct config_key *config_key_find(enum config_section section,
+                                                const char *name, int flags);
+static void config_unknown_key(struct config_parser *p, const char *name);
+static void config_pending_note(struct config_parser *p,
+                                const struct config_key *k, const char *value);
+
+static bool config_name_ok(const char *name);
+static const char *config_hostname_check(char *name, bool wildcard);
+static void config_listener_begin(struct config_parser *p, const char *name);
+static void config_vhost_begin(struct config_parser *p, const char *name);
+static void config_listener_check(struct config_parser *p);
+static void config_vhost_check(struct config_parser *p);
 
 struct config *config_load(const char *path, char *err, size_t errlen)
 {
-	struct config *cfg;
+	struct config *cfg = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
+	int rc;
 
 	if (err && errlen > 0)
 		err[0] = '\0';
-	f = fopen(path, "r");
-	if (!f) {
+	if (!(f = fopen(path, "r"))) {
 		if (err && errlen > 0)
 			snprintf(err, errlen, "%s: cannot open: %s\n", path,
-				 strerror(errno));
+			         strerror(errno));
 		return NULL;
 	}
-	for (;;) {
-		char *more;
-		size_t n;
-
-		more = realloc(text, len + 4096 + 1);
-		if (!more) {
-			errno = ENOMEM;
-			break;
-		}
-		text = more;
-		n = fread(text + len, 1, 4096, f);
-		len += n;
-		if (n < 4096 || len > CONFIG_FILE_MAX)
-			break;
-	}
-	if (text && !ferror(f) && len <= CONFIG_FILE_MAX) {
-		fclose(f);
-		text[len] = '\0';
+	rc = config_read(f, &text, &len);
+	if (rc == 0)
 		cfg = config_parse_buffer(text, len, path, err, errlen);
-		free(text);
-		return cfg;
-	}
-	if (err && errlen > 0) {
-		if (len > CONFIG_FILE_MAX)
-			snprintf(err, errlen,
-				 "%s: cannot read: larger than %d bytes\n",
-				 path, CONFIG_FILE_MAX);
-		else
-			snprintf(err, errlen, "%s: cannot read: %s\n", path,
-				 strerror(errno));
-	}
+	else if (err && errlen > 0)
+		snprintf(err, errlen, "%s: cannot read: %s\n", path,
+		         rc == -2 ? "larger than 1 MiB" : strerror(errno));
 	fclose(f);
 	free(text);
-	return NULL;
+	return cfg;
 }
 
 struct config *config_parse_string(const char *text, const char *name,
-				   char *err, size_t errlen)
+                                   char *err, size_t errlen)
 {
 	if (err && errlen > 0)
 		err[0] = '\0';
@@ -363,10 +356,10 @@ void config_free(struct config *cfg)
 }
 
 static const char *const config_mode_names[] = {
-	[CONFIG_MODE_HTTP] = "http",
-	[CONFIG_MODE_TCP] = "tcp",
-	[CONFIG_MODE_UDP] = "udp",
-	[CONFIG_MODE_TLS_PASSTHROUGH] = "tls-passthrough",
+    [CONFIG_MODE_HTTP] = "http",
+    [CONFIG_MODE_TCP] = "tcp",
+    [CONFIG_MODE_UDP] = "udp",
+    [CONFIG_MODE_TLS_PASSTHROUGH] = "tls-passthrough",
 };
 
 const char *config_mode_name(enum config_mode mode)
@@ -377,7 +370,7 @@ const char *config_mode_name(enum config_mode mode)
 }
 
 const struct config_listener *config_find_listener(const struct config *cfg,
-						   const char *name)
+                                                   const char *name)
 {
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		if (strcmp(cfg->listeners[i].name, name) == 0)
@@ -439,11 +432,45 @@ int config_parse_bool(const char *text, bool *out)
 
 /* --- parsing ------------------------------------------------------------ */
 
+/* Read all of f into a NUL-terminated *text. Returns -1 with errno set, or
+ * -2 when the file is larger than CONFIG_FILE_MAX. */
+static int config_read(FILE *f, char **text, size_t *len)
+{
+	char *buf = NULL, *more;
+	size_t n, used = 0;
+	int saved;
+
+	do {
+		if (used > CONFIG_FILE_MAX) {
+			free(buf);
+			return -2;
+		}
+		if (!(more = realloc(buf, used + 4096 + 1))) {
+			free(buf);
+			errno = ENOMEM;
+			return -1;
+		}
+		buf = more;
+		n = fread(buf + used, 1, 4096, f);
+		used += n;
+	} while (n == 4096);
+	if (ferror(f) || used > CONFIG_FILE_MAX) {
+		saved = errno;
+		free(buf);
+		errno = saved;
+		return ferror(f) ? -1 : -2;
+	}
+	buf[used] = '\0';
+	*text = buf;
+	*len = used;
+	return 0;
+}
+
 /* Parse `len` bytes of `text`; the common body of config_load and
  * config_parse_string. */
 static struct config *config_parse_buffer(const char *text, size_t len,
-					  const char *name, char *err,
-					  size_t errlen)
+                                          const char *name, char *err,
+                                          size_t errlen)
 {
 	struct config_parser p;
 	struct config *cfg;
@@ -462,18 +489,17 @@ static struct config *config_parse_buffer(const char *text, size_t len,
 	p.len = len;
 	p.section = SECTION_NONE;
 
-	if (ini_parse_stream(config_reader_cb, &p, config_handler_cb, &p) ==
-	    -2)
+	if (ini_parse_stream(config_reader_cb, &p, config_handler_cb, &p) == -2)
 		p.oom = true;
 	config_section_end(&p);
 	config_finish(&p);
 	if (p.errors.n == 0 && !p.oom)
-		config_write_msgs(&p, &p.notes, NULL, 0);
+		config_move_notes(&p);
 	if (p.oom) {
 		if (err && errlen > 0)
 			snprintf(err, errlen, "%s: out of memory\n", name);
 	} else if (p.errors.n > 0 && err && errlen > 0) {
-		config_write_msgs(&p, &p.errors, err, errlen);
+		config_write_errors(&p, err, errlen);
 	}
 	if (p.oom || p.errors.n > 0) {
 		config_free(cfg);
@@ -533,14 +559,14 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 
 			if (!close)
 				config_error(p, p->lineno,
-					     "section header '%.*s' has no "
-					     "closing ']'",
-					     (int)n, s);
+				             "section header '%.*s' has no "
+				             "closing ']'",
+				             (int)n, s);
 			else if (close + 1 != e)
 				config_error(p, p->lineno,
-					     "text after ']' in section "
-					     "header '%.*s'",
-					     (int)n, s);
+				             "text after ']' in section "
+				             "header '%.*s'",
+				             (int)n, s);
 			else
 				config_section_begin(p, s + 1, n - 2);
 			if (!close || close + 1 != e)
@@ -551,16 +577,16 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 		colon = memchr(s, ':', n);
 		if (!eq || (colon && colon < eq)) {
 			config_error(p, p->lineno,
-				     "expected 'KEY = VALUE' or '[SECTION]', "
-				     "not '%.*s'",
-				     n > 60 ? 60 : (int)n, s);
+			             "expected 'KEY = VALUE' or '[SECTION]', "
+			             "not '%.*s'",
+			             n > 60 ? 60 : (int)n, s);
 			continue;
 		}
 		if (num < 2 || n > (size_t)num - 2) {
 			config_error(p, p->lineno,
-				     "line is longer than %d characters; "
-				     "split long lists over several lines",
-				     num < 2 ? 0 : num - 2);
+			             "line is longer than %d characters; "
+			             "split long lists over several lines",
+			             num < 2 ? 0 : num - 2);
 			continue;
 		}
 		memcpy(buf, s, n);
@@ -571,25 +597,13 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 	return NULL;
 }
 
-static int config_realloc(struct config_parser *p, void *ptrp, size_t n,
-			  size_t size);
-static int config_strings_add(struct config_parser *p,
-			      struct config_strings *s, const char *str);
-static int config_state_line(struct config_parser *p, enum config_item item,
-			     size_t index);
-static const struct config_key *config_key_find(enum config_section section,
-						const char *name, int flags);
-static void config_unknown_key(struct config_parser *p, const char *name);
-static void config_pending_note(struct config_parser *p,
-				const struct config_key *k, const char *value);
-
 /* The handler inih calls for each "key = value" line. */
 #if INI_HANDLER_LINENO
-static int config_handler_cb(void *user, const char *section,
-			     const char *name, const char *value, int lineno)
+static int config_handler_cb(void *user, const char *section, const char *name,
+                             const char *value, int lineno)
 #else
-static int config_handler_cb(void *user, const char *section,
-			     const char *name, const char *value)
+static int config_handler_cb(void *user, const char *section, const char *name,
+                             const char *value)
 #endif
 {
 	struct config_parser *p = user;
@@ -608,7 +622,7 @@ static int config_handler_cb(void *user, const char *section,
 		return 1;
 	}
 	k = p->section == SECTION_NONE ? NULL
-					: config_key_find(p->section, name, 0);
+	                               : config_key_find(p->section, name, 0);
 	if (!k) {
 		config_unknown_key(p, name);
 		return 1;
@@ -616,12 +630,14 @@ static int config_handler_cb(void *user, const char *section,
 	idx = (size_t)(k - config_keys);
 	if (p->state->seen[idx] && !(k->flags & KEY_LIST)) {
 		config_error(p, p->lineno, "%s given twice (first on line %d)",
-			     name, p->state->seen[idx]);
+		             name, p->state->seen[idx]);
 		return 1;
 	}
 	if (!p->state->seen[idx])
 		p->state->seen[idx] = p->lineno;
 	r = k->set(p, k, value);
+	if (r < 0)
+		p->state->bad[idx] = true;
 	if (r > 0)
 		config_pending_note(p, k, value);
 	return 1;
@@ -650,7 +666,7 @@ static bool config_pending(const struct config_key *k, const char *value)
 
 /* Add a note when `k` set to `value` is a pending feature. */
 static void config_pending_note(struct config_parser *p,
-				const struct config_key *k, const char *value)
+                                const struct config_key *k, const char *value)
 {
 	const char *name = p->listener ? p->listener->name : "";
 
@@ -658,29 +674,29 @@ static void config_pending_note(struct config_parser *p,
 		return;
 	if (k->flags & KEY_SECRET)
 		config_note(p, p->lineno,
-			    "%s is not supported yet by this version and is "
-			    "ignored",
-			    k->name);
+		            "%s is not supported yet by this version and is "
+		            "ignored",
+		            k->name);
 	else if (k->flags & KEY_STOPS)
 		config_note(p, p->lineno,
-			    "%s = %s is not supported yet by this version; "
-			    "listener '%s' will not be started",
-			    k->name, value, name);
+		            "%s = %s is not supported yet by this version; "
+		            "listener '%s' will not be started",
+		            k->name, value, name);
 	else if (k->pending_effect)
 		config_note(p, p->lineno,
-			    "%s = %s is not supported yet by this version; %s",
-			    k->name, value, k->pending_effect);
+		            "%s = %s is not supported yet by this version; %s",
+		            k->name, value, k->pending_effect);
 	else
 		config_note(p, p->lineno,
-			    "%s = %s is not supported yet by this version and "
-			    "is ignored",
-			    k->name, value);
+		            "%s = %s is not supported yet by this version and "
+		            "is ignored",
+		            k->name, value);
 }
 
 /* The key table entry for `name` in `section`: a key, or with KEY_SECTION
  * a section kind. */
 static const struct config_key *config_key_find(enum config_section section,
-						const char *name, int flags)
+                                                const char *name, int flags)
 {
 	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
@@ -694,85 +710,68 @@ static const struct config_key *config_key_find(enum config_section section,
 	return NULL;
 }
 
-/* Report a key that the current section does not have. */
+/* Report a key that the current section does not have: where it belongs
+ * if it is a key at all, or the nearest key of the section. */
 static void config_unknown_key(struct config_parser *p, const char *name)
 {
 	const char *words[CONFIG_NKEYS];
-	char where[64] = "";
-	size_t nwords = 0, nwhere = 0, total = 0;
+	char homes[96] = "";
+	size_t nwords = 0, nhomes = 0, total = 0;
 	const char *near;
 
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		total += !(config_keys[i].flags & KEY_SECTION) &&
+		         strcmp(config_keys[i].name, name) == 0;
 	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
+		size_t len = strlen(homes);
 
-		if (!(k->flags & KEY_SECTION) &&
-		    config_key_find(k->section, name, 0) == k)
-			total++;
-	}
-	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
-
-		if (k->flags & KEY_SECTION) {
-			if (!config_key_find(k->section, name, 0))
-				continue;
-			nwhere++;
-			snprintf(where + strlen(where),
-				 sizeof(where) - strlen(where), "%s[%s%s]",
-				 nwhere == 1	    ? ""
-				 : nwhere == total ? " or "
-						    : ", ",
-				 k->name,
-				 p->section != SECTION_NONE ? ""
-				 : k->section == SECTION_LISTENER
-				     ? " NAME"
-				 : k->section == SECTION_VHOST ? " HOSTNAME"
-							       : "");
+		if (!(k->flags & KEY_SECTION)) {
+			if (k->section == p->section)
+				words[nwords++] = k->name;
 			continue;
 		}
-		if (k->section == p->section)
-			words[nwords++] = k->name;
+		if (!config_key_find(k->section, name, 0))
+			continue;
+		nhomes++;
+		snprintf(homes + len, sizeof(homes) - len, "%s[%s%s]",
+		         nhomes == 1       ? ""
+		         : nhomes == total ? " or "
+		                           : ", ",
+		         k->name,
+		         p->section != SECTION_NONE       ? ""
+		         : k->section == SECTION_LISTENER ? " NAME"
+		         : k->section == SECTION_VHOST    ? " HOSTNAME"
+		                                          : "");
 	}
-	if (p->section == SECTION_NONE) {
-		if (nwhere)
-			config_error(p, p->lineno,
-				     "key '%s' outside a section; it belongs "
-				     "in %s",
-				     name, where);
-		else
-			config_error(p, p->lineno,
-				     "key '%s' outside a section; sections "
-				     "are [global], [listener NAME] and "
-				     "[vhost HOSTNAME]",
-				     name);
-		return;
-	}
-	if (nwhere) {
+	if (p->section == SECTION_NONE && nhomes)
 		config_error(p, p->lineno,
-			     "'%s' is not a [%s] key; it belongs in %s", name,
-			     p->kind->name, where);
-		return;
-	}
-	near = config_nearest(name, words, nwords);
-	if (near)
+		             "key '%s' outside a section; it belongs in %s",
+		             name, homes);
+	else if (p->section == SECTION_NONE)
 		config_error(p, p->lineno,
-			     "unknown key '%s' in %s; did you mean '%s'?", name,
-			     p->where, near);
+		             "key '%s' outside a section; sections are "
+		             "[global], [listener NAME] and [vhost HOSTNAME]",
+		             name);
+	else if (nhomes)
+		config_error(p, p->lineno,
+		             "'%s' is not a [%s] key; it belongs in %s", name,
+		             p->kind->name, homes);
+	else if ((near = config_nearest(name, words, nwords)) != NULL)
+		config_error(p, p->lineno,
+		             "unknown key '%s' in %s; did you mean '%s'?", name,
+		             p->where, near);
 	else
 		config_error(p, p->lineno, "unknown key '%s' in %s", name,
-			     p->where);
+		             p->where);
 }
 
 /* --- sections ----------------------------------------------------------- */
 
-static bool config_name_ok(const char *name);
-static const char *config_hostname_check(char *name, bool wildcard);
-static void config_listener_check(struct config_parser *p);
-static void config_vhost_check(struct config_parser *p);
-
 /* Open the section whose header holds the n bytes of `text` between the
  * brackets; with NULL, skip the keys up to the next header. */
 static void config_section_begin(struct config_parser *p, const char *text,
-				 size_t n)
+                                 size_t n)
 {
 	const char *kinds[CONFIG_NKEYS];
 	const struct config_key *kind;
@@ -784,8 +783,8 @@ static void config_section_begin(struct config_parser *p, const char *text,
 	p->section = SECTION_SKIP;
 	if (!text)
 		return;
-	while (n > 0 && isspace((unsigned char)*text))
-		text++, n--;
+	for (; n > 0 && isspace((unsigned char)*text); n--)
+		text++;
 	while (n > 0 && isspace((unsigned char)text[n - 1]))
 		n--;
 	all = strndup(text, n);
@@ -808,15 +807,15 @@ static void config_section_begin(struct config_parser *p, const char *text,
 		near = config_nearest(word, kinds, nkinds);
 		if (near)
 			config_error(p, p->lineno,
-				     "unknown section [%s]; did you mean "
-				     "[%s%s%s]?",
-				     all, near, *name ? " " : "", name);
+			             "unknown section [%s]; did you mean "
+			             "[%s%s%s]?",
+			             all, near, *name ? " " : "", name);
 		else
 			config_error(p, p->lineno,
-				     "unknown section [%s]; sections are "
-				     "[global], [listener NAME] and "
-				     "[vhost HOSTNAME]",
-				     all);
+			             "unknown section [%s]; sections are "
+			             "[global], [listener NAME] and "
+			             "[vhost HOSTNAME]",
+			             all);
 		free(word);
 		free(all);
 		return;
@@ -824,108 +823,108 @@ static void config_section_begin(struct config_parser *p, const char *text,
 	p->kind = kind;
 	p->section = kind->section;
 	snprintf(p->where, sizeof(p->where), "[%s%s%.*s]", kind->name,
-		 *name ? " " : "", CONFIG_WHERE_MAX / 2, name);
+	         *name ? " " : "", CONFIG_WHERE_MAX / 2, name);
 
 	if (kind->section == SECTION_GLOBAL) {
 		if (*name)
 			config_error(p, p->lineno,
-				     "[global] takes no name (found [%s])",
-				     all);
+			             "[global] takes no name (found [%s])",
+			             all);
 		p->state = &p->global;
-		if (!p->global.line)
-			p->global.line = p->lineno;
 	} else if (kind->section == SECTION_LISTENER) {
-		const struct config_listener *dup =
-			config_find_listener(p->cfg, name);
-		struct config_listener *l = &p->scratch_listener;
-		struct config_state *st = &p->scratch_state;
-
-		p->listener_sections++;
-		if (!*name)
-			config_error(p, p->lineno,
-				     "[listener] needs a name, as in "
-				     "[listener web]");
-		else if (!config_name_ok(name))
-			config_error(p, p->lineno,
-				     "listener name '%s' has a character "
-				     "other than letters, digits, '-', '_' "
-				     "and '.'",
-				     name);
-		else if (dup)
-			config_error(p, p->lineno,
-				     "[listener %s] given twice (first on "
-				     "line %d)",
-				     name, dup->line);
-		else if (config_realloc(p, &p->cfg->listeners,
-					p->cfg->nlisteners + 1,
-					sizeof(*l)) == 0 &&
-			 config_realloc(p, &p->lstates, p->nlstates + 1,
-					sizeof(*st)) == 0) {
-			l = &p->cfg->listeners[p->cfg->nlisteners++];
-			st = &p->lstates[p->nlstates++];
-		}
-		p->scratch = l == &p->scratch_listener;
-		config_listener_init(l);
-		memset(st, 0, sizeof(*st));
-		l->line = st->line = p->lineno;
-		if (!(l->name = strdup(name)))
-			p->oom = true;
-		p->listener = l;
-		p->state = st;
+		config_listener_begin(p, name);
 	} else {
-		struct config_vhost *v = &p->scratch_vhost;
-		struct config_state *st = &p->scratch_state;
-		char *lower = strdup(name);
-		const char *why = lower ? config_hostname_check(lower, true)
-					: NULL;
-		const struct config_vhost *dup = NULL;
-
-		if (!lower) {
-			p->oom = true;
-			lower = name;
-		}
-		for (size_t i = 0; !why && i < p->cfg->nvhosts; i++) {
-			if (strcmp(p->cfg->vhosts[i].name, lower) == 0)
-				dup = &p->cfg->vhosts[i];
-		}
-		if (!*name)
-			config_error(p, p->lineno,
-				     "[vhost] needs a host name, as in "
-				     "[vhost app.test]");
-		else if (why)
-			config_error(p, p->lineno, "vhost name '%s' %s", name,
-				     why);
-		else if (dup)
-			config_error(p, p->lineno,
-				     "[vhost %s] given twice (first on line "
-				     "%d)",
-				     name, dup->line);
-		else if (config_realloc(p, &p->cfg->vhosts,
-					p->cfg->nvhosts + 1,
-					sizeof(*v)) == 0 &&
-			 config_realloc(p, &p->vstates, p->nvstates + 1,
-					sizeof(*st)) == 0) {
-			v = &p->cfg->vhosts[p->cfg->nvhosts++];
-			st = &p->vstates[p->nvstates++];
-		}
-		p->scratch = v == &p->scratch_vhost;
-		config_vhost_init(v);
-		memset(st, 0, sizeof(*st));
-		v->line = st->line = p->lineno;
-		if (!(v->name = strdup(lower)))
-			p->oom = true;
-		if (lower != name)
-			free(lower);
-		p->vhost = v;
-		p->state = st;
-		if (!p->scratch && (kind->flags & KEY_PENDING))
-			config_note(p, p->lineno,
-				    "[vhost %s] is not supported yet by this "
-				    "version and is ignored",
-				    v->name ? v->name : "");
+		config_vhost_begin(p, name);
 	}
 	free(word);
 	free(all);
+}
+
+/* Open [listener NAME]: a new listener, or a scratch one that is checked
+ * and dropped when the header is wrong. */
+static void config_listener_begin(struct config_parser *p, const char *name)
+{
+	const struct config_listener *dup = config_find_listener(p->cfg, name);
+	struct config_listener *l = &p->scratch_listener;
+	struct config_state *st = &p->scratch_state;
+
+	p->listener_sections++;
+	if (!*name)
+		config_error(p, p->lineno,
+		             "[listener] needs a name, as in [listener web]");
+	else if (!config_name_ok(name))
+		config_error(p, p->lineno,
+		             "listener name '%s' has a character other than "
+		             "letters, digits, '-', '_' and '.'",
+		             name);
+	else if (dup)
+		config_error(p, p->lineno,
+		             "[listener %s] given twice (first on line %d)",
+		             name, dup->line);
+	else if (config_realloc(p, &p->cfg->listeners, p->cfg->nlisteners + 1,
+	                        sizeof(*l)) == 0 &&
+	         config_realloc(p, &p->lstates, p->nlstates + 1, sizeof(*st)) ==
+	             0) {
+		l = &p->cfg->listeners[p->cfg->nlisteners++];
+		st = &p->lstates[p->nlstates++];
+	}
+	p->scratch = l == &p->scratch_listener;
+	config_listener_init(l);
+	memset(st, 0, sizeof(*st));
+	l->line = p->lineno;
+	if (!(l->name = strdup(name)))
+		p->oom = true;
+	p->listener = l;
+	p->state = st;
+}
+
+/* Open [vhost HOSTNAME], as config_listener_begin. */
+static void config_vhost_begin(struct config_parser *p, const char *name)
+{
+	struct config_vhost *v = &p->scratch_vhost;
+	struct config_state *st = &p->scratch_state;
+	const struct config_vhost *dup = NULL;
+	char *lower = strdup(name);
+	const char *why;
+
+	if (!lower) {
+		p->oom = true;
+		return;
+	}
+	why = config_hostname_check(lower, true);
+	for (size_t i = 0; !why && i < p->cfg->nvhosts; i++) {
+		if (strcmp(p->cfg->vhosts[i].name, lower) == 0)
+			dup = &p->cfg->vhosts[i];
+	}
+	if (!*name)
+		config_error(p, p->lineno,
+		             "[vhost] needs a host name, as in "
+		             "[vhost app.test]");
+	else if (why)
+		config_error(p, p->lineno, "vhost name '%s' %s", name, why);
+	else if (dup)
+		config_error(p, p->lineno,
+		             "[vhost %s] given twice (first on line %d)", name,
+		             dup->line);
+	else if (config_realloc(p, &p->cfg->vhosts, p->cfg->nvhosts + 1,
+	                        sizeof(*v)) == 0 &&
+	         config_realloc(p, &p->vstates, p->nvstates + 1, sizeof(*st)) ==
+	             0) {
+		v = &p->cfg->vhosts[p->cfg->nvhosts++];
+		st = &p->vstates[p->nvstates++];
+	}
+	p->scratch = v == &p->scratch_vhost;
+	config_vhost_init(v);
+	memset(st, 0, sizeof(*st));
+	v->line = p->lineno;
+	v->name = lower;
+	p->vhost = v;
+	p->state = st;
+	if (!p->scratch && (p->kind->flags & KEY_PENDING))
+		config_note(p, p->lineno,
+		            "[vhost %s] is not supported yet by this version "
+		            "and is ignored",
+		            v->name);
 }
 
 /* Close the current section: check what needs all of its keys. */
@@ -956,323 +955,339 @@ static int config_seen(const struct config_parser *p, const char *key)
 	return k ? p->state->seen[k - config_keys] : 0;
 }
 
-/* Checks of a listener that need all of its keys. */
+/* True when a value of `key` was rejected in the current section: checks
+ * that depend on it are left out rather than piled on. */
+static bool config_bad(const struct config_parser *p, const char *key)
+{
+	const struct config_key *k = config_key_find(p->section, key, 0);
+
+	return k && p->state->bad[k - config_keys];
+}
+
+/* Checks of a listener that need all of its keys. Missing keys are
+ * reported at the section header. */
 static void config_listener_check(struct config_parser *p)
 {
 	const struct config_listener *l = p->listener;
-	const struct config_key *mode;
+	const struct config_key *mode_key;
+	bool mode = !config_bad(p, "mode"), tls = !config_bad(p, "tls");
+	bool cert = l->tls_cert != NULL, key = l->tls_key != NULL;
+	bool udp = mode && l->mode == CONFIG_MODE_UDP;
 	int line = l->line;
 	const char *n = l->name;
 
-	if (l->nbinds == 0)
+	if (!config_seen(p, "bind"))
 		config_error(p, line,
-			     "listener %s: no bind address; add bind = PORT "
-			     "or bind = ADDRESS:PORT",
-			     n);
-	if ((l->mode == CONFIG_MODE_TCP || l->mode == CONFIG_MODE_UDP) &&
-	    !l->has_backend)
+		             "listener %s: no bind address; add bind = PORT "
+		             "or bind = ADDRESS:PORT",
+		             n);
+	if (mode && (l->mode == CONFIG_MODE_TCP || udp) &&
+	    !config_seen(p, "backend"))
 		config_error(p, line, "listener %s: mode %s needs a backend", n,
-			     config_mode_name(l->mode));
-	if (l->tls == CONFIG_TLS_ON && !l->tls_cert && !l->tls_key)
+		             config_mode_name(l->mode));
+	if (tls && l->tls == CONFIG_TLS_ON && !config_seen(p, "tls_cert") &&
+	    !config_seen(p, "tls_key"))
 		config_error(p, line,
-			     "listener %s: tls = on needs tls_cert and "
-			     "tls_key",
-			     n);
-	if (l->tls_cert && !l->tls_key)
+		             "listener %s: tls = on needs tls_cert and "
+		             "tls_key",
+		             n);
+	if (cert && !config_seen(p, "tls_key"))
 		config_error(p, line, "listener %s: tls_cert without tls_key",
-			     n);
-	if (l->tls_key && !l->tls_cert)
+		             n);
+	if (key && !config_seen(p, "tls_cert"))
 		config_error(p, line, "listener %s: tls_key without tls_cert",
-			     n);
-	if (l->tls == CONFIG_TLS_OFF && (l->tls_cert || l->tls_key))
-		config_error(p,
-			     config_seen(p, l->tls_cert ? "tls_cert"
-							: "tls_key"),
-			     "listener %s: %s is set but tls is off; add "
-			     "tls = on",
-			     n, l->tls_cert ? "tls_cert" : "tls_key");
-	if (l->tls == CONFIG_TLS_AUTO && (l->tls_cert || l->tls_key))
+		             n);
+	if (tls && l->tls == CONFIG_TLS_OFF && (cert || key))
+		config_error(p, config_seen(p, cert ? "tls_cert" : "tls_key"),
+		             "listener %s: %s is set but tls is off; add "
+		             "tls = on",
+		             n, cert ? "tls_cert" : "tls_key");
+	if (tls && l->tls == CONFIG_TLS_AUTO && (cert || key))
 		config_error(p, config_seen(p, "tls"),
-			     "listener %s: tls = auto takes certificates from "
-			     "the local CA; remove tls_cert and tls_key, or "
-			     "use tls = on",
-			     n);
-	if (l->tls != CONFIG_TLS_OFF && (l->mode == CONFIG_MODE_UDP ||
-					 l->mode == CONFIG_MODE_TLS_PASSTHROUGH))
+		             "listener %s: tls = auto takes certificates from "
+		             "the local CA; remove tls_cert and tls_key, or "
+		             "use tls = on",
+		             n);
+	if (mode && tls && l->tls != CONFIG_TLS_OFF &&
+	    (udp || l->mode == CONFIG_MODE_TLS_PASSTHROUGH))
 		config_error(p, config_seen(p, "tls"),
-			     "listener %s: mode %s cannot terminate TLS; "
-			     "remove tls",
-			     n, config_mode_name(l->mode));
-	if (l->redirect_https && l->mode != CONFIG_MODE_HTTP)
+		             "listener %s: mode %s cannot terminate TLS; "
+		             "remove tls",
+		             n, config_mode_name(l->mode));
+	if (mode && l->redirect_https && l->mode != CONFIG_MODE_HTTP)
 		config_error(p, config_seen(p, "redirect_https"),
-			     "listener %s: redirect_https needs mode http, "
-			     "not %s",
-			     n, config_mode_name(l->mode));
-	if (l->mode == CONFIG_MODE_UDP && l->proxy_protocol == CONFIG_PROXY_V1)
+		             "listener %s: redirect_https needs mode http, "
+		             "not %s",
+		             n, config_mode_name(l->mode));
+	if (udp && l->proxy_protocol == CONFIG_PROXY_V1)
 		config_error(p, config_seen(p, "proxy_protocol"),
-			     "listener %s: proxy_protocol v1 cannot describe "
-			     "udp; use v2",
-			     n);
-	if (l->mode == CONFIG_MODE_UDP && l->has_backend &&
-	    l->backend.kind == ADDR_UNIX)
+		             "listener %s: proxy_protocol v1 cannot describe "
+		             "udp; use v2",
+		             n);
+	if (udp && l->has_backend && l->backend.kind == ADDR_UNIX)
 		config_error(p, config_seen(p, "backend"),
-			     "listener %s: a udp backend needs an IP address "
-			     "or localhost, not a unix socket",
-			     n);
-	mode = config_key_find(SECTION_LISTENER, "mode", 0);
+		             "listener %s: a udp backend needs an IP address "
+		             "or localhost, not a unix socket",
+		             n);
+	mode_key = config_key_find(SECTION_LISTENER, "mode", 0);
 	if (!config_seen(p, "mode") &&
-	    config_pending(mode, config_mode_name(l->mode)))
+	    config_pending(mode_key, config_mode_name(l->mode)))
 		config_note(p, line,
-			    "listener '%s' has mode %s (the default), which is "
-			    "not supported yet by this version; it will not be "
-			    "started (mode = tcp forwards TCP)",
-			    n, config_mode_name(l->mode));
+		            "listener '%s' has mode %s (the default), which is "
+		            "not supported yet by this version; it will not be "
+		            "started (mode = tcp forwards TCP)",
+		            n, config_mode_name(l->mode));
 }
 
 /* Checks of a vhost that need all of its keys. */
 static void config_vhost_check(struct config_parser *p)
 {
 	const struct config_vhost *v = p->vhost;
+	bool cert = v->tls_cert != NULL, key = v->tls_key != NULL;
 
-	if (!v->has_backend && v->nroutes == 0)
+	if (!config_seen(p, "backend") && !config_seen(p, "route"))
 		config_error(p, v->line,
-			     "vhost %s: no backend and no route; add "
-			     "backend = PORT",
-			     v->name);
-	if (v->tls_cert && !v->tls_key)
+		             "vhost %s: no backend and no route; add "
+		             "backend = PORT",
+		             v->name);
+	if (cert && !config_seen(p, "tls_key"))
 		config_error(p, v->line, "vhost %s: tls_cert without tls_key",
-			     v->name);
-	if (v->tls_key && !v->tls_cert)
+		             v->name);
+	if (key && !config_seen(p, "tls_cert"))
 		config_error(p, v->line, "vhost %s: tls_key without tls_cert",
-			     v->name);
+		             v->name);
 }
 
+/* udp and the tcp-based modes are different protocols: they may share a
+ * port. */
 static bool config_is_udp(enum config_mode mode)
 {
 	return mode == CONFIG_MODE_UDP;
 }
 
+/* Modes that route by host name. */
+static bool config_serves_vhosts(enum config_mode mode)
+{
+	return mode == CONFIG_MODE_HTTP || mode == CONFIG_MODE_TLS_PASSTHROUGH;
+}
+
 /* Checks across sections, once the whole file is read. */
 static void config_finish(struct config_parser *p)
 {
-	const struct config *cfg = p->cfg;
-	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
-
 	if (p->oom)
 		return;
 	if (p->listener_sections == 0)
 		config_error(p, 0, "no [listener] section; nothing to do");
+	for (size_t i = 0; i < p->cfg->nlisteners; i++)
+		config_check_binds(p, i);
+	if (p->cfg->global.has_admin)
+		config_check_admin(p);
+	for (size_t i = 0; i < p->cfg->nvhosts; i++) {
+		config_check_vhost_listeners(p, i);
+		config_check_vhost_names(p, i);
+	}
+}
 
-	/* two listeners of one protocol on one address */
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		const struct config_listener *b = &cfg->listeners[i];
+/* The first bind, before bind j of listener i, that cannot be bound
+ * together with it: bind *m of listener *k. */
+static bool config_find_overlap(const struct config *cfg, size_t i, size_t j,
+                                size_t *k, size_t *m)
+{
+	const struct config_listener *b = &cfg->listeners[i];
 
-		for (size_t j = 0; j < b->nbinds; j++) {
-			bool found = false;
+	for (*k = 0; *k <= i; (*k)++) {
+		const struct config_listener *a = &cfg->listeners[*k];
+		size_t end = *k == i ? j : a->nbinds;
 
-			for (size_t k = 0; k <= i && !found; k++) {
-				const struct config_listener *a =
-					&cfg->listeners[k];
-				size_t end = k == i ? j : a->nbinds;
-
-				if (config_is_udp(a->mode) !=
-				    config_is_udp(b->mode))
-					continue;
-				for (size_t m = 0; m < end && !found; m++) {
-					int line = p->lstates[i]
-						       .lines[ITEM_BIND][j];
-					int first = p->lstates[k]
-							.lines[ITEM_BIND][m];
-
-					if (!addr_overlaps(&a->binds[m],
-							   &b->binds[j]))
-						continue;
-					found = true;
-					addr_format(&b->binds[j], a1,
-						    sizeof(a1));
-					addr_format(&a->binds[m], a2,
-						    sizeof(a2));
-					if (k == i)
-						config_error(
-							p, line,
-							"listener %s: bind %s "
-							"overlaps its own "
-							"bind %s (line %d)",
-							b->name, a1, a2, first);
-					else
-						config_error(
-							p, line,
-							"listener %s: bind %s "
-							"overlaps listener "
-							"%s's %s (line %d)",
-							b->name, a1, a->name,
-							a2, first);
-				}
-			}
+		if (config_is_udp(a->mode) != config_is_udp(b->mode))
+			continue;
+		for (*m = 0; *m < end; (*m)++) {
+			if (addr_overlaps(&a->binds[*m], &b->binds[j]))
+				return true;
 		}
 	}
-	if (cfg->global.has_admin) {
-		bool found = false;
-		int line = 0;
+	return false;
+}
 
-		for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-			if (config_keys[i].section == SECTION_GLOBAL &&
-			    strcmp(config_keys[i].name, "admin") == 0)
-				line = p->global.seen[i];
+/* Two binds of one protocol on one address: each bind of listener i
+ * against the binds before it. */
+static void config_check_binds(struct config_parser *p, size_t i)
+{
+	const struct config_listener *b = &p->cfg->listeners[i];
+	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+	size_t k, m;
+
+	for (size_t j = 0; j < b->nbinds; j++) {
+		const struct config_listener *a;
+		int line, first;
+
+		if (!config_find_overlap(p->cfg, i, j, &k, &m))
+			continue;
+		a = &p->cfg->listeners[k];
+		line = p->lstates[i].lines[ITEM_BIND][j];
+		first = p->lstates[k].lines[ITEM_BIND][m];
+		addr_format(&b->binds[j], a1, sizeof(a1));
+		addr_format(&a->binds[m], a2, sizeof(a2));
+		if (a == b)
+			config_error(p, line,
+			             "listener %s: bind %s overlaps its own "
+			             "bind %s (line %d)",
+			             b->name, a1, a2, first);
+		else
+			config_error(p, line,
+			             "listener %s: bind %s overlaps listener "
+			             "%s's %s (line %d)",
+			             b->name, a1, a->name, a2, first);
+	}
+}
+
+/* The status page is one more TCP listener. */
+static void config_check_admin(struct config_parser *p)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_key *k =
+	    config_key_find(SECTION_GLOBAL, "admin", 0);
+	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+
+		for (size_t m = 0; m < l->nbinds; m++) {
+			if (config_is_udp(l->mode) ||
+			    !addr_overlaps(&l->binds[m], &cfg->global.admin))
+				continue;
+			config_error(
+			    p, p->global.seen[k - config_keys],
+			    "admin: %s overlaps listener %s's bind %s "
+			    "(line %d)",
+			    addr_format(&cfg->global.admin, a1, sizeof(a1)),
+			    l->name, addr_format(&l->binds[m], a2, sizeof(a2)),
+			    p->lstates[i].lines[ITEM_BIND][m]);
+			return;
 		}
-		for (size_t i = 0; i < cfg->nlisteners && !found; i++) {
-			const struct config_listener *a = &cfg->listeners[i];
+	}
+}
 
-			for (size_t m = 0; m < a->nbinds && !found; m++) {
-				if (config_is_udp(a->mode) ||
-				    !addr_overlaps(&a->binds[m],
-						   &cfg->global.admin))
+/* The listeners of vhost i exist and speak http or tls-passthrough. */
+static void config_check_vhost_listeners(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_vhost *v = &cfg->vhosts[i];
+	bool any = false;
+
+	for (size_t k = 0; k < cfg->nlisteners; k++)
+		any |= config_serves_vhosts(cfg->listeners[k].mode);
+	if (v->listeners.n == 0 && !any && cfg->nlisteners > 0)
+		config_error(p, v->line,
+		             "vhost %s: no http or tls-passthrough listener to "
+		             "serve it",
+		             v->name);
+	for (size_t r = 0; r < v->listeners.n; r++) {
+		const char *name = v->listeners.v[r];
+		const struct config_listener *l =
+		    config_find_listener(cfg, name);
+		int line = p->vstates[i].lines[ITEM_LISTENER][r];
+		size_t len = 1;
+		char *names;
+
+		if (l && config_serves_vhosts(l->mode))
+			continue;
+		if (l) {
+			config_error(p, line,
+			             "vhost %s: listener '%s' has mode %s; "
+			             "vhosts need an http or tls-passthrough "
+			             "listener",
+			             v->name, name, config_mode_name(l->mode));
+			continue;
+		}
+		for (size_t k = 0; k < cfg->nlisteners; k++)
+			len += strlen(cfg->listeners[k].name) + 2;
+		if (!(names = malloc(len))) {
+			p->oom = true;
+			return;
+		}
+		names[0] = '\0';
+		for (size_t k = 0; k < cfg->nlisteners; k++) {
+			if (k > 0)
+				strcat(names, ", ");
+			strcat(names, cfg->listeners[k].name);
+		}
+		if (cfg->nlisteners > 0)
+			config_error(p, line,
+			             "vhost %s: no listener named '%s'; "
+			             "listeners are: %s",
+			             v->name, name, names);
+		else
+			config_error(p, line,
+			             "vhost %s: no listener named '%s'",
+			             v->name, name);
+		free(names);
+	}
+}
+
+/* Every name of vhost i (its own and its aliases) names only it: checked
+ * against the names seen before each one. */
+static void config_check_vhost_names(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_vhost *v = &cfg->vhosts[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct config_vhost *w = &cfg->vhosts[j];
+
+		for (size_t b = 0; b < w->aliases.n; b++) {
+			if (strcmp(w->aliases.v[b], v->name) == 0)
+				config_error(
+				    p, v->line,
+				    "vhost %s: name '%s' is already an "
+				    "alias of vhost %s (line %d)",
+				    v->name, v->name, w->name,
+				    p->vstates[j].lines[ITEM_ALIAS][b]);
+		}
+	}
+	for (size_t a = 0; a < v->aliases.n; a++) {
+		const char *name = v->aliases.v[a];
+		int line = p->vstates[i].lines[ITEM_ALIAS][a];
+		bool found = false;
+
+		for (size_t j = 0; j <= i && !found; j++) {
+			const struct config_vhost *w = &cfg->vhosts[j];
+			size_t end = j == i ? a : w->aliases.n;
+
+			if (strcmp(w->name, name) == 0) {
+				found = true;
+				if (j == i)
+					config_error(p, line,
+					             "vhost %s: alias '%s' is "
+					             "the vhost's own name",
+					             v->name, name);
+				else
+					config_error(p, line,
+					             "vhost %s: alias '%s' is "
+					             "already the name of "
+					             "vhost %s (line %d)",
+					             v->name, name, w->name,
+					             w->line);
+			}
+			for (size_t b = 0; b < end && !found; b++) {
+				int first = p->vstates[j].lines[ITEM_ALIAS][b];
+
+				if (strcmp(w->aliases.v[b], name) != 0)
 					continue;
 				found = true;
-				config_error(p, line,
-					     "admin: %s overlaps listener %s's "
-					     "bind %s (line %d)",
-					     addr_format(&cfg->global.admin, a1,
-							 sizeof(a1)),
-					     a->name,
-					     addr_format(&a->binds[m], a2,
-							 sizeof(a2)),
-					     p->lstates[i].lines[ITEM_BIND][m]);
-			}
-		}
-	}
-
-	/* vhosts: their listeners, then their names */
-	for (size_t i = 0; i < cfg->nvhosts; i++) {
-		const struct config_vhost *v = &cfg->vhosts[i];
-		const struct config_state *st = &p->vstates[i];
-		bool any = false;
-
-		for (size_t k = 0; k < cfg->nlisteners; k++)
-			any |= cfg->listeners[k].mode == CONFIG_MODE_HTTP ||
-			       cfg->listeners[k].mode ==
-				       CONFIG_MODE_TLS_PASSTHROUGH;
-		if (v->listeners.n == 0 && !any && cfg->nlisteners > 0)
-			config_error(p, v->line,
-				     "vhost %s: no http or tls-passthrough "
-				     "listener to serve it",
-				     v->name);
-		for (size_t r = 0; r < v->listeners.n; r++) {
-			const char *name = v->listeners.v[r];
-			const struct config_listener *l =
-				config_find_listener(cfg, name);
-			int line = st->lines[ITEM_LISTENER][r];
-			size_t len = 1;
-			char *names;
-
-			if (l && (l->mode == CONFIG_MODE_HTTP ||
-				  l->mode == CONFIG_MODE_TLS_PASSTHROUGH))
-				continue;
-			if (l) {
-				config_error(p, line,
-					     "vhost %s: listener '%s' has mode "
-					     "%s; vhosts need an http or "
-					     "tls-passthrough listener",
-					     v->name, name,
-					     config_mode_name(l->mode));
-				continue;
-			}
-			for (size_t k = 0; k < cfg->nlisteners; k++)
-				len += strlen(cfg->listeners[k].name) + 2;
-			if (!(names = malloc(len))) {
-				p->oom = true;
-				return;
-			}
-			names[0] = '\0';
-			for (size_t k = 0; k < cfg->nlisteners; k++) {
-				if (k > 0)
-					strcat(names, ", ");
-				strcat(names, cfg->listeners[k].name);
-			}
-			if (cfg->nlisteners > 0)
-				config_error(p, line,
-					     "vhost %s: no listener named '%s'; "
-					     "listeners are: %s",
-					     v->name, name, names);
-			else
-				config_error(p, line,
-					     "vhost %s: no listener named '%s'",
-					     v->name, name);
-			free(names);
-		}
-	}
-	for (size_t i = 0; i < cfg->nvhosts; i++) {
-		const struct config_vhost *v = &cfg->vhosts[i];
-
-		for (size_t a = 0; a < v->aliases.n; a++) {
-			const char *name = v->aliases.v[a];
-			int line = p->vstates[i].lines[ITEM_ALIAS][a];
-			bool found = false;
-
-			for (size_t j = 0; j <= i && !found; j++) {
-				const struct config_vhost *w = &cfg->vhosts[j];
-				size_t end = j == i ? a : w->aliases.n;
-
-				if (strcmp(w->name, name) == 0) {
-					found = true;
-					if (j == i)
-						config_error(
-							p, line,
-							"vhost %s: alias '%s' "
-							"is the vhost's own "
-							"name",
-							v->name, name);
-					else
-						config_error(
-							p, line,
-							"vhost %s: alias '%s' "
-							"is already the name "
-							"of vhost %s (line %d)",
-							v->name, name, w->name,
-							w->line);
-				}
-				for (size_t b = 0; b < end && !found; b++) {
-					int first =
-						p->vstates[j].lines[ITEM_ALIAS][b];
-
-					if (strcmp(w->aliases.v[b], name) != 0)
-						continue;
-					found = true;
-					if (j == i)
-						config_error(
-							p, line,
-							"vhost %s: alias '%s' "
-							"given twice (first "
-							"on line %d)",
-							v->name, name, first);
-					else
-						config_error(
-							p, line,
-							"vhost %s: alias '%s' "
-							"is already an alias "
-							"of vhost %s (line %d)",
-							v->name, name, w->name,
-							first);
-				}
-			}
-		}
-	}
-	for (size_t i = 0; i < cfg->nvhosts; i++) {
-		const struct config_vhost *v = &cfg->vhosts[i];
-
-		for (size_t j = i + 1; j < cfg->nvhosts; j++) {
-			const struct config_vhost *w = &cfg->vhosts[j];
-
-			for (size_t b = 0; b < v->aliases.n; b++) {
-				if (strcmp(v->aliases.v[b], w->name) == 0)
-					config_error(
-						p, w->line,
-						"vhost %s: name '%s' is "
-						"already an alias of vhost %s "
-						"(line %d)",
-						w->name, w->name, v->name,
-						p->vstates[i]
-							.lines[ITEM_ALIAS][b]);
+				if (j == i)
+					config_error(p, line,
+					             "vhost %s: alias '%s' "
+					             "given twice (first on "
+					             "line %d)",
+					             v->name, name, first);
+				else
+					config_error(p, line,
+					             "vhost %s: alias '%s' is "
+					             "already an alias of "
+					             "vhost %s (line %d)",
+					             v->name, name, w->name,
+					             first);
 			}
 		}
 	}
@@ -1293,7 +1308,7 @@ static char *config_base(struct config_parser *p, const struct config_key *k)
 /* Index of `value` in `words` (any case), or -1 after an error that lists
  * them and suggests the nearest. */
 static int config_word(struct config_parser *p, const struct config_key *k,
-		       const char *value, const char *const *words, size_t n)
+                       const char *value, const char *const *words, size_t n)
 {
 	char list[256] = "";
 	const char *near;
@@ -1302,25 +1317,25 @@ static int config_word(struct config_parser *p, const struct config_key *k,
 		if (strcasecmp(value, words[i]) == 0)
 			return (int)i;
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
-			 "%s%s", i ? ", " : "", words[i]);
+		         "%s%s", i ? ", " : "", words[i]);
 	}
 	near = config_nearest(value, words, n);
 	if (*value == '\0')
 		config_error(p, p->lineno, "%s: no value; use one of %s",
-			     k->name, list);
+		             k->name, list);
 	else if (near)
 		config_error(p, p->lineno,
-			     "%s: '%s' is not one of %s; did you mean '%s'?",
-			     k->name, value, list, near);
+		             "%s: '%s' is not one of %s; did you mean '%s'?",
+		             k->name, value, list, near);
 	else
-		config_error(p, p->lineno, "%s: '%s' is not one of %s",
-			     k->name, value, list);
+		config_error(p, p->lineno, "%s: '%s' is not one of %s", k->name,
+		             value, list);
 	return -1;
 }
 
 /* Parse a decimal number from min to max. */
 static int config_uint(const char *text, unsigned min, unsigned max,
-		       unsigned *out)
+                       unsigned *out)
 {
 	unsigned long long v = 0;
 
@@ -1340,24 +1355,25 @@ static int config_uint(const char *text, unsigned min, unsigned max,
 /* As config_uint, reporting "KEY: 'VALUE' is not a number from MIN to
  * MAX". */
 static int config_number(struct config_parser *p, const struct config_key *k,
-			 const char *value, unsigned min, unsigned max,
-			 unsigned *out)
+                         const char *value, unsigned min, unsigned max,
+                         unsigned *out)
 {
 	if (config_uint(value, min, max, out) == 0)
 		return 0;
 	config_error(p, p->lineno, "%s: '%s' is not a number from %u to %u",
-		     k->name, value, min, max);
+	             k->name, value, min, max);
 	return -1;
 }
 
 /* Call `add` for each item of a comma-separated list. Returns -1 if any
  * item is bad, 0 for an empty value, 1 otherwise. */
 static int config_each(struct config_parser *p, const struct config_key *k,
-		       const char *value,
-		       int (*add)(struct config_parser *p,
-				  const struct config_key *k, const char *item))
+                       const char *value,
+                       int (*add)(struct config_parser *p,
+                                  const struct config_key *k, const char *item))
 {
 	const char *s = value;
+	bool empty = false;
 	int rc = 1;
 
 	if (*value == '\0')
@@ -1367,14 +1383,16 @@ static int config_each(struct config_parser *p, const struct config_key *k,
 		size_t n = comma ? (size_t)(comma - s) : strlen(s);
 		char *item;
 
-		while (n > 0 && isspace((unsigned char)*s))
-			s++, n--;
+		for (; n > 0 && isspace((unsigned char)*s); n--)
+			s++;
 		while (n > 0 && isspace((unsigned char)s[n - 1]))
 			n--;
 		if (n == 0) {
-			config_error(p, p->lineno,
-				     "%s: empty item in the list '%s'",
-				     k->name, value);
+			if (!empty)
+				config_error(p, p->lineno,
+				             "%s: empty item in the list '%s'",
+				             k->name, value);
+			empty = true;
 			rc = -1;
 		} else if (!(item = strndup(s, n))) {
 			p->oom = true;
@@ -1392,7 +1410,7 @@ static int config_each(struct config_parser *p, const struct config_key *k,
 
 /* Parse an address for key `k` into out, reporting "KEY: why". */
 static int config_addr(struct config_parser *p, const struct config_key *k,
-		       const char *text, enum addr_use use, struct addr *out)
+                       const char *text, enum addr_use use, struct addr *out)
 {
 	char why[256];
 
@@ -1402,9 +1420,9 @@ static int config_addr(struct config_parser *p, const struct config_key *k,
 	return -1;
 }
 
-/* Copy `value` into the string field of `k`. */
+/* Copy `value` into the string field of `k`; empty means none. */
 static int config_set_string(struct config_parser *p,
-			     const struct config_key *k, const char *value)
+                             const struct config_key *k, const char *value)
 {
 	char **field = (char **)(void *)(config_base(p, k) + k->off);
 
@@ -1420,13 +1438,13 @@ static int config_set_string(struct config_parser *p,
 }
 
 static int config_set_log_level(struct config_parser *p,
-				const struct config_key *k, const char *value)
+                                const struct config_key *k, const char *value)
 {
 	static const char *const levels[] = {
-		[LOG_LEVEL_ERROR] = "error",
-		[LOG_LEVEL_WARN] = "warn",
-		[LOG_LEVEL_INFO] = "info",
-		[LOG_LEVEL_DEBUG] = "debug",
+	    [LOG_LEVEL_ERROR] = "error",
+	    [LOG_LEVEL_WARN] = "warn",
+	    [LOG_LEVEL_INFO] = "info",
+	    [LOG_LEVEL_DEBUG] = "debug",
 	};
 	int i;
 
@@ -1439,14 +1457,14 @@ static int config_set_log_level(struct config_parser *p,
 }
 
 static int config_set_access_log(struct config_parser *p,
-				 const struct config_key *k, const char *value)
+                                 const struct config_key *k, const char *value)
 {
 	char **field = &p->cfg->global.access_log;
 
 	if (*value == '\0') {
 		config_error(p, p->lineno,
-			     "access_log: no value; use off, stderr or a file "
-			     "path");
+		             "access_log: no value; use off, stderr or a file "
+		             "path");
 		return -1;
 	}
 	free(*field);
@@ -1461,11 +1479,11 @@ static int config_set_access_log(struct config_parser *p,
 }
 
 static int config_set_log_format(struct config_parser *p,
-				 const struct config_key *k, const char *value)
+                                 const struct config_key *k, const char *value)
 {
 	static const char *const formats[] = {
-		[CONFIG_LOG_COMBINED] = "combined",
-		[CONFIG_LOG_JSON] = "json",
+	    [CONFIG_LOG_COMBINED] = "combined",
+	    [CONFIG_LOG_JSON] = "json",
 	};
 	int i = config_word(p, k, value, formats, 2);
 
@@ -1475,27 +1493,20 @@ static int config_set_log_format(struct config_parser *p,
 	return i != CONFIG_LOG_COMBINED;
 }
 
-/* A path or name where empty means "none". */
-static int config_set_optional(struct config_parser *p,
-			       const struct config_key *k, const char *value)
-{
-	return config_set_string(p, k, value);
-}
-
 /* A file path that must be given. */
 static int config_set_path(struct config_parser *p, const struct config_key *k,
-			   const char *value)
+                           const char *value)
 {
 	if (*value == '\0') {
 		config_error(p, p->lineno, "%s: no value; give a file path",
-			     k->name);
+		             k->name);
 		return -1;
 	}
 	return config_set_string(p, k, value);
 }
 
-static int config_set_admin(struct config_parser *p,
-			    const struct config_key *k, const char *value)
+static int config_set_admin(struct config_parser *p, const struct config_key *k,
+                            const char *value)
 {
 	struct config_global *g = &p->cfg->global;
 
@@ -1509,7 +1520,7 @@ static int config_set_admin(struct config_parser *p,
 }
 
 static int config_set_global_max(struct config_parser *p,
-				 const struct config_key *k, const char *value)
+                                 const struct config_key *k, const char *value)
 {
 	unsigned *max = &p->cfg->global.max_connections;
 
@@ -1519,7 +1530,7 @@ static int config_set_global_max(struct config_parser *p,
 }
 
 static int config_set_timeout(struct config_parser *p,
-			      const struct config_key *k, const char *value)
+                              const struct config_key *k, const char *value)
 {
 	unsigned *ms = (unsigned *)(void *)(config_base(p, k) + k->off);
 	unsigned v;
@@ -1527,19 +1538,19 @@ static int config_set_timeout(struct config_parser *p,
 
 	if (r == -2) {
 		config_error(p, p->lineno,
-			     "%s: '%s' is too long (at most 49 days)", k->name,
-			     value);
+		             "%s: '%s' is too long (at most 49 days)", k->name,
+		             value);
 		return -1;
 	}
 	if (r < 0) {
 		config_error(p, p->lineno,
-			     "%s: '%s' is not a duration (250ms, 5s, 2m, 1h)",
-			     k->name, value);
+		             "%s: '%s' is not a duration (250ms, 5s, 2m, 1h)",
+		             k->name, value);
 		return -1;
 	}
 	if (v == 0) {
 		config_error(p, p->lineno, "%s: '%s' must be longer than 0",
-			     k->name, value);
+		             k->name, value);
 		return -1;
 	}
 	*ms = v;
@@ -1547,7 +1558,7 @@ static int config_set_timeout(struct config_parser *p,
 }
 
 static int config_set_workers(struct config_parser *p,
-			      const struct config_key *k, const char *value)
+                              const struct config_key *k, const char *value)
 {
 	unsigned *workers = &p->cfg->global.workers;
 
@@ -1557,16 +1568,16 @@ static int config_set_workers(struct config_parser *p,
 	}
 	if (config_uint(value, 1, CONFIG_WORKERS_MAX, workers) < 0) {
 		config_error(p, p->lineno,
-			     "workers: '%s' is not auto or a number from 1 "
-			     "to %u",
-			     value, CONFIG_WORKERS_MAX);
+		             "workers: '%s' is not auto or a number from 1 "
+		             "to %u",
+		             value, CONFIG_WORKERS_MAX);
 		return -1;
 	}
 	return *workers != 1;
 }
 
-static int config_add_bind(struct config_parser *p,
-			   const struct config_key *k, const char *item)
+static int config_add_bind(struct config_parser *p, const struct config_key *k,
+                           const char *item)
 {
 	struct config_listener *l = p->listener;
 	struct addr a;
@@ -1579,22 +1590,22 @@ static int config_add_bind(struct config_parser *p,
 	return config_state_line(p, ITEM_BIND, l->nbinds);
 }
 
-static int config_set_binds(struct config_parser *p,
-			    const struct config_key *k, const char *value)
+static int config_set_binds(struct config_parser *p, const struct config_key *k,
+                            const char *value)
 {
 	if (*value == '\0') {
 		config_error(p, p->lineno,
-			     "bind: no value; use PORT or ADDRESS:PORT");
+		             "bind: no value; use PORT or ADDRESS:PORT");
 		return -1;
 	}
 	return config_each(p, k, value, config_add_bind);
 }
 
 static int config_set_mode(struct config_parser *p, const struct config_key *k,
-			   const char *value)
+                           const char *value)
 {
 	int i = config_word(p, k, value, config_mode_names,
-			    sizeof(config_mode_names) / sizeof(char *));
+	                    sizeof(config_mode_names) / sizeof(char *));
 
 	if (i < 0)
 		return -1;
@@ -1603,8 +1614,8 @@ static int config_set_mode(struct config_parser *p, const struct config_key *k,
 }
 
 static int config_set_listener_backend(struct config_parser *p,
-				       const struct config_key *k,
-				       const char *value)
+                                       const struct config_key *k,
+                                       const char *value)
 {
 	struct config_listener *l = p->listener;
 
@@ -1615,12 +1626,12 @@ static int config_set_listener_backend(struct config_parser *p,
 }
 
 static int config_set_tls(struct config_parser *p, const struct config_key *k,
-			  const char *value)
+                          const char *value)
 {
 	static const char *const modes[] = {
-		[CONFIG_TLS_OFF] = "off",
-		[CONFIG_TLS_ON] = "on",
-		[CONFIG_TLS_AUTO] = "auto",
+	    [CONFIG_TLS_OFF] = "off",
+	    [CONFIG_TLS_ON] = "on",
+	    [CONFIG_TLS_AUTO] = "auto",
 	};
 	bool on;
 	int i;
@@ -1633,11 +1644,11 @@ static int config_set_tls(struct config_parser *p, const struct config_key *k,
 	return i != CONFIG_TLS_OFF;
 }
 
-static int config_add_cidr(struct config_parser *p,
-			   const struct config_key *k, const char *item)
+static int config_add_cidr(struct config_parser *p, const struct config_key *k,
+                           const char *item)
 {
 	struct config_acl *acl =
-		(struct config_acl *)(void *)(config_base(p, k) + k->off);
+	    (struct config_acl *)(void *)(config_base(p, k) + k->off);
 	char why[256];
 	struct cidr c;
 
@@ -1652,19 +1663,19 @@ static int config_add_cidr(struct config_parser *p,
 }
 
 static int config_set_acl(struct config_parser *p, const struct config_key *k,
-			  const char *value)
+                          const char *value)
 {
 	return config_each(p, k, value, config_add_cidr);
 }
 
 static int config_set_proxy_protocol(struct config_parser *p,
-				     const struct config_key *k,
-				     const char *value)
+                                     const struct config_key *k,
+                                     const char *value)
 {
 	static const char *const versions[] = {
-		[CONFIG_PROXY_OFF] = "off",
-		[CONFIG_PROXY_V1] = "v1",
-		[CONFIG_PROXY_V2] = "v2",
+	    [CONFIG_PROXY_OFF] = "off",
+	    [CONFIG_PROXY_V1] = "v1",
+	    [CONFIG_PROXY_V2] = "v2",
 	};
 	int i = config_word(p, k, value, versions, 3);
 
@@ -1675,8 +1686,8 @@ static int config_set_proxy_protocol(struct config_parser *p,
 }
 
 static int config_set_listener_max(struct config_parser *p,
-				   const struct config_key *k,
-				   const char *value)
+                                   const struct config_key *k,
+                                   const char *value)
 {
 	unsigned *max = &p->listener->max_connections;
 
@@ -1686,7 +1697,7 @@ static int config_set_listener_max(struct config_parser *p,
 }
 
 static int config_set_redirect(struct config_parser *p,
-			       const struct config_key *k, const char *value)
+                               const struct config_key *k, const char *value)
 {
 	unsigned port;
 
@@ -1695,9 +1706,9 @@ static int config_set_redirect(struct config_parser *p,
 		return 0;
 	if (config_uint(value, 1, 65535, &port) < 0) {
 		config_error(p, p->lineno,
-			     "redirect_https: '%s' is not a port number "
-			     "(1-65535)",
-			     value);
+		             "redirect_https: '%s' is not a port number "
+		             "(1-65535)",
+		             value);
 		return -1;
 	}
 	p->listener->redirect_https = (uint16_t)port;
@@ -1705,17 +1716,17 @@ static int config_set_redirect(struct config_parser *p,
 }
 
 static int config_add_vhost_listener(struct config_parser *p,
-				     const struct config_key *k,
-				     const char *item)
+                                     const struct config_key *k,
+                                     const char *item)
 {
 	struct config_strings *s = &p->vhost->listeners;
 
 	for (size_t i = 0; i < s->n; i++) {
 		if (strcmp(s->v[i], item) == 0) {
 			config_error(p, p->lineno,
-				     "listener: '%s' given twice (first on "
-				     "line %d)",
-				     item, p->state->lines[ITEM_LISTENER][i]);
+			             "listener: '%s' given twice (first on "
+			             "line %d)",
+			             item, p->state->lines[ITEM_LISTENER][i]);
 			return -1;
 		}
 	}
@@ -1725,15 +1736,15 @@ static int config_add_vhost_listener(struct config_parser *p,
 }
 
 static int config_set_vhost_listeners(struct config_parser *p,
-				      const struct config_key *k,
-				      const char *value)
+                                      const struct config_key *k,
+                                      const char *value)
 {
 	return config_each(p, k, value, config_add_vhost_listener);
 }
 
 static int config_set_vhost_backend(struct config_parser *p,
-				    const struct config_key *k,
-				    const char *value)
+                                    const struct config_key *k,
+                                    const char *value)
 {
 	struct config_vhost *v = p->vhost;
 
@@ -1743,8 +1754,8 @@ static int config_set_vhost_backend(struct config_parser *p,
 	return 1;
 }
 
-static int config_add_alias(struct config_parser *p,
-			    const struct config_key *k, const char *item)
+static int config_add_alias(struct config_parser *p, const struct config_key *k,
+                            const char *item)
 {
 	struct config_strings *s = &p->vhost->aliases;
 	char *name = strdup(item);
@@ -1768,13 +1779,13 @@ static int config_add_alias(struct config_parser *p,
 }
 
 static int config_set_aliases(struct config_parser *p,
-			      const struct config_key *k, const char *value)
+                              const struct config_key *k, const char *value)
 {
 	return config_each(p, k, value, config_add_alias);
 }
 
-static int config_set_route(struct config_parser *p,
-			    const struct config_key *k, const char *value)
+static int config_set_route(struct config_parser *p, const struct config_key *k,
+                            const char *value)
 {
 	struct config_vhost *v = p->vhost;
 	size_t n = strcspn(value, " \t");
@@ -1784,24 +1795,24 @@ static int config_set_route(struct config_parser *p,
 	target += strspn(target, " \t");
 	if (n == 0 || *target == '\0' || target[strcspn(target, " \t")]) {
 		config_error(p, p->lineno,
-			     "route: expected 'PREFIX BACKEND', as in "
-			     "route = /api 127.0.0.1:4000");
+		             "route: expected 'PREFIX BACKEND', as in "
+		             "route = /api 127.0.0.1:4000");
 		return -1;
 	}
 	if (value[0] != '/') {
 		config_error(p, p->lineno,
-			     "route: prefix '%.*s' does not start with '/'",
-			     (int)n, value);
+		             "route: prefix '%.*s' does not start with '/'",
+		             (int)n, value);
 		return -1;
 	}
 	for (size_t i = 0; i < v->nroutes; i++) {
 		if (strlen(v->routes[i].prefix) == n &&
 		    strncmp(v->routes[i].prefix, value, n) == 0) {
 			config_error(p, p->lineno,
-				     "route: prefix %.*s given twice (first "
-				     "on line %d)",
-				     (int)n, value,
-				     p->state->lines[ITEM_ROUTE][i]);
+			             "route: prefix %.*s given twice (first "
+			             "on line %d)",
+			             (int)n, value,
+			             p->state->lines[ITEM_ROUTE][i]);
 			return -1;
 		}
 	}
@@ -1818,8 +1829,7 @@ static int config_set_route(struct config_parser *p,
 }
 
 static int config_set_host_header(struct config_parser *p,
-				  const struct config_key *k,
-				  const char *value)
+                                  const struct config_key *k, const char *value)
 {
 	struct config_vhost *v = p->vhost;
 	size_t n = strcspn(value, ":");
@@ -1842,14 +1852,14 @@ static int config_set_host_header(struct config_parser *p,
 		return -1;
 	}
 	ok = *host && !config_hostname_check(host, false) &&
-	     (value[n] == '\0' || config_uint(value + n + 1, 1, 65535,
-					      &port) == 0);
+	     (value[n] == '\0' ||
+	      config_uint(value + n + 1, 1, 65535, &port) == 0);
 	free(host);
 	if (!ok) {
 		config_error(p, p->lineno,
-			     "host_header: '%s' is not keep, backend or a "
-			     "host name (with an optional :PORT)",
-			     value);
+		             "host_header: '%s' is not keep, backend or a "
+		             "host name (with an optional :PORT)",
+		             value);
 		return -1;
 	}
 	if (!(v->host_header_name = strdup(value))) {
@@ -1861,14 +1871,14 @@ static int config_set_host_header(struct config_parser *p,
 }
 
 static int config_set_auth(struct config_parser *p, const struct config_key *k,
-			   const char *value)
+                           const char *value)
 {
 	struct config_strings *s = &p->vhost->auth;
 	size_t user = strcspn(value, ":");
 
 	if (value[user] != ':' || value[strcspn(value, " \t")]) {
 		config_error(p, p->lineno,
-			     "auth: expected USER:HASH without spaces");
+		             "auth: expected USER:HASH without spaces");
 		return -1;
 	}
 	if (user == 0) {
@@ -1877,16 +1887,16 @@ static int config_set_auth(struct config_parser *p, const struct config_key *k,
 	}
 	if (value[user + 1] != '$') {
 		config_error(p, p->lineno,
-			     "auth: the password of '%.*s' is not a crypt(3) "
-			     "hash; make one with: openssl passwd -6",
-			     (int)user, value);
+		             "auth: the password of '%.*s' is not a crypt(3) "
+		             "hash; make one with: openssl passwd -6",
+		             (int)user, value);
 		return -1;
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		if (strncmp(s->v[i], value, user + 1) == 0) {
 			config_error(p, p->lineno,
-				     "auth: user '%.*s' given twice", (int)user,
-				     value);
+			             "auth: user '%.*s' given twice", (int)user,
+			             value);
 			return -1;
 		}
 	}
@@ -1968,9 +1978,9 @@ static const char *config_hostname_check(char *name, bool wildcard)
 		for (size_t i = 0; i < label; i++) {
 			if (s[i] == '*')
 				return wildcard ? "has a '*' other than as the "
-						  "whole first label (as in "
-						  "*.example.test)"
-						: "has a '*'";
+				                  "whole first label (as in "
+				                  "*.example.test)"
+				                : "has a '*'";
 			if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
 			    s[i] != '_')
 				return "has a character other than letters, "
@@ -2019,7 +2029,7 @@ static size_t config_distance(const char *a, const char *b)
 /* The word of `words` nearest to `word` (at most 2 edits, and fewer than
  * the length of `word`), or NULL. */
 static const char *config_nearest(const char *word, const char *const *words,
-				  size_t n)
+                                  size_t n)
 {
 	const char *best = NULL;
 	size_t dbest = 3;
@@ -2039,7 +2049,7 @@ static const char *config_nearest(const char *word, const char *const *words,
 
 /* Resize the array whose pointer is at `ptrp` to n elements. */
 static int config_realloc(struct config_parser *p, void *ptrp, size_t n,
-			  size_t size)
+                          size_t size)
 {
 	void *old, *new;
 
@@ -2053,8 +2063,8 @@ static int config_realloc(struct config_parser *p, void *ptrp, size_t n,
 }
 
 /* Append a copy of str to s. */
-static int config_strings_add(struct config_parser *p,
-			      struct config_strings *s, const char *str)
+static int config_strings_add(struct config_parser *p, struct config_strings *s,
+                              const char *str)
 {
 	char *copy = strdup(str);
 
@@ -2070,14 +2080,13 @@ static int config_strings_add(struct config_parser *p,
 /* Remember the current line for item number `count` (1-based) of the
  * current section. Returns 1, or -1 when out of memory. */
 static int config_state_line(struct config_parser *p, enum config_item item,
-			     size_t count)
+                             size_t count)
 {
 	struct config_state *st = p->state;
 
 	if (config_realloc(p, &st->lines[item], count, sizeof(int)) < 0)
 		return -1;
 	st->lines[item][count - 1] = p->lineno;
-	st->nlines[item] = count;
 	return 1;
 }
 
@@ -2154,11 +2163,11 @@ static void config_vhost_clear(struct config_vhost *v)
 #define CONFIG_MSGS_MAX 1000
 
 static void config_vmsg(struct config_parser *p, struct config_msgs *m,
-			int line, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+                        int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 static void config_vmsg(struct config_parser *p, struct config_msgs *m,
-			int line, const char *fmt, va_list ap)
+                        int line, const char *fmt, va_list ap)
 {
 	char *text;
 
@@ -2182,7 +2191,7 @@ static void config_vmsg(struct config_parser *p, struct config_msgs *m,
 
 /* Record an error at `line` (0: about the whole file). */
 static void config_error(struct config_parser *p, int line, const char *fmt,
-			 ...)
+                         ...)
 {
 	va_list ap;
 
@@ -2192,8 +2201,7 @@ static void config_error(struct config_parser *p, int line, const char *fmt,
 }
 
 /* Record a note about a pending feature at `line`. */
-static void config_note(struct config_parser *p, int line, const char *fmt,
-			...)
+static void config_note(struct config_parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -2214,58 +2222,68 @@ static int config_msg_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/*
- * Write messages in line order as "FILE:LINE: text": into err (errlen
- * bytes, "...\n" when cut short), or with err NULL into cfg->notes.
- */
-static void config_write_msgs(struct config_parser *p, struct config_msgs *m,
-			      char *err, size_t errlen)
+/* Sort messages into line order; those about the whole file last. */
+static void config_msgs_sort(struct config_msgs *m)
 {
 	size_t stored = m->n < CONFIG_MSGS_MAX ? m->n : CONFIG_MSGS_MAX;
-	size_t used = 0;
 
 	if (stored > 0)
 		qsort(m->v, stored, sizeof(*m->v), config_msg_cmp);
+}
+
+/* Write the errors as "FILE:LINE: text\n" lines into err, at most errlen
+ * bytes; when they do not all fit, the last line is "...". */
+static void config_write_errors(struct config_parser *p, char *err,
+                                size_t errlen)
+{
+	struct config_msgs *m = &p->errors;
+	size_t stored = m->n < CONFIG_MSGS_MAX ? m->n : CONFIG_MSGS_MAX;
+	bool cut = stored < m->n;
+	size_t used = 0;
+	char line[32];
+
+	config_msgs_sort(m);
 	for (size_t i = 0; i < stored; i++) {
 		const struct config_msg *msg = &m->v[i];
-		bool last = i + 1 == m->n;
-		char *line;
-		int n;
+		size_t n, reserve = i + 1 < m->n ? 4 : 0;
 
+		line[0] = '\0';
 		if (msg->line)
-			n = asprintf(&line, "%s:%d: %s%s", p->name, msg->line,
-				     msg->text, err ? "\n" : "");
-		else
-			n = asprintf(&line, "%s: %s%s", p->name, msg->text,
-				     err ? "\n" : "");
-		if (n < 0) {
+			snprintf(line, sizeof(line), ":%d", msg->line);
+		n = strlen(p->name) + strlen(line) + strlen(msg->text) + 3;
+		if (used + n + reserve >= errlen) {
+			cut = true;
+			break;
+		}
+		snprintf(err + used, errlen - used, "%s%s: %s\n", p->name, line,
+		         msg->text);
+		used += n;
+	}
+	if (cut && used + 4 < errlen)
+		memcpy(err + used, "...\n", 5);
+}
+
+/* Move the notes into cfg->notes as "FILE:LINE: text", in line order. */
+static void config_move_notes(struct config_parser *p)
+{
+	struct config_strings *notes = &p->cfg->notes;
+	struct config_msgs *m = &p->notes;
+	size_t stored = m->n < CONFIG_MSGS_MAX ? m->n : CONFIG_MSGS_MAX;
+
+	config_msgs_sort(m);
+	for (size_t i = 0; i < stored; i++) {
+		char *text;
+
+		if (config_realloc(p, &notes->v, notes->n + 1, sizeof(char *)) <
+		    0)
+			return;
+		if (asprintf(&text, "%s:%d: %s", p->name, m->v[i].line,
+		             m->v[i].text) < 0) {
 			p->oom = true;
 			return;
 		}
-		if (!err) {
-			if (config_realloc(p, &p->cfg->notes.v,
-					   p->cfg->notes.n + 1,
-					   sizeof(char *)) < 0) {
-				free(line);
-				return;
-			}
-			p->cfg->notes.v[p->cfg->notes.n++] = line;
-			continue;
-		}
-		if (errlen > 0 &&
-		    used + (size_t)n + (last ? 0 : 4) < errlen) {
-			memcpy(err + used, line, (size_t)n + 1);
-			used += (size_t)n;
-			free(line);
-			continue;
-		}
-		free(line);
-		if (errlen > 0 && used + 4 < errlen)
-			memcpy(err + used, "...\n", 5);
-		return;
+		notes->v[notes->n++] = text;
 	}
-	if (err && stored < m->n && errlen > 0 && used + 4 < errlen)
-		memcpy(err + used, "...\n", 5);
 }
 
 static void config_msgs_clear(struct config_msgs *m)

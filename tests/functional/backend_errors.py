@@ -6,7 +6,8 @@ the log names the backend and the reason.
 - connect timeout: the backend's accept queue is full, so its SYNs are
   dropped and the connect hangs until timeout_connect;
 - idle timeout: no byte in either direction for timeout_idle closes the
-  relayed connection, while traffic keeps it open;
+  relayed connection, while traffic keeps it open, even traffic in one
+  direction only;
 - a backend that closes at once: the client sees EOF.
 """
 
@@ -14,8 +15,8 @@ import socket
 import time
 
 from lib import (LOOPBACK4, Forward, at_cleanup, check,
-                 check_closed_without_data, check_log, echo_ok,
-                 free_port, info, run, step)
+                 check_closed_without_data, check_equal, check_log, collect,
+                 echo_ok, free_port, info, recv_until_eof, run, step)
 
 
 class Unreachable:
@@ -52,6 +53,35 @@ class Unreachable:
 
 def closes_at_once(conn, server):
     conn.close()
+
+
+def trickle(conn, server):
+    """Send one byte every 0.4 s, six times, then wait for EOF."""
+    for _ in range(6):
+        time.sleep(0.4)
+        conn.sendall(b"t")
+    return recv_until_eof(conn)
+
+
+def trickle_to(sock):
+    """Send one byte every 0.4 s, six times; False if a send fails."""
+    try:
+        for _ in range(6):
+            time.sleep(0.4)
+            sock.sendall(b"t")
+        return True
+    except OSError:
+        return False
+
+
+def check_idle_close(sock, since):
+    """The connection is closed 1-3 s after `since` (the last byte)."""
+    check_closed_without_data(sock, "idle connection closed by portier",
+                              within=4)
+    elapsed = time.monotonic() - since
+    info(f"closed after {elapsed:.2f} s of silence")
+    check(0.8 <= elapsed <= 3.0, "closed 1-3 s after the last byte",
+          f"closed after {elapsed:.2f} s")
 
 
 def test_refused():
@@ -98,15 +128,41 @@ def test_idle_timeout():
         if not alive:
             break
     idle_since = time.monotonic()
-    check(alive, "a byte every 0.4 s for 2.4 s keeps the connection open")
-    check_closed_without_data(c, "idle connection closed by portier",
-                              within=4)
-    elapsed = time.monotonic() - idle_since
-    info(f"closed after {elapsed:.2f} s of silence")
-    check(0.8 <= elapsed <= 3.0, "closed 1-3 s after the last byte",
-          f"closed after {elapsed:.2f} s")
+    check(alive, "a byte each way every 0.4 s for 2.4 s keeps the "
+          "connection open")
+    check_idle_close(c, idle_since)
     results = fwd.backend.wait_results(1, timeout=2)
     check(len(results) == 1, "backend side of the connection closed too")
+
+
+def test_idle_one_way():
+    step("timeout_idle = 1s: bytes in one direction only keep a "
+         "connection open too")
+    fwd = Forward(trickle, global_keys={"timeout_idle": "1s"})
+    c = fwd.connect()
+    c.settimeout(2.5)
+    got = b""
+    try:
+        while len(got) < 6:
+            data = c.recv(16)
+            if not data:
+                break
+            got += data
+    except OSError:
+        pass
+    idle_since = time.monotonic()
+    check_equal(got, b"t" * 6, "backend -> client only: all 6 bytes, sent "
+                "over 2.4 s, arrive")
+    check_idle_close(c, idle_since)
+
+    fwd = Forward(collect, global_keys={"timeout_idle": "1s"})
+    c = fwd.connect()
+    sent = trickle_to(c)
+    idle_since = time.monotonic()
+    check(sent, "client -> backend only: 6 bytes sent over 2.4 s")
+    check_idle_close(c, idle_since)
+    results = fwd.backend.wait_results(1, timeout=3)
+    check_equal(results, [b"t" * 6], "backend received all 6 bytes")
 
 
 def test_backend_closes():
@@ -120,6 +176,7 @@ def main():
     test_refused()
     test_connect_timeout()
     test_idle_timeout()
+    test_idle_one_way()
     test_backend_closes()
 
 

@@ -4,9 +4,12 @@
 - backend localhost:P reaches a service on [::1] only and one on 127.0.0.1
   only;
 - backend unix:/path reaches a unix socket service;
-- bind [::1]:P accepts on ::1; bind *:P accepts on 127.0.0.1 and on ::1;
+- bind [::1]:P accepts on ::1; bind *:P and bind localhost:P accept on
+  127.0.0.1 and on ::1; bind takes a list and can repeat; a backend can be
+  a bare port;
 - proxy_protocol v1 and v2: the backend receives exactly the expected
-  header (client and listener addresses and ports), then the client's bytes.
+  header (client and listener addresses and ports), then the client's bytes;
+  on a *:P bind an IPv4 client is still announced as IPv4.
 """
 
 import os
@@ -15,7 +18,7 @@ import struct
 
 from lib import (LOOPBACK4, LOOPBACK6, Server, check, check_equal, collect,
                  connect, echo, echo_ok, fmt_addr, free_port, have_ipv6,
-                 info, port_is_free, run, start_portier, step, tcp_listener,
+                 info, run, start_portier, step, tcp_listener,
                  tmpdir)
 
 PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -24,29 +27,20 @@ PAYLOAD = b"hello from the client"
 
 class Setup:
     """Collects listeners for one portier: each gets a bind address (a free
-    port on `host` unless given) and a backend."""
+    port on `host`) and a backend."""
 
     def __init__(self):
         self.config = ""
         self.ports = {}
 
-    def add(self, name, backend, host=LOOPBACK4, port=None, **keys):
-        port = port or free_port(host)
+    def add(self, name, backend, host=LOOPBACK4, **keys):
+        port = free_port(host)
         self.ports[name] = port
         self.config += tcp_listener(name, fmt_addr(host, port), backend,
                                     **keys)
 
     def start(self):
         return start_portier(self.config)
-
-
-def free_dual_stack_port():
-    """A port free on 127.0.0.1, ::1 and both wildcards."""
-    for _ in range(20):
-        port = free_port()
-        if all(port_is_free(h, port) for h in ("0.0.0.0", "::")):
-            return port
-    raise RuntimeError("no port free on every address")
 
 
 def expected_v1(family, client, listener):
@@ -111,11 +105,19 @@ def main():
     sock_path = os.path.join(tmpdir(), "backend.sock")
     unix = Server(echo, unix_path=sock_path)
     setup.add("unix", unix.addr)
-    any_port = free_dual_stack_port()
-    setup.add("any", Server(echo).addr, host="*", port=any_port)
+    setup.add("any", Server(echo).addr, host="*")
+    setup.add("localhost", Server(echo).addr, host="localhost")
+    multi_ports = [free_port() for _ in range(3)]
+    multi_binds = [fmt_addr(LOOPBACK4, port) for port in multi_ports]
+    multi = Server(echo)
+    setup.config += tcp_listener(
+        "multi", [", ".join(multi_binds[:2]), multi_binds[2]],
+        str(multi.port))
     proxy_backend = Server(collect)
     for version in (1, 2):
         setup.add(f"pp{version}", proxy_backend.addr,
+                  proxy_protocol=f"v{version}")
+        setup.add(f"pp{version}any", proxy_backend.addr, host="*",
                   proxy_protocol=f"v{version}")
         if ipv6:
             setup.add(f"pp{version}v6", proxy_backend.addr, host=LOOPBACK6,
@@ -141,14 +143,24 @@ def main():
         step("bind [::1]:P")
         check_echo(LOOPBACK6, ports["bind6"], "a client on ::1 is relayed")
 
-    step(f"bind *:{any_port}")
-    check_echo(LOOPBACK4, any_port, "a client on 127.0.0.1 is relayed")
-    if ipv6:
-        check_echo(LOOPBACK6, any_port, "a client on ::1 is relayed")
+    for name in ("any", "localhost"):
+        step(f"bind {fmt_addr('*' if name == 'any' else name, ports[name])}")
+        check_echo(LOOPBACK4, ports[name], "a client on 127.0.0.1 is relayed")
+        if ipv6:
+            check_echo(LOOPBACK6, ports[name], "a client on ::1 is relayed")
+
+    step("bind given as a list and repeated; backend as a bare port")
+    for port in multi_ports:
+        check_echo(LOOPBACK4, port, f"a client on port {port} is relayed")
+    check_equal(multi.accepted, 3, "the backend got all three")
 
     for version in (1, 2):
         step(f"proxy_protocol = v{version}")
         check_proxy_header(version, LOOPBACK4, ports[f"pp{version}"],
+                           proxy_backend)
+        info("bind *:P: an IPv4 client is announced as IPv4 (not as a "
+             "v4-mapped IPv6 address)")
+        check_proxy_header(version, LOOPBACK4, ports[f"pp{version}any"],
                            proxy_backend)
         if ipv6:
             check_proxy_header(version, LOOPBACK6, ports[f"pp{version}v6"],

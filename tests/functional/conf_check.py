@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Configuration checking.
+"""Configuration checking, and the command-line options.
 
 - every example in conf/ passes `portier -t -c FILE`: exit 0 and
   "FILE: configuration OK" on stdout;
@@ -8,7 +8,8 @@
   port is held by the test, so a portier that tried to bind it would fail
   with "cannot bind" and status 2 instead of reporting the configuration
   error;
-- -V and -h answer and exit 0.
+- the command line: -V and -h answer and exit 0; -q logs only warnings
+  and errors, -v adds debug lines.
 """
 
 import glob
@@ -16,8 +17,10 @@ import os
 import re
 import socket
 
-from lib import (LOOPBACK4, at_cleanup, check, check_equal, free_port, info,
-                 run, run_portier, srcdir, step, tmpdir, write_file)
+from lib import (LOOPBACK4, Server, at_cleanup, check, check_equal,
+                 check_log, connect, echo, echo_ok, free_port, info, run,
+                 run_portier, srcdir, start_portier, step, tmpdir, wait_port,
+                 wait_until, write_file)
 
 EXAMPLES = ("tcp-forward.ini", "lan-dev-server.ini", "vhosts.ini", "tls.ini",
             "udp-forward.ini")
@@ -138,12 +141,44 @@ def test_version_help():
           "-h: stdout lists the -c and -t options")
 
 
+def log_levels(text):
+    """The level word (second field) of every log line."""
+    return {line.split()[1] for line in text.splitlines()
+            if len(line.split()) > 1}
+
+
+def test_log_options():
+    refused = free_port()
+    port = free_port()
+    config = tcp_section(port, refused)
+
+    step("-q: only warnings and errors are logged")
+    p = start_portier(config, ready=False, args=["-q"])
+    check(wait_port(LOOPBACK4, port), "portier listens")
+    check_log(p, f"127.0.0.1:{refused}", "Connection refused")
+    levels = log_levels(p.log())
+    check(levels <= {"warn", "error"}, "no info or debug line",
+          f"levels seen: {sorted(levels)}")
+    p.stop()
+
+    step("-v: debug lines are logged")
+    backend = Server(echo)
+    port = free_port()
+    p = start_portier(tcp_section(port, backend.port), args=["-v"])
+    c = connect(LOOPBACK4, port)
+    check(echo_ok(c), "a connection is relayed")
+    c.close()
+    check(wait_until(lambda: "debug" in log_levels(p.log()), 3.0),
+          "the log has debug lines")
+
+
 def main():
     test_examples()
     test_good_inline()
     test_broken()
     test_missing_file()
     test_version_help()
+    test_log_options()
 
 
 run(main)

@@ -355,8 +355,12 @@ def spawn(cmd):
 
 
 def section(header, **keys):
-    """An INI section: `header` in brackets, then `key = value` lines."""
-    lines = [f"[{header}]"] + [f"{k} = {v}" for k, v in keys.items()]
+    """An INI section: `header` in brackets, then `key = value` lines (a
+    list value repeats its key)."""
+    lines = [f"[{header}]"]
+    for key, value in keys.items():
+        for v in value if isinstance(value, list) else [value]:
+            lines.append(f"{key} = {v}")
     return "\n".join(lines) + "\n\n"
 
 
@@ -378,11 +382,24 @@ def fmt_addr(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# The addresses behind the names `*` and `localhost` of a bind address.
+_NAMED_HOSTS = {"*": ("0.0.0.0", "::"), "localhost": (LOOPBACK4, LOOPBACK6)}
+
+
 def free_port(host=LOOPBACK4, kind=socket.SOCK_STREAM):
-    """A port that was free on host a moment ago."""
-    with socket.socket(family_of(host), kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port that was free on host (or, for `*` and `localhost`, on every
+    address they stand for) a moment ago."""
+    if host not in _NAMED_HOSTS:
+        with socket.socket(family_of(host), kind) as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+    hosts = [h for h in _NAMED_HOSTS[host]
+             if family_of(h) == socket.AF_INET or have_ipv6()]
+    for _ in range(50):
+        port = free_port(LOOPBACK4, kind)
+        if all(port_is_free(h, port, kind) for h in hosts):
+            return port
+    raise TestFailure(f"found no port free on every address of {host}")
 
 
 def port_is_free(host, port, kind=socket.SOCK_STREAM):

@@ -8,33 +8,37 @@
 - allow / deny: a client outside allow, or inside deny (checked first), is
   closed at once without data, the backend never sees it, and the log says
   "denied" with the client's address. The whole of 127.0.0.0/8 is loopback,
-  so clients bind 127.0.0.2 or 127.0.0.3 to come from another address.
+  so clients bind 127.0.0.2 or 127.0.0.3 to come from another address. On
+  a *:P listener, IPv4 clients still match IPv4 blocks.
 """
 
 import time
 
-from lib import (LOOPBACK4, Server, check, check_closed_without_data,
-                 check_equal, check_log, connect, echo, echo_ok, free_port,
-                 info, run, section, start_portier, step, tcp_listener,
-                 wait_until)
+from lib import (LOOPBACK4, LOOPBACK6, Server, check,
+                 check_closed_without_data, check_equal, check_log, connect,
+                 echo, echo_ok, fmt_addr, free_port, have_ipv6, info, run,
+                 section, start_portier, step, tcp_listener, wait_until)
 
 
 class Listeners:
     """One portier with named tcp listeners, each to its own echo
     backend."""
 
-    def __init__(self, listeners, global_keys=None):
+    def __init__(self, listeners, global_keys=None, host=LOOPBACK4):
         self.ports, self.backends = {}, {}
         config = section("global", **global_keys) if global_keys else ""
         for name, keys in listeners.items():
-            self.ports[name] = free_port()
+            self.ports[name] = free_port(host)
             self.backends[name] = Server(echo)
-            config += tcp_listener(name, f"{LOOPBACK4}:{self.ports[name]}",
+            config += tcp_listener(name, fmt_addr(host, self.ports[name]),
                                    self.backends[name].addr, **keys)
         self.portier = start_portier(config)
 
     def connect(self, name, source=None):
-        return connect(LOOPBACK4, self.ports[name], source=source)
+        """Connect from `source` (default 127.0.0.1), to ::1 when source
+        is an IPv6 address, else to 127.0.0.1."""
+        dest = LOOPBACK6 if source and ":" in source else LOOPBACK4
+        return connect(dest, self.ports[name], source=source)
 
     def established(self, name, source=None):
         """A connection whose echo works, or None."""
@@ -78,7 +82,11 @@ class Listeners:
             lambda: len(self.portier.log_lines("denied", client))
             > count_before, 3.0)
         check(logged, f"log has a new 'denied' line naming {client}")
-        info("log: " + self.portier.log_lines("denied", client)[-1])
+        line = self.portier.log_lines("denied", client)[-1]
+        info("log: " + line)
+        if ":" not in client:
+            check("::ffff:" not in line, "the client's IPv4 address is "
+                  "shown as IPv4", line)
 
 
 def test_listener_limit():
@@ -135,10 +143,28 @@ def test_acl():
     p.check_denied_logged("127.0.0.1", denied)
 
 
+def test_acl_dual_stack():
+    step("bind *:P, allow = 127.0.0.0/8, deny = 127.0.0.2: IPv4 clients "
+         "match IPv4 blocks on a dual-stack listener")
+    p = Listeners({"any": {"allow": "127.0.0.0/8", "deny": "127.0.0.2"}},
+                  host="*")
+    p.check_works("any", "from 127.0.0.1").close()
+    denied = len(p.portier.log_lines("denied", "127.0.0.2"))
+    p.check_refused("any", "from 127.0.0.2", source="127.0.0.2")
+    p.check_denied_logged("127.0.0.2", denied)
+    if have_ipv6():
+        denied = len(p.portier.log_lines("denied", "::1"))
+        p.check_refused("any", "from ::1 (not in allow)", source=LOOPBACK6)
+        p.check_denied_logged("::1", denied)
+    else:
+        info("no IPv6 loopback: the ::1 client case is not tested")
+
+
 def main():
     test_listener_limit()
     test_global_limit()
     test_acl()
+    test_acl_dual_stack()
 
 
 run(main)

@@ -4,7 +4,8 @@
 - idle: portier exits 0 within 2 s;
 - with a relayed connection open: new connects are refused at once, the
   open connection keeps relaying, and portier exits 0 soon after it ends;
-- a connection that never ends is cut when the 10 s drain time is over.
+- a connection that never ends is cut when the 10 s drain time is over,
+  or at once on a second signal.
 """
 
 import signal
@@ -89,11 +90,33 @@ def test_drain_limit():
                               within=1)
 
 
+def test_second_signal():
+    step("a second SIGTERM while draining stops at once")
+    fwd = Forward()
+    c = fwd.connect()
+    check(echo_ok(c), "connection relays before the signal")
+    fwd.portier.send_signal(signal.SIGTERM)
+    check(wait_until(lambda: refuses_connections(fwd.port), 1.0,
+                     interval=0.05), "draining: new connections refused")
+    check(fwd.portier.running(), "portier still drains the open connection")
+    started = time.monotonic()
+    fwd.portier.send_signal(signal.SIGTERM)
+    status = fwd.portier.wait_exit(5)
+    elapsed = time.monotonic() - started
+    check(status is not None and elapsed < 1.0,
+          "the second SIGTERM stops portier within 1 s",
+          f"status {status} after {elapsed:.2f} s")
+    check_equal(status, 0, "exit status")
+    check_closed_without_data(c, "the open connection was closed",
+                              within=1)
+
+
 def main():
     test_idle(signal.SIGTERM)
     test_idle(signal.SIGINT)
     test_drain(signal.SIGTERM)
     test_drain(signal.SIGINT)
+    test_second_signal()
     test_drain_limit()
 
 

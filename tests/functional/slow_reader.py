@@ -24,8 +24,8 @@ SLOW_SECONDS = 1.5
 
 # AddressSanitizer keeps freed memory in a quarantine instead of reusing it;
 # keep that small so RSS shows what portier holds, not what it freed.
-ASAN_ENV = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "")
-            + ":quarantine_size_mb=1"}
+ASAN_ENV = {"ASAN_OPTIONS": ":".join(filter(None, [
+    os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=1"]))}
 
 
 def wait_stalled(counter, quiet=0.5, timeout=20.0):

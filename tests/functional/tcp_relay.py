@@ -6,10 +6,11 @@ on many at once, and 100 MiB each way (concurrently) keep their SHA-256.
 import time
 
 from lib import (LOOPBACK4, MIB, Forward, Server, Worker, check,
-                 check_equal, check_log, echo_ok, info, recv_stream, run,
-                 send_stream, stream_digest, step)
+                 check_equal, check_log, echo_ok, info, recv_exactly,
+                 recv_stream, run, send_stream, stream_digest, step)
 
 BULK = 100 * MIB
+CONCURRENT = 100
 BULK_TIME_LIMIT = 30.0
 
 
@@ -32,21 +33,19 @@ def test_echo():
     check(echo_ok(c, bytes(range(256)) * 64), "echo of all 256 byte values")
     c.close()
 
-    step("20 connections at once each get their own bytes back")
-    clients = [fwd.connect() for _ in range(20)]
-    for i, c in enumerate(clients):
-        c.sendall(f"client {i} ".encode() * 100)
-    for i, c in enumerate(clients):
-        want = f"client {i} ".encode() * 100
-        got = b""
-        while len(got) < len(want):
-            data = c.recv(65536)
-            if not data:
-                break
-            got += data
-        check(got == want, f"connection {i} echoed its own data")
+    step(f"{CONCURRENT} connections at once each get their own bytes back")
+    clients = [fwd.connect() for _ in range(CONCURRENT)]
+    messages = [f"client {i} ".encode() * 1000 for i in range(CONCURRENT)]
+    for c, message in zip(clients, messages):
+        c.sendall(message)
+    mixed_up = [i for i, (c, message) in enumerate(zip(clients, messages))
+                if recv_exactly(c, len(message)) != message]
+    check(not mixed_up, f"all {CONCURRENT} connections echoed their own "
+          "data", f"wrong data on connections {mixed_up}")
+    for c in clients:
         c.close()
-    check_equal(fwd.backend.accepted, 21, "backend accepted 21 connections")
+    check_equal(fwd.backend.accepted, CONCURRENT + 1,
+                f"backend accepted {CONCURRENT + 1} connections")
 
 
 def test_bulk():

@@ -5,6 +5,8 @@
  * table of bad files with the exact error output each must give, the value
  * parsers, and config_load on real files (line numbers, unreadable files).
  */
+#include "config.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,7 +156,7 @@ static void check_every_listener_key(const struct config *cfg)
 	assert_string_equal(cidr_str(&web->deny.blocks[0]), "192.168.1.66/32");
 	assert_int_equal(web->trusted_proxies.n, 1);
 	assert_string_equal(cidr_str(&web->trusted_proxies.blocks[0]),
-			    "127.0.0.1/32");
+	                    "127.0.0.1/32");
 	assert_int_equal(web->max_connections, 100);
 	assert_int_equal(web->redirect_https, 8443);
 	assert_int_equal(web->tls, CONFIG_TLS_OFF);
@@ -204,7 +206,7 @@ static void check_every_vhost_key(const struct config *cfg)
 	assert_string_equal(addr_str(&v->routes[0].backend), "127.0.0.1:4000");
 	assert_string_equal(v->routes[1].prefix, "/ws");
 	assert_string_equal(addr_str(&v->routes[1].backend),
-			    "unix:/run/ws.sock");
+	                    "unix:/run/ws.sock");
 	assert_int_equal(v->host_header, CONFIG_HOST_BACKEND);
 	assert_null(v->host_header_name);
 	assert_string_equal(v->tls_cert, "app.pem");
@@ -261,11 +263,11 @@ static void check_shared_port(const struct config *cfg)
 static void check_long_names(const struct config *cfg)
 {
 	assert_string_equal(cfg->listeners[0].name,
-			    "a-listener-name-that-is-much-longer-than-fifty-"
-			    "characters");
+	                    "a-listener-name-that-is-much-longer-than-fifty-"
+	                    "characters");
 	assert_string_equal(cfg->vhosts[0].name,
-			    "a-very-long-host-name-for-a-test.example-domain."
-			    "test");
+	                    "a-very-long-host-name-for-a-test.example-domain."
+	                    "test");
 }
 
 static void check_nothing(const struct config *cfg)
@@ -490,12 +492,12 @@ static const struct good_case good_cases[] = {
      check_nothing, ""},
     {"a line of 198 characters, and a longer one made of comment",
      TCP_A "allow = 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, "
-	   "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
-	   "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
-	   "10.0.0.17,    10.0.0.18\n"
-	   "deny = 10.0.0.1  ; a comment that makes the line longer than "
-	   "inih's line buffer of two hundred bytes, which does not matter "
-	   "because comments are dropped before the line is handed over\n",
+           "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
+           "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
+           "10.0.0.17,    10.0.0.18\n"
+           "deny = 10.0.0.1  ; a comment that makes the line longer than "
+           "inih's line buffer of two hundred bytes, which does not matter "
+           "because comments are dropped before the line is handed over\n",
      check_long_line, ""},
 };
 
@@ -542,7 +544,7 @@ static const struct bad_case bad_cases[] = {
      "t.ini:1: unknown section [frontend web]; sections are [global], "
      "[listener NAME] and [vhost HOSTNAME]\n"},
     {"[]\n" TCP_A, "t.ini:1: unknown section []; sections are [global], "
-		   "[listener NAME] and [vhost HOSTNAME]\n"},
+                   "[listener NAME] and [vhost HOSTNAME]\n"},
     {"[global x]\n" TCP_A,
      "t.ini:1: [global] takes no name (found [global x])\n"},
     {"[listener a\n" TCP_A,
@@ -563,8 +565,7 @@ static const struct bad_case bad_cases[] = {
     {"[global]\nlog_level = debug\n",
      "t.ini: no [listener] section; nothing to do\n"},
     {"", "t.ini: no [listener] section; nothing to do\n"},
-    {"; only a comment\n\n",
-     "t.ini: no [listener] section; nothing to do\n"},
+    {"; only a comment\n\n", "t.ini: no [listener] section; nothing to do\n"},
 
     /* lines inih would not take */
     {TCP_A "foo\n",
@@ -573,9 +574,9 @@ static const struct bad_case bad_cases[] = {
      "t.ini:5: expected 'KEY = VALUE' or '[SECTION]', not 'backend: 1'\n"},
     {TCP_A "= 5\n", "t.ini:5: missing key before '='\n"},
     {TCP_A "allow = 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, "
-	   "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
-	   "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
-	   "10.0.0.17, 10.0.0.18, 10.0.0.19\n",
+           "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
+           "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
+           "10.0.0.17, 10.0.0.18, 10.0.0.19\n",
      "t.ini:5: line is longer than 198 characters; split long lists over "
      "several lines\n"},
 
@@ -607,8 +608,7 @@ static const struct bad_case bad_cases[] = {
     {"foo = 1\n" TCP_A,
      "t.ini:1: key 'foo' outside a section; sections are [global], "
      "[listener NAME] and [vhost HOSTNAME]\n"},
-    {TCP_A "mode = udp\n",
-     "t.ini:5: mode given twice (first on line 3)\n"},
+    {TCP_A "mode = udp\n", "t.ini:5: mode given twice (first on line 3)\n"},
     {"[global]\nlog_level = info\n" TCP_A "[global]\nlog_level = debug\n",
      "t.ini:8: log_level given twice (first on line 2)\n"},
     {"[global]\nuser =\nuser = nobody\n" TCP_A,
@@ -681,7 +681,7 @@ static const struct bad_case bad_cases[] = {
     {"[listener w]\nbind = 80\nredirect_https = https\n",
      "t.ini:3: redirect_https: 'https' is not a port number (1-65535)\n"},
     {TCP_A "tls_cert =\n", "t.ini:5: tls_cert: no value; give a file "
-			   "path\n"},
+                           "path\n"},
 
     /* addresses and lists */
     {"[listener a]\nbind =\nmode = tcp\nbackend = 1\n",
@@ -694,8 +694,8 @@ static const struct bad_case bad_cases[] = {
      "t.ini:2: bind: port '0' out of range 1-65535\n"},
     {"[listener a]\nbind = unix:/run/a.sock\nmode = tcp\nbackend = 1\n",
      "t.ini:2: bind: unix sockets are not supported as bind addresses\n"},
-    {"[listener a]\nbind = 1, 2, x\nmode = tcp\nbackend = *:80\n",
-     "t.ini:2: bind: port 'x' is not a number\n"
+    {"[listener a]\nbind = 1, 2, 80a\nmode = tcp\nbackend = *:80\n",
+     "t.ini:2: bind: port '80a' is not a number\n"
      "t.ini:4: backend: '*' is only for bind addresses\n"},
     {TCP_A "allow = 10.0.0.1/8, 10.0.0.0/33\n",
      "t.ini:5: allow: '10.0.0.1/8' has host bits set; did you mean "
@@ -894,10 +894,10 @@ static void test_error_truncation(void **state)
 {
 	const char *text = "[listener a]\nfoo = 1\nbar = 2\nbaz = 3\n";
 	const char *full = "t.ini:1: listener a: no bind address; add bind = "
-			   "PORT or bind = ADDRESS:PORT\n"
-			   "t.ini:2: unknown key 'foo' in [listener a]\n"
-			   "t.ini:3: unknown key 'bar' in [listener a]\n"
-			   "t.ini:4: unknown key 'baz' in [listener a]\n";
+	                   "PORT or bind = ADDRESS:PORT\n"
+	                   "t.ini:2: unknown key 'foo' in [listener a]\n"
+	                   "t.ini:3: unknown key 'bar' in [listener a]\n"
+	                   "t.ini:4: unknown key 'baz' in [listener a]\n";
 	char err[512];
 	size_t len = strlen(full);
 
@@ -910,10 +910,10 @@ static void test_error_truncation(void **state)
 	/* one byte short: the last line goes */
 	assert_null(config_parse_string(text, "t.ini", err, len));
 	assert_string_equal(err, "t.ini:1: listener a: no bind address; add "
-				 "bind = PORT or bind = ADDRESS:PORT\n"
-				 "t.ini:2: unknown key 'foo' in [listener a]\n"
-				 "t.ini:3: unknown key 'bar' in [listener a]\n"
-				 "...\n");
+	                         "bind = PORT or bind = ADDRESS:PORT\n"
+	                         "t.ini:2: unknown key 'foo' in [listener a]\n"
+	                         "t.ini:3: unknown key 'bar' in [listener a]\n"
+	                         "...\n");
 	assert_null(config_parse_string(text, "t.ini", err, 10));
 	assert_string_equal(err, "...\n");
 	assert_null(config_parse_string(text, "t.ini", err, 4));
@@ -926,11 +926,13 @@ static void test_error_truncation(void **state)
 /* Write text to a new temporary file; returns its path (static). */
 static const char *write_temp(const char *text, size_t len)
 {
-	static char path[64];
+	static char path[512];
+	const char *dir = getenv("TMPDIR");
 	FILE *f;
 	int fd;
 
-	strcpy(path, "/tmp/test_config_XXXXXX");
+	snprintf(path, sizeof(path), "%s/test_config_XXXXXX",
+	         dir && *dir ? dir : "/tmp");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
@@ -943,17 +945,17 @@ static const char *write_temp(const char *text, size_t len)
 static void test_load_file(void **state)
 {
 	const char good[] = "# test\r\n[listener db]\r\nbind = 5432\r\n"
-			    "mode = tcp\r\nbackend = 15432";
+	                    "mode = tcp\r\nbackend = 15432";
 	const char bad[] = "; comment\n\n[listener db]\n"
-			   "  ; indented comment\n"
-			   "bind = 5432\n"
-			   "mode = tcp\n"
-			   "\n"
-			   "bakend = 1\n"
-			   "[vhost x.test]\n"
-			   "backend = 1\n";
+	                   "  ; indented comment\n"
+	                   "bind = 5432\n"
+	                   "mode = tcp\n"
+	                   "\n"
+	                   "bakend = 1\n"
+	                   "[vhost x.test]\n"
+	                   "backend = 1\n";
 	const char nul[] = "[listener db]\nbind = 1\nmode = tcp\x00x\n"
-			   "backend = 2\n";
+	                   "backend = 2\n";
 	char err[1024], want[1024];
 	struct config *cfg;
 	const char *path;
@@ -966,33 +968,32 @@ static void test_load_file(void **state)
 	assert_string_equal(cfg->path, path);
 	assert_int_equal(cfg->listeners[0].line, 2);
 	assert_string_equal(addr_str(&cfg->listeners[0].backend),
-			    "127.0.0.1:15432");
+	                    "127.0.0.1:15432");
 	config_free(cfg);
 	unlink(path);
 
 	path = write_temp(bad, sizeof(bad) - 1);
 	assert_null(config_load(path, err, sizeof(err)));
 	snprintf(want, sizeof(want),
-		 "%s:3: listener db: mode tcp needs a backend\n"
-		 "%s:8: unknown key 'bakend' in [listener db]; did you mean "
-		 "'backend'?\n"
-		 "%s:9: vhost x.test: no http or tls-passthrough listener to "
-		 "serve it\n",
-		 path, path, path);
+	         "%s:3: listener db: mode tcp needs a backend\n"
+	         "%s:8: unknown key 'bakend' in [listener db]; did you mean "
+	         "'backend'?\n"
+	         "%s:9: vhost x.test: no http or tls-passthrough listener to "
+	         "serve it\n",
+	         path, path, path);
 	assert_string_equal(err, want);
 	unlink(path);
 
 	path = write_temp(nul, sizeof(nul) - 1);
 	assert_null(config_load(path, err, sizeof(err)));
 	/* the NUL line is dropped, so mode stays http: no backend needed */
-	snprintf(want, sizeof(want), "%s:3: line contains a NUL byte\n",
-		 path);
+	snprintf(want, sizeof(want), "%s:3: line contains a NUL byte\n", path);
 	assert_string_equal(err, want);
 	unlink(path);
 
 	assert_null(config_load("/nonexistent/portier.ini", err, sizeof(err)));
 	assert_string_equal(err, "/nonexistent/portier.ini: cannot open: No "
-				 "such file or directory\n");
+	                         "such file or directory\n");
 	assert_null(config_load("/", err, sizeof(err)));
 	assert_string_equal(err, "/: cannot read: Is a directory\n");
 }
@@ -1021,7 +1022,7 @@ static void test_mode_name(void **state)
 	assert_string_equal(config_mode_name(CONFIG_MODE_TCP), "tcp");
 	assert_string_equal(config_mode_name(CONFIG_MODE_UDP), "udp");
 	assert_string_equal(config_mode_name(CONFIG_MODE_TLS_PASSTHROUGH),
-			    "tls-passthrough");
+	                    "tls-passthrough");
 	assert_string_equal(config_mode_name((enum config_mode)99), "?");
 }
 
@@ -1134,12 +1135,12 @@ struct bool_case {
 };
 
 static const struct bool_case bools[] = {
-    {"yes", 0, true},   {"no", 0, false},    {"on", 0, true},
-    {"off", 0, false},  {"true", 0, true},   {"false", 0, false},
-    {"1", 0, true},     {"0", 0, false},     {"YES", 0, true},
-    {"Off", 0, false},  {"True", 0, true},   {"", -1, false},
-    {"y", -1, false},   {"2", -1, false},    {"enable", -1, false},
-    {"yes ", -1, false}, {"01", -1, false},  {"nope", -1, false},
+    {"yes", 0, true},    {"no", 0, false},  {"on", 0, true},
+    {"off", 0, false},   {"true", 0, true}, {"false", 0, false},
+    {"1", 0, true},      {"0", 0, false},   {"YES", 0, true},
+    {"Off", 0, false},   {"True", 0, true}, {"", -1, false},
+    {"y", -1, false},    {"2", -1, false},  {"enable", -1, false},
+    {"yes ", -1, false}, {"01", -1, false}, {"nope", -1, false},
 };
 
 static void test_parse_bool(void **state)
@@ -1160,15 +1161,15 @@ static void test_parse_bool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_configs),
-		cmocka_unit_test(test_bad_configs),
-		cmocka_unit_test(test_error_truncation),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_new_default),
-		cmocka_unit_test(test_mode_name),
-		cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_parse_bool),
+	    cmocka_unit_test(test_good_configs),
+	    cmocka_unit_test(test_bad_configs),
+	    cmocka_unit_test(test_error_truncation),
+	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_new_default),
+	    cmocka_unit_test(test_mode_name),
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_bool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

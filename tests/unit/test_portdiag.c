@@ -773,7 +773,7 @@ static void test_ports(void **state)
 }
 
 static const char conflict_conf[] = "[global]\n"
-                                    "admin = 127.0.0.1:8080\n"
+                                    "admin = [::1]:5173\n"
                                     "[listener web]\n"
                                     "bind = 127.0.0.1:8080\n"
                                     "backend = 127.0.0.1:3000\n"
@@ -861,11 +861,10 @@ static void test_ports_config(void **state)
 	/* nginx's [::]:80 is IPv6-only: 0.0.0.0:80 is bound beside it */
 	assert_row(text, "tcp    [::]:80 ", NULL);
 	assert_row(text, "tcp    127.0.0.1:3306 ", "4242  <- listener db");
-	assert_row(text, "tcp    [::1]:5173 ", NULL);
+	assert_row(text, "tcp    [::1]:5173 ", "root  <- admin");
 	/* no IPv4 socket on 5353: [::] is taken to hold IPv4 too */
 	assert_row(text, "udp    [::]:5353 ", "4242  <- listener mdns");
-	assert_row(text, "tcp    127.0.0.1:8080 ",
-	           "root  <- listener web, admin");
+	assert_row(text, "tcp    127.0.0.1:8080 ", "root  <- listener web");
 	assert_row(text, "tcp    127.0.0.1:8443 ", "root  <- listener self");
 	assert_row(text, "tcp    127.0.0.1:9000 ", "root  <- listener api");
 
@@ -882,8 +881,8 @@ static void test_ports_config(void **state)
 	                             "127.0.0.1:53 (udp), held by pid 300 "
 	                             "(dnsmasq, user root)\n"));
 	assert_non_null(strstr(text, hidden_conflict));
-	assert_non_null(strstr(text, "\nconflict: admin wants 127.0.0.1:8080, "
-	                             "held by pid 100 (python3, user root)\n"));
+	assert_non_null(strstr(text, "\nconflict: admin wants [::1]:5173, held "
+	                             "by pid 400 (node, user root)\n"));
 	/* the running portier is not in its own way; [::1] is not 0.0.0.0 */
 	assert_null(strstr(text, "listener self wants"));
 	assert_null(strstr(text, "listener lan wants"));
