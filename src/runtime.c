@@ -73,8 +73,9 @@ struct runtime *runtime_new(struct config *cfg)
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct config_listener *cl = &cfg->listeners[i];
 
-		/* Other modes arrive in later versions (see the notes). */
-		if (cl->mode != CONFIG_MODE_TCP)
+		/* Other modes and TLS arrive in later versions; the notes
+		 * printed above name each listener left out. */
+		if (cl->mode != CONFIG_MODE_TCP || cl->tls != CONFIG_TLS_OFF)
 			continue;
 		rt->listeners[rt->nlisteners] =
 			listener_new(rt, cl, err, sizeof(err));
