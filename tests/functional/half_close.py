@@ -8,12 +8,15 @@ receives that answer and then EOF.
 Backend first: the backend sends data and shuts down its write side; the
 client sees EOF after every byte, then still sends data that the backend
 receives in full.
+
+Send and close: a client that closes right after sending (before the
+backend connection may even be up) still delivers every byte.
 """
 
 import socket
 
 from lib import (KIB, Forward, check, check_equal, read_to_eof,
-                 recv_until_eof, run, sha256, step, stream_chunks)
+                 recv_until_eof, run, sha256, sink, step, stream_chunks)
 
 # More than portier's buffer and the kernel's, so EOF has to wait for data.
 SIZE = 3000 * KIB
@@ -76,9 +79,22 @@ def test_backend_shuts_first():
                 "SHUT_WR")
 
 
+def test_send_and_close():
+    step("client sends 3000 KiB and closes at once: the backend still "
+         "gets every byte, then EOF")
+    fwd = Forward(sink)
+    data = stream_bytes(4)
+    c = fwd.connect(timeout=10)
+    c.sendall(data)
+    c.close()
+    results = fwd.backend.wait_results(1, timeout=10)
+    check_equal(results, [sha256(data)], "backend received all of it")
+
+
 def main():
     test_client_shuts_first()
     test_backend_shuts_first()
+    test_send_and_close()
 
 
 run(main)

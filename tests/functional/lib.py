@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -629,6 +630,13 @@ def recv_stream(sock, counter=None):
     r = Receiver(sock, counter)
     r.read()
     return r.transfer()
+
+
+def reset(sock):
+    """Close sock with a TCP reset (RST) instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
+    sock.close()
 
 
 def sha256(data):

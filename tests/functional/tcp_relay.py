@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: MIT
 """TCP relay: bytes arrive intact in both directions, on one connection and
-on many at once, and 100 MiB each way (concurrently) keep their SHA-256.
+on many at once, and 100 MiB each way (concurrently) keep their SHA-256. A
+reset on one side closes the other side's connection.
 """
 
 import time
 
 from lib import (LOOPBACK4, MIB, Forward, Server, Worker, check,
                  check_equal, check_log, echo_ok, info, recv_exactly,
-                 recv_stream, run, send_stream, stream_digest, step)
+                 recv_stream, reset, run, send_stream, source, stream_digest,
+                 step)
 
 BULK = 100 * MIB
 CONCURRENT = 100
@@ -22,6 +24,43 @@ def bulk_both_ways(conn, server):
     sent = sender.outcome(BULK_TIME_LIMIT)
     conn.close()
     return received, sent
+
+
+def reset_after_one_mib(conn, server):
+    """Read 1 MiB, then reset the connection."""
+    recv_exactly(conn, MIB)
+    reset(conn)
+
+
+def test_resets():
+    step("client resets in the middle of a download: the backend's "
+         "connection is closed, portier keeps serving")
+    fwd = Forward(source(BULK, 3))
+    c = fwd.connect()
+    check_equal(len(recv_exactly(c, MIB)), MIB, "client got 1 MiB")
+    reset(c)
+    results = fwd.backend.wait_results(1, timeout=5)
+    check(len(results) == 1 and isinstance(results[0], OSError),
+          "backend's send fails within 5 s (its connection was closed)",
+          repr(results))
+    c = fwd.connect()
+    check_equal(len(recv_exactly(c, MIB)), MIB, "a new client gets 1 MiB")
+    c.close()
+
+    step("backend resets in the middle of an upload: the client's "
+         "connection is closed, portier keeps serving")
+    fwd = Forward(reset_after_one_mib)
+    c = fwd.connect()
+    uploader = Worker(send_stream, c, BULK, 4)
+    uploader.start()
+    uploader.join(5)
+    check(not uploader.is_alive() and isinstance(uploader.error, OSError),
+          "client's upload fails within 5 s (its connection was closed)",
+          "still sending" if uploader.is_alive() else repr(uploader.error))
+    c = fwd.connect()
+    c.sendall(b"x" * MIB)
+    results = fwd.backend.wait_results(2, timeout=5)
+    check(len(results) == 2, "a new client's 1 MiB reaches the backend")
 
 
 def test_echo():
@@ -77,6 +116,7 @@ def test_bulk():
 def main():
     test_echo()
     test_bulk()
+    test_resets()
 
 
 run(main)

@@ -38,7 +38,14 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-#define PROC FIXTURES "/proc"
+/*
+ * The fake /proc: FIXTURES/proc holds the plain files, and proc.links the
+ * symbolic links (fd/N -> socket:[INODE], self, exe), which a release
+ * tarball cannot carry. group_setup copies the tree into a temporary
+ * directory and makes the links there.
+ */
+static char proc_root[256];
+#define PROC proc_root
 
 /* A uid that has no name on a test machine: shown as the number. */
 #define NONAME_UID 4242
@@ -915,6 +922,58 @@ static void test_ports_config_free(void **state)
 	config_free(cfg);
 }
 
+/* Copy FIXTURES/proc to a temporary directory and create its links. */
+static int fixture_setup(void **state)
+{
+	char cmd[1024], line[512], path[768];
+	char tmpl[] = "/tmp/portdiag-proc-XXXXXX";
+	FILE *links;
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(proc_root, sizeof(proc_root), "%s/proc", tmpl);
+	snprintf(cmd, sizeof(cmd), "cp -R '%s/proc' '%s' && chmod -R u+w '%s'",
+	         FIXTURES, tmpl, tmpl);
+	if (system(cmd) != 0)
+		return -1;
+	links = fopen(FIXTURES "/proc.links", "r");
+	if (links == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), links) != NULL) {
+		char *target = strchr(line, ' ');
+
+		if (target == NULL)
+			continue;
+		*target++ = '\0';
+		target[strcspn(target, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", proc_root, line);
+		/* Empty fd/ directories are not kept in git: make them. */
+		for (char *p = path + strlen(proc_root) + 1; *p; p++) {
+			if (*p == '/') {
+				*p = '\0';
+				(void)mkdir(path, 0755);
+				*p = '/';
+			}
+		}
+		if (symlink(target, path) < 0) {
+			fclose(links);
+			return -1;
+		}
+	}
+	fclose(links);
+	return 0;
+}
+
+/* Remove the temporary tree. */
+static int fixture_teardown(void **state)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'",
+	         (int)(strlen(proc_root) - strlen("/proc")), proc_root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,5 +994,5 @@ int main(void)
 	                                    tree_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
