@@ -946,9 +946,10 @@ static int fixture_setup(void **state)
 			continue;
 		*target++ = '\0';
 		target[strcspn(target, "\n")] = '\0';
-		snprintf(path, sizeof(path), "%s/%s", proc_root, line);
+		/* Lines name paths under FIXTURES: "proc/100/fd/3 ...". */
+		snprintf(path, sizeof(path), "%s/%s", tmpl, line);
 		/* Empty fd/ directories are not kept in git: make them. */
-		for (char *p = path + strlen(proc_root) + 1; *p; p++) {
+		for (char *p = path + strlen(tmpl) + 1; *p; p++) {
 			if (*p == '/') {
 				*p = '\0';
 				(void)mkdir(path, 0755);
