@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -74,6 +76,7 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 		   socklen_t salen)
 {
 	struct session *s;
+	int one = 1;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -85,6 +88,10 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 	s->upstream = listener_upstream(l);
 	s->client_fd = fd;
 	s->backend_fd = -1;
+	/* Relay bytes as they come: the endpoints chose their segments. */
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
@@ -152,7 +159,8 @@ static void session_connected(struct session *s)
 		event_free(s->connect_ev);
 		s->connect_ev = NULL;
 	}
-	if (getsockname(s->backend_fd, (struct sockaddr *)&local, &len) == 0)
+	if (s->ntargets > 1 && getsockname(s->backend_fd,
+					   (struct sockaddr *)&local, &len) == 0)
 		upstream_answered(s->upstream, local.ss_family);
 	if (cfg->proxy_protocol != CONFIG_PROXY_OFF) {
 		uint8_t hdr[PROXYPROTO_MAX];
