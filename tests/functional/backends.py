@@ -26,18 +26,27 @@ PAYLOAD = b"hello from the client"
 
 
 class Setup:
-    """Collects listeners for one portier: each gets a bind address (a free
-    port on `host`) and a backend."""
+    """Collects listeners for one portier: each gets `nbinds` free ports on
+    `host` (picked when portier starts) and a backend."""
 
     def __init__(self):
-        self.config = ""
+        self.listeners = []
         self.ports = {}
 
-    def add(self, name, backend, host=LOOPBACK4, **keys):
-        port = free_port(host)
-        self.ports[name] = port
-        self.config += tcp_listener(name, fmt_addr(host, port), backend,
-                                    **keys)
+    def add(self, name, backend, host=LOOPBACK4, nbinds=1, **keys):
+        self.listeners.append((name, backend, host, nbinds, keys))
+
+    def config(self):
+        """The configuration, on newly picked ports."""
+        text = ""
+        for name, backend, host, nbinds, keys in self.listeners:
+            ports = [free_port(host) for _ in range(nbinds)]
+            binds = [fmt_addr(host, port) for port in ports]
+            if nbinds > 1:  # a list, then the key repeated
+                binds = [", ".join(binds[:-1]), binds[-1]]
+            self.ports[name] = ports if nbinds > 1 else ports[0]
+            text += tcp_listener(name, binds, backend, **keys)
+        return text
 
     def start(self):
         return start_portier(self.config)
@@ -107,12 +116,8 @@ def main():
     setup.add("unix", unix.addr)
     setup.add("any", Server(echo).addr, host="*")
     setup.add("localhost", Server(echo).addr, host="localhost")
-    multi_ports = [free_port() for _ in range(3)]
-    multi_binds = [fmt_addr(LOOPBACK4, port) for port in multi_ports]
     multi = Server(echo)
-    setup.config += tcp_listener(
-        "multi", [", ".join(multi_binds[:2]), multi_binds[2]],
-        str(multi.port))
+    setup.add("multi", str(multi.port), nbinds=3)
     proxy_backend = Server(collect)
     for version in (1, 2):
         setup.add(f"pp{version}", proxy_backend.addr,
@@ -143,14 +148,14 @@ def main():
         step("bind [::1]:P")
         check_echo(LOOPBACK6, ports["bind6"], "a client on ::1 is relayed")
 
-    for name in ("any", "localhost"):
-        step(f"bind {fmt_addr('*' if name == 'any' else name, ports[name])}")
+    for name, host in (("any", "*"), ("localhost", "localhost")):
+        step(f"bind {host}:{ports[name]}")
         check_echo(LOOPBACK4, ports[name], "a client on 127.0.0.1 is relayed")
         if ipv6:
             check_echo(LOOPBACK6, ports[name], "a client on ::1 is relayed")
 
     step("bind given as a list and repeated; backend as a bare port")
-    for port in multi_ports:
+    for port in ports["multi"]:
         check_echo(LOOPBACK4, port, f"a client on port {port} is relayed")
     check_equal(multi.accepted, 3, "the backend got all three")
 

@@ -163,9 +163,14 @@ def test_log_options():
 
     step("-v: debug lines are logged")
     backend = Server(echo)
-    port = free_port()
-    p = start_portier(tcp_section(port, backend.port), args=["-v"])
-    c = connect(LOOPBACK4, port)
+    ports = []
+
+    def config():
+        ports.append(free_port())
+        return tcp_section(ports[-1], backend.port)
+
+    p = start_portier(config, args=["-v"])
+    c = connect(LOOPBACK4, ports[-1])
     check(echo_ok(c), "a connection is relayed")
     c.close()
     check(wait_until(lambda: "debug" in log_levels(p.log()), 3.0),

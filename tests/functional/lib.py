@@ -326,12 +326,26 @@ def check_log(portier, *words, timeout=3.0):
 
 
 def start_portier(config, ready=True, **kwargs):
-    """Start portier with `config` and, by default, wait until it is
-    ready."""
-    p = Portier(config, **kwargs)
-    if ready:
-        p.wait_ready()
-    return p
+    """Start portier with `config` and, by default, wait until it is ready.
+
+    `config` is the text, or a function that returns it after picking free
+    ports. Between free_port() and portier's bind, another process (a test
+    running in parallel) may take a port; with a function, portier is then
+    started again on new ports.
+    """
+    for attempt in range(1, 4):
+        p = Portier(config() if callable(config) else config, **kwargs)
+        if not ready:
+            return p
+        try:
+            p.wait_ready()
+            return p
+        except TestFailure:
+            taken = p.wait_exit(0) == 2 and "already in use" in p.log()
+            if not (callable(config) and taken and attempt < 3):
+                raise
+            info("a port picked for the test was taken meanwhile; "
+                 "starting portier again on new ports")
 
 
 def spawn(cmd):
@@ -812,12 +826,13 @@ class Forward:
         self.backend = backend or Server(handler or echo)
         backend_addr = backend if isinstance(backend, str) else \
             self.backend.addr
-        self.port = free_port()
-        config = ""
-        if global_keys:
-            config += section("global", **global_keys)
-        config += tcp_listener("fwd", fmt_addr(LOOPBACK4, self.port),
-                               backend_addr, **listener_keys)
+
+        def config():
+            self.port = free_port()
+            text = section("global", **global_keys) if global_keys else ""
+            return text + tcp_listener("fwd", fmt_addr(LOOPBACK4, self.port),
+                                       backend_addr, **listener_keys)
+
         self.portier = start_portier(config, env=env)
 
     def connect(self, **kwargs):

@@ -25,13 +25,17 @@ class Listeners:
     backend."""
 
     def __init__(self, listeners, global_keys=None, host=LOOPBACK4):
-        self.ports, self.backends = {}, {}
-        config = section("global", **global_keys) if global_keys else ""
-        for name, keys in listeners.items():
-            self.ports[name] = free_port(host)
-            self.backends[name] = Server(echo)
-            config += tcp_listener(name, fmt_addr(host, self.ports[name]),
-                                   self.backends[name].addr, **keys)
+        self.ports = {}
+        self.backends = {name: Server(echo) for name in listeners}
+
+        def config():
+            text = section("global", **global_keys) if global_keys else ""
+            for name, keys in listeners.items():
+                self.ports[name] = free_port(host)
+                text += tcp_listener(name, fmt_addr(host, self.ports[name]),
+                                     self.backends[name].addr, **keys)
+            return text
+
         self.portier = start_portier(config)
 
     def connect(self, name, source=None):
@@ -66,9 +70,9 @@ class Listeners:
         return c
 
     def check_works_again(self, name, why):
-        """A new connection works within 2 s (the freed slot may take a
+        """A new connection works within 5 s (the freed slot may take a
         moment to be released)."""
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 5.0
         c = self.established(name)
         while c is None and time.monotonic() < deadline:
             time.sleep(0.1)
