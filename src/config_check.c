@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The checks of a configuration that need more than one key: those of one
+ * section, run when the section ends (keys a listener or vhost must have,
+ * keys that exclude each other), and those across the whole file, run once
+ * it is read (binds that overlap, the admin address against the listeners,
+ * the listeners and names of vhosts). Each is reported at the line to
+ * change, or at the section header for a key that is missing.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portier/config.h"
+#include "config_parser.h"
+
+static void config_check_binds(struct config_parser *p, size_t i);
+static void config_check_admin(struct config_parser *p);
+static void config_check_vhost_listeners(struct config_parser *p, size_t i);
+static void config_check_vhost_names(struct config_parser *p, size_t i);
+
+/* The line where `key` was first given in the current section, or 0. */
+static int config_seen(const struct config_parser *p, const char *key)
+{
+	const struct config_key *k = config_key_find(p->section, key, 0);
+
+	return k ? p->state->seen[k - config_keys] : 0;
+}
+
+/* True when a value of `key` was rejected in the current section: checks
+ * that depend on it are left out rather than piled on. */
+static bool config_bad(const struct config_parser *p, const char *key)
+{
+	const struct config_key *k = config_key_find(p->section, key, 0);
+
+	return k && p->state->bad[k - config_keys];
+}
+
+/* Checks of a listener that need all of its keys. Missing keys are
+ * reported at the section header. */
+void config_listener_check(struct config_parser *p)
+{
+	const struct config_listener *l = p->listener;
+	const struct config_key *mode_key;
+	bool mode = !config_bad(p, "mode"), tls = !config_bad(p, "tls");
+	bool cert = l->tls_cert != NULL, key = l->tls_key != NULL;
+	bool udp = mode && l->mode == CONFIG_MODE_UDP;
+	int line = l->line;
+	const char *n = l->name;
+
+	if (!config_seen(p, "bind"))
+		config_error(p, line,
+		             "listener %s: no bind address; add bind = PORT "
+		             "or bind = ADDRESS:PORT",
+		             n);
+	if (mode && (l->mode == CONFIG_MODE_TCP || udp) &&
+	    !config_seen(p, "backend"))
+		config_error(p, line, "listener %s: mode %s needs a backend", n,
+		             config_mode_name(l->mode));
+	if (tls && l->tls == CONFIG_TLS_ON && !config_seen(p, "tls_cert") &&
+	    !config_seen(p, "tls_key"))
+		config_error(p, line,
+		             "listener %s: tls = on needs tls_cert and "
+		             "tls_key",
+		             n);
+	if (cert && !config_seen(p, "tls_key"))
+		config_error(p, line, "listener %s: tls_cert without tls_key",
+		             n);
+	if (key && !config_seen(p, "tls_cert"))
+		config_error(p, line, "listener %s: tls_key without tls_cert",
+		             n);
+	if (tls && l->tls == CONFIG_TLS_OFF && (cert || key))
+		config_error(p, config_seen(p, cert ? "tls_cert" : "tls_key"),
+		             "listener %s: %s is set but tls is off; add "
+		             "tls = on",
+		             n, cert ? "tls_cert" : "tls_key");
+	if (tls && l->tls == CONFIG_TLS_AUTO && (cert || key))
+		config_error(p, config_seen(p, "tls"),
+		             "listener %s: tls = auto takes certificates from "
+		             "the local CA; remove tls_cert and tls_key, or "
+		             "use tls = on",
+		             n);
+	if (mode && tls && l->tls != CONFIG_TLS_OFF &&
+	    (udp || l->mode == CONFIG_MODE_TLS_PASSTHROUGH))
+		config_error(p, config_seen(p, "tls"),
+		             "listener %s: mode %s cannot terminate TLS; "
+		             "remove tls",
+		             n, config_mode_name(l->mode));
+	if (mode && l->redirect_https && l->mode != CONFIG_MODE_HTTP)
+		config_error(p, config_seen(p, "redirect_https"),
+		             "listener %s: redirect_https needs mode http, "
+		             "not %s",
+		             n, config_mode_name(l->mode));
+	if (udp && l->proxy_protocol == CONFIG_PROXY_V1)
+		config_error(p, config_seen(p, "proxy_protocol"),
+		             "listener %s: proxy_protocol v1 cannot describe "
+		             "udp; use v2",
+		             n);
+	if (udp && l->has_backend && l->backend.kind == ADDR_UNIX)
+		config_error(p, config_seen(p, "backend"),
+		             "listener %s: a udp backend needs an IP address "
+		             "or localhost, not a unix socket",
+		             n);
+	mode_key = config_key_find(SECTION_LISTENER, "mode", 0);
+	if (!config_seen(p, "mode") &&
+	    config_pending(mode_key, config_mode_name(l->mode)))
+		config_note(p, line,
+		            "listener '%s' has mode %s (the default), which is "
+		            "not supported yet by this version; it will not be "
+		            "started (mode = tcp forwards TCP)",
+		            n, config_mode_name(l->mode));
+}
+
+/* Checks of a vhost that need all of its keys. */
+void config_vhost_check(struct config_parser *p)
+{
+	const struct config_vhost *v = p->vhost;
+	bool cert = v->tls_cert != NULL, key = v->tls_key != NULL;
+
+	if (!config_seen(p, "backend") && !config_seen(p, "route"))
+		config_error(p, v->line,
+		             "vhost %s: no backend and no route; add "
+		             "backend = PORT",
+		             v->name);
+	if (cert && !config_seen(p, "tls_key"))
+		config_error(p, v->line, "vhost %s: tls_cert without tls_key",
+		             v->name);
+	if (key && !config_seen(p, "tls_cert"))
+		config_error(p, v->line, "vhost %s: tls_key without tls_cert",
+		             v->name);
+}
+
+/* udp and the tcp-based modes are different protocols: they may share a
+ * port. */
+static bool config_is_udp(enum config_mode mode)
+{
+	return mode == CONFIG_MODE_UDP;
+}
+
+/* Modes that route by host name. */
+static bool config_serves_vhosts(enum config_mode mode)
+{
+	return mode == CONFIG_MODE_HTTP || mode == CONFIG_MODE_TLS_PASSTHROUGH;
+}
+
+/* Checks across sections, once the whole file is read. */
+void config_finish(struct config_parser *p)
+{
+	if (p->oom)
+		return;
+	if (p->listener_sections == 0)
+		config_error(p, 0, "no [listener] section; nothing to do");
+	for (size_t i = 0; i < p->cfg->nlisteners; i++)
+		config_check_binds(p, i);
+	if (p->cfg->global.has_admin)
+		config_check_admin(p);
+	for (size_t i = 0; i < p->cfg->nvhosts; i++) {
+		config_check_vhost_listeners(p, i);
+		config_check_vhost_names(p, i);
+	}
+}
+
+/* The first bind, before bind j of listener i, that cannot be bound
+ * together with it: bind *m of listener *k. */
+static bool config_find_overlap(const struct config *cfg, size_t i, size_t j,
+                                size_t *k, size_t *m)
+{
+	const struct config_listener *b = &cfg->listeners[i];
+
+	for (*k = 0; *k <= i; (*k)++) {
+		const struct config_listener *a = &cfg->listeners[*k];
+		size_t end = *k == i ? j : a->nbinds;
+
+		if (config_is_udp(a->mode) != config_is_udp(b->mode))
+			continue;
+		for (*m = 0; *m < end; (*m)++) {
+			if (addr_overlaps(&a->binds[*m], &b->binds[j]))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Two binds of one protocol on one address: each bind of listener i
+ * against the binds before it. */
+static void config_check_binds(struct config_parser *p, size_t i)
+{
+	const struct config_listener *b = &p->cfg->listeners[i];
+	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+	size_t k, m;
+
+	for (size_t j = 0; j < b->nbinds; j++) {
+		const struct config_listener *a;
+		int line, first;
+
+		if (!config_find_overlap(p->cfg, i, j, &k, &m))
+			continue;
+		a = &p->cfg->listeners[k];
+		line = p->lstates[i].lines[ITEM_BIND][j];
+		first = p->lstates[k].lines[ITEM_BIND][m];
+		addr_format(&b->binds[j], a1, sizeof(a1));
+		addr_format(&a->binds[m], a2, sizeof(a2));
+		if (a == b)
+			config_error(p, line,
+			             "listener %s: bind %s overlaps its own "
+			             "bind %s (line %d)",
+			             b->name, a1, a2, first);
+		else
+			config_error(p, line,
+			             "listener %s: bind %s overlaps listener "
+			             "%s's %s (line %d)",
+			             b->name, a1, a->name, a2, first);
+	}
+}
+
+/* The status page is one more TCP listener. */
+static void config_check_admin(struct config_parser *p)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_key *k =
+	    config_key_find(SECTION_GLOBAL, "admin", 0);
+	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+
+		for (size_t m = 0; m < l->nbinds; m++) {
+			if (config_is_udp(l->mode) ||
+			    !addr_overlaps(&l->binds[m], &cfg->global.admin))
+				continue;
+			config_error(
+			    p, p->global.seen[k - config_keys],
+			    "admin: %s overlaps listener %s's bind %s "
+			    "(line %d)",
+			    addr_format(&cfg->global.admin, a1, sizeof(a1)),
+			    l->name, addr_format(&l->binds[m], a2, sizeof(a2)),
+			    p->lstates[i].lines[ITEM_BIND][m]);
+			return;
+		}
+	}
+}
+
+/* The listeners of vhost i exist and speak http or tls-passthrough. */
+static void config_check_vhost_listeners(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_vhost *v = &cfg->vhosts[i];
+	bool any = false;
+
+	for (size_t k = 0; k < cfg->nlisteners; k++)
+		any |= config_serves_vhosts(cfg->listeners[k].mode);
+	if (v->listeners.n == 0 && !any && cfg->nlisteners > 0)
+		config_error(p, v->line,
+		             "vhost %s: no http or tls-passthrough listener to "
+		             "serve it",
+		             v->name);
+	for (size_t r = 0; r < v->listeners.n; r++) {
+		const char *name = v->listeners.v[r];
+		const struct config_listener *l =
+		    config_find_listener(cfg, name);
+		int line = p->vstates[i].lines[ITEM_LISTENER][r];
+		size_t len = 1;
+		char *names;
+
+		if (l && config_serves_vhosts(l->mode))
+			continue;
+		if (l) {
+			config_error(p, line,
+			             "vhost %s: listener '%s' has mode %s; "
+			             "vhosts need an http or tls-passthrough "
+			             "listener",
+			             v->name, name, config_mode_name(l->mode));
+			continue;
+		}
+		for (size_t k = 0; k < cfg->nlisteners; k++)
+			len += strlen(cfg->listeners[k].name) + 2;
+		if (!(names = malloc(len))) {
+			p->oom = true;
+			return;
+		}
+		names[0] = '\0';
+		for (size_t k = 0; k < cfg->nlisteners; k++) {
+			if (k > 0)
+				strcat(names, ", ");
+			strcat(names, cfg->listeners[k].name);
+		}
+		if (cfg->nlisteners > 0)
+			config_error(p, line,
+			             "vhost %s: no listener named '%s'; "
+			             "listeners are: %s",
+			             v->name, name, names);
+		else
+			config_error(p, line,
+			             "vhost %s: no listener named '%s'",
+			             v->name, name);
+		free(names);
+	}
+}
+
+/* Every name of vhost i (its own and its aliases) names only it: checked
+ * against the names seen before each one. */
+static void config_check_vhost_names(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_vhost *v = &cfg->vhosts[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct config_vhost *w = &cfg->vhosts[j];
+
+		for (size_t b = 0; b < w->aliases.n; b++) {
+			if (strcmp(w->aliases.v[b], v->name) == 0)
+				config_error(
+				    p, v->line,
+				    "vhost %s: name '%s' is already an "
+				    "alias of vhost %s (line %d)",
+				    v->name, v->name, w->name,
+				    p->vstates[j].lines[ITEM_ALIAS][b]);
+		}
+	}
+	for (size_t a = 0; a < v->aliases.n; a++) {
+		const char *name = v->aliases.v[a];
+		int line = p->vstates[i].lines[ITEM_ALIAS][a];
+		bool found = false;
+
+		for (size_t j = 0; j <= i && !found; j++) {
+			const struct config_vhost *w = &cfg->vhosts[j];
+			size_t end = j == i ? a : w->aliases.n;
+
+			if (strcmp(w->name, name) == 0) {
+				found = true;
+				if (j == i)
+					config_error(p, line,
+					             "vhost %s: alias '%s' is "
+					             "the vhost's own name",
+					             v->name, name);
+				else
+					config_error(p, line,
+					             "vhost %s: alias '%s' is "
+					             "already the name of "
+					             "vhost %s (line %d)",
+					             v->name, name, w->name,
+					             w->line);
+			}
+			for (size_t b = 0; b < end && !found; b++) {
+				int first = p->vstates[j].lines[ITEM_ALIAS][b];
+
+				if (strcmp(w->aliases.v[b], name) != 0)
+					continue;
+				found = true;
+				if (j == i)
+					config_error(p, line,
+					             "vhost %s: alias '%s' "
+					             "given twice (first on "
+					             "line %d)",
+					             v->name, name, first);
+				else
+					config_error(p, line,
+					             "vhost %s: alias '%s' is "
+					             "already an alias of "
+					             "vhost %s (line %d)",
+					             v->name, name, w->name,
+					             first);
+			}
+		}
+	}
+}
