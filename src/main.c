@@ -14,7 +14,7 @@
 
 #include "portier/config.h"
 #include "portier/log.h"
-#include "portier/portdiag.h"
+#include "portier/ports.h"
 #include "portier/runtime.h"
 
 #ifndef SYSCONFDIR
@@ -182,7 +182,7 @@ static int cmd_ports(int argc, char **argv)
 		if (cfg == NULL)
 			return 1;
 	}
-	status = portdiag_cmd_ports("/proc", cfg, stdout);
+	status = ports_cmd("/proc", cfg, stdout);
 	config_free(cfg);
 	return status;
 }

@@ -9,7 +9,8 @@
  * cannot be read without root, so a socket can be known while its holder
  * stays hidden; the messages say so instead of guessing. This module owns
  * nothing beyond the socket lists it returns; every function takes the /proc
- * root so that the tests can point it at a fixture tree.
+ * root so that the tests can point it at a fixture tree. The `portier ports`
+ * command that prints these lists is ports.c.
  */
 #include "config.h"
 
@@ -22,22 +23,17 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "portier/portdiag.h"
 #include "portier/addr.h"
-#include "portier/config.h"
-#include "portier/log.h"
 
 /* Kernel socket states as printed in /proc/net (include/net/tcp_states.h). */
 #define PORTDIAG_TCP_LISTEN      0x0A
 #define PORTDIAG_UDP_UNCONNECTED 0x07 /* TCP_CLOSE: bound, not connected */
-
-#ifndef MAX
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#endif
 
 /* Fields of a /proc/net line up to the inode. */
 #define PORTDIAG_FIELDS 10
@@ -54,14 +50,6 @@ struct portdiag_key {
 struct portdiag_slot {
 	unsigned long inode;
 	size_t idx;
-};
-
-/* A config bind, for `portier ports -c`. */
-struct portdiag_want {
-	const char *what; /* "listener" or "admin" */
-	const char *name; /* listener name, NULL for admin */
-	int proto;
-	const struct addr *addr;
 };
 
 static int parse_line(const char *line, size_t len, int family, int proto,
@@ -86,26 +74,10 @@ static int key_from_sa(const struct sockaddr *sa, socklen_t salen,
 static bool key_is_any(const struct portdiag_key *k);
 static int conflict_rank(const struct portdiag_key *bind,
                          const struct portdiag_key *sock);
-static void describe_holder(const struct portdiag_socket *s, char *buf,
-                            size_t len);
 static unsigned unprivileged_port_start(const char *procroot);
 static void explain_in_use(const char *procroot, const struct sockaddr *sa,
                            socklen_t salen, int proto, char *buf, size_t len);
 static void explain_access(const char *procroot, char *buf, size_t len);
-static void addr_from_socket(const struct portdiag_socket *s, struct addr *out);
-static size_t collect_wants(const struct config *cfg,
-                            struct portdiag_want **wants);
-static bool want_hits(const struct portdiag_want *want,
-                      const struct portdiag_socket *list, size_t n, size_t i);
-static void print_table(const struct portdiag_socket *list, size_t n,
-                        const struct portdiag_want *wants, size_t nwants,
-                        FILE *out);
-static void mark_row(const struct portdiag_socket *list, size_t n, size_t i,
-                     const struct portdiag_want *wants, size_t nwants,
-                     char *mark, size_t len);
-static int print_conflicts(const struct portdiag_socket *list, size_t n,
-                           const struct portdiag_want *wants, size_t nwants,
-                           FILE *out);
 static bool is_root(void);
 
 int portdiag_parse_net(const char *text, int family, int proto,
@@ -203,6 +175,46 @@ int portdiag_list(const char *procroot, struct portdiag_socket **list,
 	return 0;
 }
 
+void portdiag_socket_addr(const struct portdiag_socket *s, struct addr *out)
+{
+	struct portdiag_key key;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = ADDR_INET;
+	if (key_from_sa((const struct sockaddr *)&s->addr, s->addrlen, &key) ==
+	        0 &&
+	    key.family == AF_INET) {
+		out->sa.sin.sin_family = AF_INET;
+		out->sa.sin.sin_port = htons(key.port);
+		memcpy(&out->sa.sin.sin_addr, key.bytes, 4);
+		out->salen = sizeof(out->sa.sin);
+		out->port = key.port;
+		return;
+	}
+	memcpy(&out->sa.ss, &s->addr, sizeof(s->addr));
+	out->salen = s->addrlen;
+	out->port = key.port;
+}
+
+void portdiag_describe_holder(const struct portdiag_socket *s, char *buf,
+                              size_t len)
+{
+	if (s->pid > 0 && s->program[0] != '\0')
+		snprintf(buf, len, "pid %ld (%s, user %s)", (long)s->pid,
+		         s->program, s->user);
+	else if (s->pid > 0)
+		snprintf(buf, len, "pid %ld (user %s)", (long)s->pid, s->user);
+	else if (!is_root())
+		snprintf(buf, len,
+		         "a process of user %s that portier cannot see",
+		         s->user);
+	else
+		snprintf(buf, len,
+		         "a socket of user %s that no visible process holds "
+		         "(another PID namespace, or the kernel)",
+		         s->user);
+}
+
 char *portdiag_explain_bind(const char *procroot, int err,
                             const struct sockaddr *sa, socklen_t salen,
                             int proto, char *buf, size_t len)
@@ -235,32 +247,6 @@ char *portdiag_explain_bind(const char *procroot, int err,
 	}
 	snprintf(buf, len, "%s", strerror(err));
 	return buf;
-}
-
-int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
-                       FILE *out)
-{
-	struct portdiag_socket *list = NULL;
-	struct portdiag_want *wants = NULL;
-	size_t n = 0, nwants = 0;
-	int conflicts;
-
-	if (portdiag_list(procroot, &list, &n) == -1) {
-		log_error("cannot read the sockets of this machine from "
-		          "%s/net: %s",
-		          procroot, strerror(errno));
-		return 2;
-	}
-	if (cfg != NULL)
-		nwants = collect_wants(cfg, &wants);
-	print_table(list, n, wants, nwants, out);
-	conflicts = print_conflicts(list, n, wants, nwants, out);
-	if (cfg != NULL && conflicts == 0)
-		fprintf(out, "\nno conflict with %s\n",
-		        cfg->path ? cfg->path : "the configuration");
-	free(wants);
-	free(list);
-	return conflicts > 0 ? 1 : 0;
 }
 
 /* One line of /proc/net: *keep tells whether it is a socket we list. */
@@ -711,26 +697,6 @@ static int conflict_rank(const struct portdiag_key *bind,
 	return -1;
 }
 
-/* "pid 1234 (python3, user alice)", or who owns a socket we cannot place. */
-static void describe_holder(const struct portdiag_socket *s, char *buf,
-                            size_t len)
-{
-	if (s->pid > 0 && s->program[0] != '\0')
-		snprintf(buf, len, "pid %ld (%s, user %s)", (long)s->pid,
-		         s->program, s->user);
-	else if (s->pid > 0)
-		snprintf(buf, len, "pid %ld (user %s)", (long)s->pid, s->user);
-	else if (!is_root())
-		snprintf(buf, len,
-		         "a process of user %s that portier cannot see",
-		         s->user);
-	else
-		snprintf(buf, len,
-		         "a socket of user %s that no visible process holds "
-		         "(another PID namespace, or the kernel)",
-		         s->user);
-}
-
 /* Linux lets anyone bind from net.ipv4.ip_unprivileged_port_start up. */
 static unsigned unprivileged_port_start(const char *procroot)
 {
@@ -791,7 +757,7 @@ static void explain_in_use(const char *procroot, const struct sockaddr *sa,
 		free(list);
 		return;
 	}
-	describe_holder(best, holder, sizeof(holder));
+	portdiag_describe_holder(best, holder, sizeof(holder));
 	addr_format_sa((struct sockaddr *)&best->addr, best->addrlen, socktext,
 	               sizeof(socktext));
 	if (best->pid > 0)
@@ -831,198 +797,7 @@ static void explain_access(const char *procroot, char *buf, size_t len)
 	         start, exe, start);
 }
 
-/* A socket as a struct addr for addr_overlaps (v4-mapped made IPv4). */
-static void addr_from_socket(const struct portdiag_socket *s, struct addr *out)
-{
-	struct portdiag_key key;
-
-	memset(out, 0, sizeof(*out));
-	out->kind = ADDR_INET;
-	if (key_from_sa((const struct sockaddr *)&s->addr, s->addrlen, &key) ==
-	        0 &&
-	    key.family == AF_INET) {
-		out->sa.sin.sin_family = AF_INET;
-		out->sa.sin.sin_port = htons(key.port);
-		memcpy(&out->sa.sin.sin_addr, key.bytes, 4);
-		out->salen = sizeof(out->sa.sin);
-		out->port = key.port;
-		return;
-	}
-	memcpy(&out->sa.ss, &s->addr, sizeof(s->addr));
-	out->salen = s->addrlen;
-	out->port = key.port;
-}
-
-/* The table of `portier ports`, like `ss -ltunp`, one row per socket; with
- * a configuration, "<- listener NAME" on the rows it would bind. */
-static void print_table(const struct portdiag_socket *list, size_t n,
-                        const struct portdiag_want *wants, size_t nwants,
-                        FILE *out)
-{
-	size_t waddr = strlen("ADDRESS"), wpid = strlen("PID");
-	size_t wprog = strlen("PROGRAM"), wuser = strlen("USER");
-	char addr[ADDR_STRLEN], pid[16], mark[256];
-	bool hidden = false;
-
-	for (size_t i = 0; i < n; i++) {
-		addr_format_sa((const struct sockaddr *)&list[i].addr,
-		               list[i].addrlen, addr, sizeof(addr));
-		snprintf(pid, sizeof(pid), "%ld", (long)list[i].pid);
-		waddr = MAX(waddr, strlen(addr));
-		wpid = MAX(wpid, strlen(pid));
-		wprog = MAX(wprog, strlen(list[i].program));
-		wuser = MAX(wuser, strlen(list[i].user));
-	}
-	fprintf(out, "%-5s  %-*s  %-*s  %-*s  %s\n", "PROTO", (int)waddr,
-	        "ADDRESS", (int)wpid, "PID", (int)wprog, "PROGRAM", "USER");
-	for (size_t i = 0; i < n; i++) {
-		const struct portdiag_socket *s = &list[i];
-
-		hidden |= s->pid == 0;
-		addr_format_sa((const struct sockaddr *)&s->addr, s->addrlen,
-		               addr, sizeof(addr));
-		snprintf(pid, sizeof(pid), "%ld", (long)s->pid);
-		fprintf(out, "%-5s  %-*s  %-*s  %-*s  ",
-		        s->proto == IPPROTO_TCP ? "tcp" : "udp", (int)waddr,
-		        addr, (int)wpid, s->pid > 0 ? pid : "-", (int)wprog,
-		        s->program[0] ? s->program : "-");
-		mark_row(list, n, i, wants, nwants, mark, sizeof(mark));
-		if (mark[0] != '\0')
-			fprintf(out, "%-*s  %s\n", (int)wuser, s->user, mark);
-		else
-			fprintf(out, "%s\n", s->user);
-	}
-	if (hidden && !is_root())
-		fprintf(out, "\nSome holders are hidden: other users' "
-		             "processes can be seen only by root (sudo "
-		             "portier ports).\n");
-}
-
-/* "<- listener web, admin": who in the configuration wants socket i. */
-static void mark_row(const struct portdiag_socket *list, size_t n, size_t i,
-                     const struct portdiag_want *wants, size_t nwants,
-                     char *mark, size_t len)
-{
-	size_t used = 0;
-	char label[128];
-
-	mark[0] = '\0';
-	for (size_t w = 0; w < nwants && used < len; w++) {
-		if (!want_hits(&wants[w], list, n, i))
-			continue;
-		snprintf(label, sizeof(label), "%s%s%s", wants[w].what,
-		         wants[w].name ? " " : "",
-		         wants[w].name ? wants[w].name : "");
-		if (strstr(mark, label) != NULL)
-			continue; /* a listener with two binds on one socket */
-		used += (size_t)snprintf(mark + used, len - used, "%s%s",
-		                         used ? ", " : "<- ", label);
-	}
-}
-
-/* One line per (config bind, socket in its way); returns how many. */
-static int print_conflicts(const struct portdiag_socket *list, size_t n,
-                           const struct portdiag_want *wants, size_t nwants,
-                           FILE *out)
-{
-	char want[ADDR_STRLEN], have[ADDR_STRLEN], holder[160];
-	int conflicts = 0;
-
-	for (size_t w = 0; w < nwants; w++) {
-		addr_format(wants[w].addr, want, sizeof(want));
-		for (size_t i = 0; i < n; i++) {
-			const struct portdiag_socket *s = &list[i];
-
-			/* A running portier serving this configuration is
-			 * not in its own way. */
-			if (!want_hits(&wants[w], list, n, i) ||
-			    strcmp(s->program, "portier") == 0)
-				continue;
-			describe_holder(s, holder, sizeof(holder));
-			addr_format_sa((const struct sockaddr *)&s->addr,
-			               s->addrlen, have, sizeof(have));
-			fprintf(out,
-			        "%sconflict: %s%s%s wants %s%s, held by %s",
-			        conflicts == 0 ? "\n" : "", wants[w].what,
-			        wants[w].name ? " " : "",
-			        wants[w].name ? wants[w].name : "", want,
-			        wants[w].proto == IPPROTO_UDP ? " (udp)" : "",
-			        holder);
-			if (strcmp(have, want) != 0)
-				fprintf(out, " on %s", have);
-			fputc('\n', out);
-			conflicts++;
-		}
-	}
-	return conflicts;
-}
-
-/* Every address the configuration would bind, with its owner. */
-static size_t collect_wants(const struct config *cfg,
-                            struct portdiag_want **wants)
-{
-	size_t n = cfg->global.has_admin ? 1 : 0, k = 0;
-
-	for (size_t i = 0; i < cfg->nlisteners; i++)
-		n += cfg->listeners[i].nbinds;
-	*wants = n > 0 ? calloc(n, sizeof(**wants)) : NULL;
-	if (*wants == NULL)
-		return 0;
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		const struct config_listener *l = &cfg->listeners[i];
-
-		for (size_t j = 0; j < l->nbinds; j++) {
-			(*wants)[k].what = "listener";
-			(*wants)[k].name = l->name;
-			(*wants)[k].proto = l->mode == CONFIG_MODE_UDP
-			                        ? IPPROTO_UDP
-			                        : IPPROTO_TCP;
-			(*wants)[k++].addr = &l->binds[j];
-		}
-	}
-	if (cfg->global.has_admin) {
-		(*wants)[k].what = "admin";
-		(*wants)[k].proto = IPPROTO_TCP;
-		(*wants)[k++].addr = &cfg->global.admin;
-	}
-	return k;
-}
-
 static bool is_root(void)
 {
 	return geteuid() == 0;
-}
-
-/*
- * Would binding `want` collide with socket i? addr_overlaps knows portier's
- * own rule (its IPv6 listeners are IPV6_V6ONLY); another program's [::] is
- * taken to cover IPv4 too, as Linux does by default, unless an IPv4 socket
- * on the same port shows that it does not.
- */
-static bool want_hits(const struct portdiag_want *want,
-                      const struct portdiag_socket *list, size_t n, size_t i)
-{
-	struct portdiag_key key, other;
-	struct addr sock;
-
-	if (want->proto != list[i].proto)
-		return false;
-	addr_from_socket(&list[i], &sock);
-	if (addr_overlaps(want->addr, &sock))
-		return true;
-	if (want->addr->kind != ADDR_INET ||
-	    want->addr->sa.sa.sa_family != AF_INET ||
-	    want->addr->port != sock.port ||
-	    key_from_sa((const struct sockaddr *)&list[i].addr, list[i].addrlen,
-	                &key) == -1 ||
-	    key.family != AF_INET6 || !key_is_any(&key))
-		return false;
-	for (size_t j = 0; j < n; j++) {
-		if (list[j].proto == list[i].proto &&
-		    key_from_sa((const struct sockaddr *)&list[j].addr,
-		                list[j].addrlen, &other) == 0 &&
-		    other.family == AF_INET && other.port == key.port)
-			return false;
-	}
-	return true;
 }

@@ -2,15 +2,19 @@
 /*
  * The relay: two sockets that point at each other.
  *
- * One persistent event per socket watches what that side needs: EV_READ
- * while it may send and the other side's output has room, EV_WRITE while
- * its own output is not empty. A read lands in the peer's output evbuffer
- * and is written straight away, so in the common case a chunk costs one
- * read(2) and one write(2) and no change of the epoll set. Buffers exist
- * only while bytes wait: an idle connection holds two events and no buffer.
+ * Both sockets are watched edge-triggered for reading and writing for their
+ * whole life, so the epoll set never changes while bytes flow, under
+ * backpressure included. Each side remembers whether it may be read or
+ * written; relay_pump then moves bytes while there is something to read and
+ * room to put it. A read lands in space reserved at the end of the peer's
+ * output evbuffer and is written at once, so a chunk usually costs one
+ * readv(2) and one writev(2) and never a user-space copy. Buffers exist
+ * only while bytes wait: an idle connection holds no buffer at all.
+ *
  * An EOF becomes shutdown(SHUT_WR) on the other side once its output is
- * empty (true half-close, as in nginx's stream proxy); errors and the idle
- * timeout end the relay through relay_end, once.
+ * empty (true half-close, as in nginx's stream proxy); when that completes
+ * both directions the sockets are simply closed by the owner. Errors and the
+ * idle timeout end the relay through relay_end, once.
  */
 #include "config.h"
 
@@ -26,113 +30,160 @@
 
 #include "portier/relay.h"
 
-static void relay_cb(evutil_socket_t fd, short what, void *arg);
+/* Reads per side in one turn of the loop before others get theirs. */
+#define RELAY_BUDGET 4
+
+static void relay_pump(struct relay *relay);
 static int relay_pull(struct relay *relay, int from);
 static int relay_flush(struct relay *relay, int to);
 static int relay_shut(struct relay *relay, int to);
 static void relay_drop_empty(struct relay_side *side);
-static void relay_watch(struct relay *relay);
 static int relay_fail(struct relay *relay, int side, int err);
 static int relay_end(struct relay *relay, enum relay_end why);
 
 /*
- * The functions below return -1 once the relay has ended: done_cb may have
- * freed it, so the caller returns at once without touching it.
+ * The static functions that return int give -1 once the relay has ended:
+ * done_cb may have freed it, so the caller returns at once without touching
+ * it.
  */
 
-int relay_start(struct relay *relay, struct event_base *base, int client_fd,
-		int backend_fd, struct evbuffer *to_backend, uint32_t idle_ms,
-		relay_done_cb done_cb, void *arg)
+void relay_start(struct relay *relay, struct event *client_ev,
+		 struct event *backend_ev, short backend_ready,
+		 struct evbuffer *to_backend, uint32_t idle_ms,
+		 relay_done_cb done_cb, void *arg)
 {
+	struct event_base *base = event_get_base(client_ev);
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
+	const struct timeval *idle_tv = NULL;
+	struct timeval now;
 
-	relay->side[RELAY_CLIENT].fd = client_fd;
-	relay->side[RELAY_BACKEND].fd = backend_fd;
+	relay->side[RELAY_CLIENT].ev = client_ev;
+	relay->side[RELAY_BACKEND].ev = backend_ev;
+	for (int i = 0; i < 2; i++) {
+		relay->side[i].fd = event_get_fd(relay->side[i].ev);
+		/* Both sockets just proved writable: accepted, connected. */
+		relay->side[i].writable = 1;
+	}
+	relay->side[RELAY_BACKEND].readable = (backend_ready & EV_READ) != 0;
 	relay->side[RELAY_BACKEND].out = to_backend;
 	relay->done_cb = done_cb;
 	relay->arg = arg;
 	relay->idle_ms = idle_ms;
+	event_base_gettimeofday_cached(base, &now);
+	relay->last_active = (uint32_t)((uint64_t)now.tv_sec * 1000 +
+					(uint64_t)now.tv_usec / 1000);
 	/* Every relay shares one timeout length: libevent then keeps them in
 	 * a list instead of its heap. */
-	relay->idle_tv = idle_ms ? event_base_init_common_timeout(base, &tv)
-				 : NULL;
-	for (int i = 0; i < 2; i++) {
-		/* Assigned with its real mask by relay_watch. */
-		relay->side[i].ev = event_new(base, relay->side[i].fd,
-					      EV_PERSIST, relay_cb, relay);
-		if (relay->side[i].ev == NULL)
-			return -1;
-	}
-	{
-		struct timeval now;
+	if (idle_ms)
+		idle_tv = event_base_init_common_timeout(base, &tv);
+	/* Adding an edge-triggered event reports the socket's current
+	 * readiness, so nothing the client sent meanwhile is missed. */
+	event_add(client_ev, idle_tv);
+	event_add(backend_ev, idle_tv);
+	/* Work already known to be there is done on the next turn of the
+	 * loop: relay_start never ends the relay under its caller. */
+	if (to_backend != NULL || relay->side[RELAY_BACKEND].readable)
+		event_active(backend_ev, 0, 0);
+}
 
-		event_base_gettimeofday_cached(base, &now);
-		relay->last_active =
-			(uint32_t)((uint64_t)now.tv_sec * 1000 +
-				   (uint64_t)now.tv_usec / 1000);
+void relay_io(struct relay *relay, enum relay_side_id side, short what)
+{
+	if (what & EV_TIMEOUT) {
+		struct timeval tv;
+		uint32_t now;
+
+		/* Each side's timer runs on its own; the relay is idle
+		 * only when nothing moved either way. A persistent event
+		 * stays armed for another period. */
+		event_base_gettimeofday_cached(
+			event_get_base(relay->side[side].ev), &tv);
+		now = (uint32_t)((uint64_t)tv.tv_sec * 1000 +
+				 (uint64_t)tv.tv_usec / 1000);
+		if (now - relay->last_active >= relay->idle_ms)
+			(void)relay_end(relay, RELAY_END_IDLE);
+		return;
 	}
-	/* Bytes for the backend go out when it is writable: relay_start
-	 * never ends the relay under its caller. */
-	relay_watch(relay);
-	return 0;
+	if (what & EV_READ)
+		relay->side[side].readable = 1;
+	if (what & EV_WRITE)
+		relay->side[side].writable = 1;
+	relay_pump(relay);
 }
 
 void relay_free(struct relay *relay)
 {
 	for (int i = 0; i < 2; i++) {
-		struct relay_side *side = &relay->side[i];
-
-		if (side->ev != NULL) {
-			event_free(side->ev);
-			side->ev = NULL;
-		}
-		if (side->out != NULL) {
-			evbuffer_free(side->out);
-			side->out = NULL;
+		if (relay->side[i].out != NULL) {
+			evbuffer_free(relay->side[i].out);
+			relay->side[i].out = NULL;
 		}
 	}
 }
 
-/* A coarse millisecond clock from the loop's cached time. */
-static uint32_t relay_now_ms(const struct relay *relay)
+/* Bytes waiting in a side's output. */
+static size_t relay_pending(const struct relay_side *side)
 {
-	struct timeval tv;
-
-	event_base_gettimeofday_cached(
-		event_get_base(relay->side[RELAY_CLIENT].ev), &tv);
-	return (uint32_t)((uint64_t)tv.tv_sec * 1000 +
-			  (uint64_t)tv.tv_usec / 1000);
+	return side->out ? evbuffer_get_length(side->out) : 0;
 }
 
-/* One side is readable, writable or timed out. */
-static void relay_cb(evutil_socket_t fd, short what, void *arg)
+/* True when side `from` may be read now: it has not ended, it is
+ * readable, and its peer can still take bytes. */
+static bool relay_can_pull(const struct relay *relay, int from)
 {
-	struct relay *relay = arg;
-	int i = fd == relay->side[RELAY_BACKEND].fd ? RELAY_BACKEND
-						    : RELAY_CLIENT;
+	const struct relay_side *src = &relay->side[from];
+	const struct relay_side *dst = &relay->side[!from];
 
-	if (what & EV_TIMEOUT) {
-		/* Each side times out on its own; the relay is idle only
-		 * when nothing moved either way. The persistent event stays
-		 * armed for another period. */
-		if (relay_now_ms(relay) - relay->last_active >= relay->idle_ms)
-			(void)relay_end(relay, RELAY_END_IDLE);
-		return;
+	return src->readable && !src->eof && !dst->shut &&
+	       relay_pending(dst) < RELAY_HIGH_WATER;
+}
+
+/* Move bytes both ways until nothing is readable, or nothing has room, or
+ * the budget of this turn is spent. Outputs are flushed before inputs are
+ * read, so that room made on one side lets the other be read at once. */
+static void relay_pump(struct relay *relay)
+{
+	for (int round = 0; round < RELAY_BUDGET; round++) {
+		bool moved = false;
+
+		for (int i = 0; i < 2; i++) {
+			struct relay_side *side = &relay->side[i];
+
+			if (side->writable && relay_pending(side) > 0 &&
+			    relay_flush(relay, i) < 0)
+				return;
+		}
+		for (int i = 0; i < 2; i++) {
+			int r;
+
+			if (!relay_can_pull(relay, i))
+				continue;
+			r = relay_pull(relay, i);
+			if (r < 0)
+				return;
+			moved |= r > 0;
+		}
+		if (!moved)
+			return;
 	}
-	if ((what & EV_WRITE) && relay_flush(relay, i) < 0)
-		return;
-	if ((what & EV_READ) && relay_pull(relay, i) < 0)
-		return;
-	relay_watch(relay);
+	/* Budget spent with bytes still to read: no new edge will come for
+	 * them, so come back on the next turn of the loop. */
+	for (int i = 0; i < 2; i++) {
+		if (relay_can_pull(relay, i)) {
+			event_active(relay->side[i].ev, 0, 0);
+			return;
+		}
+	}
 }
 
-/* Read what side `from` sent into the other side's output and push it on. */
+/* Read what side `from` sent into the other side's output and push it on.
+ * Returns 1 when bytes moved, 0 when none did, -1 when the relay ended. */
 static int relay_pull(struct relay *relay, int from)
 {
 	struct relay_side *src = &relay->side[from];
 	struct relay_side *dst = &relay->side[!from];
 	struct evbuffer_iovec vec[2];
 	struct iovec iov[2];
+	struct timeval now;
 	ssize_t n;
 	int nvec;
 
@@ -153,7 +204,24 @@ static int relay_pull(struct relay *relay, int from)
 		iov[i].iov_len = vec[i].iov_len;
 	}
 	n = readv(src->fd, iov, nvec);
-	if (n > 0) {
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			src->readable = 0;
+			relay_drop_empty(dst);
+			return 0;
+		}
+		return relay_fail(relay, from, errno);
+	}
+	if (n == 0) {
+		src->eof = 1;
+		if (relay_pending(dst) > 0)
+			return 0; /* shut once the output drains */
+		relay_drop_empty(dst);
+		return relay_shut(relay, !from) < 0 ? -1 : 0;
+	}
+	{
 		size_t left = (size_t)n;
 		int used = 0;
 
@@ -164,23 +232,13 @@ static int relay_pull(struct relay *relay, int from)
 		}
 		evbuffer_commit_space(dst->out, vec, used);
 	}
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			relay_drop_empty(dst);
-			return 0;
-		}
-		return relay_fail(relay, from, errno);
-	}
-	if (n == 0) {
-		src->eof = 1;
-		if (evbuffer_get_length(dst->out) > 0)
-			return 0; /* shut once the output drains */
-		relay_drop_empty(dst);
-		return relay_shut(relay, !from);
-	}
 	relay->nread[from] += (uint64_t)n;
-	relay->last_active = relay_now_ms(relay);
-	return relay_flush(relay, !from);
+	event_base_gettimeofday_cached(event_get_base(src->ev), &now);
+	relay->last_active = (uint32_t)((uint64_t)now.tv_sec * 1000 +
+					(uint64_t)now.tv_usec / 1000);
+	if (dst->writable && relay_flush(relay, !from) < 0)
+		return -1;
+	return 1;
 }
 
 /* Write as much of side `to`'s output as it takes now. */
@@ -189,20 +247,19 @@ static int relay_flush(struct relay *relay, int to)
 	struct relay_side *dst = &relay->side[to];
 	struct relay_side *src = &relay->side[!to];
 
-	while (dst->out != NULL && evbuffer_get_length(dst->out) > 0) {
+	while (relay_pending(dst) > 0) {
 		int n = evbuffer_write(dst->out, dst->fd);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				dst->writable = 0;
+				return 0;
+			}
 			return relay_fail(relay, to, errno);
 		}
-		relay->last_active = relay_now_ms(relay);
 	}
-	if (dst->out != NULL && evbuffer_get_length(dst->out) > 0)
-		return 0;
 	relay_drop_empty(dst);
 	if (src->eof && !dst->shut)
 		return relay_shut(relay, to);
@@ -219,49 +276,19 @@ static void relay_drop_empty(struct relay_side *side)
 	}
 }
 
-/* Side `to` will get no more bytes: shut its write half. */
+/* Side `to` will get no more bytes: shut its write half. When that ends
+ * the second direction the relay is done, and the owner's close sends the
+ * FIN: no shutdown(2) is needed for it. */
 static int relay_shut(struct relay *relay, int to)
 {
 	struct relay_side *dst = &relay->side[to];
 
 	dst->shut = 1;
-	if (shutdown(dst->fd, SHUT_WR) < 0 && errno != ENOTCONN)
-		return relay_fail(relay, to, errno);
 	if (relay->side[!to].shut)
 		return relay_end(relay, RELAY_END_DONE);
+	if (shutdown(dst->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+		return relay_fail(relay, to, errno);
 	return 0;
-}
-
-/* Watch each socket for what it needs now; change the event only when that
- * differs from what it watches. */
-static void relay_watch(struct relay *relay)
-{
-	for (int i = 0; i < 2; i++) {
-		struct relay_side *side = &relay->side[i];
-		struct relay_side *peer = &relay->side[!i];
-		size_t pending = peer->out ? evbuffer_get_length(peer->out) : 0;
-		short want = 0;
-
-		/* Backpressure with hysteresis: pause at the high mark,
-		 * resume at half of it. */
-		if (side->paused && pending <= RELAY_HIGH_WATER / 2)
-			side->paused = 0;
-		else if (!side->paused && pending >= RELAY_HIGH_WATER)
-			side->paused = 1;
-		if (!side->eof && !side->paused && !peer->shut)
-			want |= EV_READ;
-		if (side->out != NULL && evbuffer_get_length(side->out) > 0)
-			want |= EV_WRITE;
-		if (want == side->events)
-			continue;
-		event_del(side->ev);
-		side->events = (uint8_t)want;
-		if (want == 0)
-			continue;
-		event_assign(side->ev, event_get_base(side->ev), side->fd,
-			     want | EV_PERSIST, relay_cb, relay);
-		event_add(side->ev, relay->idle_tv);
-	}
 }
 
 /* A socket error on `side`. */
@@ -272,17 +299,12 @@ static int relay_fail(struct relay *relay, int side, int err)
 	return relay_end(relay, RELAY_END_ERROR);
 }
 
-/* Stop every event and report the end once; the owner frees the rest. */
+/* Report the end once; the owner frees the rest. */
 static int relay_end(struct relay *relay, enum relay_end why)
 {
-	if (relay->ended)
-		return -1;
-	relay->ended = 1;
-	for (int i = 0; i < 2; i++) {
-		if (relay->side[i].ev != NULL)
-			event_del(relay->side[i].ev);
-		relay->side[i].events = 0;
+	if (!relay->ended) {
+		relay->ended = 1;
+		relay->done_cb(relay, why, relay->arg);
 	}
-	relay->done_cb(relay, why, relay->arg);
 	return -1;
 }

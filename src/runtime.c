@@ -51,13 +51,10 @@ struct runtime *runtime_new(struct config *cfg)
 		return NULL;
 	}
 	rt->cfg = cfg;
-	/* One thread owns the loop: no locks needed. The epoll changelist
-	 * folds the del/add pairs of one loop turn into one epoll_ctl; it is
-	 * unsafe only with dup()ed descriptors, which portier never makes. */
+	/* One thread owns the loop: no locks needed. */
 	ecfg = event_config_new();
 	if (ecfg != NULL)
-		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK |
-					  EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
 	rt->base = ecfg ? event_base_new_with_config(ecfg) : NULL;
 	event_config_free(ecfg);
 	if (rt->base == NULL) {

@@ -45,7 +45,8 @@ struct session {
 	LIST_ENTRY(session) entry;
 	struct listener *listener;  /* reference held */
 	struct upstream *upstream;  /* the backend, owned by the listener */
-	struct event *connect_ev;   /* backend connect in progress, or NULL */
+	struct event *client_ev;    /* owned; created when the relay starts */
+	struct event *backend_ev;   /* owned; created when connecting */
 	int client_fd;		    /* owned */
 	int backend_fd;		    /* owned; -1 until connecting */
 	struct relay relay;
@@ -63,9 +64,9 @@ static LIST_HEAD(, session) session_list = LIST_HEAD_INITIALIZER(session_list);
 static size_t session_live;
 
 static void session_connect(struct session *s);
-static void session_connected(struct session *s);
+static void session_connected(struct session *s, short ready);
 static void session_connect_failed(struct session *s, int err, bool timeout);
-static void session_connect_cb(evutil_socket_t fd, short what, void *arg);
+static void session_io_cb(evutil_socket_t fd, short what, void *arg);
 static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 				  void *arg);
 static void session_close(struct session *s);
@@ -134,20 +135,26 @@ static void session_connect(struct session *s)
 		session_connect_failed(s, errno, false);
 		return;
 	}
-	if (connected) {
-		session_connected(s);
-		return;
-	}
-	s->connect_ev = event_new(runtime_base(rt), s->backend_fd, EV_WRITE,
-				  session_connect_cb, s);
-	if (s->connect_ev == NULL || event_add(s->connect_ev, &tv) < 0) {
+	/* One edge-triggered event watches the backend for its whole life:
+	 * first for the end of the connect, then for the relay. */
+	s->backend_ev = event_new(runtime_base(rt), s->backend_fd,
+				  EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+				  session_io_cb, s);
+	if (s->backend_ev == NULL) {
 		session_connect_failed(s, ENOMEM, false);
 		return;
 	}
+	if (connected) {
+		session_connected(s, EV_WRITE);
+		return;
+	}
+	if (event_add(s->backend_ev, &tv) < 0)
+		session_connect_failed(s, ENOMEM, false);
 }
 
-/* The backend accepted: remember which address answered and relay. */
-static void session_connected(struct session *s)
+/* The backend accepted (`ready`: the readiness seen on it): remember which
+ * address answered and relay. */
+static void session_connected(struct session *s, short ready)
 {
 	struct runtime *rt = listener_runtime(s->listener);
 	const struct config_listener *cfg = listener_config(s->listener);
@@ -155,10 +162,6 @@ static void session_connected(struct session *s)
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 
-	if (s->connect_ev != NULL) {
-		event_free(s->connect_ev);
-		s->connect_ev = NULL;
-	}
 	if (s->ntargets > 1 && getsockname(s->backend_fd,
 					   (struct sockaddr *)&local, &len) == 0)
 		upstream_answered(s->upstream, local.ss_family);
@@ -185,14 +188,21 @@ static void session_connected(struct session *s)
 			return;
 		}
 	}
-	s->state = SESSION_RELAYING;
-	session_log(s, LOG_LEVEL_DEBUG, "connected");
-	if (relay_start(&s->relay, runtime_base(rt), s->client_fd,
-			s->backend_fd, prefix, runtime_global(rt)->timeout_idle_ms,
-			session_relay_done_cb, s) < 0) {
+	s->client_ev = event_new(runtime_base(rt), s->client_fd,
+				 EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+				 session_io_cb, s);
+	if (s->client_ev == NULL) {
+		if (prefix != NULL)
+			evbuffer_free(prefix);
 		session_log(s, LOG_LEVEL_WARN, "out of memory");
 		session_close(s);
+		return;
 	}
+	s->state = SESSION_RELAYING;
+	session_log(s, LOG_LEVEL_DEBUG, "connected");
+	relay_start(&s->relay, s->client_ev, s->backend_ev, ready, prefix,
+		    runtime_global(rt)->timeout_idle_ms, session_relay_done_cb,
+		    s);
 }
 
 /* Connecting failed: try the next address of a localhost backend, else
@@ -207,9 +217,9 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	upstream_targets(s->upstream, targets);
 	addr_format_sa(&targets[s->attempt].u.sa, targets[s->attempt].len,
 		       target, sizeof(target));
-	if (s->connect_ev != NULL) {
-		event_free(s->connect_ev);
-		s->connect_ev = NULL;
+	if (s->backend_ev != NULL) {
+		event_free(s->backend_ev);
+		s->backend_ev = NULL;
 	}
 	if (s->backend_fd >= 0) {
 		close(s->backend_fd);
@@ -237,14 +247,20 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	session_close(s);
 }
 
-/* The backend socket became writable (connected or failed) or the connect
- * timed out. */
-static void session_connect_cb(evutil_socket_t fd, short what, void *arg)
+/* Readiness or a timeout on either socket: the end of the backend connect,
+ * or work for the relay. */
+static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	socklen_t len = sizeof(int);
 	int err = 0;
 
+	if (s->state == SESSION_RELAYING) {
+		relay_io(&s->relay,
+			 fd == s->client_fd ? RELAY_CLIENT : RELAY_BACKEND,
+			 what);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
 		session_connect_failed(s, ETIMEDOUT, true);
 		return;
@@ -255,7 +271,8 @@ static void session_connect_cb(evutil_socket_t fd, short what, void *arg)
 		session_connect_failed(s, err, false);
 		return;
 	}
-	session_connected(s);
+	if (what & EV_WRITE)
+		session_connected(s, what);
 }
 
 /* The relay ended: log how, then close. */
@@ -290,8 +307,10 @@ static void session_close(struct session *s)
 {
 	struct listener *l = s->listener;
 
-	if (s->connect_ev != NULL)
-		event_free(s->connect_ev);
+	if (s->client_ev != NULL)
+		event_free(s->client_ev);
+	if (s->backend_ev != NULL)
+		event_free(s->backend_ev);
 	relay_free(&s->relay);
 	close(s->client_fd);
 	if (s->backend_fd >= 0)

@@ -5,19 +5,18 @@
  * Reads /proc/net/{tcp,tcp6,udp,udp6} for listening sockets and their inode,
  * then /proc/PID/fd/ for the process that holds the inode. Used to explain a
  * failed bind ("address already in use" names the holder) and by
- * `portier ports`. Every function takes the /proc root so that tests can
- * point it at a fixture tree.
+ * `portier ports` (ports.h). Every function takes the /proc root so that
+ * tests can point it at a fixture tree.
  */
 #ifndef PORTIER_PORTDIAG_H
 #define PORTIER_PORTDIAG_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
-struct config;
+struct addr;
 
 /* One listening TCP socket or bound UDP socket on the machine. */
 struct portdiag_socket {
@@ -58,6 +57,13 @@ void portdiag_fill_holders(const char *procroot, struct portdiag_socket *list,
 int portdiag_list(const char *procroot, struct portdiag_socket **list,
 		  size_t *n) __attribute__((warn_unused_result));
 
+/* The socket as a struct addr for addr_overlaps (v4-mapped made IPv4). */
+void portdiag_socket_addr(const struct portdiag_socket *s, struct addr *out);
+
+/* Who holds s, for messages: "pid 1234 (python3, user alice)" or its user. */
+void portdiag_describe_holder(const struct portdiag_socket *s, char *buf,
+			      size_t len);
+
 /*
  * Explain why binding `sa` for `proto` failed with errno `err`, in words a
  * user can act on, into buf (no trailing newline). EADDRINUSE names the
@@ -68,12 +74,5 @@ int portdiag_list(const char *procroot, struct portdiag_socket **list,
 char *portdiag_explain_bind(const char *procroot, int err,
 			    const struct sockaddr *sa, socklen_t salen,
 			    int proto, char *buf, size_t len);
-
-/* `portier ports`: print the table to out; with cfg, mark the sockets the
- * configuration would bind and the ones that conflict with it. Returns the
- * exit status (0, 1 when a conflict was found, 2 when procroot/net cannot
- * be read). */
-int portdiag_cmd_ports(const char *procroot, const struct config *cfg,
-		       FILE *out);
 
 #endif

@@ -4,12 +4,16 @@
  *
  * Bytes read on one side go straight into an evbuffer of the other side's
  * pending output and are written at once; only what the peer cannot take
- * yet stays buffered, and each direction holds at most RELAY_HIGH_WATER
- * bytes (plus one read) before its reader pauses until the writer drains to
- * half of it. An EOF on one side is carried to the other as
- * shutdown(SHUT_WR) once everything read before it has been written; the
- * relay is done when both directions are. The relay owns its events and
- * buffers, never the sockets: its owner closes them after done_cb.
+ * yet stays buffered, and a side is read only while its peer's output holds
+ * less than RELAY_HIGH_WATER bytes. An EOF on one side is carried to the
+ * other as shutdown(SHUT_WR) once everything read before it has been
+ * written; the relay is done when both directions are.
+ *
+ * The owner creates one edge-triggered event per socket (EV_READ | EV_WRITE
+ * | EV_ET | EV_PERSIST) and passes every activation to relay_io; the relay
+ * remembers which side is readable and writable, so no event is ever
+ * re-armed while bytes flow. The relay owns its buffers, never the events
+ * or sockets: its owner frees them after done_cb.
  */
 #ifndef PORTIER_RELAY_H
 #define PORTIER_RELAY_H
@@ -18,10 +22,9 @@
 #include <stdint.h>
 
 struct event;
-struct event_base;
 struct evbuffer;
 
-/* Most bytes buffered in one direction before its reader pauses. */
+/* A side is read only while its peer's output holds less than this. */
 #define RELAY_HIGH_WATER (256 * 1024)
 
 /* Most bytes one read(2) takes from a socket. */
@@ -42,21 +45,21 @@ enum relay_end {
 
 struct relay;
 
-/* Called once when the relay ends, after its events are gone; the owner
- * then calls relay_free and closes the sockets. */
+/* Called once when the relay ends; the owner then frees the events, calls
+ * relay_free and closes the sockets. */
 typedef void (*relay_done_cb)(struct relay *relay, enum relay_end why,
 			      void *arg);
 
 /* One socket of the relay. */
 struct relay_side {
-	struct event *ev;     /* readiness of fd; NULL before start */
+	struct event *ev;     /* the owner's event for fd */
 	struct evbuffer *out; /* bytes waiting to be written to fd; NULL
 				 while there are none */
 	int fd;
-	uint8_t events;	      /* EV_READ/EV_WRITE currently watched */
-	uint8_t eof;	      /* EOF read from this side */
-	uint8_t shut;	      /* this side's write half is shut down */
-	uint8_t paused;	      /* reading paused: the peer's output is full */
+	uint8_t readable; /* may have bytes to read (no EAGAIN since) */
+	uint8_t writable; /* may take bytes (no EAGAIN since) */
+	uint8_t eof;	  /* EOF read from this side */
+	uint8_t shut;	  /* this side's write half is shut down */
 };
 
 /* A relay; embedded in its owner (a session), so its fields are visible,
@@ -66,7 +69,6 @@ struct relay {
 	uint64_t nread[2];	   /* bytes read from each side */
 	relay_done_cb done_cb;
 	void *arg;
-	const struct timeval *idle_tv; /* libevent common timeout, or NULL */
 	uint32_t idle_ms;
 	uint32_t last_active; /* coarse ms clock of the last byte either way */
 	int error;	      /* errno of RELAY_END_ERROR */
@@ -75,18 +77,24 @@ struct relay {
 };
 
 /*
- * Start relaying between two connected, non-blocking sockets. `to_backend`
- * (may be NULL; taken over) holds bytes to send the backend first, such as
- * a PROXY header. Returns 0, or -1 when out of memory (nothing started;
- * call relay_free).
+ * Start relaying between two connected, non-blocking sockets watched by
+ * `client_ev` and `backend_ev` (edge-triggered, both directions; the relay
+ * (re)adds them with the idle timeout). `backend_ready` holds the EV_READ /
+ * EV_WRITE readiness already seen on the backend. `to_backend` (may be
+ * NULL; taken over) holds bytes to send the backend first, such as a PROXY
+ * header. Never calls done_cb itself.
  */
-int relay_start(struct relay *relay, struct event_base *base, int client_fd,
-		int backend_fd, struct evbuffer *to_backend, uint32_t idle_ms,
-		relay_done_cb done_cb, void *arg)
-	__attribute__((warn_unused_result));
+void relay_start(struct relay *relay, struct event *client_ev,
+		 struct event *backend_ev, short backend_ready,
+		 struct evbuffer *to_backend, uint32_t idle_ms,
+		 relay_done_cb done_cb, void *arg);
 
-/* Free the relay's events and buffers (not the sockets); safe on a zeroed
- * or ended relay. */
+/* Handle an activation (EV_READ, EV_WRITE, EV_TIMEOUT) of one side's
+ * event. May call done_cb, after which the relay must not be touched. */
+void relay_io(struct relay *relay, enum relay_side_id side, short what);
+
+/* Free the relay's buffers (not events or sockets); safe on a zeroed or
+ * ended relay. */
 void relay_free(struct relay *relay);
 
 #endif

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for portdiag.c: the /proc/net parser on good and bad lines,
- * holder lookup, the bind-failure messages and `portier ports`, against the
- * fake /proc of tests/fixtures/proc and against small trees built here at
- * run time (a process whose fd directory only root may read, a malformed
- * file). Run as root, the tests also check what an unprivileged user sees,
- * in a child that drops to nobody.
+ * holder lookup, the bind-failure messages and the helpers ports.c shares,
+ * against the fake /proc of tests/fixtures/proc and against small trees
+ * built here at run time (a process whose fd directory only root may read,
+ * a malformed file). Run as root, the tests also check what an unprivileged
+ * user sees, in a child that drops to nobody. `portier ports` itself is
+ * tested in test_ports.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -34,14 +35,14 @@
 #include <cmocka.h>
 
 #include "portier/portdiag.h"
-#include "portier/config.h"
+#include "portier/addr.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * The fake /proc: FIXTURES/proc holds the plain files, and proc.links the
  * symbolic links (fd/N -> socket:[INODE], self, exe), which a release
- * tarball cannot carry. group_setup copies the tree into a temporary
+ * tarball cannot carry. fixture_setup copies the tree into a temporary
  * directory and makes the links there.
  */
 static char proc_root[256];
@@ -488,15 +489,6 @@ static int explain_3306(const char *root, FILE *out)
 	return 0;
 }
 
-static int ports_to(const char *root, FILE *out)
-{
-	return portdiag_cmd_ports(root, NULL, out);
-}
-
-static const char hint[] =
-    "\nSome holders are hidden: other users' processes can be seen only "
-    "by root (sudo portier ports).\n";
-
 static const char hidden_msg[] =
     "address already in use by a process of user 4242 that portier "
     "cannot see (run as root, e.g. sudo portier ports, to see which)";
@@ -526,36 +518,6 @@ static void test_hidden_holder(void **state)
 		assert_string_equal(text, hidden_msg);
 		free(text);
 	}
-}
-
-/* `portier ports` as nobody: "-" for the hidden holder, and a hint. */
-static void test_hidden_ports(void **state)
-{
-	const char *root = *state;
-	char *text = NULL, want[512];
-	size_t len = 0;
-	int status = -1;
-	FILE *mem;
-
-	if (getpwuid(NONAME_UID) != NULL || !little_endian())
-		skip();
-	if (geteuid() == 0) {
-		text = as_nobody(ports_to, root, &status);
-	} else {
-		mem = open_memstream(&text, &len);
-		assert_non_null(mem);
-		status = ports_to(root, mem);
-		fclose(mem);
-	}
-	snprintf(want, sizeof(want),
-	         "PROTO  ADDRESS         PID  PROGRAM  USER\n"
-	         "tcp    127.0.0.1:3306  -    -        4242\n"
-	         "tcp    127.0.0.1:8080  100  python3  root\n"
-	         "%s",
-	         hint);
-	assert_string_equal(text, want);
-	assert_int_equal(status, 0);
-	free(text);
 }
 
 /* A file the parser rejects fails the list and leaves the holder unknown;
@@ -740,186 +702,80 @@ static void test_explain_edges(void **state)
 	assert_int_equal(small[0], 'x');
 }
 
-/* --- portier ports ------------------------------------------------------ */
+/* --- helpers shared with ports.c ----------------------------------------- */
 
-static char *run_ports(const struct config *cfg, int *status)
+/* A socket as a struct addr: v4-mapped IPv6 becomes IPv4. */
+static void test_socket_addr(void **state)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&text, &len);
+	static const struct {
+		const char *ip;
+		unsigned port;
+		int family;
+		const char *want;
+	} cases[] = {
+	    {"127.0.0.1", 8080, AF_INET, "127.0.0.1:8080"},
+	    {"0.0.0.0", 80, AF_INET, "0.0.0.0:80"},
+	    {"::1", 5173, AF_INET6, "[::1]:5173"},
+	    {"::", 80, AF_INET6, "[::]:80"},
+	    {"::ffff:127.0.0.1", 9000, AF_INET, "127.0.0.1:9000"},
+	    {"::ffff:0.0.0.0", 53, AF_INET, "0.0.0.0:53"},
+	};
 
-	assert_non_null(mem);
-	*status = portdiag_cmd_ports(PROC, cfg, mem);
-	assert_int_equal(fclose(mem), 0);
-	return text;
-}
+	for (size_t i = 0; i < N(cases); i++) {
+		struct portdiag_socket s;
+		struct addr a;
+		char text[ADDR_STRLEN];
 
-static void test_ports(void **state)
-{
-	char *text, want[1024];
-	int status;
-
-	if (!little_endian() || getpwuid(NONAME_UID) != NULL)
-		skip();
-	text = run_ports(NULL, &status);
-	assert_int_equal(status, 0);
-	snprintf(want, sizeof(want),
-	         "PROTO  ADDRESS         PID  PROGRAM  USER\n"
-	         "udp    127.0.0.1:53    300  dnsmasq  root\n"
-	         "tcp    0.0.0.0:80      200  nginx    root\n"
-	         "tcp    [::]:80         200  nginx    root\n"
-	         "tcp    127.0.0.1:3306  -    -        4242\n"
-	         "tcp    [::1]:5173      400  node     root\n"
-	         "udp    [::]:5353       -    -        4242\n"
-	         "tcp    127.0.0.1:8080  100  python3  root\n"
-	         "tcp    127.0.0.1:8443  600  portier  root\n"
-	         "tcp    127.0.0.1:9000  100  python3  root\n%s",
-	         geteuid() == 0 ? "" : hint);
-	assert_string_equal(text, want);
-	free(text);
-}
-
-static const char conflict_conf[] = "[global]\n"
-                                    "admin = [::1]:5173\n"
-                                    "[listener web]\n"
-                                    "bind = 127.0.0.1:8080\n"
-                                    "backend = 127.0.0.1:3000\n"
-                                    "[listener api]\n"
-                                    "bind = 9000\n"
-                                    "backend = 127.0.0.1:3001\n"
-                                    "[listener www]\n"
-                                    "bind = 127.0.0.1:80\n"
-                                    "backend = 127.0.0.1:3002\n"
-                                    "[listener lan]\n"
-                                    "mode = tcp\n"
-                                    "bind = 0.0.0.0:5173\n"
-                                    "backend = localhost:5173\n"
-                                    "[listener dns]\n"
-                                    "mode = udp\n"
-                                    "bind = 127.0.0.1:53\n"
-                                    "backend = 127.0.0.1:5300\n"
-                                    "[listener mdns]\n"
-                                    "mode = udp\n"
-                                    "bind = 127.0.0.1:5353\n"
-                                    "backend = 127.0.0.1:5354\n"
-                                    "[listener db]\n"
-                                    "mode = tcp\n"
-                                    "bind = 127.0.0.1:3306\n"
-                                    "backend = 127.0.0.1:3307\n"
-                                    "[listener self]\n"
-                                    "bind = 127.0.0.1:8443\n"
-                                    "backend = 127.0.0.1:3003\n";
-
-/* The fixture row that starts with `prefix`, or NULL. */
-static const char *row(const char *text, const char *prefix)
-{
-	const char *p = text;
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, prefix, strlen(prefix)) == 0)
-			return p;
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
+		memset(&s, 0, sizeof(s));
+		s.addrlen = make_sa(cases[i].ip, cases[i].port, &s.addr);
+		s.family = s.addr.ss_family;
+		portdiag_socket_addr(&s, &a);
+		print_message("%s\n", cases[i].want);
+		assert_int_equal(a.kind, ADDR_INET);
+		assert_int_equal(a.port, cases[i].port);
+		assert_int_equal(a.sa.sa.sa_family, cases[i].family);
+		assert_int_equal(a.salen, cases[i].family == AF_INET
+		                              ? sizeof(struct sockaddr_in)
+		                              : sizeof(struct sockaddr_in6));
+		assert_string_equal(addr_format(&a, text, sizeof(text)),
+		                    cases[i].want);
 	}
-	return NULL;
 }
 
-static void assert_row(const char *text, const char *prefix, const char *end)
+/* Who holds a socket, in the words of the messages. */
+static void test_describe_holder(void **state)
 {
-	const char *r = row(text, prefix), *nl;
+	static const struct {
+		pid_t pid;
+		const char *program;
+		const char *user;
+		const char *want;      /* as root */
+		const char *want_user; /* as anyone else; NULL: same as want */
+	} cases[] = {
+	    {100, "python3", "root", "pid 100 (python3, user root)", NULL},
+	    {4000000, "", "alice", "pid 4000000 (user alice)", NULL},
+	    {0, "", "4242",
+	     "a socket of user 4242 that no visible process holds (another "
+	     "PID namespace, or the kernel)",
+	     "a process of user 4242 that portier cannot see"},
+	};
+	char buf[256], small[8];
 
-	print_message("row %s\n", prefix);
-	assert_non_null(r);
-	nl = strchr(r, '\n');
-	assert_non_null(nl);
-	if (end == NULL) {
-		assert_null(memchr(r, '<', (size_t)(nl - r)));
-		return;
+	for (size_t i = 0; i < N(cases); i++) {
+		struct portdiag_socket s;
+		const char *want = cases[i].want;
+
+		if (geteuid() != 0 && cases[i].want_user != NULL)
+			want = cases[i].want_user;
+		memset(&s, 0, sizeof(s));
+		s.pid = cases[i].pid;
+		snprintf(s.program, sizeof(s.program), "%s", cases[i].program);
+		snprintf(s.user, sizeof(s.user), "%s", cases[i].user);
+		portdiag_describe_holder(&s, buf, sizeof(buf));
+		assert_string_equal(buf, want);
+		portdiag_describe_holder(&s, small, sizeof(small));
+		assert_int_equal(strlen(small), sizeof(small) - 1);
 	}
-	assert_true((size_t)(nl - r) >= strlen(end));
-	assert_memory_equal(nl - strlen(end), end, strlen(end));
-}
-
-static void test_ports_config(void **state)
-{
-	struct config *cfg;
-	char err[1024] = "";
-	char *text;
-	int status;
-	const char *hidden_conflict =
-	    geteuid() == 0
-	        ? "conflict: listener db wants 127.0.0.1:3306, held by "
-	          "a socket of user 4242 that no visible process holds "
-	          "(another PID namespace, or the kernel)\n"
-	        : "conflict: listener db wants 127.0.0.1:3306, held by "
-	          "a process of user 4242 that portier cannot see\n";
-
-	if (!little_endian() || getpwuid(NONAME_UID) != NULL)
-		skip();
-	cfg = config_parse_string(conflict_conf, "conflict.ini", err,
-	                          sizeof(err));
-	if (cfg == NULL)
-		fail_msg("%s", err);
-	text = run_ports(cfg, &status);
-	assert_int_equal(status, 1);
-	assert_row(text, "udp    127.0.0.1:53 ", "root  <- listener dns");
-	assert_row(text, "tcp    0.0.0.0:80 ", "root  <- listener www");
-	/* nginx's [::]:80 is IPv6-only: 0.0.0.0:80 is bound beside it */
-	assert_row(text, "tcp    [::]:80 ", NULL);
-	assert_row(text, "tcp    127.0.0.1:3306 ", "4242  <- listener db");
-	assert_row(text, "tcp    [::1]:5173 ", "root  <- admin");
-	/* no IPv4 socket on 5353: [::] is taken to hold IPv4 too */
-	assert_row(text, "udp    [::]:5353 ", "4242  <- listener mdns");
-	assert_row(text, "tcp    127.0.0.1:8080 ", "root  <- listener web");
-	assert_row(text, "tcp    127.0.0.1:8443 ", "root  <- listener self");
-	assert_row(text, "tcp    127.0.0.1:9000 ", "root  <- listener api");
-
-	assert_non_null(strstr(text, "\nconflict: listener web wants "
-	                             "127.0.0.1:8080, held by pid 100 "
-	                             "(python3, user root)\n"));
-	assert_non_null(strstr(text, "\nconflict: listener api wants "
-	                             "127.0.0.1:9000, held by pid 100 "
-	                             "(python3, user root)\n"));
-	assert_non_null(strstr(text, "\nconflict: listener www wants "
-	                             "127.0.0.1:80, held by pid 200 (nginx, "
-	                             "user root) on 0.0.0.0:80\n"));
-	assert_non_null(strstr(text, "\nconflict: listener dns wants "
-	                             "127.0.0.1:53 (udp), held by pid 300 "
-	                             "(dnsmasq, user root)\n"));
-	assert_non_null(strstr(text, hidden_conflict));
-	assert_non_null(strstr(text, "\nconflict: admin wants [::1]:5173, held "
-	                             "by pid 400 (node, user root)\n"));
-	/* the running portier is not in its own way; [::1] is not 0.0.0.0 */
-	assert_null(strstr(text, "listener self wants"));
-	assert_null(strstr(text, "listener lan wants"));
-	assert_null(strstr(text, "no conflict"));
-	free(text);
-	config_free(cfg);
-}
-
-static void test_ports_config_free(void **state)
-{
-	struct config *cfg;
-	char err[1024] = "";
-	char *text;
-	int status;
-
-	if (!little_endian())
-		skip();
-	cfg = config_parse_string("[listener web]\n"
-	                          "bind = 127.0.0.1:18080, [::1]:8080\n"
-	                          "backend = 127.0.0.1:3000\n",
-	                          "free.ini", err, sizeof(err));
-	if (cfg == NULL)
-		fail_msg("%s", err);
-	text = run_ports(cfg, &status);
-	assert_int_equal(status, 0);
-	assert_null(strstr(text, "<-"));
-	assert_null(strstr(text, "conflict:"));
-	assert_non_null(strstr(text, "\n\nno conflict with free.ini\n"));
-	free(text);
-	config_free(cfg);
 }
 
 /* Copy FIXTURES/proc to a temporary directory and create its links. */
@@ -984,12 +840,9 @@ int main(void)
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_explain_bind),
 	    cmocka_unit_test(test_explain_edges),
-	    cmocka_unit_test(test_ports),
-	    cmocka_unit_test(test_ports_config),
-	    cmocka_unit_test(test_ports_config_free),
+	    cmocka_unit_test(test_socket_addr),
+	    cmocka_unit_test(test_describe_holder),
 	    cmocka_unit_test_setup_teardown(test_hidden_holder, tree_setup,
-	                                    tree_teardown),
-	    cmocka_unit_test_setup_teardown(test_hidden_ports, tree_setup,
 	                                    tree_teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_tree, tree_setup,
 	                                    tree_teardown),
