@@ -222,9 +222,15 @@ static int relay_pull(struct relay *relay, int from)
 		return relay_shut(relay, !from) < 0 ? -1 : 0;
 	}
 	{
-		size_t left = (size_t)n;
+		size_t offered = 0, left = (size_t)n;
 		int used = 0;
 
+		for (int i = 0; i < nvec; i++)
+			offered += vec[i].iov_len;
+		/* A short read emptied the socket: the next byte to arrive
+		 * brings a new edge, so no read to EAGAIN is needed. */
+		if ((size_t)n < offered)
+			src->readable = 0;
 		while (left > 0) {
 			if (vec[used].iov_len > left)
 				vec[used].iov_len = left;
@@ -248,6 +254,7 @@ static int relay_flush(struct relay *relay, int to)
 	struct relay_side *src = &relay->side[!to];
 
 	while (relay_pending(dst) > 0) {
+		size_t pending = relay_pending(dst);
 		int n = evbuffer_write(dst->out, dst->fd);
 
 		if (n < 0) {
@@ -258,6 +265,12 @@ static int relay_flush(struct relay *relay, int to)
 				return 0;
 			}
 			return relay_fail(relay, to, errno);
+		}
+		/* A short write filled the socket: the kernel signals the
+		 * room it makes later with a new edge. */
+		if ((size_t)n < pending) {
+			dst->writable = 0;
+			return 0;
 		}
 	}
 	relay_drop_empty(dst);

@@ -265,7 +265,11 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 		session_connect_failed(s, ETIMEDOUT, true);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	/* Writable alone means connected; an error also raises EPOLLERR,
+	 * which libevent reports as EV_READ too. Only then is SO_ERROR
+	 * worth a system call. */
+	if ((what & EV_READ) &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0) {
 		session_connect_failed(s, err, false);
