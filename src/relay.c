@@ -48,9 +48,9 @@ static int relay_end(struct relay *relay, enum relay_end why);
  */
 
 void relay_start(struct relay *relay, struct event *client_ev,
-		 struct event *backend_ev, short backend_ready,
-		 struct evbuffer *to_backend, uint32_t idle_ms,
-		 relay_done_cb done_cb, void *arg)
+                 struct event *backend_ev, short backend_ready,
+                 struct evbuffer *to_backend, uint32_t idle_ms,
+                 relay_done_cb done_cb, void *arg)
 {
 	struct event_base *base = event_get_base(client_ev);
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
@@ -64,14 +64,19 @@ void relay_start(struct relay *relay, struct event *client_ev,
 		/* Both sockets just proved writable: accepted, connected. */
 		relay->side[i].writable = 1;
 	}
-	relay->side[RELAY_BACKEND].readable = (backend_ready & EV_READ) != 0;
+	relay->side[RELAY_BACKEND].readable =
+	    (backend_ready & (EV_READ | EV_CLOSED)) != 0;
+	relay->side[RELAY_BACKEND].rdhup = (backend_ready & EV_CLOSED) != 0;
+	/* Without EPOLLRDHUP a short read cannot tell a pending FIN apart. */
+	relay->early_close =
+	    (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) != 0;
 	relay->side[RELAY_BACKEND].out = to_backend;
 	relay->done_cb = done_cb;
 	relay->arg = arg;
 	relay->idle_ms = idle_ms;
 	event_base_gettimeofday_cached(base, &now);
 	relay->last_active = (uint32_t)((uint64_t)now.tv_sec * 1000 +
-					(uint64_t)now.tv_usec / 1000);
+	                                (uint64_t)now.tv_usec / 1000);
 	/* Every relay shares one timeout length: libevent then keeps them in
 	 * a list instead of its heap. */
 	if (idle_ms)
@@ -96,14 +101,16 @@ void relay_io(struct relay *relay, enum relay_side_id side, short what)
 		 * only when nothing moved either way. A persistent event
 		 * stays armed for another period. */
 		event_base_gettimeofday_cached(
-			event_get_base(relay->side[side].ev), &tv);
+		    event_get_base(relay->side[side].ev), &tv);
 		now = (uint32_t)((uint64_t)tv.tv_sec * 1000 +
-				 (uint64_t)tv.tv_usec / 1000);
+		                 (uint64_t)tv.tv_usec / 1000);
 		if (now - relay->last_active >= relay->idle_ms)
 			(void)relay_end(relay, RELAY_END_IDLE);
 		return;
 	}
-	if (what & EV_READ)
+	if (what & EV_CLOSED)
+		relay->side[side].rdhup = 1;
+	if (what & (EV_READ | EV_CLOSED))
 		relay->side[side].readable = 1;
 	if (what & EV_WRITE)
 		relay->side[side].writable = 1;
@@ -228,8 +235,10 @@ static int relay_pull(struct relay *relay, int from)
 		for (int i = 0; i < nvec; i++)
 			offered += vec[i].iov_len;
 		/* A short read emptied the socket: the next byte to arrive
-		 * brings a new edge, so no read to EAGAIN is needed. */
-		if ((size_t)n < offered)
+		 * brings a new edge, so no read to EAGAIN is needed. Not so
+		 * for a FIN that came with the bytes: its edge is spent, and
+		 * only EV_CLOSED (EPOLLRDHUP) told of it. */
+		if ((size_t)n < offered && relay->early_close && !src->rdhup)
 			src->readable = 0;
 		while (left > 0) {
 			if (vec[used].iov_len > left)
@@ -241,7 +250,7 @@ static int relay_pull(struct relay *relay, int from)
 	relay->nread[from] += (uint64_t)n;
 	event_base_gettimeofday_cached(event_get_base(src->ev), &now);
 	relay->last_active = (uint32_t)((uint64_t)now.tv_sec * 1000 +
-					(uint64_t)now.tv_usec / 1000);
+	                                (uint64_t)now.tv_usec / 1000);
 	if (dst->writable && relay_flush(relay, !from) < 0)
 		return -1;
 	return 1;

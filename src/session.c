@@ -43,12 +43,12 @@ enum session_state {
 /* One client connection. */
 struct session {
 	LIST_ENTRY(session) entry;
-	struct listener *listener;  /* reference held */
-	struct upstream *upstream;  /* the backend, owned by the listener */
-	struct event *client_ev;    /* owned; created when the relay starts */
-	struct event *backend_ev;   /* owned; created when connecting */
-	int client_fd;		    /* owned */
-	int backend_fd;		    /* owned; -1 until connecting */
+	struct listener *listener; /* reference held */
+	struct upstream *upstream; /* the backend, owned by the listener */
+	struct event *client_ev;   /* owned; created when the relay starts */
+	struct event *backend_ev;  /* owned; created when connecting */
+	int client_fd;             /* owned */
+	int backend_fd;            /* owned; -1 until connecting */
 	struct relay relay;
 	union {
 		struct sockaddr sa;
@@ -68,13 +68,14 @@ static void session_connected(struct session *s, short ready);
 static void session_connect_failed(struct session *s, int err, bool timeout);
 static void session_io_cb(evutil_socket_t fd, short what, void *arg);
 static void session_relay_done_cb(struct relay *relay, enum relay_end why,
-				  void *arg);
+                                  void *arg);
 static void session_close(struct session *s);
 static void session_log(const struct session *s, enum log_level level,
-			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
-		   socklen_t salen)
+                   socklen_t salen)
 {
 	struct session *s;
 	int one = 1;
@@ -92,7 +93,7 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 	/* Relay bytes as they come: the endpoints chose their segments. */
 	if (sa->sa_family != AF_UNIX)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
@@ -113,7 +114,7 @@ void session_close_all(void)
 		struct session *s = LIST_FIRST(&session_list);
 
 		session_log(s, LOG_LEVEL_INFO,
-			    "closed: still open at the end of the drain");
+		            "closed: still open at the end of the drain");
 		session_close(s);
 	}
 }
@@ -125,7 +126,7 @@ static void session_connect(struct session *s)
 	const struct config_global *g = runtime_global(rt);
 	struct upstream_target targets[2];
 	struct timeval tv = {g->timeout_connect_ms / 1000,
-			     (g->timeout_connect_ms % 1000) * 1000};
+	                     (g->timeout_connect_ms % 1000) * 1000};
 	bool connected;
 
 	s->state = SESSION_CONNECTING;
@@ -137,9 +138,8 @@ static void session_connect(struct session *s)
 	}
 	/* One edge-triggered event watches the backend for its whole life:
 	 * first for the end of the connect, then for the relay. */
-	s->backend_ev = event_new(runtime_base(rt), s->backend_fd,
-				  EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
-				  session_io_cb, s);
+	s->backend_ev = event_new(runtime_base(rt), s->backend_fd, RELAY_EVENTS,
+	                          session_io_cb, s);
 	if (s->backend_ev == NULL) {
 		session_connect_failed(s, ENOMEM, false);
 		return;
@@ -162,35 +162,33 @@ static void session_connected(struct session *s, short ready)
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 
-	if (s->ntargets > 1 && getsockname(s->backend_fd,
-					   (struct sockaddr *)&local, &len) == 0)
+	if (s->ntargets > 1 &&
+	    getsockname(s->backend_fd, (struct sockaddr *)&local, &len) == 0)
 		upstream_answered(s->upstream, local.ss_family);
 	if (cfg->proxy_protocol != CONFIG_PROXY_OFF) {
 		uint8_t hdr[PROXYPROTO_MAX];
 		int n;
 
 		len = sizeof(local);
-		if (getsockname(s->client_fd, (struct sockaddr *)&local,
-				&len) < 0)
+		if (getsockname(s->client_fd, (struct sockaddr *)&local, &len) <
+		    0)
 			memset(&local, 0, sizeof(local));
-		n = proxyproto_build(cfg->proxy_protocol == CONFIG_PROXY_V1 ? 1
-									    : 2,
-				     &s->peer.sa, (struct sockaddr *)&local,
-				     hdr, sizeof(hdr));
+		n = proxyproto_build(
+		    cfg->proxy_protocol == CONFIG_PROXY_V1 ? 1 : 2, &s->peer.sa,
+		    (struct sockaddr *)&local, hdr, sizeof(hdr));
 		prefix = evbuffer_new();
 		if (n < 0 || prefix == NULL ||
 		    evbuffer_add(prefix, hdr, (size_t)n) < 0) {
 			if (prefix != NULL)
 				evbuffer_free(prefix);
 			session_log(s, LOG_LEVEL_WARN,
-				    "cannot build the PROXY header");
+			            "cannot build the PROXY header");
 			session_close(s);
 			return;
 		}
 	}
-	s->client_ev = event_new(runtime_base(rt), s->client_fd,
-				 EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
-				 session_io_cb, s);
+	s->client_ev = event_new(runtime_base(rt), s->client_fd, RELAY_EVENTS,
+	                         session_io_cb, s);
 	if (s->client_ev == NULL) {
 		if (prefix != NULL)
 			evbuffer_free(prefix);
@@ -201,8 +199,8 @@ static void session_connected(struct session *s, short ready)
 	s->state = SESSION_RELAYING;
 	session_log(s, LOG_LEVEL_DEBUG, "connected");
 	relay_start(&s->relay, s->client_ev, s->backend_ev, ready, prefix,
-		    runtime_global(rt)->timeout_idle_ms, session_relay_done_cb,
-		    s);
+	            runtime_global(rt)->timeout_idle_ms, session_relay_done_cb,
+	            s);
 }
 
 /* Connecting failed: try the next address of a localhost backend, else
@@ -210,13 +208,13 @@ static void session_connected(struct session *s, short ready)
 static void session_connect_failed(struct session *s, int err, bool timeout)
 {
 	const struct config_global *g =
-		runtime_global(listener_runtime(s->listener));
+	    runtime_global(listener_runtime(s->listener));
 	struct upstream_target targets[2];
 	char target[ADDR_STRLEN];
 
 	upstream_targets(s->upstream, targets);
 	addr_format_sa(&targets[s->attempt].u.sa, targets[s->attempt].len,
-		       target, sizeof(target));
+	               target, sizeof(target));
 	if (s->backend_ev != NULL) {
 		event_free(s->backend_ev);
 		s->backend_ev = NULL;
@@ -228,22 +226,22 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	if (s->attempt + 1 < s->ntargets &&
 	    (timeout || upstream_retryable(err))) {
 		session_log(s, LOG_LEVEL_DEBUG,
-			    "connect to %s failed: %s; trying the next address",
-			    target, timeout ? "timed out" : strerror(err));
+		            "connect to %s failed: %s; trying the next address",
+		            target, timeout ? "timed out" : strerror(err));
 		s->attempt++;
 		session_connect(s);
 		return;
 	}
 	if (timeout)
 		session_log(s, LOG_LEVEL_WARN,
-			    "connect to %s timed out after %u ms; closing the "
-			    "client connection",
-			    target, g->timeout_connect_ms);
+		            "connect to %s timed out after %u ms; closing the "
+		            "client connection",
+		            target, g->timeout_connect_ms);
 	else
 		session_log(s, LOG_LEVEL_WARN,
-			    "connect to %s failed: %s; closing the client "
-			    "connection",
-			    target, strerror(err));
+		            "connect to %s failed: %s; closing the client "
+		            "connection",
+		            target, strerror(err));
 	session_close(s);
 }
 
@@ -257,8 +255,8 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == SESSION_RELAYING) {
 		relay_io(&s->relay,
-			 fd == s->client_fd ? RELAY_CLIENT : RELAY_BACKEND,
-			 what);
+		         fd == s->client_fd ? RELAY_CLIENT : RELAY_BACKEND,
+		         what);
 		return;
 	}
 	if (what & EV_TIMEOUT) {
@@ -281,7 +279,7 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 
 /* The relay ended: log how, then close. */
 static void session_relay_done_cb(struct relay *relay, enum relay_end why,
-				  void *arg)
+                                  void *arg)
 {
 	struct session *s = arg;
 
@@ -291,15 +289,16 @@ static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 		break;
 	case RELAY_END_IDLE:
 		session_log(s, LOG_LEVEL_INFO, "closed: idle for %u ms",
-			    relay->idle_ms);
+		            relay->idle_ms);
 		break;
 	case RELAY_END_ERROR:
-		session_log(s, relay->error == ECONNRESET || relay->error == EPIPE
-				       ? LOG_LEVEL_DEBUG
-				       : LOG_LEVEL_INFO,
-			    "closed: %s on the %s side", strerror(relay->error),
-			    relay->error_side == RELAY_CLIENT ? "client"
-							      : "backend");
+		session_log(s,
+		            relay->error == ECONNRESET || relay->error == EPIPE
+		                ? LOG_LEVEL_DEBUG
+		                : LOG_LEVEL_INFO,
+		            "closed: %s on the %s side", strerror(relay->error),
+		            relay->error_side == RELAY_CLIENT ? "client"
+		                                              : "backend");
 		break;
 	}
 	session_close(s);
@@ -328,7 +327,7 @@ static void session_close(struct session *s)
 
 /* Log with the session's context: client, listener, backend, bytes. */
 static void session_log(const struct session *s, enum log_level level,
-			const char *fmt, ...)
+                        const char *fmt, ...)
 {
 	char client[ADDR_STRLEN], msg[512];
 	va_list ap;
@@ -341,14 +340,14 @@ static void session_log(const struct session *s, enum log_level level,
 	va_end(ap);
 	if (s->state == SESSION_RELAYING)
 		log_msg(level,
-			"client=%s listener=%s backend=%s: %s (%llu bytes in, "
-			"%llu out)",
-			client, listener_config(s->listener)->name,
-			s->upstream->name, msg,
-			(unsigned long long)s->relay.nread[RELAY_CLIENT],
-			(unsigned long long)s->relay.nread[RELAY_BACKEND]);
+		        "client=%s listener=%s backend=%s: %s (%llu bytes in, "
+		        "%llu out)",
+		        client, listener_config(s->listener)->name,
+		        s->upstream->name, msg,
+		        (unsigned long long)s->relay.nread[RELAY_CLIENT],
+		        (unsigned long long)s->relay.nread[RELAY_BACKEND]);
 	else
 		log_msg(level, "client=%s listener=%s backend=%s: %s", client,
-			listener_config(s->listener)->name, s->upstream->name,
-			msg);
+		        listener_config(s->listener)->name, s->upstream->name,
+		        msg);
 }

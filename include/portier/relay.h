@@ -9,8 +9,8 @@
  * other as shutdown(SHUT_WR) once everything read before it has been
  * written; the relay is done when both directions are.
  *
- * The owner creates one edge-triggered event per socket (EV_READ | EV_WRITE
- * | EV_ET | EV_PERSIST) and passes every activation to relay_io; the relay
+ * The owner creates one edge-triggered event per socket (RELAY_EVENTS) and
+ * passes every activation to relay_io; the relay
  * remembers which side is readable and writable, so no event is ever
  * re-armed while bytes flow. The relay owns its buffers, never the events
  * or sockets: its owner frees them after done_cb.
@@ -26,6 +26,9 @@ struct evbuffer;
 
 /* A side is read only while its peer's output holds less than this. */
 #define RELAY_HIGH_WATER (256 * 1024)
+
+/* The events the owner watches each socket for, for its whole life. */
+#define RELAY_EVENTS (EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST)
 
 /* Most bytes one read(2) takes from a socket. */
 #define RELAY_MAX_READ (64 * 1024)
@@ -58,6 +61,7 @@ struct relay_side {
 	int fd;
 	uint8_t readable; /* may have bytes to read (no EAGAIN since) */
 	uint8_t writable; /* may take bytes (no EAGAIN since) */
+	uint8_t rdhup;	  /* the peer's FIN has arrived (EV_CLOSED) */
 	uint8_t eof;	  /* EOF read from this side */
 	uint8_t shut;	  /* this side's write half is shut down */
 };
@@ -73,6 +77,7 @@ struct relay {
 	uint32_t last_active; /* coarse ms clock of the last byte either way */
 	int error;	      /* errno of RELAY_END_ERROR */
 	uint8_t error_side;   /* side of RELAY_END_ERROR */
+	uint8_t early_close;  /* the loop reports EV_CLOSED */
 	uint8_t ended;
 };
 

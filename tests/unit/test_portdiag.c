@@ -14,8 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -26,38 +24,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "portier/portdiag.h"
 #include "portier/addr.h"
+#include "fakeproc.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/*
- * The fake /proc: FIXTURES/proc holds the plain files, and proc.links the
- * symbolic links (fd/N -> socket:[INODE], self, exe), which a release
- * tarball cannot carry. fixture_setup copies the tree into a temporary
- * directory and makes the links there.
- */
-static char proc_root[256];
-#define PROC proc_root
-
-/* A uid that has no name on a test machine: shown as the number. */
-#define NONAME_UID 4242
-
-/* The fixtures spell addresses as a little-endian kernel prints them. */
-static bool little_endian(void)
-{
-	const uint16_t one = 1;
-
-	return *(const uint8_t *)&one == 1;
-}
+/* The copy of tests/fixtures/proc that fakeproc_setup makes. */
+#define PROC fakeproc_root()
 
 /* --- /proc/net parser ------------------------------------------------ */
 
@@ -182,7 +162,7 @@ static void test_parse_net(void **state)
 {
 	struct portdiag_socket seed = {.inode = 777};
 
-	if (!little_endian())
+	if (!fakeproc_little_endian())
 		skip();
 	for (size_t i = 0; i < N(parse_cases); i++) {
 		const struct parse_case *c = &parse_cases[i];
@@ -329,7 +309,7 @@ static void test_list(void **state)
 	size_t n = 0;
 	char text[ADDR_STRLEN];
 
-	if (!little_endian() || getpwuid(NONAME_UID) != NULL)
+	if (!fakeproc_little_endian() || getpwuid(FAKEPROC_NONAME_UID) != NULL)
 		skip();
 	assert_int_equal(portdiag_list(PROC, &list, &n), 0);
 	assert_int_equal(n, N(want));
@@ -350,131 +330,6 @@ static void test_list(void **state)
 }
 
 /* --- trees built at run time -------------------------------------------- */
-
-/* Write `text` to root/rel, creating the directories on the way. */
-static void put_file(const char *root, const char *rel, const char *text)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	for (const char *p = strchr(rel, '/'); p != NULL;
-	     p = strchr(p + 1, '/')) {
-		snprintf(path, sizeof(path), "%s/%.*s", root, (int)(p - rel),
-		         rel);
-		assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
-	}
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void put_link(const char *root, const char *rel, const char *target)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	assert_int_equal(symlink(target, path), 0);
-}
-
-static int remove_cb(const char *path, const struct stat *st, int flag,
-                     struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/*
- * A machine where pid 700 (uid 4242) holds 127.0.0.1:3306 behind an fd
- * directory only root may read, and pid 100 holds 127.0.0.1:8080 in the
- * open. No tcp6 or udp6 (IPv6 disabled), no self, no sysctl.
- */
-static int tree_setup(void **state)
-{
-	char *root = strdup("/tmp/portdiag-test-XXXXXX");
-	char path[PATH_MAX];
-
-	if (root == NULL || mkdtemp(root) == NULL)
-		return -1;
-	chmod(root, 0755); /* the child that drops to nobody reads it */
-	put_file(root, "net/tcp",
-	         HEADER4 "   0: 0100007F:0CEA " ANY4
-	                 " 0A 00000000:00000000 00:00000000 00000000  4242"
-	                 "        0 4001 1 0000000000000000 100 0 0 10 0\n"
-	                 "   1: 0100007F:1F90 " ANY4
-	                 " 0A 00000000:00000000 00:00000000 00000000     0"
-	                 "        0 1001 1 0000000000000000 100 0 0 10 0\n");
-	put_file(root, "net/udp", "   sl  local_address\n");
-	put_file(root, "100/comm", "python3\n");
-	put_file(root, "100/fd/.keep", "");
-	put_link(root, "100/fd/3", "socket:[1001]");
-	put_file(root, "700/comm", "mysqld\n");
-	put_file(root, "700/fd/.keep", "");
-	put_link(root, "700/fd/12", "socket:[4001]");
-	snprintf(path, sizeof(path), "%s/700/fd", root);
-	chmod(path, 0); /* no one but root gets in */
-	*state = root;
-	return 0;
-}
-
-static int tree_teardown(void **state)
-{
-	char *root = *state, path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/700/fd", root);
-	chmod(path, 0755);
-	nftw(root, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
-	free(root);
-	return 0;
-}
-
-/*
- * Run fn as user nobody in a child and return what it wrote (malloc'd);
- * NULL when this test does not run as root and cannot drop.
- */
-static char *as_nobody(int (*fn)(const char *root, FILE *out), const char *root,
-                       int *status)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mem;
-	int fds[2], ws;
-	ssize_t got;
-	char chunk[512];
-	pid_t pid;
-
-	if (geteuid() != 0)
-		return NULL;
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *out;
-
-		close(fds[0]);
-		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
-		    setuid(65534) != 0)
-			_exit(99);
-		out = fdopen(fds[1], "w");
-		if (out == NULL)
-			_exit(98);
-		ws = fn(root, out);
-		fclose(out);
-		_exit(ws);
-	}
-	close(fds[1]);
-	mem = open_memstream(&text, &len);
-	assert_non_null(mem);
-	while ((got = read(fds[0], chunk, sizeof(chunk))) > 0)
-		fwrite(chunk, 1, (size_t)got, mem);
-	close(fds[0]);
-	fclose(mem);
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	assert_true(WIFEXITED(ws));
-	assert_true(WEXITSTATUS(ws) < 90);
-	*status = WEXITSTATUS(ws);
-	return text;
-}
 
 static int explain_3306(const char *root, FILE *out)
 {
@@ -502,7 +357,7 @@ static void test_hidden_holder(void **state)
 	FILE *mem = open_memstream(&text, &len);
 	int status;
 
-	if (getpwuid(NONAME_UID) != NULL || !little_endian())
+	if (getpwuid(FAKEPROC_NONAME_UID) != NULL || !fakeproc_little_endian())
 		skip();
 	assert_non_null(mem);
 	explain_3306(root, mem);
@@ -513,7 +368,7 @@ static void test_hidden_holder(void **state)
 	else
 		assert_string_equal(text, hidden_msg);
 	free(text);
-	text = as_nobody(explain_3306, root, &status);
+	text = fakeproc_as_nobody(explain_3306, root, &status);
 	if (text != NULL) {
 		assert_string_equal(text, hidden_msg);
 		free(text);
@@ -546,7 +401,8 @@ static void test_malformed_tree(void **state)
 	    strstr(buf, "setcap cap_net_bind_service=+ep "
 	                "\"$(command -v portier)\", or AmbientCapabilities"));
 	/* A sysctl that opens every port from 80 up. */
-	put_file(root, "sys/net/ipv4/ip_unprivileged_port_start", "80\n");
+	fakeproc_put_file(root, "sys/net/ipv4/ip_unprivileged_port_start",
+	                  "80\n");
 	portdiag_explain_bind(root, EACCES, (struct sockaddr *)&sin,
 	                      sizeof(sin), IPPROTO_TCP, buf, sizeof(buf));
 	assert_string_equal(buf, strerror(EACCES));
@@ -559,13 +415,13 @@ static void test_malformed_tree(void **state)
 	         "%s/sys/net/ipv4/ip_unprivileged_port_start", root);
 	assert_int_equal(unlink(path), 0);
 
-	put_file(root, "net/udp", "   0: 0100007F:0035 junk\n");
+	fakeproc_put_file(root, "net/udp", "   0: 0100007F:0035 junk\n");
 	assert_int_equal(portdiag_list(root, &list, &n), -1);
 	sin.sin_port = htons(53);
 	portdiag_explain_bind(root, EADDRINUSE, (struct sockaddr *)&sin,
 	                      sizeof(sin), IPPROTO_UDP, buf, sizeof(buf));
 	assert_string_equal(buf, "address already in use (holder not found)");
-	put_file(root, "net/udp", "   sl  local_address\n");
+	fakeproc_put_file(root, "net/udp", "   sl  local_address\n");
 }
 
 /* --- explain_bind on the fixture machine ---------------------------------- */
@@ -653,7 +509,7 @@ static void test_explain_bind(void **state)
 	struct sockaddr_storage ss;
 	char buf[512];
 
-	if (!little_endian() || getpwuid(NONAME_UID) != NULL)
+	if (!fakeproc_little_endian() || getpwuid(FAKEPROC_NONAME_UID) != NULL)
 		skip();
 	for (size_t i = 0; i < N(explain_cases); i++) {
 		const struct explain_case *c = &explain_cases[i];
@@ -778,59 +634,6 @@ static void test_describe_holder(void **state)
 	}
 }
 
-/* Copy FIXTURES/proc to a temporary directory and create its links. */
-static int fixture_setup(void **state)
-{
-	char cmd[1024], line[512], path[768];
-	char tmpl[] = "/tmp/portdiag-proc-XXXXXX";
-	FILE *links;
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	snprintf(proc_root, sizeof(proc_root), "%s/proc", tmpl);
-	snprintf(cmd, sizeof(cmd), "cp -R '%s/proc' '%s' && chmod -R u+w '%s'",
-	         FIXTURES, tmpl, tmpl);
-	if (system(cmd) != 0)
-		return -1;
-	links = fopen(FIXTURES "/proc.links", "r");
-	if (links == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), links) != NULL) {
-		char *target = strchr(line, ' ');
-
-		if (target == NULL)
-			continue;
-		*target++ = '\0';
-		target[strcspn(target, "\n")] = '\0';
-		/* Lines name paths under FIXTURES: "proc/100/fd/3 ...". */
-		snprintf(path, sizeof(path), "%s/%s", tmpl, line);
-		/* Empty fd/ directories are not kept in git: make them. */
-		for (char *p = path + strlen(tmpl) + 1; *p; p++) {
-			if (*p == '/') {
-				*p = '\0';
-				(void)mkdir(path, 0755);
-				*p = '/';
-			}
-		}
-		if (symlink(target, path) < 0) {
-			fclose(links);
-			return -1;
-		}
-	}
-	fclose(links);
-	return 0;
-}
-
-/* Remove the temporary tree. */
-static int fixture_teardown(void **state)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'",
-	         (int)(strlen(proc_root) - strlen("/proc")), proc_root);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -842,11 +645,13 @@ int main(void)
 	    cmocka_unit_test(test_explain_edges),
 	    cmocka_unit_test(test_socket_addr),
 	    cmocka_unit_test(test_describe_holder),
-	    cmocka_unit_test_setup_teardown(test_hidden_holder, tree_setup,
-	                                    tree_teardown),
-	    cmocka_unit_test_setup_teardown(test_malformed_tree, tree_setup,
-	                                    tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_hidden_holder,
+	                                    fakeproc_tree_setup,
+	                                    fakeproc_tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_tree,
+	                                    fakeproc_tree_setup,
+	                                    fakeproc_tree_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
+	return cmocka_run_group_tests(tests, fakeproc_setup, fakeproc_teardown);
 }
