@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -33,32 +34,39 @@
 #include "portier/session.h"
 #include "portier/upstream.h"
 
-/* Most listening sockets one listener has: two per bind address. */
+/* Refusal messages a listener logs per second before it counts them. */
+#define LISTENER_LOG_BURST 10
+
+/* A [listener] section brought to life. */
 struct listener {
 	int refcnt;
 	struct runtime *rt;
 	const struct config_listener *cfg;
-	struct upstream upstream;    /* the listener's backend */
-	unsigned active;	     /* live sessions of this listener */
+	struct upstream upstream; /* the listener's backend */
+	unsigned active;          /* live sessions of this listener */
 	struct evconnlistener **socks;
 	size_t nsocks;
-	struct event *retry;	     /* re-enables accepting after EMFILE */
-	time_t last_limit_log;	     /* rate limit of "limit reached" logs */
-	unsigned limit_suppressed;
+	struct event *retry; /* re-enables accepting after EMFILE */
+	time_t log_second;   /* second of the counts below */
+	unsigned logged;     /* refusal messages logged in log_second */
+	unsigned suppressed; /* ... and left out */
 };
 
 static int listener_bind_addr(struct listener *l, const struct addr *a,
-			      char *err, size_t errlen);
+                              char *err, size_t errlen);
 static int listener_bind_one(struct listener *l, const struct addr *a,
-			     bool optional, char *err, size_t errlen);
+                             bool optional, char *err, size_t errlen);
 static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-			       struct sockaddr *sa, int salen, void *arg);
+                               struct sockaddr *sa, int salen, void *arg);
 static void listener_error_cb(struct evconnlistener *el, void *arg);
 static void listener_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void listener_log_throttled(struct listener *l, enum log_level level,
+                                   const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 struct listener *listener_new(struct runtime *rt,
-			      const struct config_listener *cfg, char *err,
-			      size_t errlen)
+                              const struct config_listener *cfg, char *err,
+                              size_t errlen)
 {
 	struct listener *l;
 
@@ -141,7 +149,7 @@ void listener_session_closed(struct listener *l)
 
 /* Bind one configured address: `*` and localhost stand for two sockets. */
 static int listener_bind_addr(struct listener *l, const struct addr *a,
-			      char *err, size_t errlen)
+                              char *err, size_t errlen)
 {
 	struct addr one;
 
@@ -163,14 +171,14 @@ static int listener_bind_addr(struct listener *l, const struct addr *a,
 		break;
 	}
 	snprintf(err, errlen, "listener %s: cannot bind a unix socket",
-		 l->cfg->name);
+	         l->cfg->name);
 	return -1;
 }
 
 /* Create, bind and listen on one socket; `optional` tolerates a missing
  * IPv6 stack. */
 static int listener_bind_one(struct listener *l, const struct addr *a,
-			     bool optional, char *err, size_t errlen)
+                             bool optional, char *err, size_t errlen)
 {
 	char name[ADDR_STRLEN], why[512];
 	struct evconnlistener *el;
@@ -185,19 +193,19 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 	if (bind(fd, &a->sa.sa, a->salen) < 0 || listen(fd, SOMAXCONN) < 0)
 		goto fail;
 	el = evconnlistener_new(runtime_base(l->rt), listener_accept_cb, l,
-				LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-				0, fd);
+	                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                        0, fd);
 	if (el == NULL)
 		goto fail;
 	evconnlistener_set_error_cb(el, listener_error_cb);
 	l->socks[l->nsocks++] = el;
-	log_info("listener %s: listening on %s (%s -> %s)", l->cfg->name,
-		 name, config_mode_name(l->cfg->mode),
-		 l->cfg->has_backend ? l->upstream.name : "vhosts");
+	log_info("listener %s: listening on %s (%s -> %s)", l->cfg->name, name,
+	         config_mode_name(l->cfg->mode),
+	         l->cfg->has_backend ? l->upstream.name : "vhosts");
 	return 0;
 fail:
 	e = errno;
@@ -205,38 +213,51 @@ fail:
 		close(fd);
 	if (optional && (e == EAFNOSUPPORT || e == EADDRNOTAVAIL)) {
 		log_warn("listener %s: skipping %s: %s", l->cfg->name, name,
-			 strerror(e));
+		         strerror(e));
 		return 0;
 	}
-	portdiag_explain_bind("/proc", e, &a->sa.sa, a->salen, IPPROTO_TCP,
-			      why, sizeof(why));
+	portdiag_explain_bind("/proc", e, &a->sa.sa, a->salen, IPPROTO_TCP, why,
+	                      sizeof(why));
 	snprintf(err, errlen, "cannot bind %s (listener %s): %s", name,
-		 l->cfg->name, why);
+	         l->cfg->name, why);
 	return -1;
 }
 
-/* Log that a limit turned a client away, at most once a second. */
-static void listener_log_limit(struct listener *l, const char *client,
-			       const char *which, unsigned limit)
+/* Log a refusal or an accept failure: up to LISTENER_LOG_BURST a second,
+ * then a count of the rest, so that a scanner or a flood cannot fill the
+ * log. */
+static void listener_log_throttled(struct listener *l, enum log_level level,
+                                   const char *fmt, ...)
 {
 	time_t now = time(NULL);
+	char msg[512];
+	va_list ap;
 
-	if (now == l->last_limit_log) {
-		l->limit_suppressed++;
+	if (now != l->log_second) {
+		if (l->suppressed)
+			log_msg(level,
+			        "listener %s: %u more such messages were "
+			        "not logged",
+			        l->cfg->name, l->suppressed);
+		l->log_second = now;
+		l->logged = 0;
+		l->suppressed = 0;
+	}
+	if (l->logged >= LISTENER_LOG_BURST) {
+		l->suppressed++;
 		return;
 	}
-	log_warn("client=%s listener=%s: %s connection limit (%u) reached; "
-		 "connection closed%s",
-		 client, l->cfg->name, which, limit,
-		 l->limit_suppressed ? " (more since the last message)" : "");
-	l->last_limit_log = now;
-	l->limit_suppressed = 0;
+	l->logged++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(level, "%s", msg);
 }
 
 /* A client connected: check the access lists and limits, then hand the
  * socket to a new session. */
 static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-			       struct sockaddr *sa, int salen, void *arg)
+                               struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
 	const struct config_listener *cfg = l->cfg;
@@ -246,25 +267,29 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	if (cfg->deny.n && cidr_match_any(cfg->deny.blocks, cfg->deny.n, sa))
 		rule = "deny";
 	else if (cfg->allow.n &&
-		 !cidr_match_any(cfg->allow.blocks, cfg->allow.n, sa))
+	         !cidr_match_any(cfg->allow.blocks, cfg->allow.n, sa))
 		rule = "allow";
 	if (rule != NULL) {
 		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
-		log_info("client=%s listener=%s: denied by the %s list",
-			 client, cfg->name, rule);
+		listener_log_throttled(l, LOG_LEVEL_INFO,
+		                       "client=%s listener=%s: denied by the "
+		                       "%s list",
+		                       client, cfg->name, rule);
 		close(fd);
 		return;
 	}
-	if (runtime_full(l->rt)) {
+	if (runtime_full(l->rt) ||
+	    (cfg->max_connections && l->active >= cfg->max_connections)) {
+		bool global = runtime_full(l->rt);
+
 		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
-		listener_log_limit(l, client, "global",
-				   runtime_global(l->rt)->max_connections);
-		close(fd);
-		return;
-	}
-	if (cfg->max_connections && l->active >= cfg->max_connections) {
-		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
-		listener_log_limit(l, client, "listener", cfg->max_connections);
+		listener_log_throttled(
+		    l, LOG_LEVEL_WARN,
+		    "client=%s listener=%s: %s connection limit (%u) "
+		    "reached; connection closed",
+		    client, cfg->name, global ? "global" : "listener",
+		    global ? runtime_global(l->rt)->max_connections
+		           : cfg->max_connections);
 		close(fd);
 		return;
 	}
@@ -280,15 +305,18 @@ static void listener_error_cb(struct evconnlistener *el, void *arg)
 	struct timeval tv = {0, 100 * 1000};
 	int e = EVUTIL_SOCKET_ERROR();
 
-	log_warn("listener %s: accept failed: %s; pausing for 100 ms%s",
-		 l->cfg->name, strerror(e),
-		 e == EMFILE || e == ENFILE
-			 ? " (raise the open-file limit, ulimit -n, or lower "
-			   "max_connections)"
-			 : "");
+	listener_log_throttled(
+	    l, LOG_LEVEL_WARN,
+	    "listener %s: accept failed: %s; pausing for 100 ms%s",
+	    l->cfg->name, strerror(e),
+	    e == EMFILE || e == ENFILE
+	        ? " (raise the open-file limit, ulimit -n, or lower "
+	          "max_connections)"
+	        : "");
 	for (size_t i = 0; i < l->nsocks; i++)
 		evconnlistener_disable(l->socks[i]);
-	evtimer_add(l->retry, &tv);
+	if (evtimer_add(l->retry, &tv) < 0)
+		listener_retry_cb(-1, 0, l);
 }
 
 /* Accept again after a pause. */

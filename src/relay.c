@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -33,6 +35,8 @@
 /* Reads per side in one turn of the loop before others get theirs. */
 #define RELAY_BUDGET 4
 
+static uint32_t relay_now_ms(const struct relay *relay);
+static bool relay_kernel_moved(struct relay *relay);
 static void relay_pump(struct relay *relay);
 static int relay_pull(struct relay *relay, int from);
 static int relay_flush(struct relay *relay, int to);
@@ -47,10 +51,10 @@ static int relay_end(struct relay *relay, enum relay_end why);
  * it.
  */
 
-void relay_start(struct relay *relay, struct event *client_ev,
-                 struct event *backend_ev, short backend_ready,
-                 struct evbuffer *to_backend, uint32_t idle_ms,
-                 relay_done_cb done_cb, void *arg)
+int relay_start(struct relay *relay, struct event *client_ev,
+                struct event *backend_ev, short backend_ready,
+                struct evbuffer *to_backend, uint32_t idle_ms,
+                relay_done_cb done_cb, void *arg)
 {
 	struct event_base *base = event_get_base(client_ev);
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
@@ -83,28 +87,25 @@ void relay_start(struct relay *relay, struct event *client_ev,
 		idle_tv = event_base_init_common_timeout(base, &tv);
 	/* Adding an edge-triggered event reports the socket's current
 	 * readiness, so nothing the client sent meanwhile is missed. */
-	event_add(client_ev, idle_tv);
-	event_add(backend_ev, idle_tv);
+	if (event_add(client_ev, idle_tv) < 0 ||
+	    event_add(backend_ev, idle_tv) < 0)
+		return -1;
 	/* Work already known to be there is done on the next turn of the
 	 * loop: relay_start never ends the relay under its caller. */
 	if (to_backend != NULL || relay->side[RELAY_BACKEND].readable)
 		event_active(backend_ev, 0, 0);
+	return 0;
 }
 
 void relay_io(struct relay *relay, enum relay_side_id side, short what)
 {
 	if (what & EV_TIMEOUT) {
-		struct timeval tv;
-		uint32_t now;
-
 		/* Each side's timer runs on its own; the relay is idle
 		 * only when nothing moved either way. A persistent event
 		 * stays armed for another period. */
-		event_base_gettimeofday_cached(
-		    event_get_base(relay->side[side].ev), &tv);
-		now = (uint32_t)((uint64_t)tv.tv_sec * 1000 +
-		                 (uint64_t)tv.tv_usec / 1000);
-		if (now - relay->last_active >= relay->idle_ms)
+		if (relay->idle_ms == 0 || relay_kernel_moved(relay))
+			return;
+		if (relay_now_ms(relay) - relay->last_active >= relay->idle_ms)
 			(void)relay_end(relay, RELAY_END_IDLE);
 		return;
 	}
@@ -125,6 +126,39 @@ void relay_free(struct relay *relay)
 			relay->side[i].out = NULL;
 		}
 	}
+}
+
+/* A coarse millisecond clock from the loop's cached time. */
+static uint32_t relay_now_ms(const struct relay *relay)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(
+	    event_get_base(relay->side[RELAY_CLIENT].ev), &tv);
+	return (uint32_t)((uint64_t)tv.tv_sec * 1000 +
+	                  (uint64_t)tv.tv_usec / 1000);
+}
+
+/* True when either socket's kernel send queue changed since the last
+ * look: a slow reader draining bytes portier wrote long ago is activity
+ * too, though the relay sees no event for it. */
+static bool relay_kernel_moved(struct relay *relay)
+{
+	bool moved = false;
+
+	for (int i = 0; i < 2; i++) {
+		int queued = 0;
+
+		if (ioctl(relay->side[i].fd, SIOCOUTQ, &queued) < 0)
+			continue;
+		if ((uint32_t)queued != relay->side[i].outq) {
+			relay->side[i].outq = (uint32_t)queued;
+			moved = true;
+		}
+	}
+	if (moved)
+		relay->last_active = relay_now_ms(relay);
+	return moved;
 }
 
 /* Bytes waiting in a side's output. */
@@ -190,7 +224,6 @@ static int relay_pull(struct relay *relay, int from)
 	struct relay_side *dst = &relay->side[!from];
 	struct evbuffer_iovec vec[2];
 	struct iovec iov[2];
-	struct timeval now;
 	ssize_t n;
 	int nvec;
 
@@ -210,10 +243,10 @@ static int relay_pull(struct relay *relay, int from)
 		iov[i].iov_base = vec[i].iov_base;
 		iov[i].iov_len = vec[i].iov_len;
 	}
-	n = readv(src->fd, iov, nvec);
+	do
+		n = readv(src->fd, iov, nvec);
+	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		if (errno == EINTR)
-			return 0;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			src->readable = 0;
 			relay_drop_empty(dst);
@@ -248,9 +281,7 @@ static int relay_pull(struct relay *relay, int from)
 		evbuffer_commit_space(dst->out, vec, used);
 	}
 	relay->nread[from] += (uint64_t)n;
-	event_base_gettimeofday_cached(event_get_base(src->ev), &now);
-	relay->last_active = (uint32_t)((uint64_t)now.tv_sec * 1000 +
-	                                (uint64_t)now.tv_usec / 1000);
+	relay->last_active = relay_now_ms(relay);
 	if (dst->writable && relay_flush(relay, !from) < 0)
 		return -1;
 	return 1;
@@ -275,8 +306,12 @@ static int relay_flush(struct relay *relay, int to)
 			}
 			return relay_fail(relay, to, errno);
 		}
+		relay->last_active = relay_now_ms(relay);
 		/* A short write filled the socket: the kernel signals the
-		 * room it makes later with a new edge. */
+		 * room it makes later with a new edge. (evbuffer_write
+		 * takes up to 128 chains at once; an output is at most
+		 * RELAY_HIGH_WATER plus one read, a handful of chains, so
+		 * a short write is always the kernel's doing.) */
 		if ((size_t)n < pending) {
 			dst->writable = 0;
 			return 0;

@@ -24,11 +24,11 @@
 
 struct runtime {
 	struct event_base *base;
-	struct config *cfg;	      /* owned */
-	struct listener **listeners;  /* one per started [listener] */
+	struct config *cfg;          /* owned */
+	struct listener **listeners; /* one per started [listener] */
 	size_t nlisteners;
-	struct event *signals[4];     /* TERM, INT, HUP, USR1 */
-	struct event *drain;	      /* end of the graceful stop */
+	struct event *signals[4]; /* TERM, INT, HUP, USR1 */
+	struct event *drain;      /* end of the graceful stop */
 	bool stopping;
 };
 
@@ -51,14 +51,22 @@ struct runtime *runtime_new(struct config *cfg)
 		return NULL;
 	}
 	rt->cfg = cfg;
-	/* One thread owns the loop: no locks needed. */
+	/* One thread owns the loop: no locks needed. The relay relies on
+	 * edge-triggered events and EV_CLOSED (epoll), so no other backend
+	 * will do, whatever EVENT_NO* variables the environment holds. */
 	ecfg = event_config_new();
-	if (ecfg != NULL)
-		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
+	if (ecfg != NULL) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK |
+		                                EVENT_BASE_FLAG_IGNORE_ENV);
+		event_config_require_features(ecfg, EV_FEATURE_ET |
+		                                        EV_FEATURE_O1 |
+		                                        EV_FEATURE_EARLY_CLOSE);
+	}
 	rt->base = ecfg ? event_base_new_with_config(ecfg) : NULL;
 	event_config_free(ecfg);
 	if (rt->base == NULL) {
-		log_error("cannot create the event loop");
+		log_error("cannot create the event loop (portier needs epoll "
+		          "with edge-triggered events and EPOLLRDHUP)");
 		goto err;
 	}
 	for (size_t i = 0; i < cfg->notes.n; i++)
@@ -78,7 +86,7 @@ struct runtime *runtime_new(struct config *cfg)
 		if (cl->mode != CONFIG_MODE_TCP || cl->tls != CONFIG_TLS_OFF)
 			continue;
 		rt->listeners[rt->nlisteners] =
-			listener_new(rt, cl, err, sizeof(err));
+		    listener_new(rt, cl, err, sizeof(err));
 		if (rt->listeners[rt->nlisteners] == NULL) {
 			log_error("%s", err);
 			goto err;
@@ -87,13 +95,13 @@ struct runtime *runtime_new(struct config *cfg)
 	}
 	if (rt->nlisteners == 0) {
 		log_error("%s: no listener that this version can run (only "
-			  "mode = tcp is supported yet)",
-			  cfg->path);
+		          "mode = tcp is supported yet)",
+		          cfg->path);
 		goto err;
 	}
 	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
-		rt->signals[i] = evsignal_new(rt->base, signos[i],
-					      runtime_signal_cb, rt);
+		rt->signals[i] =
+		    evsignal_new(rt->base, signos[i], runtime_signal_cb, rt);
 		if (rt->signals[i] == NULL ||
 		    evsignal_add(rt->signals[i], NULL) < 0) {
 			log_error("cannot install signal handlers");
@@ -106,8 +114,8 @@ struct runtime *runtime_new(struct config *cfg)
 		goto err;
 	}
 	log_info("portier ready: %zu listener%s from %s (version %s)",
-		 rt->nlisteners, rt->nlisteners == 1 ? "" : "s", cfg->path,
-		 PACKAGE_VERSION);
+	         rt->nlisteners, rt->nlisteners == 1 ? "" : "s", cfg->path,
+	         PACKAGE_VERSION);
 	return rt;
 err:
 	runtime_free(rt);
@@ -177,15 +185,20 @@ static void runtime_raise_nofile(const struct config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
-			      ? need
-			      : rl.rlim_max;
+	                  ? need
+	                  : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
 		log_warn("open-file limit is %llu but max_connections = %u "
-			 "needs %llu; raise it (ulimit -n, or LimitNOFILE= in "
-			 "a systemd unit) or lower max_connections",
-			 (unsigned long long)rl.rlim_cur,
-			 cfg->global.max_connections,
-			 (unsigned long long)need);
+		         "needs %llu; raise it (ulimit -n, or LimitNOFILE= in "
+		         "a systemd unit) or lower max_connections",
+		         (unsigned long long)rl.rlim_cur,
+		         cfg->global.max_connections, (unsigned long long)need);
+}
+
+/* "SIGTERM" or "SIGINT", as users write them. */
+static const char *runtime_signal_name(int signo)
+{
+	return signo == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
 /* Stop accepting; end the loop once the sessions are gone or the drain
@@ -196,8 +209,8 @@ static void runtime_stop(struct runtime *rt, int signo)
 
 	if (rt->stopping) {
 		log_info("%s again: closing %zu connection%s now",
-			 strsignal(signo), session_count(),
-			 session_count() == 1 ? "" : "s");
+		         runtime_signal_name(signo), session_count(),
+		         session_count() == 1 ? "" : "s");
 		session_close_all();
 		event_base_loopbreak(rt->base);
 		return;
@@ -206,14 +219,14 @@ static void runtime_stop(struct runtime *rt, int signo)
 	for (size_t i = 0; i < rt->nlisteners; i++)
 		listener_close(rt->listeners[i]);
 	if (session_count() == 0) {
-		log_info("%s: stopping", strsignal(signo));
+		log_info("%s: stopping", runtime_signal_name(signo));
 		event_base_loopbreak(rt->base);
 		return;
 	}
 	log_info("%s: stopped accepting; waiting up to %d s for %zu "
-		 "connection%s to finish",
-		 strsignal(signo), RUNTIME_DRAIN_SECONDS, session_count(),
-		 session_count() == 1 ? "" : "s");
+	         "connection%s to finish",
+	         runtime_signal_name(signo), RUNTIME_DRAIN_SECONDS,
+	         session_count(), session_count() == 1 ? "" : "s");
 	evtimer_add(rt->drain, &tv);
 }
 
@@ -228,7 +241,7 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg)
 		break;
 	case SIGHUP:
 		log_warn("SIGHUP: configuration reload is not supported yet by "
-			 "this version; the running configuration stays");
+		         "this version; the running configuration stays");
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
@@ -241,8 +254,8 @@ static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct runtime *rt = arg;
 
-	log_info("drain period over: closing %zu connection%s",
-		 session_count(), session_count() == 1 ? "" : "s");
+	log_info("drain period over: closing %zu connection%s", session_count(),
+	         session_count() == 1 ? "" : "s");
 	session_close_all();
 	event_base_loopbreak(rt->base);
 }

@@ -54,10 +54,12 @@ struct session {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
-	} peer; /* client address, for logs */
+	} peer;          /* client address, for logs */
+	int first_error; /* why the first of two addresses failed */
 	uint8_t state;
 	uint8_t attempt;  /* index of the backend address being tried */
 	uint8_t ntargets; /* addresses the backend has */
+	uint8_t v4_first; /* localhost order, fixed at the first attempt */
 };
 
 static LIST_HEAD(, session) session_list = LIST_HEAD_INITIALIZER(session_list);
@@ -90,6 +92,7 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 	s->upstream = listener_upstream(l);
 	s->client_fd = fd;
 	s->backend_fd = -1;
+	s->v4_first = upstream_prefers_v4(s->upstream);
 	/* Relay bytes as they come: the endpoints chose their segments. */
 	if (sa->sa_family != AF_UNIX)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
@@ -130,7 +133,8 @@ static void session_connect(struct session *s)
 	bool connected;
 
 	s->state = SESSION_CONNECTING;
-	s->ntargets = (uint8_t)upstream_targets(s->upstream, targets);
+	s->ntargets =
+	    (uint8_t)upstream_targets(s->upstream, s->v4_first, targets);
 	s->backend_fd = upstream_connect(&targets[s->attempt], &connected);
 	if (s->backend_fd < 0) {
 		session_connect_failed(s, errno, false);
@@ -196,11 +200,15 @@ static void session_connected(struct session *s, short ready)
 		session_close(s);
 		return;
 	}
-	s->state = SESSION_RELAYING;
 	session_log(s, LOG_LEVEL_DEBUG, "connected");
-	relay_start(&s->relay, s->client_ev, s->backend_ev, ready, prefix,
-	            runtime_global(rt)->timeout_idle_ms, session_relay_done_cb,
-	            s);
+	s->state = SESSION_RELAYING;
+	if (relay_start(&s->relay, s->client_ev, s->backend_ev, ready, prefix,
+	                runtime_global(rt)->timeout_idle_ms,
+	                session_relay_done_cb, s) < 0) {
+		session_log(s, LOG_LEVEL_WARN, "cannot watch the sockets: %s",
+		            strerror(errno));
+		session_close(s);
+	}
 }
 
 /* Connecting failed: try the next address of a localhost backend, else
@@ -210,9 +218,9 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	const struct config_global *g =
 	    runtime_global(listener_runtime(s->listener));
 	struct upstream_target targets[2];
-	char target[ADDR_STRLEN];
+	char target[ADDR_STRLEN], first[ADDR_STRLEN], why[64];
 
-	upstream_targets(s->upstream, targets);
+	upstream_targets(s->upstream, s->v4_first, targets);
 	addr_format_sa(&targets[s->attempt].u.sa, targets[s->attempt].len,
 	               target, sizeof(target));
 	if (s->backend_ev != NULL) {
@@ -223,25 +231,40 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 		close(s->backend_fd);
 		s->backend_fd = -1;
 	}
+	if (timeout)
+		snprintf(why, sizeof(why), "timed out after %u ms",
+		         g->timeout_connect_ms);
+	else
+		snprintf(why, sizeof(why), "%s", strerror(err));
 	if (s->attempt + 1 < s->ntargets &&
 	    (timeout || upstream_retryable(err))) {
 		session_log(s, LOG_LEVEL_DEBUG,
 		            "connect to %s failed: %s; trying the next address",
-		            target, timeout ? "timed out" : strerror(err));
+		            target, why);
+		s->first_error = timeout ? ETIMEDOUT : err;
 		s->attempt++;
 		session_connect(s);
 		return;
 	}
-	if (timeout)
-		session_log(s, LOG_LEVEL_WARN,
-		            "connect to %s timed out after %u ms; closing the "
-		            "client connection",
-		            target, g->timeout_connect_ms);
-	else
+	if (s->attempt == 0) {
 		session_log(s, LOG_LEVEL_WARN,
 		            "connect to %s failed: %s; closing the client "
 		            "connection",
-		            target, strerror(err));
+		            target, why);
+	} else {
+		/* Both loopback families failed: name each, so that a
+		 * service on the wrong one is easy to spot. */
+		addr_format_sa(&targets[0].u.sa, targets[0].len, first,
+		               sizeof(first));
+		session_log(s, LOG_LEVEL_WARN,
+		            "connect to %s failed: %s: %s, %s: %s; closing the "
+		            "client connection",
+		            s->upstream->name, first,
+		            s->first_error == ETIMEDOUT
+		                ? "timed out"
+		                : strerror(s->first_error),
+		            target, why);
+	}
 	session_close(s);
 }
 
@@ -340,8 +363,8 @@ static void session_log(const struct session *s, enum log_level level,
 	va_end(ap);
 	if (s->state == SESSION_RELAYING)
 		log_msg(level,
-		        "client=%s listener=%s backend=%s: %s (%llu bytes in, "
-		        "%llu out)",
+		        "client=%s listener=%s backend=%s: %s (%llu bytes from "
+		        "the client, %llu from the backend)",
 		        client, listener_config(s->listener)->name,
 		        s->upstream->name, msg,
 		        (unsigned long long)s->relay.nread[RELAY_CLIENT],

@@ -24,7 +24,8 @@ void upstream_init(struct upstream *up, const struct addr *addr)
 	addr_format(addr, up->name, sizeof(up->name));
 }
 
-int upstream_targets(const struct upstream *up, struct upstream_target out[2])
+int upstream_targets(const struct upstream *up, bool v4_first,
+                     struct upstream_target out[2])
 {
 	struct addr a;
 
@@ -35,13 +36,18 @@ int upstream_targets(const struct upstream *up, struct upstream_target out[2])
 		return 1;
 	}
 	for (int i = 0; i < 2; i++) {
-		int v4 = (i == 0) == up->prefer_v4;
+		int v4 = (i == 0) == v4_first;
 
 		addr_inet(&a, v4 ? AF_INET : AF_INET6, true, up->addr.port);
 		memcpy(&out[i].u.ss, &a.sa.ss, a.salen);
 		out[i].len = a.salen;
 	}
 	return 2;
+}
+
+bool upstream_prefers_v4(const struct upstream *up)
+{
+	return up->prefer_v4;
 }
 
 void upstream_answered(struct upstream *up, int family)
@@ -62,7 +68,7 @@ int upstream_connect(const struct upstream_target *target, bool *connected)
 		return -1;
 	if (family != AF_UNIX)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 	if (connect(fd, &target->u.sa, target->len) == 0) {
 		*connected = true;
 		return fd;

@@ -59,6 +59,7 @@ struct relay_side {
 	struct evbuffer *out; /* bytes waiting to be written to fd; NULL
 				 while there are none */
 	int fd;
+	uint32_t outq;	  /* kernel send queue at the last idle check */
 	uint8_t readable; /* may have bytes to read (no EAGAIN since) */
 	uint8_t writable; /* may take bytes (no EAGAIN since) */
 	uint8_t rdhup;	  /* the peer's FIN has arrived (EV_CLOSED) */
@@ -86,13 +87,15 @@ struct relay {
  * `client_ev` and `backend_ev` (edge-triggered, both directions; the relay
  * (re)adds them with the idle timeout). `backend_ready` holds the EV_READ /
  * EV_WRITE readiness already seen on the backend. `to_backend` (may be
- * NULL; taken over) holds bytes to send the backend first, such as a PROXY
- * header. Never calls done_cb itself.
+ * NULL; taken over, even on failure) holds bytes to send the backend
+ * first, such as a PROXY header. Never calls done_cb itself. Returns 0, or
+ * -1 when the events cannot be added (the owner closes the session).
  */
-void relay_start(struct relay *relay, struct event *client_ev,
+int relay_start(struct relay *relay, struct event *client_ev,
 		 struct event *backend_ev, short backend_ready,
 		 struct evbuffer *to_backend, uint32_t idle_ms,
-		 relay_done_cb done_cb, void *arg);
+		 relay_done_cb done_cb, void *arg)
+	__attribute__((warn_unused_result));
 
 /* Handle an activation (EV_READ, EV_WRITE, EV_TIMEOUT) of one side's
  * event. May call done_cb, after which the relay must not be touched. */

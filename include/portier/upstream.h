@@ -33,8 +33,15 @@ struct upstream_target {
 /* Initialise from a parsed backend address. */
 void upstream_init(struct upstream *up, const struct addr *addr);
 
-/* Fill out[0..1] with the addresses to try, in order; returns how many. */
-int upstream_targets(const struct upstream *up, struct upstream_target out[2]);
+/* Fill out[0..1] with the addresses to try, in order (for localhost,
+ * 127.0.0.1 first when v4_first); returns how many. A session takes
+ * v4_first from upstream_prefers_v4 once, so that its order holds even
+ * when another session's answer changes the preference meanwhile. */
+int upstream_targets(const struct upstream *up, bool v4_first,
+		     struct upstream_target out[2]);
+
+/* True when 127.0.0.1 answered last for a localhost backend. */
+bool upstream_prefers_v4(const struct upstream *up);
 
 /* Remember that the address of `family` answered, so that it is tried
  * first next time. */
