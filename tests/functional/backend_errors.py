@@ -11,6 +11,7 @@ the log names the backend and the reason.
 - a backend that closes at once: the client sees EOF.
 """
 
+import hashlib
 import socket
 import time
 
@@ -165,6 +166,35 @@ def test_idle_one_way():
     check_equal(results, [b"t" * 6], "backend received all 6 bytes")
 
 
+SLOW_TOTAL = 1024 * 1024
+
+
+def slow_reader(conn, server):
+    """Read 16 KiB every 50 ms (about 3 s for SLOW_TOTAL), then answer
+    with the SHA-256 of what arrived."""
+    got = bytearray()
+    while len(got) < SLOW_TOTAL:
+        data = conn.recv(16 * 1024)
+        if not data:
+            break
+        got += data
+        time.sleep(0.05)
+    conn.sendall(hashlib.sha256(got).hexdigest().encode() + b"\n")
+    return len(got)
+
+
+def test_idle_slow_reader():
+    step("timeout_idle = 1s: a backend that reads slowly for 3 s is not "
+         "idle, though portier itself sees no event for a while")
+    fwd = Forward(slow_reader, global_keys={"timeout_idle": "1s"})
+    c = fwd.connect(timeout=10)
+    data = bytes(range(256)) * (SLOW_TOTAL // 256)
+    c.sendall(data)
+    answer = c.recv(128)
+    check_equal(answer, hashlib.sha256(data).hexdigest().encode() + b"\n",
+                "the backend got every byte and its answer came back")
+
+
 def test_backend_closes():
     step("backend accepts and closes at once: client sees EOF")
     fwd = Forward(closes_at_once)
@@ -177,6 +207,7 @@ def main():
     test_connect_timeout()
     test_idle_timeout()
     test_idle_one_way()
+    test_idle_slow_reader()
     test_backend_closes()
 
 
