@@ -59,7 +59,6 @@ int relay_start(struct relay *relay, struct event *client_ev,
 	struct event_base *base = event_get_base(client_ev);
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
 	const struct timeval *idle_tv = NULL;
-	struct timeval now;
 
 	relay->side[RELAY_CLIENT].ev = client_ev;
 	relay->side[RELAY_BACKEND].ev = backend_ev;
@@ -78,9 +77,7 @@ int relay_start(struct relay *relay, struct event *client_ev,
 	relay->done_cb = done_cb;
 	relay->arg = arg;
 	relay->idle_ms = idle_ms;
-	event_base_gettimeofday_cached(base, &now);
-	relay->last_active = (uint32_t)((uint64_t)now.tv_sec * 1000 +
-	                                (uint64_t)now.tv_usec / 1000);
+	relay->last_active = relay_now_ms(relay);
 	/* Every relay shares one timeout length: libevent then keeps them in
 	 * a list instead of its heap. */
 	if (idle_ms)

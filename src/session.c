@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,7 +79,6 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
                    socklen_t salen)
 {
 	struct session *s;
-	int one = 1;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -93,10 +91,6 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 	s->client_fd = fd;
 	s->backend_fd = -1;
 	s->v4_first = upstream_prefers_v4(s->upstream);
-	/* Relay bytes as they come: the endpoints chose their segments. */
-	if (sa->sa_family != AF_UNIX)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		                 sizeof(one));
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
