@@ -126,8 +126,17 @@ static int cmd_run(int argc, char **argv)
 			argv[optind], "Try 'portier -h' for help.\n");
 		return 1;
 	}
-	if (path == NULL)
+	if (path == NULL) {
 		path = default_config_path();
+		if (access(path, F_OK) < 0) {
+			fprintf(stderr,
+				"portier: no configuration: neither ./%s nor "
+				"%s exists.\nGive one with -c FILE; the "
+				"examples in conf/ are a start.\n",
+				DEFAULT_CONFIG_LOCAL, DEFAULT_CONFIG_SYSTEM);
+			return 1;
+		}
+	}
 	cfg = load_config(path);
 	if (cfg == NULL)
 		return 1;
