@@ -194,7 +194,15 @@ static void session_connected(struct session *s, short ready)
 		session_close(s);
 		return;
 	}
-	session_log(s, LOG_LEVEL_DEBUG, "connected");
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		struct upstream_target targets[2];
+		char target[ADDR_STRLEN];
+
+		upstream_targets(s->upstream, s->v4_first, targets);
+		addr_format_sa(&targets[s->attempt].u.sa,
+		               targets[s->attempt].len, target, sizeof(target));
+		session_log(s, LOG_LEVEL_DEBUG, "connected to %s", target);
+	}
 	s->state = SESSION_RELAYING;
 	if (relay_start(&s->relay, s->client_ev, s->backend_ev, ready, prefix,
 	                runtime_global(rt)->timeout_idle_ms,
