@@ -356,16 +356,20 @@ echo
 
 # --- measurements ----------------------------------------------------------
 
-rows=(ka big big_mib close mem)
+rows=(ka ka_cpu big big_mib big_cpu close close_cpu mem)
 declare -A label=(
 	[ka]="keep-alive small, 64 conns"
+	[ka_cpu]="keep-alive small, 64 conns"
 	[big]="1 MiB responses, 8 conns"
 	[big_mib]="1 MiB responses, 8 conns"
+	[big_cpu]="1 MiB responses, 8 conns"
 	[close]="conn per request, 32 conns"
+	[close_cpu]="conn per request, 32 conns"
 	[mem]="idle memory, $idle_count conns"
 )
 declare -A unit=([ka]="req/s" [big]="req/s" [big_mib]="MiB/s"
-	[close]="req/s" [mem]="KiB/conn")
+	[close]="req/s" [mem]="KiB/conn" [ka_cpu]="us/req" [big_cpu]="us/req"
+	[close_cpu]="us/req")
 
 declare -A result # result[ROW,TARGET]: number, or "-" / "fail"
 status=0
@@ -389,9 +393,27 @@ for t in "${proxies[@]}"; do
 done
 result[mem,nginx]="-"
 
+# cpu_ticks PID...: user + system CPU time of the processes and their
+# children, in clock ticks.
+cpu_ticks() {
+	local p c sum=0
+	for p in "$@"; do
+		for c in "$p" $(pgrep -P "$p" || true); do
+			[ -r "/proc/$c/stat" ] || continue
+			# Fields 14 and 15 (utime, stime), counted after the
+			# command name, which may contain spaces.
+			sum=$((sum + $(sed 's/.*) //' "/proc/$c/stat" |
+				awk '{ print $12 + $13 }')))
+		done
+	done
+	echo "$sum"
+}
+clk_tck=$(getconf CLK_TCK)
+
 # run_wrk TARGET THREADS CONNECTIONS PATH [wrk options...]: one wrk run
-# against TARGET; sets wrk_rps (requests/s), wrk_mib (MiB/s) and wrk_errors
-# (wrk's error lines), or returns 1 when it could not run.
+# against TARGET; sets wrk_rps (requests/s), wrk_mib (MiB/s), wrk_cpu (CPU
+# microseconds the server spent per request) and wrk_errors (wrk's error
+# lines), or returns 1 when it could not run.
 run_wrk() {
 	local t=$1 threads=$2 conns=$3 path=$4
 	shift 4
@@ -404,11 +426,16 @@ run_wrk() {
 		wrk -t"$threads" -c"$conns" -d"${warmup}s" "$@" "$url" \
 			>/dev/null 2>&1 || true
 	fi
+	local ticks0 ticks1
+	# shellcheck disable=SC2086 # one word per pid
+	ticks0=$(cpu_ticks ${pid[$t]})
 	if ! out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" "$@" "$url" \
 		2>&1); then
 		note "$t: wrk failed: $out"
 		return 1
 	fi
+	# shellcheck disable=SC2086
+	ticks1=$(cpu_ticks ${pid[$t]})
 	echo "$out" >>"$tmp/wrk-$t.log"
 	wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
 	# Transfer/sec is printed in binary units (KB = KiB, ...).
@@ -422,6 +449,9 @@ run_wrk() {
 	wrk_errors=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' |
 		paste -sd ';' -) || true
 	[ -n "$wrk_rps" ] || { note "$t: no result from wrk"; return 1; }
+	wrk_cpu=$(awk -v t=$((ticks1 - ticks0)) -v hz="$clk_tck" \
+		-v rps="$wrk_rps" -v d="$duration" \
+		'BEGIN { if (rps > 0) printf "%.1f", t / hz * 1e6 / (rps * d) }')
 }
 
 # median NUMBER...: the middle value (the lower middle of an even count).
@@ -436,7 +466,7 @@ median() {
 measure() {
 	local row=$1 r t
 	shift
-	declare -A rps mib bad
+	declare -A rps mib cpu bad
 	for r in $(seq "$rounds"); do
 		for t in "${targets[@]}"; do
 			note "${label[$row]}: $t (round $r of $rounds)"
@@ -447,6 +477,7 @@ measure() {
 			fi
 			rps[$t]+=" $wrk_rps"
 			mib[$t]+=" $wrk_mib"
+			cpu[$t]+=" $wrk_cpu"
 			if [ -n "$wrk_errors" ]; then
 				note "$t: $wrk_errors"
 				[ -n "${bad[$t]:-}" ] || bad[$t]="*"
@@ -457,12 +488,15 @@ measure() {
 		if [ "${bad[$t]:-}" = fail ]; then
 			result[$row,$t]=fail
 			result[${row}_mib,$t]=fail
+			result[${row}_cpu,$t]=fail
 			continue
 		fi
 		# shellcheck disable=SC2086 # word splitting wanted
 		result[$row,$t]=$(median ${rps[$t]})${bad[$t]:-}
 		# shellcheck disable=SC2086
 		result[${row}_mib,$t]=$(median ${mib[$t]})${bad[$t]:-}
+		# shellcheck disable=SC2086
+		result[${row}_cpu,$t]=$(median ${cpu[$t]})
 	done
 }
 
@@ -506,7 +540,9 @@ if grep -q '\*' <<<"${result[*]}"; then
 	echo "* wrk reported socket errors or non-2xx responses (see above)"
 fi
 echo "ratios: the proxy's figure divided by haproxy's (throughput: higher" \
-	"is better; memory: lower is better)"
+	"is better; CPU per request and memory: lower is better)"
+echo "us/req: CPU time (user + system) the server spent per request," \
+	"kernel TCP work included"
 echo
 
 # Targets from the issue: at least haproxy's throughput on each row, at most
