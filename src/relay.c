@@ -32,6 +32,9 @@
 
 #include "portier/relay.h"
 
+/* Chains one write hands to the kernel; an output holds a handful. */
+#define RELAY_IOV_MAX 16
+
 /* Reads per side in one turn of the loop before others get theirs. */
 #define RELAY_BUDGET 4
 
@@ -40,6 +43,7 @@ static bool relay_kernel_moved(struct relay *relay);
 static void relay_pump(struct relay *relay);
 static int relay_pull(struct relay *relay, int from);
 static int relay_flush(struct relay *relay, int to);
+static ssize_t relay_send(struct relay_side *dst, size_t *offered);
 static int relay_shut(struct relay *relay, int to);
 static void relay_drop_empty(struct relay_side *side);
 static int relay_fail(struct relay *relay, int side, int err);
@@ -241,7 +245,9 @@ static int relay_pull(struct relay *relay, int from)
 		iov[i].iov_len = vec[i].iov_len;
 	}
 	do
-		n = readv(src->fd, iov, nvec);
+		n = nvec == 1
+		        ? recv(src->fd, iov[0].iov_base, iov[0].iov_len, 0)
+		        : readv(src->fd, iov, nvec);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -291,8 +297,8 @@ static int relay_flush(struct relay *relay, int to)
 	struct relay_side *src = &relay->side[!to];
 
 	while (relay_pending(dst) > 0) {
-		size_t pending = relay_pending(dst);
-		int n = evbuffer_write(dst->out, dst->fd);
+		size_t offered;
+		ssize_t n = relay_send(dst, &offered);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -303,13 +309,11 @@ static int relay_flush(struct relay *relay, int to)
 			}
 			return relay_fail(relay, to, errno);
 		}
+		evbuffer_drain(dst->out, (size_t)n);
 		relay->last_active = relay_now_ms(relay);
 		/* A short write filled the socket: the kernel signals the
-		 * room it makes later with a new edge. (evbuffer_write
-		 * takes up to 128 chains at once; an output is at most
-		 * RELAY_HIGH_WATER plus one read, a handful of chains, so
-		 * a short write is always the kernel's doing.) */
-		if ((size_t)n < pending) {
+		 * room it makes later with a new edge. */
+		if ((size_t)n < offered) {
 			dst->writable = 0;
 			return 0;
 		}
@@ -318,6 +322,33 @@ static int relay_flush(struct relay *relay, int to)
 	if (src->eof && !dst->shut)
 		return relay_shut(relay, to);
 	return 0;
+}
+
+/* Write the first chains of a side's output; *offered is how many bytes
+ * were handed to the kernel. One chain, the usual case, goes out with
+ * send(2), which the kernel handles more cheaply than an iovec; more go
+ * out with sendmsg(2). MSG_NOSIGNAL: a vanished peer is an EPIPE, not a
+ * signal. */
+static ssize_t relay_send(struct relay_side *dst, size_t *offered)
+{
+	struct evbuffer_iovec vec[RELAY_IOV_MAX];
+	struct iovec iov[RELAY_IOV_MAX];
+	struct msghdr msg = {.msg_iov = iov};
+	int n = evbuffer_peek(dst->out, -1, NULL, vec, RELAY_IOV_MAX);
+
+	if (n > RELAY_IOV_MAX)
+		n = RELAY_IOV_MAX;
+	*offered = 0;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = vec[i].iov_base;
+		iov[i].iov_len = vec[i].iov_len;
+		*offered += vec[i].iov_len;
+	}
+	if (n == 1)
+		return send(dst->fd, iov[0].iov_base, iov[0].iov_len,
+		            MSG_NOSIGNAL);
+	msg.msg_iovlen = (size_t)n;
+	return sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
 }
 
 /* Give back an output buffer that holds nothing: idle connections keep no
