@@ -220,7 +220,7 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	const struct config_global *g =
 	    runtime_global(listener_runtime(s->listener));
 	struct upstream_target targets[2];
-	char target[ADDR_STRLEN], first[ADDR_STRLEN], why[64];
+	char target[ADDR_STRLEN], first[ADDR_STRLEN], why[128];
 
 	upstream_targets(s->upstream, s->v4_first, targets);
 	addr_format_sa(&targets[s->attempt].u.sa, targets[s->attempt].len,
@@ -236,6 +236,11 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 	if (timeout)
 		snprintf(why, sizeof(why), "timed out after %u ms",
 		         g->timeout_connect_ms);
+	else if (err == EMFILE || err == ENFILE)
+		snprintf(why, sizeof(why),
+		         "%s (raise the open-file limit or lower "
+		         "max_connections)",
+		         strerror(err));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(err));
 	if (s->attempt + 1 < s->ntargets &&
