@@ -8,7 +8,7 @@
  * written; relay_pump then moves bytes while there is something to read and
  * room to put it. A read lands in space reserved at the end of the peer's
  * output evbuffer and is written at once, so a chunk usually costs one
- * readv(2) and one writev(2) and never a user-space copy. Buffers exist
+ * recv(2) and one send(2) and never a user-space copy. Buffers exist
  * only while bytes wait: an idle connection holds no buffer at all.
  *
  * An EOF becomes shutdown(SHUT_WR) on the other side once its output is
