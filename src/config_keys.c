@@ -22,7 +22,6 @@
 
 /* Limits of the integer keys. */
 #define CONFIG_CONNECTIONS_MAX 1000000u
-#define CONFIG_WORKERS_MAX     256u
 
 static config_set_fn config_set_log_level, config_set_access_log,
     config_set_log_format, config_set_string, config_set_admin,
@@ -75,8 +74,7 @@ const struct config_key config_keys[] = {
      GLOBAL(timeout_idle_ms)},
     {"timeout_header", SECTION_GLOBAL, 0, NULL, NULL, config_set_timeout,
      GLOBAL(timeout_header_ms)},
-    {"workers", SECTION_GLOBAL, KEY_PENDING, NULL, "one worker thread runs",
-     config_set_workers, 0},
+    {"workers", SECTION_GLOBAL, 0, NULL, NULL, config_set_workers, 0},
 
     {"bind", SECTION_LISTENER, KEY_LIST, NULL, NULL, config_set_binds, 0},
     {"mode", SECTION_LISTENER, KEY_PENDING | KEY_STOPS,

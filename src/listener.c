@@ -43,7 +43,6 @@ struct listener {
 	struct runtime *rt;
 	const struct config_listener *cfg;
 	struct upstream upstream; /* the listener's backend */
-	unsigned active;          /* live sessions of this listener */
 	struct evconnlistener **socks;
 	size_t nsocks;
 	struct event *retry; /* re-enables accepting after EMFILE */
@@ -143,8 +142,7 @@ struct runtime *listener_runtime(const struct listener *l)
 
 void listener_session_closed(struct listener *l)
 {
-	l->active--;
-	runtime_session_closed(l->rt);
+	runtime_session_closed(l->rt, l->cfg);
 }
 
 /* Bind one configured address: `*` and localhost stand for two sockets. */
@@ -193,6 +191,11 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		                 sizeof(one));
+	/* Several workers each bind the address; the kernel spreads the
+	 * connections among them. */
+	if (runtime_workers(l->rt) > 1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 		                 sizeof(one));
 	/* Relay bytes as they come: the endpoints chose their segments.
 	 * Accepted sockets inherit the option, which saves a system call
@@ -267,6 +270,7 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	const struct config_listener *cfg = l->cfg;
 	char client[ADDR_STRLEN];
 	const char *rule = NULL;
+	enum runtime_admit admit;
 
 	if (cfg->deny.n && cidr_match_any(cfg->deny.blocks, cfg->deny.n, sa))
 		rule = "deny";
@@ -282,9 +286,9 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (runtime_full(l->rt) ||
-	    (cfg->max_connections && l->active >= cfg->max_connections)) {
-		bool global = runtime_full(l->rt);
+	admit = runtime_admit(l->rt, cfg);
+	if (admit != RUNTIME_ADMITTED) {
+		bool global = admit == RUNTIME_FULL;
 
 		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
 		listener_log_throttled(
@@ -297,7 +301,6 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	l->active++;
 	session_start(l, fd, sa, (socklen_t)salen);
 }
 

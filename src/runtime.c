@@ -1,18 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The runtime: one event loop, the listeners built from a config, and the
- * signals. A graceful stop closes the listening sockets at once (new
- * clients are refused by the kernel, not left waiting) and lets open
- * connections finish for up to RUNTIME_DRAIN_SECONDS.
+ * The runtime: the configuration brought to life as one event loop per
+ * worker, each with its own listening sockets (SO_REUSEPORT when there are
+ * several, so that the kernel spreads new connections), its own sessions,
+ * and nothing else shared but the read-only configuration and the
+ * connection counters that max_connections applies to.
+ *
+ * Worker 0 runs in the main thread and owns the signals. A graceful stop
+ * closes every listening socket at once (new clients are refused by the
+ * kernel, not left waiting) and lets open connections finish for up to
+ * RUNTIME_DRAIN_SECONDS; the other workers hear of it through a pipe.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -22,36 +32,234 @@
 #include "portier/log.h"
 #include "portier/session.h"
 
+/* What every worker shares. */
+struct runtime_shared {
+	struct config *cfg;             /* owned; read-only once running */
+	atomic_uint sessions;           /* live sessions of all workers */
+	atomic_uint *listener_sessions; /* per cfg->listeners[i] */
+	struct runtime *workers;        /* [0] runs in the main thread */
+	unsigned nworkers;
+};
+
+/* One worker: an event loop and its listeners. */
 struct runtime {
+	struct runtime_shared *shared;
+	unsigned index;
 	struct event_base *base;
-	struct config *cfg;          /* owned */
 	struct listener **listeners; /* one per started [listener] */
 	size_t nlisteners;
-	struct event *signals[4]; /* TERM, INT, HUP, USR1 */
-	struct event *drain;      /* end of the graceful stop */
+	struct event *signals[4]; /* worker 0: TERM, INT, HUP, USR1 */
+	struct event *order;      /* others: orders from worker 0 */
+	int order_pipe[2];
+	struct event *drain; /* end of the graceful stop */
+	pthread_t thread;
+	bool thread_started;
 	bool stopping;
 };
 
+/* What worker 0 tells the others through their pipe. */
+#define RUNTIME_ORDER_STOP 's' /* stop accepting and drain */
+#define RUNTIME_ORDER_NOW  'n' /* close everything now */
+
+static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen);
+static void runtime_worker_free(struct runtime *rt);
+static unsigned runtime_worker_count(const struct config *cfg);
 static void runtime_raise_nofile(const struct config *cfg);
 static void runtime_stop(struct runtime *rt, int signo);
+static void runtime_stop_local(struct runtime *rt);
 static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg);
+static void runtime_order_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg);
+static void *runtime_thread_main(void *arg);
 
 struct runtime *runtime_new(struct config *cfg)
 {
 	static const int signos[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
-	struct event_config *ecfg;
-	struct runtime *rt;
+	struct runtime_shared *shared;
+	struct runtime *main_rt;
 	char err[1024];
 
-	rt = calloc(1, sizeof(*rt));
-	if (rt == NULL) {
+	shared = calloc(1, sizeof(*shared));
+	if (shared == NULL) {
 		config_free(cfg);
 		log_error("out of memory");
 		return NULL;
 	}
-	rt->cfg = cfg;
-	/* One thread owns the loop: no locks needed. The relay relies on
+	shared->cfg = cfg;
+	shared->nworkers = runtime_worker_count(cfg);
+	shared->workers = calloc(shared->nworkers, sizeof(*shared->workers));
+	shared->listener_sessions =
+	    calloc(cfg->nlisteners + 1, sizeof(*shared->listener_sessions));
+	if (shared->workers == NULL || shared->listener_sessions == NULL) {
+		free(shared->workers);
+		free(shared->listener_sessions);
+		free(shared);
+		config_free(cfg);
+		log_error("out of memory");
+		return NULL;
+	}
+	main_rt = &shared->workers[0];
+	for (unsigned i = 0; i < shared->nworkers; i++) {
+		shared->workers[i].shared = shared;
+		shared->workers[i].index = i;
+		shared->workers[i].order_pipe[0] = -1;
+		shared->workers[i].order_pipe[1] = -1;
+	}
+	for (size_t i = 0; i < cfg->notes.n; i++)
+		log_warn("%s", cfg->notes.v[i]);
+	runtime_raise_nofile(cfg);
+
+	/* Every socket is bound here, in the main thread, so that a port
+	 * that cannot be had stops the start with one clear message. */
+	for (unsigned i = 0; i < shared->nworkers; i++) {
+		if (runtime_worker_init(&shared->workers[i], err, sizeof(err)) <
+		    0) {
+			log_error("%s", err);
+			goto err;
+		}
+	}
+	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
+		main_rt->signals[i] = evsignal_new(main_rt->base, signos[i],
+		                                   runtime_signal_cb, main_rt);
+		if (main_rt->signals[i] == NULL ||
+		    evsignal_add(main_rt->signals[i], NULL) < 0) {
+			log_error("cannot install signal handlers");
+			goto err;
+		}
+	}
+	log_info("portier ready: %zu listener%s from %s, %u worker%s "
+	         "(version %s)",
+	         main_rt->nlisteners, main_rt->nlisteners == 1 ? "" : "s",
+	         cfg->path, shared->nworkers, shared->nworkers == 1 ? "" : "s",
+	         PACKAGE_VERSION);
+	return main_rt;
+err:
+	runtime_free(main_rt);
+	return NULL;
+}
+
+int runtime_run(struct runtime *rt)
+{
+	struct runtime_shared *shared = rt->shared;
+	sigset_t all, old;
+	int status = 0;
+
+	/* Signals are for worker 0 alone: the others start with them
+	 * blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 1; i < shared->nworkers; i++) {
+		struct runtime *w = &shared->workers[i];
+
+		if (pthread_create(&w->thread, NULL, runtime_thread_main, w) !=
+		    0) {
+			log_error("cannot start worker %u: %s", i,
+			          strerror(errno));
+			status = 2;
+			break;
+		}
+		w->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (status == 0 && event_base_dispatch(rt->base) < 0) {
+		log_error("event loop failed");
+		status = 2;
+	}
+	if (status != 0) {
+		/* Stop the workers that did start. */
+		for (unsigned i = 1; i < shared->nworkers; i++) {
+			char order = RUNTIME_ORDER_NOW;
+
+			if (shared->workers[i].thread_started &&
+			    write(shared->workers[i].order_pipe[1], &order, 1) <
+			        0)
+				log_error("cannot stop worker %u", i);
+		}
+	}
+	for (unsigned i = 1; i < shared->nworkers; i++) {
+		if (shared->workers[i].thread_started) {
+			pthread_join(shared->workers[i].thread, NULL);
+			shared->workers[i].thread_started = false;
+		}
+	}
+	if (status == 0)
+		log_info("portier stopped");
+	return status;
+}
+
+void runtime_free(struct runtime *rt)
+{
+	struct runtime_shared *shared;
+
+	if (rt == NULL)
+		return;
+	shared = rt->shared;
+	for (unsigned i = 0; i < shared->nworkers; i++)
+		runtime_worker_free(&shared->workers[i]);
+	free(shared->workers);
+	free(shared->listener_sessions);
+	config_free(shared->cfg);
+	free(shared);
+}
+
+struct event_base *runtime_base(const struct runtime *rt)
+{
+	return rt->base;
+}
+
+const struct config_global *runtime_global(const struct runtime *rt)
+{
+	return &rt->shared->cfg->global;
+}
+
+unsigned runtime_workers(const struct runtime *rt)
+{
+	return rt->shared->nworkers;
+}
+
+enum runtime_admit runtime_admit(struct runtime *rt,
+                                 const struct config_listener *cl)
+{
+	struct runtime_shared *shared = rt->shared;
+	atomic_uint *of_listener =
+	    &shared->listener_sessions[cl - shared->cfg->listeners];
+
+	/* Count first, then check: two workers racing for the last slot
+	 * may both be refused, never both admitted. */
+	if (atomic_fetch_add(&shared->sessions, 1) >=
+	    shared->cfg->global.max_connections) {
+		atomic_fetch_sub(&shared->sessions, 1);
+		return RUNTIME_FULL;
+	}
+	if (atomic_fetch_add(of_listener, 1) >= cl->max_connections &&
+	    cl->max_connections) {
+		atomic_fetch_sub(of_listener, 1);
+		atomic_fetch_sub(&shared->sessions, 1);
+		return RUNTIME_LISTENER_FULL;
+	}
+	return RUNTIME_ADMITTED;
+}
+
+void runtime_session_closed(struct runtime *rt,
+                            const struct config_listener *cl)
+{
+	struct runtime_shared *shared = rt->shared;
+
+	atomic_fetch_sub(
+	    &shared->listener_sessions[cl - shared->cfg->listeners], 1);
+	atomic_fetch_sub(&shared->sessions, 1);
+	if (rt->stopping && session_count() == 0)
+		event_base_loopbreak(rt->base);
+}
+
+/* Build one worker: its event loop and a listener for each [listener]
+ * this version can run. */
+static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
+{
+	const struct config *cfg = rt->shared->cfg;
+	struct event_config *ecfg;
+
+	/* One thread owns each loop: no locks needed. The relay relies on
 	 * edge-triggered events and EV_CLOSED (epoll), so no other backend
 	 * will do, whatever EVENT_NO* variables the environment holds. */
 	ecfg = event_config_new();
@@ -65,78 +273,58 @@ struct runtime *runtime_new(struct config *cfg)
 	rt->base = ecfg ? event_base_new_with_config(ecfg) : NULL;
 	event_config_free(ecfg);
 	if (rt->base == NULL) {
-		log_error("cannot create the event loop (portier needs epoll "
-		          "with edge-triggered events and EPOLLRDHUP)");
-		goto err;
+		snprintf(err, errlen,
+		         "cannot create the event loop (portier needs epoll "
+		         "with edge-triggered events and EPOLLRDHUP)");
+		return -1;
 	}
-	for (size_t i = 0; i < cfg->notes.n; i++)
-		log_warn("%s", cfg->notes.v[i]);
-	runtime_raise_nofile(cfg);
-
-	rt->listeners = calloc(cfg->nlisteners, sizeof(*rt->listeners));
-	if (rt->listeners == NULL && cfg->nlisteners) {
-		log_error("out of memory");
-		goto err;
+	rt->drain = evtimer_new(rt->base, runtime_drain_cb, rt);
+	rt->listeners = calloc(cfg->nlisteners + 1, sizeof(*rt->listeners));
+	if (rt->drain == NULL || rt->listeners == NULL)
+		goto nomem;
+	if (rt->index > 0) {
+		if (pipe2(rt->order_pipe, O_CLOEXEC) < 0)
+			goto nomem;
+		rt->order =
+		    event_new(rt->base, rt->order_pipe[0], EV_READ | EV_PERSIST,
+		              runtime_order_cb, rt);
+		if (rt->order == NULL || event_add(rt->order, NULL) < 0)
+			goto nomem;
 	}
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct config_listener *cl = &cfg->listeners[i];
 
 		/* Other modes and TLS arrive in later versions; the notes
-		 * printed above name each listener left out. */
+		 * printed at start-up name each listener left out. */
 		if (cl->mode != CONFIG_MODE_TCP || cl->tls != CONFIG_TLS_OFF)
 			continue;
 		rt->listeners[rt->nlisteners] =
-		    listener_new(rt, cl, err, sizeof(err));
-		if (rt->listeners[rt->nlisteners] == NULL) {
-			log_error("%s", err);
-			goto err;
-		}
+		    listener_new(rt, cl, err, errlen);
+		if (rt->listeners[rt->nlisteners] == NULL)
+			return -1;
 		rt->nlisteners++;
 	}
 	if (rt->nlisteners == 0) {
-		log_error("%s: no listener that this version can run (only "
-		          "mode = tcp is supported yet)",
-		          cfg->path);
-		goto err;
+		snprintf(err, errlen,
+		         "%s: no listener that this version can run (only "
+		         "mode = tcp is supported yet)",
+		         cfg->path);
+		return -1;
 	}
-	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
-		rt->signals[i] =
-		    evsignal_new(rt->base, signos[i], runtime_signal_cb, rt);
-		if (rt->signals[i] == NULL ||
-		    evsignal_add(rt->signals[i], NULL) < 0) {
-			log_error("cannot install signal handlers");
-			goto err;
-		}
-	}
-	rt->drain = evtimer_new(rt->base, runtime_drain_cb, rt);
-	if (rt->drain == NULL) {
-		log_error("out of memory");
-		goto err;
-	}
-	log_info("portier ready: %zu listener%s from %s (version %s)",
-	         rt->nlisteners, rt->nlisteners == 1 ? "" : "s", cfg->path,
-	         PACKAGE_VERSION);
-	return rt;
-err:
-	runtime_free(rt);
-	return NULL;
-}
-
-int runtime_run(struct runtime *rt)
-{
-	if (event_base_dispatch(rt->base) < 0) {
-		log_error("event loop failed");
-		return 2;
-	}
-	log_info("portier stopped");
 	return 0;
+nomem:
+	snprintf(err, errlen, "cannot start worker %u: %s", rt->index,
+	         strerror(errno ? errno : ENOMEM));
+	return -1;
 }
 
-void runtime_free(struct runtime *rt)
+/* Free one worker's sessions, listeners and loop; accepts a zeroed one.
+ * Sessions are per thread: this runs in the main thread after the
+ * workers' threads closed theirs. */
+static void runtime_worker_free(struct runtime *rt)
 {
-	if (rt == NULL)
-		return;
-	session_close_all();
+	if (rt->index == 0)
+		session_close_all();
 	for (size_t i = 0; i < rt->nlisteners; i++) {
 		listener_close(rt->listeners[i]);
 		listener_unref(rt->listeners[i]);
@@ -147,33 +335,29 @@ void runtime_free(struct runtime *rt)
 		if (rt->signals[i] != NULL)
 			event_free(rt->signals[i]);
 	}
+	if (rt->order != NULL)
+		event_free(rt->order);
+	for (int i = 0; i < 2; i++) {
+		if (rt->order_pipe[i] >= 0)
+			close(rt->order_pipe[i]);
+	}
 	if (rt->drain != NULL)
 		event_free(rt->drain);
 	if (rt->base != NULL)
 		event_base_free(rt->base);
-	config_free(rt->cfg);
-	free(rt);
 }
 
-struct event_base *runtime_base(const struct runtime *rt)
+/* workers = auto is one per online core. */
+static unsigned runtime_worker_count(const struct config *cfg)
 {
-	return rt->base;
-}
+	long n;
 
-const struct config_global *runtime_global(const struct runtime *rt)
-{
-	return &rt->cfg->global;
-}
-
-int runtime_full(const struct runtime *rt)
-{
-	return session_count() >= rt->cfg->global.max_connections;
-}
-
-void runtime_session_closed(struct runtime *rt)
-{
-	if (rt->stopping && session_count() == 0)
-		event_base_loopbreak(rt->base);
+	if (cfg->global.workers > 0)
+		return cfg->global.workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1                    ? 1
+	       : n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX
+	                                : (unsigned)n;
 }
 
 /* Each connection needs two descriptors; ask for enough of them. */
@@ -201,33 +385,49 @@ static const char *runtime_signal_name(int signo)
 	return signo == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-/* Stop accepting; end the loop once the sessions are gone or the drain
- * period is over. A second signal stops at once. */
+/* Stop accepting everywhere; each loop ends once its sessions are gone or
+ * the drain period is over. A second signal stops at once. */
 static void runtime_stop(struct runtime *rt, int signo)
 {
-	struct timeval tv = {RUNTIME_DRAIN_SECONDS, 0};
+	struct runtime_shared *shared = rt->shared;
+	unsigned live = atomic_load(&shared->sessions);
+	char order = rt->stopping ? RUNTIME_ORDER_NOW : RUNTIME_ORDER_STOP;
 
+	for (unsigned i = 1; i < shared->nworkers; i++) {
+		if (write(shared->workers[i].order_pipe[1], &order, 1) < 0)
+			log_error("cannot stop worker %u: %s", i,
+			          strerror(errno));
+	}
 	if (rt->stopping) {
-		log_info("%s again: closing %zu connection%s now",
-		         runtime_signal_name(signo), session_count(),
-		         session_count() == 1 ? "" : "s");
+		log_info("%s again: closing %u connection%s now",
+		         runtime_signal_name(signo), live,
+		         live == 1 ? "" : "s");
 		session_close_all();
 		event_base_loopbreak(rt->base);
 		return;
 	}
+	if (live == 0)
+		log_info("%s: stopping", runtime_signal_name(signo));
+	else
+		log_info("%s: stopped accepting; waiting up to %d s for %u "
+		         "connection%s to finish",
+		         runtime_signal_name(signo), RUNTIME_DRAIN_SECONDS,
+		         live, live == 1 ? "" : "s");
+	runtime_stop_local(rt);
+}
+
+/* Stop this worker's accepting; end its loop now or after the drain. */
+static void runtime_stop_local(struct runtime *rt)
+{
+	struct timeval tv = {RUNTIME_DRAIN_SECONDS, 0};
+
 	rt->stopping = true;
 	for (size_t i = 0; i < rt->nlisteners; i++)
 		listener_close(rt->listeners[i]);
-	if (session_count() == 0) {
-		log_info("%s: stopping", runtime_signal_name(signo));
+	if (session_count() == 0)
 		event_base_loopbreak(rt->base);
-		return;
-	}
-	log_info("%s: stopped accepting; waiting up to %d s for %zu "
-	         "connection%s to finish",
-	         runtime_signal_name(signo), RUNTIME_DRAIN_SECONDS,
-	         session_count(), session_count() == 1 ? "" : "s");
-	evtimer_add(rt->drain, &tv);
+	else
+		evtimer_add(rt->drain, &tv);
 }
 
 static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg)
@@ -249,13 +449,42 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg)
 	}
 }
 
+/* An order from worker 0 reached this worker. */
+static void runtime_order_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime *rt = arg;
+	char order;
+
+	if (read(fd, &order, 1) != 1)
+		return;
+	if (order == RUNTIME_ORDER_STOP) {
+		runtime_stop_local(rt);
+		return;
+	}
+	session_close_all();
+	event_base_loopbreak(rt->base);
+}
+
 /* The drain period is over: close what is left. */
 static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct runtime *rt = arg;
 
-	log_info("drain period over: closing %zu connection%s", session_count(),
-	         session_count() == 1 ? "" : "s");
+	if (session_count() > 0)
+		log_info("drain period over: closing %zu connection%s",
+		         session_count(), session_count() == 1 ? "" : "s");
 	session_close_all();
 	event_base_loopbreak(rt->base);
+}
+
+/* A worker thread: run its loop until told to stop, then close what is
+ * left of its sessions (they live in this thread). */
+static void *runtime_thread_main(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (event_base_dispatch(rt->base) < 0)
+		log_error("worker %u: event loop failed", rt->index);
+	session_close_all();
+	return NULL;
 }

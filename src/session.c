@@ -61,8 +61,10 @@ struct session {
 	uint8_t v4_first; /* localhost order, fixed at the first attempt */
 };
 
-static LIST_HEAD(, session) session_list = LIST_HEAD_INITIALIZER(session_list);
-static size_t session_live;
+/* Sessions belong to the worker thread that accepted them. */
+static _Thread_local LIST_HEAD(, session)
+    session_list = LIST_HEAD_INITIALIZER(session_list);
+static _Thread_local size_t session_live;
 
 static void session_connect(struct session *s);
 static void session_connected(struct session *s, short ready);

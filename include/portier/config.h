@@ -19,6 +19,9 @@
 #include "portier/addr.h"
 #include "portier/log.h"
 
+/* Most workers (event-loop threads) a configuration may ask for. */
+#define CONFIG_WORKERS_MAX 256u
+
 /* What a listener speaks. */
 enum config_mode {
 	CONFIG_MODE_HTTP,

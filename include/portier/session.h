@@ -17,10 +17,11 @@ struct listener;
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 		   socklen_t salen);
 
-/* Number of sessions alive. */
+/* Number of sessions alive in this worker thread. */
 size_t session_count(void);
 
-/* Close every session now (end of the drain period). */
+/* Close every session of this worker thread now (end of the drain
+ * period). */
 void session_close_all(void);
 
 #endif

@@ -323,9 +323,7 @@ static const struct good_case good_cases[] = {
      "t.ini:8: pidfile = /run/portier.pid is not supported yet by this "
      "version; no pid file is written\n"
      "t.ini:9: admin = 127.0.0.1:9000 is not supported yet by this "
-     "version; no status page is served\n"
-     "t.ini:14: workers = 4 is not supported yet by this version; one "
-     "worker thread runs\n"},
+     "version; no status page is served\n"},
     {"every listener key",
      "[listener web]\n"
      "bind = 8080, [::1]:8080\n"
@@ -431,9 +429,7 @@ static const struct good_case good_cases[] = {
      "redirect_https =\n"
      "[global]\n"
      "timeout_idle = 90\n",
-     check_syntax,
-     "t.ini:6: workers = auto is not supported yet by this version; one "
-     "worker thread runs\n"},
+     check_syntax, ""},
     {"udp and tcp share a port",
      "[listener dns-udp]\n"
      "bind = 5353\n"
