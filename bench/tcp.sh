@@ -23,7 +23,8 @@
 # Each throughput figure is printed with its ratio to HAProxy's.
 #
 # Fairness: portier runs one event loop (workers = 1) and rinetd is
-# single-threaded, so HAProxy gets "nbthread 1" and nginx "worker_processes 1".
+# single-threaded, so HAProxy gets "nbthread 1" and nginx "worker_processes 1";
+# --threads N gives portier N workers and HAProxy N threads.
 # Nothing is pinned to a CPU; wrk uses 2 threads (1 for the 8-connection row).
 # On a 2-core machine the load generator, the proxy and nginx share the cores,
 # which costs every proxy alike. Each wrk run is preceded by a 1-second warm-up
@@ -39,7 +40,7 @@
 # out drifts that would otherwise favour whichever server ran first.
 #
 # Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
-#                     [--quick] [--keep]
+#                     [--quick] [--threads N] [--keep]
 
 set -euo pipefail
 
@@ -53,11 +54,12 @@ rounds=1
 idle_count=3000
 portier=""
 keep=0
+threads=1
 
 usage() {
 	cat <<EOF
 Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
-	[--keep]
+	[--threads N] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
@@ -65,6 +67,8 @@ Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
   --rounds N          run every wrk test N times, round-robin over the
                       servers, and report the median (default 1)
   --quick             3-second wrk runs, no warm-up
+  --threads N         event loops of portier (workers) and HAProxy
+                      (nbthread), default 1; rinetd has one whatever N is
   --keep              keep the temporary directory (configurations, logs)
 EOF
 }
@@ -78,15 +82,18 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
 	--rounds=*) rounds=${1#*=}; shift ;;
 	--quick) duration=3; warmup=0; shift ;;
+	--threads) threads=${2:?--threads needs a number}; shift 2 ;;
+	--threads=*) threads=${1#*=}; shift ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
-for n in "$duration" "$rounds"; do
+for n in "$duration" "$rounds" "$threads"; do
 	case "$n" in
 	'' | *[!0-9]* | 0*)
-		echo "tcp.sh: --duration and --rounds want a positive integer" >&2
+		echo "tcp.sh: --duration, --rounds and --threads want a" \
+			"positive integer" >&2
 		exit 2
 		;;
 	esac
@@ -276,7 +283,7 @@ EOF
 cat >"$tmp/haproxy.cfg" <<EOF
 global
 	maxconn $maxconn
-	nbthread 1
+	nbthread $threads
 
 defaults
 	mode tcp
@@ -300,6 +307,7 @@ cat >"$tmp/portier.ini" <<EOF
 [global]
 log_level = warn
 max_connections = $maxconn
+workers = $threads
 
 [listener bench]
 bind = 127.0.0.1:$port_portier
@@ -348,9 +356,8 @@ echo "machine: $(nproc) CPUs, $(uname -sr); wrk ${duration}s per run" \
 versions=()
 for t in "${targets[@]}"; do versions+=("$t $(version "$t")"); done
 (IFS=,; echo "versions: ${versions[*]}" | sed 's/,/, /g')
-echo "each server runs one event loop: portier workers = 1, haproxy" \
-	"nbthread 1, nginx worker_processes 1 (rinetd is single-threaded);" \
-	"nothing pinned"
+echo "event loops: portier workers = $threads, haproxy nbthread $threads," \
+	"nginx worker_processes 1, rinetd 1 (single-threaded); nothing pinned"
 [ -z "$portier" ] && echo "portier: no binary found (--portier PATH); skipped"
 echo
 
