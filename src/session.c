@@ -342,14 +342,17 @@ static void session_close(struct session *s)
 {
 	struct listener *l = s->listener;
 
+	/* close(2) first: it drops the sockets from epoll, and the
+	 * EPOLL_CTL_DEL that event_free then issues fails at once with
+	 * EBADF (which libevent expects) instead of searching the set. */
+	close(s->client_fd);
+	if (s->backend_fd >= 0)
+		close(s->backend_fd);
 	if (s->client_ev != NULL)
 		event_free(s->client_ev);
 	if (s->backend_ev != NULL)
 		event_free(s->backend_ev);
 	relay_free(&s->relay);
-	close(s->client_fd);
-	if (s->backend_fd >= 0)
-		close(s->backend_fd);
 	LIST_REMOVE(s, entry);
 	session_live--;
 	free(s);
