@@ -210,9 +210,11 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 		goto fail;
 	evconnlistener_set_error_cb(el, listener_error_cb);
 	l->socks[l->nsocks++] = el;
-	log_info("listener %s: listening on %s (%s -> %s)", l->cfg->name, name,
-	         config_mode_name(l->cfg->mode),
-	         l->cfg->has_backend ? l->upstream.name : "vhosts");
+	/* Every worker binds the same addresses; one line says so. */
+	if (runtime_is_first(l->rt))
+		log_info("listener %s: listening on %s (%s -> %s)",
+		         l->cfg->name, name, config_mode_name(l->cfg->mode),
+		         l->cfg->has_backend ? l->upstream.name : "vhosts");
 	return 0;
 fail:
 	e = errno;

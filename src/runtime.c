@@ -217,6 +217,11 @@ unsigned runtime_workers(const struct runtime *rt)
 	return rt->shared->nworkers;
 }
 
+bool runtime_is_first(const struct runtime *rt)
+{
+	return rt->index == 0;
+}
+
 enum runtime_admit runtime_admit(struct runtime *rt,
                                  const struct config_listener *cl)
 {

@@ -8,6 +8,7 @@
 #ifndef PORTIER_RUNTIME_H
 #define PORTIER_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -43,6 +44,9 @@ const struct config_global *runtime_global(const struct runtime *rt);
 
 /* The number of workers (event loops) running. */
 unsigned runtime_workers(const struct runtime *rt);
+
+/* True for worker 0, the one in the main thread. */
+bool runtime_is_first(const struct runtime *rt);
 
 /* Whether a new connection fits the limits. */
 enum runtime_admit {
