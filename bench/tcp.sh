@@ -24,7 +24,9 @@
 #
 # Fairness: portier runs one event loop (workers = 1) and rinetd is
 # single-threaded, so HAProxy gets "nbthread 1" and nginx "worker_processes 1";
-# --threads N gives portier N workers and HAProxy N threads.
+# --threads N gives portier N workers and HAProxy N threads; --pin gives the
+# proxy a core of its own, so that its CPU time per request shows without
+# the load generator competing for it.
 # Nothing is pinned to a CPU; wrk uses 2 threads (1 for the 8-connection row).
 # On a 2-core machine the load generator, the proxy and nginx share the cores,
 # which costs every proxy alike. Each wrk run is preceded by a 1-second warm-up
@@ -40,7 +42,7 @@
 # out drifts that would otherwise favour whichever server ran first.
 #
 # Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
-#                     [--quick] [--threads N] [--keep]
+#                     [--quick] [--threads N] [--pin] [--keep]
 
 set -euo pipefail
 
@@ -54,12 +56,13 @@ rounds=1
 idle_count=3000
 portier=""
 keep=0
-threads=1
+loops=1
+pin=0
 
 usage() {
 	cat <<EOF
 Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
-	[--threads N] [--keep]
+	[--threads N] [--pin] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
@@ -69,6 +72,8 @@ Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
   --quick             3-second wrk runs, no warm-up
   --threads N         event loops of portier (workers) and HAProxy
                       (nbthread), default 1; rinetd has one whatever N is
+  --pin               run the proxies on CPU 0 and nginx and the load
+                      generators on the other CPUs (needs 2 or more)
   --keep              keep the temporary directory (configurations, logs)
 EOF
 }
@@ -82,14 +87,15 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
 	--rounds=*) rounds=${1#*=}; shift ;;
 	--quick) duration=3; warmup=0; shift ;;
-	--threads) threads=${2:?--threads needs a number}; shift 2 ;;
-	--threads=*) threads=${1#*=}; shift ;;
+	--threads) loops=${2:?--threads needs a number}; shift 2 ;;
+	--threads=*) loops=${1#*=}; shift ;;
+	--pin) pin=1; shift ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
-for n in "$duration" "$rounds" "$threads"; do
+for n in "$duration" "$rounds" "$loops"; do
 	case "$n" in
 	'' | *[!0-9]* | 0*)
 		echo "tcp.sh: --duration, --rounds and --threads want a" \
@@ -98,6 +104,20 @@ for n in "$duration" "$rounds" "$threads"; do
 		;;
 	esac
 done
+
+# --pin: "taskset -c ..." prefixes for the proxies and for the load side.
+proxy_cpu=()
+load_cpu=()
+load_cpus=""
+if [ "$pin" = 1 ]; then
+	if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
+		echo "tcp.sh: --pin needs 2 CPUs and taskset (util-linux)" >&2
+		exit 2
+	fi
+	load_cpus="1-$(($(nproc) - 1))"
+	proxy_cpu=(taskset -c 0)
+	load_cpu=(taskset -c "$load_cpus")
+fi
 
 die() {
 	echo "tcp.sh: $*" >&2
@@ -283,7 +303,7 @@ EOF
 cat >"$tmp/haproxy.cfg" <<EOF
 global
 	maxconn $maxconn
-	nbthread $threads
+	nbthread $loops
 
 defaults
 	mode tcp
@@ -307,7 +327,7 @@ cat >"$tmp/portier.ini" <<EOF
 [global]
 log_level = warn
 max_connections = $maxconn
-workers = $threads
+workers = $loops
 
 [listener bench]
 bind = 127.0.0.1:$port_portier
@@ -325,12 +345,14 @@ proxies=("${targets[@]:1}")
 declare -A port=([nginx]=$port_nginx [portier]=$port_portier
 	[haproxy]=$port_haproxy [rinetd]=$port_rinetd)
 
-start nginx "$port_nginx" nginx -p "$tmp/" -e "$tmp/nginx-error.log" \
-	-c "$tmp/nginx.conf"
-start haproxy "$port_haproxy" haproxy -db -f "$tmp/haproxy.cfg"
-start rinetd "$port_rinetd" rinetd -f -c "$tmp/rinetd.conf"
+start nginx "$port_nginx" "${load_cpu[@]}" nginx -p "$tmp/" \
+	-e "$tmp/nginx-error.log" -c "$tmp/nginx.conf"
+start haproxy "$port_haproxy" "${proxy_cpu[@]}" haproxy -db \
+	-f "$tmp/haproxy.cfg"
+start rinetd "$port_rinetd" "${proxy_cpu[@]}" rinetd -f -c "$tmp/rinetd.conf"
 if [ -n "$portier" ]; then
-	start portier "$port_portier" "$portier" -c "$tmp/portier.ini"
+	start portier "$port_portier" "${proxy_cpu[@]}" "$portier" \
+		-c "$tmp/portier.ini"
 fi
 declare -A pid=([nginx]=$pid_nginx [haproxy]=$pid_haproxy
 	[rinetd]=$pid_rinetd [portier]=${pid_portier:-})
@@ -356,8 +378,14 @@ echo "machine: $(nproc) CPUs, $(uname -sr); wrk ${duration}s per run" \
 versions=()
 for t in "${targets[@]}"; do versions+=("$t $(version "$t")"); done
 (IFS=,; echo "versions: ${versions[*]}" | sed 's/,/, /g')
-echo "event loops: portier workers = $threads, haproxy nbthread $threads," \
-	"nginx worker_processes 1, rinetd 1 (single-threaded); nothing pinned"
+echo "event loops: portier workers = $loops, haproxy nbthread $loops," \
+	"nginx worker_processes 1, rinetd 1 (single-threaded)"
+if [ "$pin" = 1 ]; then
+	echo "pinned: the proxies on CPU 0; nginx, wrk and the idle-connection" \
+		"client on CPUs $load_cpus"
+else
+	echo "nothing pinned"
+fi
 [ -z "$portier" ] && echo "portier: no binary found (--portier PATH); skipped"
 echo
 
@@ -384,7 +412,8 @@ status=0
 # Memory per idle connection, on fresh processes (see the header).
 for t in "${proxies[@]}"; do
 	note "idle memory: $idle_count connections through $t"
-	if out=$(python3 "$here/idle_conns.py" --port "${port[$t]}" \
+	if out=$("${load_cpu[@]}" python3 "$here/idle_conns.py" \
+		--port "${port[$t]}" \
 		--pid "${pid[$t]}" --count "$idle_count" 2>"$tmp/idle-$t.err"); then
 		result[mem,$t]=$(sed -n 's/.*kib_per_conn=\([^ ]*\).*/\1/p' \
 			<<<"$out")
@@ -430,13 +459,15 @@ run_wrk() {
 		return 1
 	fi
 	if [ "$warmup" -gt 0 ]; then
-		wrk -t"$threads" -c"$conns" -d"${warmup}s" "$@" "$url" \
+		"${load_cpu[@]}" wrk -t"$threads" -c"$conns" -d"${warmup}s" \
+			"$@" "$url" \
 			>/dev/null 2>&1 || true
 	fi
 	local ticks0 ticks1
 	# shellcheck disable=SC2086 # one word per pid
 	ticks0=$(cpu_ticks ${pid[$t]})
-	if ! out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" "$@" "$url" \
+	if ! out=$("${load_cpu[@]}" wrk -t"$threads" -c"$conns" \
+		-d"${duration}s" "$@" "$url" \
 		2>&1); then
 		note "$t: wrk failed: $out"
 		return 1
