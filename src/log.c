@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,29 +30,9 @@ void log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
-enum log_level log_get_level(void)
-{
-	return log_threshold;
-}
-
 bool log_enabled(enum log_level level)
 {
 	return level <= log_threshold;
-}
-
-int log_level_parse(const char *text, enum log_level *out)
-{
-	for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
-		if (strcasecmp(text, log_names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	if (strcasecmp(text, "warning") == 0) {
-		*out = LOG_LEVEL_WARN;
-		return 0;
-	}
-	return -1;
 }
 
 const char *log_level_name(enum log_level level)

@@ -21,15 +21,9 @@ enum log_level {
 /* Set the threshold; messages above it are dropped. */
 void log_set_level(enum log_level level);
 
-/* The current threshold. */
-enum log_level log_get_level(void);
-
 /* True when a message at `level` would be written; lets callers skip
  * formatting work. */
 bool log_enabled(enum log_level level);
-
-/* Parse "error", "warn", "info", "debug"; -1 if none. */
-int log_level_parse(const char *text, enum log_level *out);
 
 /* Name of a level ("info"). */
 const char *log_level_name(enum log_level level);
