@@ -13,8 +13,12 @@
  *
  * An EOF becomes shutdown(SHUT_WR) on the other side once its output is
  * empty (true half-close, as in nginx's stream proxy); when that completes
- * both directions the sockets are simply closed by the owner. Errors and the
- * idle timeout end the relay through relay_end, once.
+ * both directions the sockets are simply closed by the owner. A FIN that
+ * arrives with the last bytes is read one turn of the loop later, and when
+ * the other peer's FIN is already there too, both directions end at once
+ * with no shutdown(2): a request-response connection then costs the
+ * closing side nothing more than close(2). Errors and the idle timeout end
+ * the relay through relay_end, once.
  */
 #include "config.h"
 
@@ -44,6 +48,8 @@ static void relay_pump(struct relay *relay);
 static int relay_pull(struct relay *relay, int from);
 static int relay_flush(struct relay *relay, int to);
 static ssize_t relay_send(struct relay_side *dst, size_t *offered);
+static int relay_defer_eof(struct relay *relay, int from);
+static bool relay_at_eof(const struct relay_side *side);
 static int relay_shut(struct relay *relay, int to);
 static void relay_drop_empty(struct relay_side *side);
 static int relay_fail(struct relay *relay, int side, int err);
@@ -56,9 +62,9 @@ static int relay_end(struct relay *relay, enum relay_end why);
  */
 
 int relay_start(struct relay *relay, struct event *client_ev,
-                struct event *backend_ev, short backend_ready,
-                struct evbuffer *to_backend, uint32_t idle_ms,
-                relay_done_cb done_cb, void *arg)
+                struct event *backend_ev, short client_ready,
+                short backend_ready, struct evbuffer *to_backend,
+                uint32_t idle_ms, relay_done_cb done_cb, void *arg)
 {
 	struct event_base *base = event_get_base(client_ev);
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
@@ -71,6 +77,9 @@ int relay_start(struct relay *relay, struct event *client_ev,
 		/* Both sockets just proved writable: accepted, connected. */
 		relay->side[i].writable = 1;
 	}
+	relay->side[RELAY_CLIENT].readable =
+	    (client_ready & (EV_READ | EV_CLOSED)) != 0;
+	relay->side[RELAY_CLIENT].rdhup = (client_ready & EV_CLOSED) != 0;
 	relay->side[RELAY_BACKEND].readable =
 	    (backend_ready & (EV_READ | EV_CLOSED)) != 0;
 	relay->side[RELAY_BACKEND].rdhup = (backend_ready & EV_CLOSED) != 0;
@@ -86,20 +95,33 @@ int relay_start(struct relay *relay, struct event *client_ev,
 	 * a list instead of its heap. */
 	if (idle_ms)
 		idle_tv = event_base_init_common_timeout(base, &tv);
-	/* Adding an edge-triggered event reports the socket's current
-	 * readiness, so nothing the client sent meanwhile is missed. */
+	relay->idle_tv = idle_tv;
+	/* The events are already added; this sets their idle timeout. */
 	if (event_add(client_ev, idle_tv) < 0 ||
 	    event_add(backend_ev, idle_tv) < 0)
 		return -1;
 	/* Work already known to be there is done on the next turn of the
 	 * loop: relay_start never ends the relay under its caller. */
-	if (to_backend != NULL || relay->side[RELAY_BACKEND].readable)
+	if (to_backend != NULL || relay->side[RELAY_CLIENT].readable ||
+	    relay->side[RELAY_BACKEND].readable)
 		event_active(backend_ev, 0, 0);
 	return 0;
 }
 
 void relay_io(struct relay *relay, enum relay_side_id side, short what)
 {
+	if ((what & EV_TIMEOUT) && relay->side[side].eof_later) {
+		/* The FIN put off by relay_pull: read it now, and give the
+		 * event back its idle timeout. */
+		relay->side[side].eof_later = 0;
+		relay->side[side].readable = 1;
+		if (event_add(relay->side[side].ev, relay->idle_tv) < 0) {
+			(void)relay_fail(relay, side, ENOMEM);
+			return;
+		}
+		relay_pump(relay);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
 		/* Each side's timer runs on its own; the relay is idle
 		 * only when nothing moved either way. A persistent event
@@ -274,8 +296,11 @@ static int relay_pull(struct relay *relay, int from)
 		 * brings a new edge, so no read to EAGAIN is needed. Not so
 		 * for a FIN that came with the bytes: its edge is spent, and
 		 * only EV_CLOSED (EPOLLRDHUP) told of it. */
-		if ((size_t)n < offered && relay->early_close && !src->rdhup)
+		if ((size_t)n < offered && relay->early_close) {
 			src->readable = 0;
+			if (src->rdhup && relay_defer_eof(relay, from) < 0)
+				return relay_fail(relay, from, ENOMEM);
+		}
 		while (left > 0) {
 			if (vec[used].iov_len > left)
 				vec[used].iov_len = left;
@@ -361,6 +386,35 @@ static void relay_drop_empty(struct relay_side *side)
 	}
 }
 
+/*
+ * Read the FIN that came with side `from`'s last bytes on the next turn of
+ * the loop rather than now: by then the other peer, which is being sent
+ * those bytes, has often closed too, and both directions end with two
+ * close(2) and no shutdown(2) (HAProxy gets the same by reading again only
+ * when polled). A zero timeout on the side's own event brings it back after
+ * the loop's next poll, whose events run first.
+ */
+static int relay_defer_eof(struct relay *relay, int from)
+{
+	static const struct timeval now = {0, 0};
+	struct relay_side *src = &relay->side[from];
+
+	src->eof_later = 1;
+	return event_add(src->ev, &now);
+}
+
+/* True when the next thing to read from the side is its FIN. */
+static bool relay_at_eof(const struct relay_side *side)
+{
+	char byte;
+	ssize_t n;
+
+	do
+		n = recv(side->fd, &byte, 1, MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	return n == 0;
+}
+
 /* Side `to` will get no more bytes: shut its write half. When that ends
  * the second direction the relay is done, and the owner's close sends the
  * FIN: no shutdown(2) is needed for it. */
@@ -371,6 +425,15 @@ static int relay_shut(struct relay *relay, int to)
 	dst->shut = 1;
 	if (relay->side[!to].shut)
 		return relay_end(relay, RELAY_END_DONE);
+	/* The peer's own FIN is already here. If no byte comes before it,
+	 * both directions end now and close(2) sends the FIN, which spares
+	 * the peer a half-closed socket and the shutdown(2) its own. */
+	if (dst->rdhup && !dst->eof && relay_pending(&relay->side[!to]) == 0 &&
+	    relay_at_eof(dst)) {
+		dst->eof = 1;
+		relay->side[!to].shut = 1;
+		return relay_end(relay, RELAY_END_DONE);
+	}
 	if (shutdown(dst->fd, SHUT_WR) < 0 && errno != ENOTCONN)
 		return relay_fail(relay, to, errno);
 	return 0;

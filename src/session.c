@@ -44,7 +44,7 @@ struct session {
 	LIST_ENTRY(session) entry;
 	struct listener *listener; /* reference held */
 	struct upstream *upstream; /* the backend, owned by the listener */
-	struct event *client_ev;   /* owned; created when the relay starts */
+	struct event *client_ev;   /* owned */
 	struct event *backend_ev;  /* owned; created when connecting */
 	int client_fd;             /* owned */
 	int backend_fd;            /* owned; -1 until connecting */
@@ -56,6 +56,8 @@ struct session {
 	} peer;          /* client address, for logs */
 	int first_error; /* why the first of two addresses failed */
 	uint8_t state;
+	uint8_t client_ready; /* readiness the client reported while
+	                         connecting (edges do not come twice) */
 	uint8_t attempt;  /* index of the backend address being tried */
 	uint8_t ntargets; /* addresses the backend has */
 	uint8_t v4_first; /* localhost order, fixed at the first attempt */
@@ -97,8 +99,18 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
 	session_live++;
-	/* The client is not read until the backend answers: the kernel
-	 * holds what it sends meanwhile. */
+	/* The client is watched from the start, so that the poll that tells
+	 * of the backend's answer brings its request along; it is not read
+	 * until the backend answers, the kernel holds it meanwhile. */
+	s->client_ev = event_new(runtime_base(listener_runtime(l)), fd,
+	                         RELAY_EVENTS,
+	                         session_io_cb, s);
+	if (s->client_ev == NULL || event_add(s->client_ev, NULL) < 0) {
+		session_log(s, LOG_LEVEL_WARN, "cannot watch the client: %s",
+		            strerror(errno));
+		session_close(s);
+		return;
+	}
 	session_connect(s);
 }
 
@@ -187,15 +199,6 @@ static void session_connected(struct session *s, short ready)
 			return;
 		}
 	}
-	s->client_ev = event_new(runtime_base(rt), s->client_fd, RELAY_EVENTS,
-	                         session_io_cb, s);
-	if (s->client_ev == NULL) {
-		if (prefix != NULL)
-			evbuffer_free(prefix);
-		session_log(s, LOG_LEVEL_WARN, "out of memory");
-		session_close(s);
-		return;
-	}
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		struct upstream_target targets[2];
 		char target[ADDR_STRLEN];
@@ -206,7 +209,8 @@ static void session_connected(struct session *s, short ready)
 		session_log(s, LOG_LEVEL_DEBUG, "connected to %s", target);
 	}
 	s->state = SESSION_RELAYING;
-	if (relay_start(&s->relay, s->client_ev, s->backend_ev, ready, prefix,
+	if (relay_start(&s->relay, s->client_ev, s->backend_ev,
+	                s->client_ready, ready, prefix,
 	                runtime_global(rt)->timeout_idle_ms,
 	                session_relay_done_cb, s) < 0) {
 		session_log(s, LOG_LEVEL_WARN, "cannot watch the sockets: %s",
@@ -289,6 +293,10 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 		relay_io(&s->relay,
 		         fd == s->client_fd ? RELAY_CLIENT : RELAY_BACKEND,
 		         what);
+		return;
+	}
+	if (fd == s->client_fd) {
+		s->client_ready |= (uint8_t)what;
 		return;
 	}
 	if (what & EV_TIMEOUT) {

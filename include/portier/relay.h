@@ -23,6 +23,7 @@
 
 struct event;
 struct evbuffer;
+struct timeval;
 
 /* A side is read only while its peer's output holds less than this. */
 #define RELAY_HIGH_WATER (256 * 1024)
@@ -65,6 +66,7 @@ struct relay_side {
 	uint8_t rdhup;	  /* the peer's FIN has arrived (EV_CLOSED) */
 	uint8_t eof;	  /* EOF read from this side */
 	uint8_t shut;	  /* this side's write half is shut down */
+	uint8_t eof_later; /* its FIN is to be read on the next turn */
 };
 
 /* A relay; embedded in its owner (a session), so its fields are visible,
@@ -74,6 +76,7 @@ struct relay {
 	uint64_t nread[2];	   /* bytes read from each side */
 	relay_done_cb done_cb;
 	void *arg;
+	const struct timeval *idle_tv; /* the events' idle timeout, or NULL */
 	uint32_t idle_ms;
 	uint32_t last_active; /* coarse ms clock of the last byte either way */
 	int error;	      /* errno of RELAY_END_ERROR */
@@ -84,17 +87,19 @@ struct relay {
 
 /*
  * Start relaying between two connected, non-blocking sockets watched by
- * `client_ev` and `backend_ev` (edge-triggered, both directions; the relay
- * (re)adds them with the idle timeout). `backend_ready` holds the EV_READ /
- * EV_WRITE readiness already seen on the backend. `to_backend` (may be
- * NULL; taken over, even on failure) holds bytes to send the backend
- * first, such as a PROXY header. Never calls done_cb itself. Returns 0, or
- * -1 when the events cannot be added (the owner closes the session).
+ * `client_ev` and `backend_ev` (edge-triggered, both directions, already
+ * added; the relay sets their idle timeout). `client_ready` and
+ * `backend_ready` hold the readiness (EV_READ, EV_WRITE, EV_CLOSED) their
+ * events already reported, whose edges will not come again. `to_backend`
+ * (may be NULL; taken over, even on failure) holds bytes to send the
+ * backend first, such as a PROXY header. Never calls done_cb itself.
+ * Returns 0, or -1 when the events cannot be added (the owner closes the
+ * session).
  */
 int relay_start(struct relay *relay, struct event *client_ev,
-		 struct event *backend_ev, short backend_ready,
-		 struct evbuffer *to_backend, uint32_t idle_ms,
-		 relay_done_cb done_cb, void *arg)
+		 struct event *backend_ev, short client_ready,
+		 short backend_ready, struct evbuffer *to_backend,
+		 uint32_t idle_ms, relay_done_cb done_cb, void *arg)
 	__attribute__((warn_unused_result));
 
 /* Handle an activation (EV_READ, EV_WRITE, EV_TIMEOUT) of one side's
