@@ -16,6 +16,14 @@ Output (one line, for scripts):
 "open" counts the connections whose exchange succeeded, "alive" those still
 open after the settle time. Exit status 0 when every connection was
 established and is still alive, 1 otherwise, 2 on a usage error.
+
+With --http PATH the proxy is an HTTP reverse proxy rather than a byte relay:
+what is measured is then the memory per idle keep-alive client connection,
+whatever the proxy does with its backend connections (it may hand them back
+to a pool once the response is through). PATH is requested on each
+connection; the response may be framed by Content-Length or be chunked, and
+one that says the proxy will close the connection (Connection: close) is an
+error, since only a connection that stays open can be measured.
 """
 
 import argparse
@@ -67,10 +75,11 @@ def rss_kib(pids):
     return total
 
 
-def exchange(port, path, timeout):
+def exchange(port, path, timeout, http=False):
     """Connect, send one keep-alive request, read the whole response.
 
-    Returns the open socket, or raises OSError/ValueError.
+    With http, the response is read as an HTTP proxy may frame it (see
+    read_http_body). Returns the open socket, or raises OSError/ValueError.
     """
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
@@ -89,6 +98,9 @@ def exchange(port, path, timeout):
         lines = head.decode("latin-1").split("\r\n")
         if not lines[0].startswith("HTTP/1.1 200"):
             raise ValueError(f"unexpected status: {lines[0]!r}")
+        if http:
+            read_http_body(s, lines[1:], body)
+            return s
         length = None
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -105,6 +117,73 @@ def exchange(port, path, timeout):
     except BaseException:
         s.close()
         raise
+
+
+def recv_more(sock, buf, where):
+    """buf with the next bytes from sock appended; ValueError at EOF."""
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ValueError(f"connection closed inside {where}")
+    return buf + chunk
+
+
+def read_line(sock, buf, where):
+    """The next CRLF-terminated line of buf (reading more as needed), and
+    what follows it."""
+    while b"\r\n" not in buf:
+        buf = recv_more(sock, buf, where)
+    line, rest = buf.split(b"\r\n", 1)
+    return line, rest
+
+
+def read_http_body(sock, fields, body):
+    """Read the body of a response whose head had the given field lines.
+
+    body holds the bytes already read past the head. The body is framed by
+    Content-Length or chunked (trailers included); a response that announces
+    the end of the connection, has no framing or is followed by more bytes
+    raises ValueError.
+    """
+    connection = []
+    coding = []
+    length = None
+    for line in fields:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "connection":
+            connection += [t.strip().lower() for t in value.split(",")]
+        elif name == "transfer-encoding":
+            coding += [t.strip().lower() for t in value.split(",")]
+        elif name == "content-length":
+            length = int(value)
+    if "close" in connection:
+        raise ValueError("the proxy closes the connection after the "
+                         "response (Connection: close)")
+    if coding:
+        if coding[-1] != "chunked":
+            raise ValueError(f"unexpected transfer coding {coding[-1]!r}")
+        while True:
+            line, body = read_line(sock, body, "a chunk size")
+            size = int(line.split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                break
+            while len(body) < size + 2:
+                body = recv_more(sock, body, "a chunk")
+            if body[size : size + 2] != b"\r\n":
+                raise ValueError("chunk not followed by CRLF")
+            body = body[size + 2 :]
+        while True:  # trailer fields, through the empty line
+            line, body = read_line(sock, body, "the trailers")
+            if not line:
+                break
+    elif length is not None:
+        while len(body) < length:
+            body = recv_more(sock, body, "the response body")
+        body = body[length:]
+    else:
+        raise ValueError("response neither chunked nor with Content-Length")
+    if body:
+        raise ValueError(f"{len(body)} unexpected bytes after the response")
 
 
 def still_open(sock):
@@ -127,13 +206,20 @@ def main():
                     help="process to measure (repeatable; children included)")
     ap.add_argument("--count", type=int, default=3000,
                     help="connections to hold (default 3000)")
-    ap.add_argument("--path", default="/small",
-                    help="request path (default /small)")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--path", default="/small",
+                      help="request path (default /small)")
+    what.add_argument("--http", metavar="PATH",
+                      help="HTTP reverse proxy: request PATH, accept a "
+                      "chunked response, fail when the proxy would close "
+                      "the connection")
     ap.add_argument("--settle", type=float, default=2.0,
                     help="seconds to wait before measuring (default 2)")
     ap.add_argument("--timeout", type=float, default=5.0,
                     help="per-connection timeout in seconds (default 5)")
     args = ap.parse_args()
+    http = args.http is not None
+    path = args.http if http else args.path
 
     # One descriptor per held connection: raise the soft limit if needed.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -147,7 +233,7 @@ def main():
     # connection, lazily created pools) do not count as per-connection cost.
     for _ in range(8):
         try:
-            exchange(args.port, args.path, args.timeout).close()
+            exchange(args.port, path, args.timeout, http).close()
         except (OSError, ValueError) as e:
             print(f"idle_conns: warm-up failed: {e}", file=sys.stderr)
             print("kib_per_conn=nan before_kib=0 after_kib=0 open=0 alive=0")
@@ -159,7 +245,7 @@ def main():
     error = None
     for _ in range(args.count):
         try:
-            socks.append(exchange(args.port, args.path, args.timeout))
+            socks.append(exchange(args.port, path, args.timeout, http))
         except (OSError, ValueError) as e:
             # Stop at the first failure: a proxy that has run out of
             # descriptors would otherwise cost COUNT timeouts.

@@ -364,10 +364,10 @@ static void config_pending_note(struct config_parser *p,
 	if (!config_pending(k, value) || (p->kind->flags & KEY_PENDING))
 		return;
 	if (k->flags & KEY_SECRET)
-		config_note(p, p->lineno,
-		            "%s is not supported yet by this version and is "
-		            "ignored",
-		            k->name);
+		config_note(
+		    p, p->lineno, "%s is not supported yet by this version; %s",
+		    k->name,
+		    k->pending_effect ? k->pending_effect : "it is ignored");
 	else if (k->flags & KEY_STOPS)
 		config_note(p, p->lineno,
 		            "%s = %s is not supported yet by this version; "

@@ -30,6 +30,7 @@
 #include "portier/config.h"
 #include "portier/log.h"
 #include "portier/portdiag.h"
+#include "portier/route.h"
 #include "portier/runtime.h"
 #include "portier/session.h"
 #include "portier/upstream.h"
@@ -43,6 +44,7 @@ struct listener {
 	struct runtime *rt;
 	const struct config_listener *cfg;
 	struct upstream upstream; /* the listener's backend */
+	struct route_table *routes; /* http: vhosts and routes */
 	struct evconnlistener **socks;
 	size_t nsocks;
 	struct event *retry; /* re-enables accepting after EMFILE */
@@ -77,6 +79,13 @@ struct listener *listener_new(struct runtime *rt,
 	l->cfg = cfg;
 	if (cfg->has_backend)
 		upstream_init(&l->upstream, &cfg->backend);
+	if (cfg->mode == CONFIG_MODE_HTTP) {
+		l->routes = route_table_new(runtime_config(rt), cfg,
+		                            cfg->has_backend ? &l->upstream
+		                                             : NULL);
+		if (l->routes == NULL)
+			goto nomem;
+	}
 	/* Two sockets at most per address (`*` and localhost). */
 	l->socks = calloc(cfg->nbinds * 2, sizeof(*l->socks));
 	if (l->socks == NULL)
@@ -121,6 +130,7 @@ void listener_unref(struct listener *l)
 	if (l == NULL || --l->refcnt > 0)
 		return;
 	listener_close(l);
+	route_table_free(l->routes);
 	free(l->socks);
 	free(l);
 }
@@ -133,6 +143,11 @@ const struct config_listener *listener_config(const struct listener *l)
 struct upstream *listener_upstream(struct listener *l)
 {
 	return &l->upstream;
+}
+
+const struct route_table *listener_routes(const struct listener *l)
+{
+	return l->routes;
 }
 
 struct runtime *listener_runtime(const struct listener *l)

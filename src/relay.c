@@ -63,8 +63,9 @@ static int relay_end(struct relay *relay, enum relay_end why);
 
 int relay_start(struct relay *relay, struct event *client_ev,
                 struct event *backend_ev, short client_ready,
-                short backend_ready, struct evbuffer *to_backend,
-                uint32_t idle_ms, relay_done_cb done_cb, void *arg)
+                short backend_ready, struct evbuffer *to_client,
+                struct evbuffer *to_backend, uint32_t idle_ms,
+                relay_done_cb done_cb, void *arg)
 {
 	struct event_base *base = event_get_base(client_ev);
 	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
@@ -86,6 +87,7 @@ int relay_start(struct relay *relay, struct event *client_ev,
 	/* Without EPOLLRDHUP a short read cannot tell a pending FIN apart. */
 	relay->early_close =
 	    (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) != 0;
+	relay->side[RELAY_CLIENT].out = to_client;
 	relay->side[RELAY_BACKEND].out = to_backend;
 	relay->done_cb = done_cb;
 	relay->arg = arg;
@@ -102,7 +104,8 @@ int relay_start(struct relay *relay, struct event *client_ev,
 		return -1;
 	/* Work already known to be there is done on the next turn of the
 	 * loop: relay_start never ends the relay under its caller. */
-	if (to_backend != NULL || relay->side[RELAY_CLIENT].readable ||
+	if (to_backend != NULL || to_client != NULL ||
+	    relay->side[RELAY_CLIENT].readable ||
 	    relay->side[RELAY_BACKEND].readable)
 		event_active(backend_ev, 0, 0);
 	return 0;

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "portier/runtime.h"
+#include "portier/accesslog.h"
 #include "portier/config.h"
 #include "portier/listener.h"
 #include "portier/log.h"
@@ -108,6 +109,10 @@ struct runtime *runtime_new(struct config *cfg)
 	for (size_t i = 0; i < cfg->notes.n; i++)
 		log_warn("%s", cfg->notes.v[i]);
 	runtime_raise_nofile(cfg);
+	if (accesslog_open(&cfg->global, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto err;
+	}
 
 	/* Every socket is bound here, in the main thread, so that a port
 	 * that cannot be had stops the start with one clear message. */
@@ -198,6 +203,7 @@ void runtime_free(struct runtime *rt)
 		runtime_worker_free(&shared->workers[i]);
 	free(shared->workers);
 	free(shared->listener_sessions);
+	accesslog_close();
 	config_free(shared->cfg);
 	free(shared);
 }
@@ -210,6 +216,11 @@ struct event_base *runtime_base(const struct runtime *rt)
 const struct config_global *runtime_global(const struct runtime *rt)
 {
 	return &rt->shared->cfg->global;
+}
+
+const struct config *runtime_config(const struct runtime *rt)
+{
+	return rt->shared->cfg;
 }
 
 unsigned runtime_workers(const struct runtime *rt)
@@ -301,7 +312,9 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 
 		/* Other modes and TLS arrive in later versions; the notes
 		 * printed at start-up name each listener left out. */
-		if (cl->mode != CONFIG_MODE_TCP || cl->tls != CONFIG_TLS_OFF)
+		if ((cl->mode != CONFIG_MODE_TCP &&
+		     cl->mode != CONFIG_MODE_HTTP) ||
+		    cl->tls != CONFIG_TLS_OFF)
 			continue;
 		rt->listeners[rt->nlisteners] =
 		    listener_new(rt, cl, err, errlen);
@@ -312,7 +325,8 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 	if (rt->nlisteners == 0) {
 		snprintf(err, errlen,
 		         "%s: no listener that this version can run (only "
-		         "mode = tcp is supported yet)",
+		         "mode = tcp and mode = http without TLS are "
+		         "supported yet)",
 		         cfg->path);
 		return -1;
 	}

@@ -26,6 +26,7 @@
 #include "portier/session.h"
 #include "portier/addr.h"
 #include "portier/config.h"
+#include "portier/http_session.h"
 #include "portier/listener.h"
 #include "portier/log.h"
 #include "portier/proxyproto.h"
@@ -84,6 +85,10 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 {
 	struct session *s;
 
+	if (listener_config(l)->mode == CONFIG_MODE_HTTP) {
+		http_session_start(l, fd, sa, salen);
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		close(fd);
@@ -116,7 +121,7 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 
 size_t session_count(void)
 {
-	return session_live;
+	return session_live + http_session_count();
 }
 
 void session_close_all(void)
@@ -128,6 +133,7 @@ void session_close_all(void)
 		            "closed: still open at the end of the drain");
 		session_close(s);
 	}
+	http_session_close_all();
 }
 
 /* Connect the backend address number s->attempt. */
@@ -210,7 +216,7 @@ static void session_connected(struct session *s, short ready)
 	}
 	s->state = SESSION_RELAYING;
 	if (relay_start(&s->relay, s->client_ev, s->backend_ev,
-	                s->client_ready, ready, prefix,
+	                s->client_ready, ready, NULL, prefix,
 	                runtime_global(rt)->timeout_idle_ms,
 	                session_relay_done_cb, s) < 0) {
 		session_log(s, LOG_LEVEL_WARN, "cannot watch the sockets: %s",

@@ -11,6 +11,7 @@
 
 struct config_listener;
 struct runtime;
+struct route_table;
 struct upstream;
 
 struct listener;
@@ -38,6 +39,9 @@ const struct config_listener *listener_config(const struct listener *l);
 
 /* The listener's default backend. */
 struct upstream *listener_upstream(struct listener *l);
+
+/* The route table of an http listener; NULL for other modes. */
+const struct route_table *listener_routes(const struct listener *l);
 
 /* The runtime the listener belongs to. */
 struct runtime *listener_runtime(const struct listener *l);

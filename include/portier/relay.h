@@ -90,16 +90,18 @@ struct relay {
  * `client_ev` and `backend_ev` (edge-triggered, both directions, already
  * added; the relay sets their idle timeout). `client_ready` and
  * `backend_ready` hold the readiness (EV_READ, EV_WRITE, EV_CLOSED) their
- * events already reported, whose edges will not come again. `to_backend`
- * (may be NULL; taken over, even on failure) holds bytes to send the
- * backend first, such as a PROXY header. Never calls done_cb itself.
+ * events already reported, whose edges will not come again. `to_client`
+ * and `to_backend` (may be NULL; taken over, even on failure) hold bytes
+ * to send first: a PROXY header, or what a backend sent right after its
+ * 101 answer. Never calls done_cb itself.
  * Returns 0, or -1 when the events cannot be added (the owner closes the
  * session).
  */
 int relay_start(struct relay *relay, struct event *client_ev,
 		 struct event *backend_ev, short client_ready,
-		 short backend_ready, struct evbuffer *to_backend,
-		 uint32_t idle_ms, relay_done_cb done_cb, void *arg)
+		 short backend_ready, struct evbuffer *to_client,
+		 struct evbuffer *to_backend, uint32_t idle_ms,
+		 relay_done_cb done_cb, void *arg)
 	__attribute__((warn_unused_result));
 
 /* Handle an activation (EV_READ, EV_WRITE, EV_TIMEOUT) of one side's

@@ -42,6 +42,9 @@ struct event_base *runtime_base(const struct runtime *rt);
 /* The [global] settings in force. */
 const struct config_global *runtime_global(const struct runtime *rt);
 
+/* The whole configuration in force. */
+const struct config *runtime_config(const struct runtime *rt);
+
 /* The number of workers (event loops) running. */
 unsigned runtime_workers(const struct runtime *rt);
 

@@ -10,15 +10,22 @@
 #define PORTIER_UPSTREAM_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "portier/addr.h"
+
+struct backend;
 
 /* A backend of a listener or vhost. */
 struct upstream {
 	struct addr addr;
 	bool prefer_v4;		 /* localhost: 127.0.0.1 answered last */
 	char name[ADDR_STRLEN];	 /* as the user wrote it, for logs */
+	/* Idle HTTP connections to it (backend.h), of the worker thread
+	 * that owns the upstream. */
+	LIST_HEAD(upstream_idle, backend) idle;
+	unsigned nidle;
 };
 
 /* A socket address to connect to. */

@@ -312,8 +312,6 @@ static const struct good_case good_cases[] = {
      "timeout_header = 1h\n"
      "workers = 4\n" TCP_A,
      check_every_global_key,
-     "t.ini:3: access_log = /var/log/portier.log is not supported yet by "
-     "this version; no access log is written\n"
      "t.ini:5: state_dir = /var/lib/portier-test is not supported yet by "
      "this version and is ignored\n"
      "t.ini:6: user = nobody is not supported yet by this version; "
@@ -353,15 +351,8 @@ static const struct good_case good_cases[] = {
      "mode = tls-passthrough\n"
      "proxy_protocol = v1\n",
      check_every_listener_key,
-     "t.ini:4: mode = http is not supported yet by this version; listener "
-     "'web' will not be started\n"
-     "t.ini:9: trusted_proxies = 127.0.0.1 is not supported yet by this "
-     "version and is ignored\n"
      "t.ini:11: redirect_https = 8443 is not supported yet by this "
      "version; no redirect is sent\n"
-     "t.ini:13: listener 'secure' has mode http (the default), which is "
-     "not supported yet by this version; it will not be started "
-     "(mode = tcp forwards TCP)\n"
      "t.ini:15: tls = on is not supported yet by this version; listener "
      "'secure' will not be started\n"
      "t.ini:22: mode = udp is not supported yet by this version; listener "
@@ -398,17 +389,16 @@ static const struct good_case good_cases[] = {
      "backend = 3000\n"
      "host_header = keep\n",
      check_every_vhost_key,
-     "t.ini:1: listener 'web' has mode http (the default), which is not "
-     "supported yet by this version; it will not be started (mode = tcp "
-     "forwards TCP)\n"
      "t.ini:5: mode = tls-passthrough is not supported yet by this "
      "version; listener 'tls' will not be started\n"
-     "t.ini:11: [vhost app.test] is not supported yet by this version and "
-     "is ignored\n"
-     "t.ini:23: [vhost *.dev.test] is not supported yet by this version "
+     "t.ini:19: tls_cert = app.pem is not supported yet by this version "
      "and is ignored\n"
-     "t.ini:26: [vhost plain.test] is not supported yet by this version "
-     "and is ignored\n"},
+     "t.ini:20: tls_key = app-key.pem is not supported yet by this "
+     "version and is ignored\n"
+     "t.ini:21: auth is not supported yet by this version; every request "
+     "to this vhost is refused (403) until it is\n"
+     "t.ini:22: auth is not supported yet by this version; every request "
+     "to this vhost is refused (403) until it is\n"},
     {"comments, indentation, CRLF, BOM, empty and default values",
      "\xEF\xBB\xBF; portier test\r\n"
      "# a hash comment\r\n"
@@ -447,13 +437,7 @@ static const struct good_case good_cases[] = {
      "\nbind = 80\n"
      "[vhost a-very-long-host-name-for-a-test.example-domain.test]\n"
      "backend = 8080\n",
-     check_long_names,
-     "t.ini:1: listener "
-     "'a-listener-name-that-is-much-longer-than-fifty-characters' has "
-     "mode http (the default), which is not supported yet by this "
-     "version; it will not be started (mode = tcp forwards TCP)\n"
-     "t.ini:3: [vhost a-very-long-host-name-for-a-test.example-domain."
-     "test] is not supported yet by this version and is ignored\n"},
+     check_long_names, ""},
     {"default values give no notes",
      "[global]\n"
      "log_level = info\n"

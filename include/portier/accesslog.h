@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The access log: one line per HTTP request, in the combined format of
+ * Apache and nginx (with portier's own fields after it) or as JSON.
+ *
+ * An entry is begun when a request head is parsed, with copies of what the
+ * line needs from it, and written when the exchange ends. Lines from every
+ * worker go to one descriptor with one write(2) each.
+ */
+#ifndef PORTIER_ACCESSLOG_H
+#define PORTIER_ACCESSLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct config_global;
+struct http_head;
+struct accesslog_entry;
+
+/* Open the log `g` asks for ("stderr" or a path; none when NULL). On
+ * failure writes why into err and returns -1. */
+int accesslog_open(const struct config_global *g, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Close the log file. */
+void accesslog_close(void);
+
+/* True when an access log is written. */
+bool accesslog_enabled(void);
+
+/* Begin the entry of a request whose head `h` was parsed from `buf`.
+ * Returns NULL when out of memory (the request is then not logged). */
+struct accesslog_entry *accesslog_begin(const char *buf,
+					const struct http_head *h,
+					const struct sockaddr *client);
+
+/* Write the entry and free it. vhost and backend may be NULL. */
+void accesslog_end(struct accesslog_entry *e, const char *vhost,
+		   const char *backend, int status, uint64_t bytes_in,
+		   uint64_t bytes_out);
+
+#endif

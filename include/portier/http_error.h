@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The answers portier gives itself: error pages (400, 404, 408, 413, 431,
+ * 501, 502, 504...) as short HTML for browsers and plain text for other
+ * clients, and the words that explain a refused backend.
+ */
+#ifndef PORTIER_HTTP_ERROR_H
+#define PORTIER_HTTP_ERROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct evbuffer;
+struct addr;
+
+/* How to write a page. */
+struct http_error_page {
+	int status;
+	bool html;	  /* the client accepts text/html */
+	bool head_only;	  /* answer to HEAD: no body */
+	bool close;	  /* Connection: close */
+	const char *text; /* what happened and what to do, plain text; lines
+			     are separated by '\n'; may be NULL */
+};
+
+/* Append a complete response for `page` to out. Returns 0 or -1 (out of
+ * memory). */
+int http_error_write(struct evbuffer *out, const struct http_error_page *page)
+	__attribute__((warn_unused_result));
+
+/*
+ * Explain a refused backend: whether anything listens on its port on
+ * 127.0.0.1, ::1 or a wildcard address, and who holds it, as one or two
+ * sentences into buf. Reads /proc; for unix: backends says whether the
+ * path exists. Returns buf.
+ */
+char *http_error_explain_refused(const struct addr *backend, char *buf,
+				 size_t len);
+
+#endif

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection of an http listener: read each request head,
+ * route it, forward it to a backend connection (new or from the pool) with
+ * its body, send the response back, and go on with the next request of a
+ * keep-alive connection; an answered upgrade turns the connection into the
+ * byte relay. http_session_close is the only path that frees one.
+ */
+#ifndef PORTIER_HTTP_SESSION_H
+#define PORTIER_HTTP_SESSION_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct listener;
+
+/* Start a session for a freshly accepted client socket of an http
+ * listener; takes ownership of fd (closed on any failure) and a reference
+ * on the listener. */
+void http_session_start(struct listener *l, int fd, const struct sockaddr *sa,
+			socklen_t salen);
+
+/* Number of HTTP sessions alive in this worker thread. */
+size_t http_session_count(void);
+
+/* Close every HTTP session and idle backend connection of this worker
+ * thread now (end of the drain period). */
+void http_session_close_all(void);
+
+#endif

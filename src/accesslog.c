@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Access log lines. Strings that come from clients are escaped (\" and
+ * \xHH in the combined format, JSON escapes in JSON), so that a request
+ * cannot forge a line or break a parser reading the log.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portier/accesslog.h"
+#include "portier/addr.h"
+#include "portier/config.h"
+#include "portier/http.h"
+
+/* Longest copy of a client's string a line keeps. */
+#define ACCESSLOG_FIELD_MAX 2048
+
+/* One request under way. */
+struct accesslog_entry {
+	struct timespec start; /* CLOCK_MONOTONIC */
+	time_t wall;
+	int version_minor;
+	char client[ADDR_STRLEN];
+	char *method, *target, *host, *referer, *agent;
+};
+
+static int accesslog_fd = -1;
+static bool accesslog_owned;
+static enum config_log_format accesslog_format;
+
+static char *accesslog_copy(const char *buf, uint32_t off, uint32_t len);
+static char *accesslog_field(const char *buf, const struct http_head *h,
+                             const char *name);
+static void accesslog_escape(char *out, size_t outlen, const char *s,
+                             bool json);
+
+int accesslog_open(const struct config_global *g, char *err, size_t errlen)
+{
+	accesslog_format = g->access_log_format;
+	if (g->access_log == NULL)
+		return 0;
+	if (strcmp(g->access_log, "stderr") == 0) {
+		accesslog_fd = STDERR_FILENO;
+		return 0;
+	}
+	accesslog_fd = open(g->access_log,
+	                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (accesslog_fd < 0) {
+		snprintf(err, errlen, "cannot open the access log %s: %s",
+		         g->access_log, strerror(errno));
+		return -1;
+	}
+	accesslog_owned = true;
+	return 0;
+}
+
+void accesslog_close(void)
+{
+	if (accesslog_owned)
+		close(accesslog_fd);
+	accesslog_fd = -1;
+	accesslog_owned = false;
+}
+
+bool accesslog_enabled(void)
+{
+	return accesslog_fd >= 0;
+}
+
+struct accesslog_entry *accesslog_begin(const char *buf,
+                                        const struct http_head *h,
+                                        const struct sockaddr *client)
+{
+	struct accesslog_entry *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &e->start);
+	e->wall = time(NULL);
+	e->version_minor = h->version_minor;
+	addr_format_sa(client, sizeof(struct sockaddr_storage), e->client,
+	               sizeof(e->client));
+	/* The address alone, as combined logs have it: no port. */
+	if (e->client[0] == '[') {
+		char *end = strchr(e->client, ']');
+
+		if (end != NULL) {
+			*end = '\0';
+			memmove(e->client, e->client + 1, strlen(e->client));
+		}
+	} else {
+		char *colon = strrchr(e->client, ':');
+
+		if (colon != NULL)
+			*colon = '\0';
+	}
+	e->method = accesslog_copy(buf, h->method.off, h->method.len);
+	e->target = accesslog_copy(buf, h->target.off, h->target.len);
+	e->host = strdup(h->host);
+	e->referer = accesslog_field(buf, h, "referer");
+	e->agent = accesslog_field(buf, h, "user-agent");
+	return e;
+}
+
+void accesslog_end(struct accesslog_entry *e, const char *vhost,
+                   const char *backend, int status, uint64_t bytes_in,
+                   uint64_t bytes_out)
+{
+	/* Escaping can make a string four times longer. */
+	char method[64 * 4], target[ACCESSLOG_FIELD_MAX * 4 + 1];
+	char referer[ACCESSLOG_FIELD_MAX * 4 + 1], agent[1024 * 4 + 1];
+	char host[256 * 4 + 1], when[64];
+	char *line;
+	struct timespec now;
+	struct tm tm;
+	long ms;
+	int n;
+	bool json = accesslog_format == CONFIG_LOG_JSON;
+
+	if (e == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - e->start.tv_sec) * 1000 +
+	     (now.tv_nsec - e->start.tv_nsec) / 1000000;
+	accesslog_escape(method, sizeof(method), e->method, json);
+	accesslog_escape(target, sizeof(target), e->target, json);
+	accesslog_escape(referer, sizeof(referer), e->referer, json);
+	accesslog_escape(agent, sizeof(agent), e->agent, json);
+	accesslog_escape(host, sizeof(host), e->host, json);
+	localtime_r(&e->wall, &tm);
+	line = malloc(sizeof(target) + sizeof(referer) + sizeof(agent) +
+	              sizeof(host) + 1024);
+	if (line == NULL)
+		goto out;
+	if (json) {
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		n = sprintf(line,
+		            "{\"time\":\"%s\",\"client\":\"%s\",\"host\":\"%s\","
+		            "\"vhost\":%s%s%s,\"method\":\"%s\","
+		            "\"target\":\"%s\",\"protocol\":\"HTTP/1.%d\","
+		            "\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		            "\"backend\":%s%s%s,\"duration_ms\":%ld,"
+		            "\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
+		            when, e->client, host, vhost ? "\"" : "",
+		            vhost ? vhost : "null", vhost ? "\"" : "", method,
+		            target, e->version_minor, status,
+		            (unsigned long long)bytes_in,
+		            (unsigned long long)bytes_out, backend ? "\"" : "",
+		            backend ? backend : "null", backend ? "\"" : "", ms,
+		            referer, agent);
+	} else {
+		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+		n = sprintf(line,
+		            "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" "
+		            "\"%s\" vhost=%s backend=%s in=%llu ms=%ld\n",
+		            e->client, when, method, target, e->version_minor,
+		            status, (unsigned long long)bytes_out,
+		            referer[0] ? referer : "-", agent[0] ? agent : "-",
+		            vhost ? vhost : "-", backend ? backend : "-",
+		            (unsigned long long)bytes_in, ms);
+	}
+	if (n > 0 && write(accesslog_fd, line, (size_t)n) < 0) {
+		/* Nowhere left to say so; the request itself went fine. */
+	}
+	free(line);
+out:
+	free(e->method);
+	free(e->target);
+	free(e->host);
+	free(e->referer);
+	free(e->agent);
+	free(e);
+}
+
+/* A NUL-terminated copy of len bytes at buf + off, cut at the limit. */
+static char *accesslog_copy(const char *buf, uint32_t off, uint32_t len)
+{
+	char *s;
+
+	if (len > ACCESSLOG_FIELD_MAX)
+		len = ACCESSLOG_FIELD_MAX;
+	s = malloc(len + 1u);
+	if (s != NULL) {
+		memcpy(s, buf + off, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
+/* A copy of the first field named `name` (lower case), or "". */
+static char *accesslog_field(const char *buf, const struct http_head *h,
+                             const char *name)
+{
+	for (size_t i = 0; i < h->nheaders; i++) {
+		if (http_slice_eq(buf, h->headers[i].name, name))
+			return accesslog_copy(buf, h->headers[i].value.off,
+			                      h->headers[i].value.len);
+	}
+	return strdup("");
+}
+
+/* Copy s into out, escaped for the format. */
+static void accesslog_escape(char *out, size_t outlen, const char *s,
+                             bool json)
+{
+	size_t o = 0;
+
+	for (; s != NULL && *s != '\0' && o + 7 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			o += (size_t)snprintf(out + o, outlen - o,
+			                      json ? "\\u%04x" : "\\x%02X", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}

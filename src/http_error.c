@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Error pages and the diagnosis of a refused backend. A page is small and
+ * needs nothing from the network: a browser gets a few lines of HTML, curl
+ * and scripts get the same words as plain text.
+ */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+
+#include "portier/http_error.h"
+#include "portier/addr.h"
+#include "portier/http.h"
+#include "portier/portdiag.h"
+
+static int http_error_escaped(struct evbuffer *out, const char *s, size_t n);
+
+int http_error_write(struct evbuffer *out, const struct http_error_page *page)
+{
+	const char *reason = http_status_text(page->status);
+	const char *text = page->text ? page->text : "";
+	struct evbuffer *body = evbuffer_new();
+	int r = 0;
+
+	if (body == NULL)
+		return -1;
+	if (page->html) {
+		r |= evbuffer_add_printf(
+		    body,
+		    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		    "<title>%d %s</title><style>body{font-family:sans-serif;"
+		    "max-width:40em;margin:3em auto;padding:0 1em;color:#222}"
+		    "p{line-height:1.4}small{color:#666}</style></head>\n"
+		    "<body><h1>%d %s</h1>\n",
+		    page->status, reason, page->status, reason);
+		while (*text != '\0') {
+			size_t n = strcspn(text, "\n");
+
+			r |= evbuffer_add(body, "<p>", 3);
+			r |= http_error_escaped(body, text, n);
+			r |= evbuffer_add(body, "</p>\n", 5);
+			text += n + (text[n] == '\n');
+		}
+		r |= evbuffer_add_printf(body,
+		                         "<hr><small>portier</small></body>"
+		                         "</html>\n");
+	} else {
+		r |= evbuffer_add_printf(body, "%d %s\n", page->status,
+		                         reason);
+		if (*text != '\0')
+			r |= evbuffer_add_printf(body, "%s\n", text);
+	}
+	r |= evbuffer_add_printf(
+	    out,
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
+	    page->status, reason, page->html ? "text/html" : "text/plain",
+	    evbuffer_get_length(body),
+	    page->close ? "Connection: close\r\n" : "");
+	if (!page->head_only)
+		r |= evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+	return r < 0 ? -1 : 0;
+}
+
+char *http_error_explain_refused(const struct addr *backend, char *buf,
+                                 size_t len)
+{
+	struct portdiag_socket *list = NULL;
+	size_t n = 0, used = 0;
+	bool v4 = false, v6 = false;
+
+	buf[0] = '\0';
+	if (backend->kind == ADDR_UNIX) {
+		struct stat st;
+		const char *path = backend->sa.sun.sun_path;
+
+		if (stat(path, &st) < 0)
+			snprintf(buf, len, "%s does not exist: is the service "
+			         "running?", path);
+		else if (!S_ISSOCK(st.st_mode))
+			snprintf(buf, len, "%s is not a socket.", path);
+		else
+			snprintf(buf, len, "%s exists but nothing accepts on "
+			         "it: the service may have stopped.", path);
+		return buf;
+	}
+	if (portdiag_list("/proc", &list, &n) < 0) {
+		snprintf(buf, len, "Could not look at the listening sockets "
+		         "of this machine.");
+		return buf;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct portdiag_socket *s = &list[i];
+		char holder[160], where[ADDR_STRLEN];
+		struct addr a;
+		int w;
+
+		portdiag_socket_addr(s, &a);
+		if (s->proto != IPPROTO_TCP || a.port != backend->port)
+			continue;
+		if (s->family == AF_INET)
+			v4 = true;
+		else
+			v6 = true;
+		portdiag_describe_holder(s, holder, sizeof(holder));
+		addr_format_sa((const struct sockaddr *)&s->addr, s->addrlen,
+		               where, sizeof(where));
+		w = snprintf(buf + used, len - used, "%s%s listens on %s.",
+		             used ? " " : "", holder, where);
+		if (w > 0 && (size_t)w < len - used)
+			used += (size_t)w;
+	}
+	free(list);
+	if (!v4 && !v6)
+		snprintf(buf, len, "Nothing listens on port %u, on 127.0.0.1 "
+		         "or on ::1: is the service running?", backend->port);
+	else if (backend->kind == ADDR_INET && v6 && !v4 &&
+	         backend->sa.sa.sa_family == AF_INET)
+		snprintf(buf + used, len - used, " The service listens on "
+		         "IPv6 only: set the backend to localhost:%u or "
+		         "[::1]:%u.", backend->port, backend->port);
+	else if (backend->kind == ADDR_INET && v4 && !v6 &&
+	         backend->sa.sa.sa_family == AF_INET6)
+		snprintf(buf + used, len - used, " The service listens on "
+		         "IPv4 only: set the backend to localhost:%u or "
+		         "127.0.0.1:%u.", backend->port, backend->port);
+	return buf;
+}
+
+/* Append n bytes of s with HTML's special characters escaped. */
+static int http_error_escaped(struct evbuffer *out, const char *s, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '<': r |= evbuffer_add(out, "&lt;", 4); break;
+		case '>': r |= evbuffer_add(out, "&gt;", 4); break;
+		case '&': r |= evbuffer_add(out, "&amp;", 5); break;
+		case '"': r |= evbuffer_add(out, "&quot;", 6); break;
+		default: r |= evbuffer_add(out, &s[i], 1);
+		}
+	}
+	return r;
+}

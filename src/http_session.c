@@ -1,0 +1,1435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP sessions: one client connection of an http listener each.
+ *
+ * A session reads a request head, routes it by Host and path, and forwards
+ * it rewritten (http_forward.c) to a backend connection (backend.c), then
+ * the body exactly as http.c framed it; the response comes back the same
+ * way. Requests are handled one after the other: bytes a client pipelines
+ * wait until the response before them is complete. A 101 answer to an
+ * Upgrade request hands both sockets to the relay. Every way a session
+ * ends goes through http_session_close.
+ *
+ * Sockets are watched edge-triggered for their whole life, as in the relay:
+ * the session remembers which one may be read or written, and hs_run moves
+ * bytes until nothing can move. Buffers exist only while bytes wait, so an
+ * idle keep-alive connection holds none.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "portier/http_session.h"
+#include "portier/accesslog.h"
+#include "portier/addr.h"
+#include "portier/backend.h"
+#include "portier/config.h"
+#include "portier/http.h"
+#include "portier/http_error.h"
+#include "portier/http_forward.h"
+#include "portier/listener.h"
+#include "portier/log.h"
+#include "portier/relay.h"
+#include "portier/route.h"
+#include "portier/runtime.h"
+#include "portier/upstream.h"
+
+/* Steps of hs_run in one turn of the loop before others get theirs. */
+#define HS_BUDGET 16
+
+/* Most bytes one read takes for a head or a chunked body. */
+#define HS_HEAD_READ 16384
+
+/* How long a closing connection is read (and discarded) after its last
+ * response, so that unread request bytes do not turn the close into a
+ * reset that destroys the response. */
+#define HS_LINGER_MS 2000
+
+/* Where a session is. */
+enum hs_state {
+	HS_HEAD,     /* reading a request head, or waiting for one */
+	HS_EXCHANGE, /* a request and its response are under way */
+	HS_FINISH,   /* writing the last response, then closing */
+	HS_TUNNEL,   /* upgraded: the relay moves the bytes */
+};
+
+/* Where the response of the exchange is. */
+enum hs_response {
+	HS_RESP_HEAD,
+	HS_RESP_BODY,
+	HS_RESP_DONE,
+};
+
+/* One client connection. */
+struct http_session {
+	LIST_ENTRY(http_session) entry;
+	struct listener *listener; /* reference held */
+	struct backend *b;	   /* the exchange's backend connection */
+	struct event *cev;	   /* the client socket's event */
+	struct relay *relay;	   /* HS_TUNNEL only */
+	struct evbuffer *cin;	   /* read from the client, not yet used */
+	struct evbuffer *cout;	   /* waiting to be written to the client */
+	struct evbuffer *bin;	   /* read from the backend, not yet used */
+	struct evbuffer *bout;	   /* waiting to be written to the backend */
+	struct evbuffer *retry;	   /* the request head, while a reused
+				      connection has not answered yet */
+	struct accesslog_entry *log; /* the request's access log entry */
+	const struct config_vhost *vhost; /* the request's vhost, or NULL */
+	struct upstream *upstream;	  /* the request's backend */
+	struct http_chunked req_chunk;
+	struct http_chunked resp_chunk;
+	uint64_t req_left;  /* request body bytes still to forward */
+	uint64_t resp_left; /* response body bytes still to forward */
+	uint64_t bytes_in;  /* from the client, this request */
+	uint64_t bytes_out; /* to the client, this request */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} peer;
+	int cfd;
+	uint32_t last_active; /* coarse ms clock of the last byte moved */
+	uint32_t head_start;  /* when the current head began to arrive */
+	uint32_t parsed_len;  /* cin length the last incomplete parse saw */
+	uint32_t parsed_blen; /* same for bin */
+	uint32_t requests;    /* requests on this connection */
+	uint16_t status;      /* status sent for the current request */
+	uint8_t state;
+	uint8_t resp_state;
+	uint8_t req_body;  /* enum http_body of the request */
+	uint8_t resp_body; /* enum http_body of the response */
+	uint8_t c_readable, c_writable, c_rdhup, c_eof;
+	uint8_t b_readable, b_writable, b_rdhup, b_connected;
+	uint8_t head_timer;  /* the header timeout runs */
+	uint8_t req_done;    /* the request went out whole */
+	uint8_t client_keep; /* the client connection outlives the exchange */
+	uint8_t backend_keep;
+	uint8_t method_head;
+	uint8_t upgrade;     /* the request asks to upgrade */
+	uint8_t client_minor;
+	uint8_t dechunk;     /* the response goes to an HTTP/1.0 client */
+	uint8_t html;	     /* the client reads HTML */
+	uint8_t lingering;   /* HS_FINISH: write side shut, reading to EOF */
+	uint8_t retries;
+};
+
+/* Sessions belong to the worker thread that accepted them. */
+static _Thread_local LIST_HEAD(, http_session)
+    hs_list = LIST_HEAD_INITIALIZER(hs_list);
+static _Thread_local size_t hs_live;
+/* The head being parsed: too big for each session to keep one. */
+static _Thread_local struct http_head hs_head;
+
+static void hs_client_cb(evutil_socket_t fd, short what, void *arg);
+static void hs_backend_cb(struct backend *b, short what, void *arg);
+static void hs_relay_done_cb(struct relay *relay, enum relay_end why,
+                             void *arg);
+static void hs_run(struct http_session *s);
+static int hs_step(struct http_session *s);
+static int hs_step_head(struct http_session *s);
+static int hs_begin(struct http_session *s, const char *buf, size_t n);
+static int hs_connect(struct http_session *s);
+static int hs_step_exchange(struct http_session *s);
+static int hs_request_body(struct http_session *s);
+static int hs_response(struct http_session *s);
+static int hs_response_head(struct http_session *s);
+static int hs_response_body(struct http_session *s);
+static int hs_backend_gone(struct http_session *s, int err);
+static int hs_tunnel(struct http_session *s, const char *buf, size_t n);
+static int hs_end_exchange(struct http_session *s);
+static int hs_step_finish(struct http_session *s);
+static int hs_answer(struct http_session *s, int status, bool keep,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int hs_bad_gateway(struct http_session *s, int status,
+                          const char *why);
+static void hs_timeout(struct http_session *s);
+static void hs_log_request(struct http_session *s);
+static void hs_reset_request(struct http_session *s);
+static int hs_arm(struct http_session *s, unsigned ms);
+static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
+                       uint8_t *readable, uint8_t rdhup);
+static int hs_send(int fd, struct evbuffer *buf, uint8_t *writable,
+                   size_t *sent);
+static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
+                           struct evbuffer *dst, bool dechunk,
+                           const char **error);
+static void hs_drop_empty(struct evbuffer **buf);
+static uint32_t hs_now(const struct http_session *s);
+static void hs_close(struct http_session *s);
+static void hs_log(const struct http_session *s, enum log_level level,
+                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+void http_session_start(struct listener *l, int fd, const struct sockaddr *sa,
+                        socklen_t salen)
+{
+	struct runtime *rt = listener_runtime(l);
+	struct http_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		close(fd);
+		listener_session_closed(l);
+		return;
+	}
+	s->listener = listener_ref(l);
+	s->cfd = fd;
+	memcpy(&s->peer, sa,
+	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
+	LIST_INSERT_HEAD(&hs_list, s, entry);
+	hs_live++;
+	s->c_writable = 1;
+	s->cev = event_new(runtime_base(rt), fd, RELAY_EVENTS, hs_client_cb, s);
+	s->last_active = hs_now(s);
+	s->head_start = s->last_active;
+	s->head_timer = 1;
+	if (s->cev == NULL ||
+	    hs_arm(s, runtime_global(rt)->timeout_header_ms) < 0) {
+		hs_log(s, LOG_LEVEL_WARN, "cannot watch the client: %s",
+		       strerror(errno));
+		hs_close(s);
+		return;
+	}
+	/* A client usually sends its request right after connecting, so
+	 * it is often there already: read it now rather than after a poll
+	 * (an empty socket costs one EAGAIN, and the edge still comes). */
+	s->c_readable = 1;
+	hs_run(s);
+}
+
+size_t http_session_count(void)
+{
+	return hs_live;
+}
+
+void http_session_close_all(void)
+{
+	while (!LIST_EMPTY(&hs_list)) {
+		struct http_session *s = LIST_FIRST(&hs_list);
+
+		hs_log(s, LOG_LEVEL_INFO,
+		       "closed: still open at the end of the drain");
+		hs_close(s);
+	}
+	backend_close_idle();
+}
+
+/* --- events ------------------------------------------------------------ */
+
+/* The client socket: readiness or a timeout. */
+static void hs_client_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_session *s = arg;
+
+	(void)fd;
+	if (s->state == HS_TUNNEL) {
+		relay_io(s->relay, RELAY_CLIENT, what);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		hs_timeout(s);
+		return;
+	}
+	if (what & EV_CLOSED)
+		s->c_rdhup = 1;
+	if (what & (EV_READ | EV_CLOSED))
+		s->c_readable = 1;
+	if (what & EV_WRITE)
+		s->c_writable = 1;
+	hs_run(s);
+}
+
+/* The backend socket: the end of the connect, readiness or a timeout. */
+static void hs_backend_cb(struct backend *b, short what, void *arg)
+{
+	struct http_session *s = arg;
+
+	if (s->state == HS_TUNNEL) {
+		relay_io(s->relay, RELAY_BACKEND, what);
+		return;
+	}
+	if (what & BACKEND_FAILED) {
+		char why[2 * ADDR_STRLEN + 128];
+
+		backend_describe_error(b, why, sizeof(why));
+		(void)hs_bad_gateway(s, b->error == ETIMEDOUT ? 504 : 502,
+		                     why);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		hs_timeout(s);
+		return;
+	}
+	if (!s->b_connected) {
+		const struct config_global *g =
+		    runtime_global(listener_runtime(s->listener));
+		struct timeval tv = {g->timeout_idle_ms / 1000,
+		                     (g->timeout_idle_ms % 1000) * 1000};
+
+		s->b_connected = 1;
+		if (backend_set_timeout(b, g->timeout_idle_ms ? &tv : NULL) <
+		    0) {
+			(void)hs_bad_gateway(s, 502, strerror(errno));
+			return;
+		}
+	}
+	if (what & EV_CLOSED)
+		s->b_rdhup = 1;
+	if (what & (EV_READ | EV_CLOSED))
+		s->b_readable = 1;
+	if (what & EV_WRITE)
+		s->b_writable = 1;
+	hs_run(s);
+}
+
+/* The tunnel of an upgraded connection ended. */
+static void hs_relay_done_cb(struct relay *relay, enum relay_end why,
+                             void *arg)
+{
+	struct http_session *s = arg;
+
+	if (why == RELAY_END_IDLE)
+		hs_log(s, LOG_LEVEL_INFO, "upgraded connection closed: idle "
+		       "for %u ms", relay->idle_ms);
+	else if (why == RELAY_END_ERROR)
+		hs_log(s, LOG_LEVEL_DEBUG, "upgraded connection closed: %s on "
+		       "the %s side", strerror(relay->error),
+		       relay->error_side == RELAY_CLIENT ? "client"
+		                                         : "backend");
+	else
+		hs_log(s, LOG_LEVEL_DEBUG, "upgraded connection closed");
+	s->bytes_in += relay->nread[RELAY_CLIENT];
+	s->bytes_out += relay->nread[RELAY_BACKEND];
+	hs_log_request(s);
+	hs_close(s);
+}
+
+/* --- the state machine ------------------------------------------------- */
+
+/* Move bytes until nothing can move, or the budget of this turn is
+ * spent; then come back on the next turn. */
+static void hs_run(struct http_session *s)
+{
+	for (int round = 0; round < HS_BUDGET; round++) {
+		int r = hs_step(s);
+
+		if (r <= 0)
+			return;
+	}
+	event_active(s->cev, 0, 0);
+}
+
+/* One step. Returns 1 when something moved, 0 when nothing could, -1
+ * when the session was closed or handed to the relay. */
+static int hs_step(struct http_session *s)
+{
+	int moved = 0;
+
+	switch (s->state) {
+	case HS_HEAD:
+		moved = hs_step_head(s);
+		break;
+	case HS_EXCHANGE:
+		moved = hs_step_exchange(s);
+		break;
+	case HS_FINISH:
+		moved = hs_step_finish(s);
+		break;
+	default:
+		return -1;
+	}
+	if (moved < 0)
+		return -1;
+	/* After the step, so that a response head and the body bytes read
+	 * with it leave in one send(2). */
+	if (s->cout != NULL && s->c_writable) {
+		size_t sent = 0;
+
+		if (hs_send(s->cfd, s->cout, &s->c_writable, &sent) < 0) {
+			hs_log(s, LOG_LEVEL_DEBUG, "closed: %s on the client "
+			       "side", strerror(errno));
+			hs_log_request(s);
+			hs_close(s);
+			return -1;
+		}
+		s->bytes_out += sent;
+		moved |= sent > 0;
+		hs_drop_empty(&s->cout);
+	}
+	return moved;
+}
+
+/* HS_HEAD: read until a whole request head is there, then start it. */
+static int hs_step_head(struct http_session *s)
+{
+	size_t len = s->cin ? evbuffer_get_length(s->cin) : 0;
+	ssize_t n;
+
+	if (len > 0 && len != s->parsed_len) {
+		size_t want = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+		const char *buf =
+		    (const char *)evbuffer_pullup(s->cin, (ssize_t)want);
+
+		if (buf == NULL)
+			return hs_answer(s, 500, false, "out of memory");
+		n = http_parse_request(buf, want, &hs_head);
+		if (n > 0)
+			return hs_begin(s, buf, (size_t)n);
+		if (n < 0)
+			return hs_answer(s, hs_head.error_status, false, "%s",
+			                 hs_head.error);
+		s->parsed_len = (uint32_t)len;
+		if (!s->head_timer) {
+			/* The first byte of a request starts its clock. */
+			s->head_timer = 1;
+			s->head_start = hs_now(s);
+			if (hs_arm(s, runtime_global(listener_runtime(
+			                  s->listener))->timeout_header_ms) < 0)
+				return hs_answer(s, 500, false, "%s",
+				                 strerror(errno));
+		}
+	}
+	if (!s->c_readable || s->c_eof)
+		return 0;
+	n = hs_recv(s->cfd, &s->cin, HS_HEAD_READ, &s->c_readable,
+	            s->c_rdhup);
+	if (n == -1)
+		return 0;
+	if (n > 0) {
+		s->last_active = hs_now(s);
+		return 1;
+	}
+	if (n == 0 && len == 0) {
+		/* The client is done with the connection. */
+		hs_close(s);
+		return -1;
+	}
+	hs_log(s, LOG_LEVEL_DEBUG, "closed: %s in the middle of a request "
+	       "head", n == 0 ? "the client closed" : strerror(errno));
+	hs_close(s);
+	return -1;
+}
+
+/* A request head of n bytes is at the start of cin (buf): route it and
+ * forward it. */
+static int hs_begin(struct http_session *s, const char *buf, size_t n)
+{
+	const struct http_head *h = &hs_head;
+	const struct config_listener *cl = listener_config(s->listener);
+	struct http_forward_request how = {0};
+	struct route_match m;
+	char host[ADDR_STRLEN];
+	bool routed;
+
+	hs_reset_request(s);
+	s->requests++;
+	s->head_timer = 0;
+	s->parsed_len = 0;
+	s->method_head = h->method_head;
+	s->client_minor = (uint8_t)h->version_minor;
+	s->client_keep = h->keep_alive;
+	s->upgrade = h->upgrade && !h->upgrade_h2c;
+	s->req_body = (uint8_t)h->body;
+	s->req_left = h->content_length;
+	s->html = 0;
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct http_slice *v = &h->headers[i].value;
+
+		if (h->kind[i] == HTTP_F_OTHER &&
+		    http_slice_eq(buf, h->headers[i].name, "accept") &&
+		    memmem(buf + v->off, v->len, "text/html", 9) != NULL)
+			s->html = 1;
+	}
+	if (accesslog_enabled())
+		s->log = accesslog_begin(buf, h, &s->peer.sa);
+	if (h->method_connect) {
+		evbuffer_drain(s->cin, n);
+		return hs_answer(s, 501, false,
+		                 "portier does not tunnel CONNECT requests.");
+	}
+	if ((h->seen & (1u << HTTP_F_EXPECT)) && !h->expect_continue) {
+		evbuffer_drain(s->cin, n);
+		return hs_answer(s, 417, false,
+		                 "The only expectation understood is "
+		                 "100-continue.");
+	}
+	routed = route_lookup(listener_routes(s->listener), h->host,
+	                      buf + h->path.off, h->path.len, &m);
+	s->vhost = m.vhost;
+	if (!routed) {
+		size_t nnames;
+		const char *const *names =
+		    route_names(listener_routes(s->listener), &nnames);
+		char list[1024] = "";
+		size_t used = 0;
+
+		for (size_t i = 0; i < nnames && used < sizeof(list); i++) {
+			int w = snprintf(list + used, sizeof(list) - used,
+			                 "%s%s", i ? ", " : "", names[i]);
+			if (w > 0)
+				used += (size_t)w;
+		}
+		evbuffer_drain(s->cin, n);
+		return hs_answer(
+		    s, 404, h->body == HTTP_BODY_NONE,
+		    "No site is configured for the host \"%s\" on listener "
+		    "%s.\nThis listener serves: %s.",
+		    h->host[0] ? h->host : "(none)", cl->name,
+		    nnames ? list : "no names, and it has no default backend");
+	}
+	s->upstream = m.upstream;
+	if (m.vhost != NULL && m.vhost->auth.n > 0) {
+		evbuffer_drain(s->cin, n);
+		return hs_answer(s, 403, h->body == HTTP_BODY_NONE,
+		                 "This site asks for a password, which this "
+		                 "version of portier cannot check yet.");
+	}
+	how.client = &s->peer.sa;
+	how.trusted = cl->trusted_proxies.n > 0 &&
+	              cidr_match_any(cl->trusted_proxies.blocks,
+	                             cl->trusted_proxies.n, &s->peer.sa);
+	how.https = false;
+	how.upgrade = s->upgrade;
+	if (m.vhost != NULL && m.vhost->host_header == CONFIG_HOST_NAME) {
+		how.host = m.vhost->host_header_name;
+	} else if (m.vhost != NULL &&
+	           m.vhost->host_header == CONFIG_HOST_BACKEND) {
+		if (m.upstream->addr.kind == ADDR_UNIX)
+			snprintf(host, sizeof(host), "localhost");
+		else
+			snprintf(host, sizeof(host), "%s", m.upstream->name);
+		how.host = host;
+	}
+	if ((s->bout == NULL && (s->bout = evbuffer_new()) == NULL) ||
+	    http_forward_request(s->bout, buf, h, &how) < 0) {
+		evbuffer_drain(s->cin, n);
+		return hs_answer(s, 500, false, "out of memory");
+	}
+	s->bytes_in += n;
+	evbuffer_drain(s->cin, n);
+	hs_drop_empty(&s->cin);
+	switch (s->req_body) {
+	case HTTP_BODY_LENGTH:
+		s->req_done = s->req_left == 0;
+		break;
+	case HTTP_BODY_CHUNKED:
+		http_chunked_init(&s->req_chunk);
+		break;
+	default:
+		s->req_done = 1;
+	}
+	s->state = HS_EXCHANGE;
+	s->resp_state = HS_RESP_HEAD;
+	return hs_connect(s);
+}
+
+/* Get a backend connection for the exchange: from the pool, else new. */
+static int hs_connect(struct http_session *s)
+{
+	struct runtime *rt = listener_runtime(s->listener);
+	const struct config_global *g = runtime_global(rt);
+	char why[2 * ADDR_STRLEN + 128];
+
+	s->b_readable = s->b_rdhup = 0;
+	s->b_writable = 1;
+	s->b_connected = 0;
+	s->b = backend_get(s->upstream, runtime_base(rt),
+	                   g->timeout_connect_ms, hs_backend_cb, s);
+	if (s->b == NULL)
+		return hs_answer(s, 500, false, "out of memory");
+	if (s->b->failed) {
+		backend_describe_error(s->b, why, sizeof(why));
+		return hs_bad_gateway(s, 502, why);
+	}
+	if (s->b->reused) {
+		struct timeval tv = {g->timeout_idle_ms / 1000,
+		                     (g->timeout_idle_ms % 1000) * 1000};
+
+		s->b_connected = 1;
+		if (backend_set_timeout(s->b, g->timeout_idle_ms ? &tv : NULL) <
+		    0)
+			return hs_bad_gateway(s, 502, strerror(errno));
+		/* A pooled connection may have been closed by the backend
+		 * just now: keep the head to send it again on a new one. */
+		if (s->req_body == HTTP_BODY_NONE && s->retries < 2) {
+			s->retry = evbuffer_new();
+			if (s->retry != NULL &&
+			    evbuffer_add_buffer_reference(s->retry, s->bout) <
+			        0) {
+				evbuffer_free(s->retry);
+				s->retry = NULL;
+			}
+		}
+	} else if (!s->b->connecting) {
+		s->b_connected = 1;
+	}
+	s->b->requests++;
+	return 1;
+}
+
+/* HS_EXCHANGE: the request body out, the response back. */
+static int hs_step_exchange(struct http_session *s)
+{
+	int moved = 0, r;
+
+	if (!s->req_done) {
+		r = hs_request_body(s);
+		if (r < 0)
+			return -1;
+		moved |= r;
+	}
+	if (s->b == NULL || s->b->connecting)
+		return moved;
+	if (s->bout != NULL && s->b_writable) {
+		size_t sent = 0;
+
+		if (hs_send(s->b->fd, s->bout, &s->b_writable, &sent) < 0)
+			return hs_backend_gone(s, errno);
+		moved |= sent > 0;
+		if (sent > 0)
+			s->last_active = hs_now(s);
+		hs_drop_empty(&s->bout);
+	}
+	r = hs_response(s);
+	if (r < 0)
+		return -1;
+	moved |= r;
+	if (s->resp_state == HS_RESP_DONE && s->req_done && s->bout == NULL)
+		return hs_end_exchange(s);
+	return moved;
+}
+
+/* Forward what the client sent of the request body. */
+static int hs_request_body(struct http_session *s)
+{
+	const char *error = NULL;
+	size_t have = s->cin ? evbuffer_get_length(s->cin) : 0;
+	size_t queued = s->bout ? evbuffer_get_length(s->bout) : 0;
+	ssize_t n;
+
+	if (s->bout == NULL && (s->bout = evbuffer_new()) == NULL)
+		return hs_answer(s, 500, false, "out of memory");
+	if (have > 0) {
+		if (s->req_body == HTTP_BODY_LENGTH) {
+			size_t m = have < s->req_left ? have : (size_t)s->req_left;
+
+			evbuffer_remove_buffer(s->cin, s->bout, m);
+			s->req_left -= m;
+			s->bytes_in += m;
+			s->req_done = s->req_left == 0;
+		} else {
+			int r = hs_move_chunked(&s->req_chunk, s->cin, s->bout,
+			                        false, &error);
+			if (r < 0) {
+				if (s->resp_state == HS_RESP_HEAD)
+					return hs_answer(
+					    s, 400, false,
+					    "Bad chunked request body: %s.",
+					    error);
+				hs_log(s, LOG_LEVEL_INFO, "closed: bad chunked "
+				       "request body: %s", error);
+				hs_close(s);
+				return -1;
+			}
+			s->bytes_in += have - evbuffer_get_length(s->cin);
+			s->req_done = s->req_chunk.done;
+		}
+		hs_drop_empty(&s->cin);
+		return 1;
+	}
+	if (!s->c_readable || s->c_eof || queued >= RELAY_HIGH_WATER)
+		return 0;
+	if (s->req_body == HTTP_BODY_LENGTH) {
+		size_t max = s->req_left < RELAY_MAX_READ ? (size_t)s->req_left
+		                                          : RELAY_MAX_READ;
+
+		n = hs_recv(s->cfd, &s->bout, max, &s->c_readable, s->c_rdhup);
+		if (n > 0) {
+			s->req_left -= (uint64_t)n;
+			s->bytes_in += (uint64_t)n;
+			s->req_done = s->req_left == 0;
+		}
+	} else {
+		n = hs_recv(s->cfd, &s->cin, HS_HEAD_READ, &s->c_readable,
+		            s->c_rdhup);
+	}
+	if (n > 0) {
+		s->last_active = hs_now(s);
+		return 1;
+	}
+	if (n == -1)
+		return 0;
+	hs_log(s, LOG_LEVEL_INFO, "closed: %s before the request body ended",
+	       n == 0 ? "the client closed" : strerror(errno));
+	hs_log_request(s);
+	hs_close(s);
+	return -1;
+}
+
+/* Read and forward the response. */
+static int hs_response(struct http_session *s)
+{
+	int r = 0;
+
+	if (s->resp_state == HS_RESP_HEAD) {
+		r = hs_response_head(s);
+		/* The body bytes that came with the head go out with it. */
+		if (r <= 0 || s->resp_state != HS_RESP_BODY)
+			return r;
+	}
+	if (s->resp_state == HS_RESP_BODY) {
+		int b = hs_response_body(s);
+
+		return b < 0 ? -1 : (r | b);
+	}
+	return r;
+}
+
+/* Wait for the response head (after any 1xx) and forward it. */
+static int hs_response_head(struct http_session *s)
+{
+	size_t len = s->bin ? evbuffer_get_length(s->bin) : 0;
+	struct http_forward_response how = {0};
+	const struct http_head *h = &hs_head;
+	ssize_t n;
+
+	if (len > 0 && len != s->parsed_blen) {
+		size_t want = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+		const char *buf =
+		    (const char *)evbuffer_pullup(s->bin, (ssize_t)want);
+
+		if (buf == NULL)
+			return hs_answer(s, 500, false, "out of memory");
+		n = http_parse_response(buf, want, s->method_head, &hs_head);
+		if (n < 0) {
+			char why[160];
+
+			snprintf(why, sizeof(why),
+			         "the backend sent a malformed response: %s",
+			         h->error);
+			return hs_bad_gateway(s, 502, why);
+		}
+		if (n == 0) {
+			s->parsed_blen = (uint32_t)len;
+		} else if (h->status == 101) {
+			if (!s->upgrade)
+				return hs_bad_gateway(
+				    s, 502, "the backend switched protocols "
+				            "without being asked to");
+			return hs_tunnel(s, buf, (size_t)n);
+		} else if (h->status < 200) {
+			/* 100 Continue and friends; an HTTP/1.0 client
+			 * does not know them. */
+			if (s->client_minor > 0) {
+				if (s->cout == NULL &&
+				    (s->cout = evbuffer_new()) == NULL)
+					return hs_answer(s, 500, false,
+					                 "out of memory");
+				if (http_forward_response(s->cout, buf, h,
+				                          &how) < 0)
+					return hs_answer(s, 500, false,
+					                 "out of memory");
+			}
+			evbuffer_drain(s->bin, (size_t)n);
+			s->parsed_blen = 0;
+			return 1;
+		} else {
+			if (s->retry != NULL) {
+				evbuffer_free(s->retry);
+				s->retry = NULL;
+			}
+			s->status = (uint16_t)h->status;
+			s->resp_body = (uint8_t)h->body;
+			s->resp_left = h->content_length;
+			s->backend_keep = h->keep_alive;
+			s->dechunk = h->body == HTTP_BODY_CHUNKED &&
+			             s->client_minor == 0;
+			/* A response that arrives before the request body
+			 * is whole, or whose end only a close can tell,
+			 * ends the client connection too. */
+			if (!s->req_done || h->body == HTTP_BODY_EOF ||
+			    s->dechunk)
+				s->client_keep = 0;
+			how.close = !s->client_keep;
+			how.keep_alive_10 = s->client_keep && s->client_minor == 0;
+			how.dechunk = s->dechunk;
+			if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL)
+				return hs_answer(s, 500, false, "out of memory");
+			if (http_forward_response(s->cout, buf, h, &how) < 0)
+				return hs_answer(s, 500, false, "out of memory");
+			evbuffer_drain(s->bin, (size_t)n);
+			s->parsed_blen = 0;
+			if (h->body == HTTP_BODY_CHUNKED)
+				http_chunked_init(&s->resp_chunk);
+			s->resp_state = h->body == HTTP_BODY_NONE ||
+			                        (h->body == HTTP_BODY_LENGTH &&
+			                         h->content_length == 0)
+			                    ? HS_RESP_DONE
+			                    : HS_RESP_BODY;
+			return 1;
+		}
+	}
+	if (!s->b_readable)
+		return 0;
+	if (len >= HTTP_MAX_HEAD)
+		return hs_bad_gateway(s, 502, "the backend's response head is "
+		                              "too large");
+	n = hs_recv(s->b->fd, &s->bin, HS_HEAD_READ, &s->b_readable,
+	            s->b_rdhup);
+	if (n > 0) {
+		s->last_active = hs_now(s);
+		return 1;
+	}
+	if (n == -1)
+		return 0;
+	return hs_backend_gone(s, n == 0 ? 0 : errno);
+}
+
+/* Forward the response body as its head framed it. */
+static int hs_response_body(struct http_session *s)
+{
+	size_t have = s->bin ? evbuffer_get_length(s->bin) : 0;
+	size_t queued = s->cout ? evbuffer_get_length(s->cout) : 0;
+	const char *error = NULL;
+	ssize_t n;
+
+	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL) {
+		hs_close(s);
+		return -1;
+	}
+	if (have > 0) {
+		if (s->resp_body == HTTP_BODY_CHUNKED) {
+			if (hs_move_chunked(&s->resp_chunk, s->bin, s->cout,
+			                    s->dechunk, &error) < 0) {
+				hs_log(s, LOG_LEVEL_WARN, "closed: the backend "
+				       "sent a bad chunked body: %s", error);
+				hs_log_request(s);
+				hs_close(s);
+				return -1;
+			}
+			if (s->resp_chunk.done)
+				s->resp_state = HS_RESP_DONE;
+		} else {
+			size_t m = have;
+
+			if (s->resp_body == HTTP_BODY_LENGTH &&
+			    m > s->resp_left)
+				m = (size_t)s->resp_left;
+			evbuffer_remove_buffer(s->bin, s->cout, m);
+			s->resp_left -= m;
+			if (s->resp_body == HTTP_BODY_LENGTH &&
+			    s->resp_left == 0)
+				s->resp_state = HS_RESP_DONE;
+		}
+		hs_drop_empty(&s->bin);
+		return 1;
+	}
+	if (!s->b_readable || queued >= RELAY_HIGH_WATER)
+		return 0;
+	if (s->resp_body == HTTP_BODY_CHUNKED) {
+		n = hs_recv(s->b->fd, &s->bin, RELAY_MAX_READ, &s->b_readable,
+		            s->b_rdhup);
+	} else {
+		size_t max = RELAY_MAX_READ;
+
+		if (s->resp_body == HTTP_BODY_LENGTH && s->resp_left < max)
+			max = (size_t)s->resp_left;
+		n = hs_recv(s->b->fd, &s->cout, max, &s->b_readable,
+		            s->b_rdhup);
+		if (n > 0) {
+			s->resp_left -= (uint64_t)n;
+			if (s->resp_body == HTTP_BODY_LENGTH &&
+			    s->resp_left == 0)
+				s->resp_state = HS_RESP_DONE;
+		}
+	}
+	if (n > 0) {
+		s->last_active = hs_now(s);
+		return 1;
+	}
+	if (n == -1)
+		return 0;
+	if (n == 0 && s->resp_body == HTTP_BODY_EOF) {
+		s->resp_state = HS_RESP_DONE;
+		s->backend_keep = 0;
+		return 1;
+	}
+	hs_log(s, LOG_LEVEL_WARN, "closed: the backend %s in the middle of "
+	       "the response body", n == 0 ? "closed the connection"
+	                                    : strerror(errno));
+	hs_log_request(s);
+	hs_close(s);
+	return -1;
+}
+
+/* The backend closed or failed (err 0: a clean close) before its response
+ * head: send the request again on a new connection when it went out on a
+ * reused one, else answer 502. */
+static int hs_backend_gone(struct http_session *s, int err)
+{
+	char why[160];
+
+	if (s->resp_state != HS_RESP_HEAD) {
+		hs_log(s, LOG_LEVEL_WARN, "closed: %s on the backend side",
+		       err ? strerror(err) : "the backend closed");
+		hs_log_request(s);
+		hs_close(s);
+		return -1;
+	}
+	if (s->retry != NULL && (s->bin == NULL ||
+	                         evbuffer_get_length(s->bin) == 0)) {
+		struct evbuffer *head = s->retry;
+
+		s->retry = NULL;
+		s->retries++;
+		hs_log(s, LOG_LEVEL_DEBUG, "a reused backend connection "
+		       "closed; sending the request again on a new one");
+		backend_close(s->b);
+		s->b = NULL;
+		if (s->bout != NULL)
+			evbuffer_free(s->bout);
+		s->bout = head;
+		s->b_readable = s->b_rdhup = 0;
+		return hs_connect(s);
+	}
+	snprintf(why, sizeof(why), "the backend %s without answering",
+	         err ? strerror(err) : "closed the connection");
+	return hs_bad_gateway(s, 502, why);
+}
+
+/* A 101 answer to an upgrade: forward it, and relay from now on. Bytes
+ * the backend sent after its 101 go to the client; bytes the client sent
+ * before it are dropped, never tunnelled. */
+static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
+{
+	const struct config_global *g =
+	    runtime_global(listener_runtime(s->listener));
+	struct http_forward_response how = {.upgrade = true};
+	short client_ready = 0, backend_ready = 0;
+
+	s->status = 101;
+	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL)
+		return hs_answer(s, 500, false, "out of memory");
+	if (http_forward_response(s->cout, buf, &hs_head, &how) < 0)
+		return hs_answer(s, 500, false, "out of memory");
+	evbuffer_drain(s->bin, n);
+	evbuffer_add_buffer(s->cout, s->bin);
+	hs_drop_empty(&s->bin);
+	if (s->cin != NULL) {
+		evbuffer_free(s->cin);
+		s->cin = NULL;
+	}
+	if (s->retry != NULL) {
+		evbuffer_free(s->retry);
+		s->retry = NULL;
+	}
+	s->relay = calloc(1, sizeof(*s->relay));
+	if (s->relay == NULL)
+		return hs_answer(s, 500, false, "out of memory");
+	if (s->c_readable)
+		client_ready |= EV_READ;
+	if (s->c_rdhup)
+		client_ready |= EV_CLOSED;
+	if (s->b_readable)
+		backend_ready |= EV_READ;
+	if (s->b_rdhup)
+		backend_ready |= EV_CLOSED;
+	s->state = HS_TUNNEL;
+	if (relay_start(s->relay, s->cev, s->b->ev, client_ready,
+	                backend_ready, s->cout, s->bout, g->timeout_idle_ms,
+	                hs_relay_done_cb, s) < 0) {
+		s->cout = s->bout = NULL;
+		hs_log(s, LOG_LEVEL_WARN, "cannot relay the upgraded "
+		       "connection: %s", strerror(errno));
+		hs_close(s);
+		return -1;
+	}
+	s->cout = s->bout = NULL;
+	hs_log(s, LOG_LEVEL_DEBUG, "upgraded");
+	return -1;
+}
+
+/* The response went out whole (to the buffer): give the backend connection
+ * back, and wait for the next request or close. */
+static int hs_end_exchange(struct http_session *s)
+{
+	const struct config_global *g =
+	    runtime_global(listener_runtime(s->listener));
+	bool clean = (s->bin == NULL || evbuffer_get_length(s->bin) == 0) &&
+	             !s->b_rdhup;
+
+	hs_log_request(s);
+	if (s->retry != NULL) {
+		evbuffer_free(s->retry);
+		s->retry = NULL;
+	}
+	if (s->backend_keep && clean)
+		backend_release(s->b);
+	else
+		backend_close(s->b);
+	s->b = NULL;
+	hs_drop_empty(&s->bin);
+	if (s->bin != NULL) {
+		evbuffer_free(s->bin);
+		s->bin = NULL;
+	}
+	if (!s->client_keep) {
+		s->state = HS_FINISH;
+		return 1;
+	}
+	s->state = HS_HEAD;
+	hs_drop_empty(&s->cin);
+	if (s->cin != NULL) {
+		/* The next request is already here: its clock runs. */
+		s->head_timer = 1;
+		s->head_start = hs_now(s);
+		if (hs_arm(s, g->timeout_header_ms) < 0) {
+			hs_close(s);
+			return -1;
+		}
+	} else if (hs_arm(s, g->timeout_idle_ms) < 0) {
+		hs_close(s);
+		return -1;
+	}
+	return 1;
+}
+
+/* HS_FINISH: once the last response is out, close; when the client may
+ * still be sending, shut the write side first and read what comes. */
+static int hs_step_finish(struct http_session *s)
+{
+	char sink[4096];
+	ssize_t n;
+
+	if (s->cout != NULL)
+		return 0;
+	hs_drop_empty(&s->cin);
+	if (!s->lingering) {
+		if (s->cin == NULL && s->c_readable) {
+			/* "May be readable" only: look once, so that an
+			 * empty socket is simply closed. */
+			n = recv(s->cfd, sink, sizeof(sink), 0);
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				s->c_readable = 0;
+			else if (n <= 0) {
+				hs_close(s);
+				return -1;
+			}
+		}
+		if (!s->c_readable && s->cin == NULL) {
+			hs_close(s);
+			return -1;
+		}
+		if (s->cin != NULL) {
+			evbuffer_free(s->cin);
+			s->cin = NULL;
+		}
+		if (shutdown(s->cfd, SHUT_WR) < 0 || hs_arm(s, HS_LINGER_MS) < 0) {
+			hs_close(s);
+			return -1;
+		}
+		s->lingering = 1;
+	}
+	while (s->c_readable) {
+		n = recv(s->cfd, sink, sizeof(sink), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			s->c_readable = 0;
+			return 0;
+		}
+		break;
+	}
+	if (s->c_readable) {
+		hs_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answer the current request with an error page of portier's own and
+ * log why. `keep`: the connection may go on after it. Returns 1, or -1
+ * when the session was closed. */
+static int hs_answer(struct http_session *s, int status, bool keep,
+                     const char *fmt, ...)
+{
+	struct http_error_page page = {0};
+	char text[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	hs_log(s, status >= 500 && status != 501 ? LOG_LEVEL_WARN
+	                                         : LOG_LEVEL_INFO,
+	       "%d %s: %s", status, http_status_text(status), text);
+	if (s->b != NULL) {
+		backend_close(s->b);
+		s->b = NULL;
+	}
+	if (s->retry != NULL) {
+		evbuffer_free(s->retry);
+		s->retry = NULL;
+	}
+	if (s->bout != NULL) {
+		evbuffer_free(s->bout);
+		s->bout = NULL;
+	}
+	if (s->bin != NULL) {
+		evbuffer_free(s->bin);
+		s->bin = NULL;
+	}
+	if (s->state == HS_EXCHANGE && s->resp_state != HS_RESP_HEAD) {
+		/* The response has begun: nothing else can be said. */
+		hs_log_request(s);
+		hs_close(s);
+		return -1;
+	}
+	page.status = status;
+	page.html = s->html;
+	page.head_only = s->method_head;
+	page.close = !keep || !s->client_keep;
+	page.text = text;
+	if ((s->cout == NULL && (s->cout = evbuffer_new()) == NULL) ||
+	    http_error_write(s->cout, &page) < 0) {
+		hs_close(s);
+		return -1;
+	}
+	s->status = (uint16_t)status;
+	hs_log_request(s);
+	if (page.close) {
+		s->state = HS_FINISH;
+		return 1;
+	}
+	s->state = HS_EXCHANGE;
+	s->req_done = 1;
+	s->resp_state = HS_RESP_DONE;
+	s->backend_keep = 0;
+	return hs_end_exchange(s) < 0 ? -1 : 1;
+}
+
+/* The backend cannot give an answer: 502 or 504 with what is known. */
+static int hs_bad_gateway(struct http_session *s, int status,
+                          const char *why)
+{
+	char explain[768] = "";
+
+	if (status == 502 && s->upstream != NULL &&
+	    strstr(why, strerror(ECONNREFUSED)) != NULL)
+		http_error_explain_refused(&s->upstream->addr, explain,
+		                           sizeof(explain));
+	if (status == 504)
+		return hs_answer(s, 504, false,
+		                 "The backend %s did not answer in time: %s.",
+		                 s->upstream ? s->upstream->name : "?", why);
+	return hs_answer(s, status, false, "The backend %s cannot be reached: "
+	                 "%s.%s%s", s->upstream ? s->upstream->name : "?", why,
+	                 explain[0] ? "\n" : "", explain);
+}
+
+/* A timer of the session ran out. */
+static void hs_timeout(struct http_session *s)
+{
+	const struct config_global *g =
+	    runtime_global(listener_runtime(s->listener));
+	uint32_t now = hs_now(s);
+
+	switch (s->state) {
+	case HS_HEAD:
+		if (s->head_timer) {
+			if (now - s->head_start < g->timeout_header_ms)
+				return;
+			(void)hs_answer(s, 408, false,
+			                "The request head did not arrive within "
+			                "%u ms.", g->timeout_header_ms);
+			hs_run(s);
+			return;
+		}
+		if (g->timeout_idle_ms && now - s->last_active >= g->timeout_idle_ms) {
+			hs_log(s, LOG_LEVEL_DEBUG, "closed: idle keep-alive "
+			       "connection");
+			hs_close(s);
+		}
+		return;
+	case HS_EXCHANGE:
+		if (!g->timeout_idle_ms ||
+		    now - s->last_active < g->timeout_idle_ms)
+			return;
+		if (s->resp_state == HS_RESP_HEAD && s->req_done &&
+		    s->b != NULL && !s->b->connecting) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "no response within %u ms",
+			         g->timeout_idle_ms);
+			(void)hs_bad_gateway(s, 504, why);
+			hs_run(s);
+			return;
+		}
+		hs_log(s, LOG_LEVEL_INFO, "closed: idle for %u ms",
+		       g->timeout_idle_ms);
+		hs_log_request(s);
+		hs_close(s);
+		return;
+	default:
+		hs_close(s);
+	}
+}
+
+/* Write the access log entry of the current request, once. */
+static void hs_log_request(struct http_session *s)
+{
+	if (s->log == NULL)
+		return;
+	accesslog_end(s->log, s->vhost ? s->vhost->name : NULL,
+	              s->upstream ? s->upstream->name : NULL, s->status,
+	              s->bytes_in, s->bytes_out);
+	s->log = NULL;
+}
+
+/* Forget the facts of the previous request. */
+static void hs_reset_request(struct http_session *s)
+{
+	if (s->log != NULL)
+		hs_log_request(s);
+	s->vhost = NULL;
+	s->upstream = NULL;
+	s->status = 0;
+	s->bytes_in = s->bytes_out = 0;
+	s->req_done = s->backend_keep = s->dechunk = 0;
+	s->resp_state = HS_RESP_HEAD;
+	s->parsed_blen = 0;
+	s->retries = 0;
+}
+
+/* Set the client event's timer to ms (0: none). */
+static int hs_arm(struct http_session *s, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	if (ms == 0)
+		return event_add(s->cev, NULL);
+	/* A common timeout keeps the timers of one length in a list,
+	 * cheaper than libevent's heap for the thousands of sessions that
+	 * share it. */
+	return event_add(s->cev, event_base_init_common_timeout(
+	                             event_get_base(s->cev), &tv));
+}
+
+/* --- bytes ------------------------------------------------------------- */
+
+/*
+ * Read at most max bytes from fd into the end of *buf (made when NULL).
+ * Returns the count, 0 at EOF, -1 when nothing is there (and *readable is
+ * cleared), -2 on an error (errno set). A short read clears *readable too,
+ * unless a FIN is known to wait behind the bytes (rdhup): edge-triggered
+ * events do not announce it again.
+ */
+static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
+                       uint8_t *readable, uint8_t rdhup)
+{
+	struct evbuffer_iovec vec[2];
+	struct iovec iov[2];
+	size_t offered = 0;
+	ssize_t n;
+	int nvec;
+
+	if (*buf == NULL && (*buf = evbuffer_new()) == NULL) {
+		errno = ENOMEM;
+		return -2;
+	}
+	nvec = evbuffer_reserve_space(*buf, (ev_ssize_t)max, vec, 2);
+	if (nvec < 1) {
+		errno = ENOMEM;
+		return -2;
+	}
+	for (int i = 0; i < nvec; i++) {
+		if (offered + vec[i].iov_len > max)
+			vec[i].iov_len = max - offered;
+		iov[i].iov_base = vec[i].iov_base;
+		iov[i].iov_len = vec[i].iov_len;
+		offered += vec[i].iov_len;
+	}
+	do
+		n = nvec == 1 ? recv(fd, iov[0].iov_base, iov[0].iov_len, 0)
+		              : readv(fd, iov, nvec);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*readable = 0;
+			return -1;
+		}
+		return -2;
+	}
+	if (n == 0)
+		return 0;
+	if ((size_t)n < offered && !rdhup)
+		*readable = 0;
+	{
+		size_t left = (size_t)n;
+		int used = 0;
+
+		while (left > 0) {
+			if (vec[used].iov_len > left)
+				vec[used].iov_len = left;
+			left -= vec[used++].iov_len;
+		}
+		evbuffer_commit_space(*buf, vec, used);
+	}
+	return n;
+}
+
+/* Write as much of buf as fd takes; *sent is how much. Returns 0, or -1
+ * with errno on an error. */
+static int hs_send(int fd, struct evbuffer *buf, uint8_t *writable,
+                   size_t *sent)
+{
+	*sent = 0;
+	while (evbuffer_get_length(buf) > 0) {
+		struct evbuffer_iovec vec[16];
+		struct iovec iov[16];
+		struct msghdr msg = {.msg_iov = iov};
+		size_t offered = 0;
+		int n = evbuffer_peek(buf, -1, NULL, vec, 16);
+		ssize_t w;
+
+		if (n > 16)
+			n = 16;
+		for (int i = 0; i < n; i++) {
+			iov[i].iov_base = vec[i].iov_base;
+			iov[i].iov_len = vec[i].iov_len;
+			offered += vec[i].iov_len;
+		}
+		if (n == 1)
+			w = send(fd, iov[0].iov_base, iov[0].iov_len,
+			         MSG_NOSIGNAL);
+		else {
+			msg.msg_iovlen = (size_t)n;
+			w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		}
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				*writable = 0;
+				return 0;
+			}
+			return -1;
+		}
+		evbuffer_drain(buf, (size_t)w);
+		*sent += (size_t)w;
+		if ((size_t)w < offered) {
+			*writable = 0;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Move the next bytes of a chunked body from src to dst (payload only
+ * when dechunk). Returns 0, or -1 on a framing error. */
+static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
+                           struct evbuffer *dst, bool dechunk,
+                           const char **error)
+{
+	while (!c->done && evbuffer_get_length(src) > 0) {
+		struct evbuffer_iovec v;
+		size_t data = 0;
+		ssize_t n;
+
+		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
+			break;
+		n = http_chunked_step(c, v.iov_base, v.iov_len, &data, error);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (dechunk && data == 0)
+			evbuffer_drain(src, (size_t)n);
+		else
+			evbuffer_remove_buffer(src, dst, (size_t)n);
+	}
+	return 0;
+}
+
+/* Free a buffer that holds nothing. */
+static void hs_drop_empty(struct evbuffer **buf)
+{
+	if (*buf != NULL && evbuffer_get_length(*buf) == 0) {
+		evbuffer_free(*buf);
+		*buf = NULL;
+	}
+}
+
+/* A coarse millisecond clock from the loop's cached time. */
+static uint32_t hs_now(const struct http_session *s)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(
+	    runtime_base(listener_runtime(s->listener)), &tv);
+	return (uint32_t)((uint64_t)tv.tv_sec * 1000 +
+	                  (uint64_t)tv.tv_usec / 1000);
+}
+
+/* The one way a session ends. */
+static void hs_close(struct http_session *s)
+{
+	struct listener *l = s->listener;
+
+	if (s->log != NULL)
+		hs_log_request(s);
+	close(s->cfd);
+	if (s->cev != NULL)
+		event_free(s->cev);
+	if (s->relay != NULL) {
+		relay_free(s->relay);
+		free(s->relay);
+	}
+	backend_close(s->b);
+	if (s->cin != NULL)
+		evbuffer_free(s->cin);
+	if (s->cout != NULL)
+		evbuffer_free(s->cout);
+	if (s->bin != NULL)
+		evbuffer_free(s->bin);
+	if (s->bout != NULL)
+		evbuffer_free(s->bout);
+	if (s->retry != NULL)
+		evbuffer_free(s->retry);
+	LIST_REMOVE(s, entry);
+	hs_live--;
+	free(s);
+	listener_session_closed(l);
+	listener_unref(l);
+}
+
+/* Log with the session's context: client, listener, vhost, backend. */
+static void hs_log(const struct http_session *s, enum log_level level,
+                   const char *fmt, ...)
+{
+	char client[ADDR_STRLEN], msg[1024];
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	addr_format_sa(&s->peer.sa, sizeof(s->peer), client, sizeof(client));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(level, "client=%s listener=%s%s%s%s%s: %s", client,
+	        listener_config(s->listener)->name, s->vhost ? " vhost=" : "",
+	        s->vhost ? s->vhost->name : "", s->upstream ? " backend=" : "",
+	        s->upstream ? s->upstream->name : "", msg);
+}
