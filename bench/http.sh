@@ -404,7 +404,7 @@ declare -A port=([backend]=$port_backend [portier]=$port_portier
 	[haproxy]=$port_haproxy [nginx]=$port_nginx)
 
 status=0
-declare -A down # down[TARGET]: why it is not measured (portier only)
+declare -A down # down[TARGET]: why TARGET is no longer measured
 
 start backend "$port_backend" "${load_cpu[@]}" nginx -p "$tmp/" \
 	-e "$tmp/backend-error.log" -c "$tmp/backend.conf" ||

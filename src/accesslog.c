@@ -84,7 +84,7 @@ struct accesslog_entry *accesslog_begin(const char *buf,
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &e->start);
 	e->wall = time(NULL);
-	e->version_minor = h->version_minor;
+	e->version_minor = h ? h->version_minor : 1;
 	addr_format_sa(client, sizeof(struct sockaddr_storage), e->client,
 	               sizeof(e->client));
 	/* The address alone, as combined logs have it: no port. */
@@ -100,6 +100,16 @@ struct accesslog_entry *accesslog_begin(const char *buf,
 
 		if (colon != NULL)
 			*colon = '\0';
+	}
+	if (h == NULL) {
+		/* A request refused before its head could be read. */
+		e->version_minor = 1;
+		e->method = strdup("-");
+		e->target = strdup("-");
+		e->host = strdup("");
+		e->referer = strdup("");
+		e->agent = strdup("");
+		return e;
 	}
 	e->method = accesslog_copy(buf, h->method.off, h->method.len);
 	e->target = accesslog_copy(buf, h->target.off, h->target.len);

@@ -181,8 +181,10 @@ static void backend_event_cb(evutil_socket_t fd, short what, void *arg)
 	struct backend *b = arg;
 
 	if (b->idle) {
-		/* Idle: a timeout, a FIN, or bytes nobody asked for. */
-		backend_close(b);
+		/* Idle: a timeout, a FIN, or bytes nobody asked for end
+		 * it; room to write is no news. */
+		if (what & (EV_READ | EV_CLOSED | EV_TIMEOUT))
+			backend_close(b);
 		return;
 	}
 	if (b->connecting) {

@@ -90,56 +90,54 @@ static const struct {
 };
 
 /* Reason phrases of the status codes a proxy sends or relays. */
-static const struct {
-	int status;
-	const char *text;
-} http_reasons[] = {{100, "Continue"},
-                    {101, "Switching Protocols"},
-                    {103, "Early Hints"},
-                    {200, "OK"},
-                    {201, "Created"},
-                    {202, "Accepted"},
-                    {203, "Non-Authoritative Information"},
-                    {204, "No Content"},
-                    {205, "Reset Content"},
-                    {206, "Partial Content"},
-                    {300, "Multiple Choices"},
-                    {301, "Moved Permanently"},
-                    {302, "Found"},
-                    {303, "See Other"},
-                    {304, "Not Modified"},
-                    {307, "Temporary Redirect"},
-                    {308, "Permanent Redirect"},
-                    {400, "Bad Request"},
-                    {401, "Unauthorized"},
-                    {403, "Forbidden"},
-                    {404, "Not Found"},
-                    {405, "Method Not Allowed"},
-                    {406, "Not Acceptable"},
-                    {407, "Proxy Authentication Required"},
-                    {408, "Request Timeout"},
-                    {409, "Conflict"},
-                    {410, "Gone"},
-                    {411, "Length Required"},
-                    {412, "Precondition Failed"},
-                    {413, "Content Too Large"},
-                    {414, "URI Too Long"},
-                    {415, "Unsupported Media Type"},
-                    {416, "Range Not Satisfiable"},
-                    {417, "Expectation Failed"},
-                    {421, "Misdirected Request"},
-                    {422, "Unprocessable Content"},
-                    {425, "Too Early"},
-                    {426, "Upgrade Required"},
-                    {428, "Precondition Required"},
-                    {429, "Too Many Requests"},
-                    {431, "Request Header Fields Too Large"},
-                    {500, "Internal Server Error"},
-                    {501, "Not Implemented"},
-                    {502, "Bad Gateway"},
-                    {503, "Service Unavailable"},
-                    {504, "Gateway Timeout"},
-                    {505, "HTTP Version Not Supported"}};
+static const char *const http_reasons[600] = {
+    [100] = "Continue",
+    [101] = "Switching Protocols",
+    [103] = "Early Hints",
+    [200] = "OK",
+    [201] = "Created",
+    [202] = "Accepted",
+    [203] = "Non-Authoritative Information",
+    [204] = "No Content",
+    [205] = "Reset Content",
+    [206] = "Partial Content",
+    [300] = "Multiple Choices",
+    [301] = "Moved Permanently",
+    [302] = "Found",
+    [303] = "See Other",
+    [304] = "Not Modified",
+    [307] = "Temporary Redirect",
+    [308] = "Permanent Redirect",
+    [400] = "Bad Request",
+    [401] = "Unauthorized",
+    [403] = "Forbidden",
+    [404] = "Not Found",
+    [405] = "Method Not Allowed",
+    [406] = "Not Acceptable",
+    [407] = "Proxy Authentication Required",
+    [408] = "Request Timeout",
+    [409] = "Conflict",
+    [410] = "Gone",
+    [411] = "Length Required",
+    [412] = "Precondition Failed",
+    [413] = "Content Too Large",
+    [414] = "URI Too Long",
+    [415] = "Unsupported Media Type",
+    [416] = "Range Not Satisfiable",
+    [417] = "Expectation Failed",
+    [421] = "Misdirected Request",
+    [422] = "Unprocessable Content",
+    [425] = "Too Early",
+    [426] = "Upgrade Required",
+    [428] = "Precondition Required",
+    [429] = "Too Many Requests",
+    [431] = "Request Header Fields Too Large",
+    [500] = "Internal Server Error",
+    [501] = "Not Implemented",
+    [502] = "Bad Gateway",
+    [503] = "Service Unavailable",
+    [504] = "Gateway Timeout",
+    [505] = "HTTP Version Not Supported"};
 
 /* States of a chunked walk (struct http_chunked.state); 0 is the start. */
 enum chunk_state {
@@ -175,7 +173,6 @@ struct parser {
 	size_t end;        /* offset after the head's empty line */
 	int bad;           /* status of a malformed head: 400 or 502 */
 	int big;           /* status of a head over a limit: 431 or 502 */
-	bool response;     /* parsing a response head */
 	bool chunked;      /* Transfer-Encoding: chunked is the final coding */
 	bool te_1_0;       /* Transfer-Encoding in an HTTP/1.0 message */
 	int ncodings;      /* transfer codings listed */
@@ -249,8 +246,7 @@ ssize_t http_parse_request(const char *buf, size_t len, struct http_head *head)
 ssize_t http_parse_response(const char *buf, size_t len, bool head_request,
                             struct http_head *head)
 {
-	struct parser ps = {
-	    .buf = buf, .h = head, .bad = 502, .big = 502, .response = true};
+	struct parser ps = {.buf = buf, .h = head, .bad = 502, .big = 502};
 	size_t n = len < 7 ? len : 7;
 	ssize_t r;
 
@@ -326,11 +322,9 @@ bool http_list_has(const char *buf, struct http_slice value, const char *lower)
 
 const char *http_status_text(int status)
 {
-	for (size_t i = 0; i < sizeof(http_reasons) / sizeof(http_reasons[0]);
-	     i++)
-		if (http_reasons[i].status == status)
-			return http_reasons[i].text;
-	return "";
+	if (status < 0 || status >= 600 || http_reasons[status] == NULL)
+		return "";
+	return http_reasons[status];
 }
 
 /* True when c belongs to one of the classes in cls. */
@@ -588,9 +582,7 @@ static ssize_t field_lines(struct parser *ps, size_t pos)
 		if (e == pos)
 			return 0;
 		if (is_ows(b[pos]))
-			return fail(h, ps->bad,
-			            "obs-fold or whitespace "
-			            "before a field name");
+			return fail(h, ps->bad, "obs-fold");
 		if (h->nheaders == HTTP_MAX_HEADERS)
 			return fail(h, ps->big, "too many header fields");
 		while (i < e && ctype(b[i], C_TCHAR))

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -20,6 +21,9 @@
 #include "portier/portdiag.h"
 
 static int http_error_escaped(struct evbuffer *out, const char *s, size_t n);
+static bool http_error_cached(const struct addr *backend, char *buf,
+                              size_t len);
+static void http_error_remember(const struct addr *backend, const char *text);
 
 int http_error_write(struct evbuffer *out, const struct http_error_page *page)
 {
@@ -91,7 +95,10 @@ char *http_error_explain_refused(const struct addr *backend, char *buf,
 			         "it: the service may have stopped.", path);
 		return buf;
 	}
-	if (portdiag_list("/proc", &list, &n) < 0) {
+	if (http_error_cached(backend, buf, len))
+		return buf;
+	if (portdiag_list_port("/proc", IPPROTO_TCP, backend->port, &list,
+	                       &n) < 0) {
 		snprintf(buf, len, "Could not look at the listening sockets "
 		         "of this machine.");
 		return buf;
@@ -99,12 +106,8 @@ char *http_error_explain_refused(const struct addr *backend, char *buf,
 	for (size_t i = 0; i < n; i++) {
 		const struct portdiag_socket *s = &list[i];
 		char holder[160], where[ADDR_STRLEN];
-		struct addr a;
 		int w;
 
-		portdiag_socket_addr(s, &a);
-		if (s->proto != IPPROTO_TCP || a.port != backend->port)
-			continue;
 		if (s->family == AF_INET)
 			v4 = true;
 		else
@@ -131,7 +134,49 @@ char *http_error_explain_refused(const struct addr *backend, char *buf,
 		snprintf(buf + used, len - used, " The service listens on "
 		         "IPv4 only: set the backend to localhost:%u or "
 		         "127.0.0.1:%u.", backend->port, backend->port);
+	http_error_remember(backend, buf);
 	return buf;
+}
+
+/*
+ * The last explanation of each worker, reused for HTTP_ERROR_CACHE_S: the
+ * search for a port's holder reads every process's descriptors, which a
+ * flood of refused requests must not repeat inside the event loop.
+ */
+#define HTTP_ERROR_CACHE_S 5
+
+static _Thread_local struct {
+	uint16_t port;
+	int family;
+	time_t at;
+	char text[768];
+} http_error_cache;
+
+/* Copy a recent explanation for this backend into buf, if there is one. */
+static bool http_error_cached(const struct addr *backend, char *buf,
+                              size_t len)
+{
+	time_t now = time(NULL);
+
+	if (http_error_cache.at == 0 || now - http_error_cache.at >=
+	                                    HTTP_ERROR_CACHE_S ||
+	    http_error_cache.port != backend->port ||
+	    http_error_cache.family != (int)backend->kind * 100 +
+	                                   backend->sa.sa.sa_family)
+		return false;
+	snprintf(buf, len, "%s", http_error_cache.text);
+	return true;
+}
+
+/* Keep an explanation for http_error_cached. */
+static void http_error_remember(const struct addr *backend, const char *text)
+{
+	http_error_cache.port = backend->port;
+	http_error_cache.family =
+	    (int)backend->kind * 100 + backend->sa.sa.sa_family;
+	http_error_cache.at = time(NULL);
+	snprintf(http_error_cache.text, sizeof(http_error_cache.text), "%s",
+	         text);
 }
 
 /* Append n bytes of s with HTML's special characters escaped. */

@@ -18,52 +18,73 @@
 #include "portier/http_forward.h"
 #include "portier/http.h"
 
+/* A head being written into space reserved in an evbuffer: plain
+ * memcpy, no printf, one commit. */
+struct head_writer {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
 static bool http_forward_hop(const struct http_head *h, size_t i,
                              bool upgrade);
 static void http_forward_ip(const struct sockaddr *sa, char *buf, size_t len,
                             bool forwarded);
-static int http_forward_joined(struct evbuffer *out, const char *buf,
-                               const struct http_head *h, enum http_field kind,
-                               const char *name, const char *ours);
-static int http_forward_field(struct evbuffer *out, const char *buf,
-                              const struct http_header *f);
+static size_t http_forward_bound(const struct http_head *h);
+static int writer_open(struct head_writer *w, struct evbuffer *out,
+                       struct evbuffer_iovec *vec, size_t cap);
+static void put(struct head_writer *w, const void *s, size_t n);
+static void put_str(struct head_writer *w, const char *s);
+static void put_slice(struct head_writer *w, const char *buf,
+                      struct http_slice sl);
+static void put_field(struct head_writer *w, const char *buf,
+                      const struct http_header *f);
+static void put_joined(struct head_writer *w, const char *buf,
+                       const struct http_head *h, enum http_field kind,
+                       const char *name, const char *ours);
+static int writer_commit(struct head_writer *w, struct evbuffer *out,
+                         struct evbuffer_iovec *vec);
 
 int http_forward_request(struct evbuffer *out, const char *buf,
                          const struct http_head *h,
                          const struct http_forward_request *how)
 {
 	char ip[INET6_ADDRSTRLEN + 2], fwd_ip[INET6_ADDRSTRLEN + 4];
-	char host[300], forwarded[640];
+	char host[300], port[8] = "";
 	const char *proto = how->https ? "https" : "http";
 	bool trusted = how->trusted;
-	int r = 0;
+	struct evbuffer_iovec vec;
+	struct head_writer w;
 
+	if (writer_open(&w, out, &vec,
+	                http_forward_bound(h) +
+	                    (how->host ? strlen(how->host) : 0)) < 0)
+		return -1;
 	/* The request line in origin form: an absolute-form target's
 	 * authority has become the Host below. */
-	if (h->absolute_form)
-		r |= evbuffer_add_printf(
-		    out, "%.*s %.*s HTTP/1.1\r\n", (int)h->method.len,
-		    buf + h->method.off, h->path.len ? (int)h->path.len : 1,
-		    h->path.len ? buf + h->path.off : "/");
+	put_slice(&w, buf, h->method);
+	put(&w, " ", 1);
+	if (!h->absolute_form)
+		put_slice(&w, buf, h->target);
+	else if (h->path.len > 0)
+		put_slice(&w, buf, h->path);
 	else
-		r |= evbuffer_add_printf(out, "%.*s %.*s HTTP/1.1\r\n",
-		                         (int)h->method.len, buf + h->method.off,
-		                         (int)h->target.len, buf + h->target.off);
+		put(&w, "/", 1);
+	put(&w, " HTTP/1.1\r\n", 11);
 	if (h->host_port)
-		snprintf(host, sizeof(host), "%s:%u", h->host, h->host_port);
-	else
-		snprintf(host, sizeof(host), "%s", h->host);
-	if (how->host != NULL)
-		r |= evbuffer_add_printf(out, "Host: %s\r\n", how->host);
-	else if (host[0] != '\0')
-		r |= evbuffer_add_printf(out, "Host: %s\r\n", host);
+		snprintf(port, sizeof(port), ":%u", h->host_port);
+	snprintf(host, sizeof(host), "%s%s", h->host, port);
+	if (how->host != NULL || host[0] != '\0') {
+		put(&w, "Host: ", 6);
+		put_str(&w, how->host != NULL ? how->host : host);
+		put(&w, "\r\n", 2);
+	}
 	for (size_t i = 0; i < h->nheaders; i++) {
 		switch (h->kind[i]) {
 		case HTTP_F_HOST:
-			continue;
 		case HTTP_F_X_FORWARDED_FOR:
 		case HTTP_F_FORWARDED:
-			continue; /* joined below */
+			continue; /* written below */
 		case HTTP_F_X_FORWARDED_PROTO:
 		case HTTP_F_X_FORWARDED_HOST:
 			if (!trusted)
@@ -77,58 +98,74 @@ int http_forward_request(struct evbuffer *out, const char *buf,
 			if (http_forward_hop(h, i, how->upgrade))
 				continue;
 		}
-		r |= http_forward_field(out, buf, &h->headers[i]);
+		put_field(&w, buf, &h->headers[i]);
 	}
 	http_forward_ip(how->client, ip, sizeof(ip), false);
 	http_forward_ip(how->client, fwd_ip, sizeof(fwd_ip), true);
-	r |= http_forward_joined(out, buf, h,
-	                         trusted ? HTTP_F_X_FORWARDED_FOR : HTTP_F_COUNT,
-	                         "X-Forwarded-For", ip);
-	if (!trusted || !(h->seen & (1u << HTTP_F_X_FORWARDED_PROTO)))
-		r |= evbuffer_add_printf(out, "X-Forwarded-Proto: %s\r\n",
-		                         proto);
+	put_joined(&w, buf, h,
+	           trusted ? HTTP_F_X_FORWARDED_FOR : HTTP_F_COUNT,
+	           "X-Forwarded-For: ", ip);
+	if (!trusted || !(h->seen & (1u << HTTP_F_X_FORWARDED_PROTO))) {
+		put(&w, "X-Forwarded-Proto: ", 19);
+		put_str(&w, proto);
+		put(&w, "\r\n", 2);
+	}
 	if ((!trusted || !(h->seen & (1u << HTTP_F_X_FORWARDED_HOST))) &&
-	    host[0] != '\0')
-		r |= evbuffer_add_printf(out, "X-Forwarded-Host: %s\r\n", host);
-	if (host[0] != '\0')
-		snprintf(forwarded, sizeof(forwarded),
-		         "for=%s;host=\"%s\";proto=%s", fwd_ip, host, proto);
-	else
-		snprintf(forwarded, sizeof(forwarded), "for=%s;proto=%s",
-		         fwd_ip, proto);
-	r |= http_forward_joined(out, buf, h,
-	                         trusted ? HTTP_F_FORWARDED : HTTP_F_COUNT,
-	                         "Forwarded", forwarded);
+	    host[0] != '\0') {
+		put(&w, "X-Forwarded-Host: ", 18);
+		put_str(&w, host);
+		put(&w, "\r\n", 2);
+	}
+	{
+		char forwarded[INET6_ADDRSTRLEN + 340];
+
+		if (host[0] != '\0')
+			snprintf(forwarded, sizeof(forwarded),
+			         "for=%s;host=\"%s\";proto=%s", fwd_ip, host,
+			         proto);
+		else
+			snprintf(forwarded, sizeof(forwarded),
+			         "for=%s;proto=%s", fwd_ip, proto);
+		put_joined(&w, buf, h,
+		           trusted ? HTTP_F_FORWARDED : HTTP_F_COUNT,
+		           "Forwarded: ", forwarded);
+	}
 	if (how->upgrade)
-		r |= evbuffer_add(out, "Connection: upgrade\r\n", 21);
-	r |= evbuffer_add(out, "\r\n", 2);
-	return r < 0 ? -1 : 0;
+		put(&w, "Connection: upgrade\r\n", 21);
+	put(&w, "\r\n", 2);
+	return writer_commit(&w, out, &vec);
 }
 
 int http_forward_response(struct evbuffer *out, const char *buf,
                           const struct http_head *h,
                           const struct http_forward_response *how)
 {
-	int r = 0;
+	struct evbuffer_iovec vec;
+	struct head_writer w;
+	char status[8];
 
-	r |= evbuffer_add_printf(out, "HTTP/1.1 %03d %.*s\r\n", h->status,
-	                         (int)h->reason.len, buf + h->reason.off);
+	if (writer_open(&w, out, &vec, http_forward_bound(h)) < 0)
+		return -1;
+	snprintf(status, sizeof(status), "%03d ", h->status);
+	put(&w, "HTTP/1.1 ", 9);
+	put_str(&w, status);
+	put_slice(&w, buf, h->reason);
+	put(&w, "\r\n", 2);
 	for (size_t i = 0; i < h->nheaders; i++) {
 		if (http_forward_hop(h, i, how->upgrade))
 			continue;
-		if (how->dechunk &&
-		    h->kind[i] == HTTP_F_TRANSFER_ENCODING)
+		if (how->dechunk && h->kind[i] == HTTP_F_TRANSFER_ENCODING)
 			continue;
-		r |= http_forward_field(out, buf, &h->headers[i]);
+		put_field(&w, buf, &h->headers[i]);
 	}
 	if (how->upgrade)
-		r |= evbuffer_add(out, "Connection: upgrade\r\n", 21);
+		put(&w, "Connection: upgrade\r\n", 21);
 	else if (how->close)
-		r |= evbuffer_add(out, "Connection: close\r\n", 19);
+		put(&w, "Connection: close\r\n", 19);
 	else if (how->keep_alive_10)
-		r |= evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-	r |= evbuffer_add(out, "\r\n", 2);
-	return r < 0 ? -1 : 0;
+		put(&w, "Connection: keep-alive\r\n", 24);
+	put(&w, "\r\n", 2);
+	return writer_commit(&w, out, &vec);
 }
 
 /* True when header i concerns only one hop (RFC 9110 section 7.6.1). */
@@ -184,35 +221,86 @@ static void http_forward_ip(const struct sockaddr *sa, char *buf, size_t len,
 		snprintf(buf, len, "%s", ip);
 }
 
-/* Write `name: ` with the values of every field of `kind` joined by ", "
- * (none when kind is HTTP_F_COUNT), then `ours`. */
-static int http_forward_joined(struct evbuffer *out, const char *buf,
-                               const struct http_head *h, enum http_field kind,
-                               const char *name, const char *ours)
+/* The most a rewritten head of `h` can take: its fields (the joined
+ * forwarding fields replace the ones they join), its request or status
+ * line, and what portier adds (Host, X-Forwarded-*, Forwarded, Connection:
+ * well under 1.5 KiB). */
+static size_t http_forward_bound(const struct http_head *h)
 {
-	int r = evbuffer_add_printf(out, "%s: ", name);
+	size_t n = (size_t)h->method.len + h->target.len + h->reason.len;
 
-	for (size_t i = 0; kind != HTTP_F_COUNT && i < h->nheaders; i++) {
-		const struct http_slice *v = &h->headers[i].value;
-
-		if (h->kind[i] != kind || v->len == 0)
-			continue;
-		r |= evbuffer_add(out, buf + v->off, v->len);
-		r |= evbuffer_add(out, ", ", 2);
-	}
-	r |= evbuffer_add_printf(out, "%s\r\n", ours);
-	return r < 0 ? -1 : 0;
+	for (size_t i = 0; i < h->nheaders; i++)
+		n += h->headers[i].name.len + h->headers[i].value.len + 4u;
+	return n + 1536;
 }
 
-/* Copy one field as "Name: value\r\n". */
-static int http_forward_field(struct evbuffer *out, const char *buf,
-                              const struct http_header *f)
+/* Reserve cap contiguous bytes at the end of out. */
+static int writer_open(struct head_writer *w, struct evbuffer *out,
+                       struct evbuffer_iovec *vec, size_t cap)
 {
-	int r = 0;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)cap, vec, 1) != 1 ||
+	    vec->iov_len < cap)
+		return -1;
+	w->p = vec->iov_base;
+	w->len = 0;
+	w->cap = cap;
+	return 0;
+}
 
-	r |= evbuffer_add(out, buf + f->name.off, f->name.len);
-	r |= evbuffer_add(out, ": ", 2);
-	r |= evbuffer_add(out, buf + f->value.off, f->value.len);
-	r |= evbuffer_add(out, "\r\n", 2);
-	return r < 0 ? -1 : 0;
+/* Append n bytes; the bound makes overflow impossible, but a wrong bound
+ * truncates rather than overruns. */
+static void put(struct head_writer *w, const void *s, size_t n)
+{
+	if (n > w->cap - w->len)
+		n = w->cap - w->len;
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+/* Append a C string. */
+static void put_str(struct head_writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+/* Append a slice of the parsed buffer. */
+static void put_slice(struct head_writer *w, const char *buf,
+                      struct http_slice sl)
+{
+	put(w, buf + sl.off, sl.len);
+}
+
+/* Append one field as "Name: value\r\n". */
+static void put_field(struct head_writer *w, const char *buf,
+                      const struct http_header *f)
+{
+	put_slice(w, buf, f->name);
+	put(w, ": ", 2);
+	put_slice(w, buf, f->value);
+	put(w, "\r\n", 2);
+}
+
+/* Append `name` (with its ": ") and the values of every field of `kind`
+ * joined by ", " (none when kind is HTTP_F_COUNT), then `ours`. */
+static void put_joined(struct head_writer *w, const char *buf,
+                       const struct http_head *h, enum http_field kind,
+                       const char *name, const char *ours)
+{
+	put_str(w, name);
+	for (size_t i = 0; kind != HTTP_F_COUNT && i < h->nheaders; i++) {
+		if (h->kind[i] != kind || h->headers[i].value.len == 0)
+			continue;
+		put_slice(w, buf, h->headers[i].value);
+		put(w, ", ", 2);
+	}
+	put_str(w, ours);
+	put(w, "\r\n", 2);
+}
+
+/* Commit what was written. */
+static int writer_commit(struct head_writer *w, struct evbuffer *out,
+                         struct evbuffer_iovec *vec)
+{
+	vec->iov_len = w->len;
+	return evbuffer_commit_space(out, vec, 1);
 }

@@ -41,6 +41,7 @@
 #include "portier/http_forward.h"
 #include "portier/listener.h"
 #include "portier/log.h"
+#include "portier/proxyproto.h"
 #include "portier/relay.h"
 #include "portier/route.h"
 #include "portier/runtime.h"
@@ -138,9 +139,11 @@ static void hs_relay_done_cb(struct relay *relay, enum relay_end why,
                              void *arg);
 static void hs_run(struct http_session *s);
 static int hs_step(struct http_session *s);
+static int hs_head_deadline(struct http_session *s);
 static int hs_step_head(struct http_session *s);
 static int hs_begin(struct http_session *s, const char *buf, size_t n);
 static int hs_connect(struct http_session *s);
+static int hs_proxy_header(struct http_session *s);
 static int hs_step_exchange(struct http_session *s);
 static int hs_request_body(struct http_session *s);
 static int hs_response(struct http_session *s);
@@ -262,8 +265,9 @@ static void hs_backend_cb(struct backend *b, short what, void *arg)
 		char why[2 * ADDR_STRLEN + 128];
 
 		backend_describe_error(b, why, sizeof(why));
-		(void)hs_bad_gateway(s, b->error == ETIMEDOUT ? 504 : 502,
-		                     why);
+		if (hs_bad_gateway(s, b->error == ETIMEDOUT ? 504 : 502, why) >=
+		    0)
+			hs_run(s);
 		return;
 	}
 	if (what & EV_TIMEOUT) {
@@ -362,11 +366,47 @@ static int hs_step(struct http_session *s)
 			hs_close(s);
 			return -1;
 		}
-		s->bytes_out += sent;
 		moved |= sent > 0;
 		hs_drop_empty(&s->cout);
 	}
 	return moved;
+}
+
+/*
+ * The head of a request must be whole within timeout_header of its first
+ * byte: a deadline, not an idle time, so that a client dripping one byte a
+ * second cannot hold the connection. The timer is set to what is left
+ * each time part of a head arrives (libevent restarts a persistent
+ * event's timer whenever the event runs). Returns 0, 1 when the time is
+ * up and the 408 is on its way, or -1 when the session ended.
+ */
+static int hs_head_deadline(struct http_session *s)
+{
+	unsigned limit =
+	    runtime_global(listener_runtime(s->listener))->timeout_header_ms;
+	uint32_t now = hs_now(s), spent;
+	struct timeval tv;
+
+	if (!s->head_timer) {
+		/* The first byte of a request starts its clock. */
+		s->head_timer = 1;
+		s->head_start = now;
+	}
+	if (limit == 0)
+		return 0;
+	spent = now - s->head_start;
+	if (spent >= limit)
+		return hs_answer(s, 408, false,
+		                 "The request head did not arrive within %u "
+		                 "ms.",
+		                 limit);
+	tv.tv_sec = (limit - spent) / 1000;
+	tv.tv_usec = ((limit - spent) % 1000) * 1000;
+	if (event_add(s->cev, &tv) < 0) {
+		hs_close(s);
+		return -1;
+	}
+	return 0;
 }
 
 /* HS_HEAD: read until a whole request head is there, then start it. */
@@ -389,15 +429,9 @@ static int hs_step_head(struct http_session *s)
 			return hs_answer(s, hs_head.error_status, false, "%s",
 			                 hs_head.error);
 		s->parsed_len = (uint32_t)len;
-		if (!s->head_timer) {
-			/* The first byte of a request starts its clock. */
-			s->head_timer = 1;
-			s->head_start = hs_now(s);
-			if (hs_arm(s, runtime_global(listener_runtime(
-			                  s->listener))->timeout_header_ms) < 0)
-				return hs_answer(s, 500, false, "%s",
-				                 strerror(errno));
-		}
+		n = hs_head_deadline(s);
+		if (n != 0)
+			return (int)n;
 	}
 	if (!s->c_readable || s->c_eof)
 		return 0;
@@ -433,6 +467,7 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 
 	hs_reset_request(s);
 	s->requests++;
+	s->bytes_in = n;
 	s->head_timer = 0;
 	s->parsed_len = 0;
 	s->method_head = h->method_head;
@@ -515,7 +550,6 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 		evbuffer_drain(s->cin, n);
 		return hs_answer(s, 500, false, "out of memory");
 	}
-	s->bytes_in += n;
 	evbuffer_drain(s->cin, n);
 	hs_drop_empty(&s->cin);
 	switch (s->req_body) {
@@ -562,10 +596,13 @@ static int hs_connect(struct http_session *s)
 		/* A pooled connection may have been closed by the backend
 		 * just now: keep the head to send it again on a new one. */
 		if (s->req_body == HTTP_BODY_NONE && s->retries < 2) {
+			size_t len = evbuffer_get_length(s->bout);
+
 			s->retry = evbuffer_new();
 			if (s->retry != NULL &&
-			    evbuffer_add_buffer_reference(s->retry, s->bout) <
-			        0) {
+			    evbuffer_add(s->retry,
+			                 evbuffer_pullup(s->bout, (ssize_t)len),
+			                 len) < 0) {
 				evbuffer_free(s->retry);
 				s->retry = NULL;
 			}
@@ -573,8 +610,32 @@ static int hs_connect(struct http_session *s)
 	} else if (!s->b->connecting) {
 		s->b_connected = 1;
 	}
+	if (!s->b->reused &&
+	    listener_config(s->listener)->proxy_protocol != CONFIG_PROXY_OFF &&
+	    hs_proxy_header(s) < 0)
+		return hs_answer(s, 500, false, "cannot build the PROXY header");
 	s->b->requests++;
 	return 1;
+}
+
+/* Put the PROXY header in front of the first request on a new backend
+ * connection. */
+static int hs_proxy_header(struct http_session *s)
+{
+	const struct config_listener *cl = listener_config(s->listener);
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	uint8_t hdr[PROXYPROTO_MAX];
+	int n;
+
+	if (getsockname(s->cfd, (struct sockaddr *)&local, &len) < 0)
+		memset(&local, 0, sizeof(local));
+	n = proxyproto_build(cl->proxy_protocol == CONFIG_PROXY_V1 ? 1 : 2,
+	                     &s->peer.sa, (struct sockaddr *)&local, hdr,
+	                     sizeof(hdr));
+	if (n < 0)
+		return -1;
+	return evbuffer_prepend(s->bout, hdr, (size_t)n);
 }
 
 /* HS_EXCHANGE: the request body out, the response back. */
@@ -604,6 +665,18 @@ static int hs_step_exchange(struct http_session *s)
 	if (r < 0)
 		return -1;
 	moved |= r;
+	if (s->resp_state == HS_RESP_DONE && !s->req_done) {
+		/* The backend answered before the request body ended (a
+		 * 413, say): the rest of the body goes nowhere, and the
+		 * connection closes after the response. */
+		s->req_done = 1;
+		s->backend_keep = 0;
+		s->client_keep = 0;
+		if (s->bout != NULL) {
+			evbuffer_free(s->bout);
+			s->bout = NULL;
+		}
+	}
 	if (s->resp_state == HS_RESP_DONE && s->req_done && s->bout == NULL)
 		return hs_end_exchange(s);
 	return moved;
@@ -735,10 +808,12 @@ static int hs_response_head(struct http_session *s)
 				    (s->cout = evbuffer_new()) == NULL)
 					return hs_answer(s, 500, false,
 					                 "out of memory");
+				s->bytes_out -= evbuffer_get_length(s->cout);
 				if (http_forward_response(s->cout, buf, h,
 				                          &how) < 0)
 					return hs_answer(s, 500, false,
 					                 "out of memory");
+				s->bytes_out += evbuffer_get_length(s->cout);
 			}
 			evbuffer_drain(s->bin, (size_t)n);
 			s->parsed_blen = 0;
@@ -765,8 +840,10 @@ static int hs_response_head(struct http_session *s)
 			how.dechunk = s->dechunk;
 			if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL)
 				return hs_answer(s, 500, false, "out of memory");
+			s->bytes_out -= evbuffer_get_length(s->cout);
 			if (http_forward_response(s->cout, buf, h, &how) < 0)
 				return hs_answer(s, 500, false, "out of memory");
+			s->bytes_out += evbuffer_get_length(s->cout);
 			evbuffer_drain(s->bin, (size_t)n);
 			s->parsed_blen = 0;
 			if (h->body == HTTP_BODY_CHUNKED)
@@ -808,6 +885,7 @@ static int hs_response_body(struct http_session *s)
 		return -1;
 	}
 	if (have > 0) {
+		s->bytes_out -= evbuffer_get_length(s->cout);
 		if (s->resp_body == HTTP_BODY_CHUNKED) {
 			if (hs_move_chunked(&s->resp_chunk, s->bin, s->cout,
 			                    s->dechunk, &error) < 0) {
@@ -831,6 +909,7 @@ static int hs_response_body(struct http_session *s)
 			    s->resp_left == 0)
 				s->resp_state = HS_RESP_DONE;
 		}
+		s->bytes_out += evbuffer_get_length(s->cout);
 		hs_drop_empty(&s->bin);
 		return 1;
 	}
@@ -848,6 +927,7 @@ static int hs_response_body(struct http_session *s)
 		            s->b_rdhup);
 		if (n > 0) {
 			s->resp_left -= (uint64_t)n;
+			s->bytes_out += (uint64_t)n;
 			if (s->resp_body == HTTP_BODY_LENGTH &&
 			    s->resp_left == 0)
 				s->resp_state = HS_RESP_DONE;
@@ -920,10 +1000,12 @@ static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
 	s->status = 101;
 	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL)
 		return hs_answer(s, 500, false, "out of memory");
+	s->bytes_out -= evbuffer_get_length(s->cout);
 	if (http_forward_response(s->cout, buf, &hs_head, &how) < 0)
 		return hs_answer(s, 500, false, "out of memory");
 	evbuffer_drain(s->bin, n);
 	evbuffer_add_buffer(s->cout, s->bin);
+	s->bytes_out += evbuffer_get_length(s->cout);
 	hs_drop_empty(&s->bin);
 	if (s->cin != NULL) {
 		evbuffer_free(s->cin);
@@ -973,7 +1055,10 @@ static int hs_end_exchange(struct http_session *s)
 		evbuffer_free(s->retry);
 		s->retry = NULL;
 	}
-	if (s->backend_keep && clean)
+	/* A connection that began with one client's PROXY header serves no
+	 * other client. */
+	if (s->backend_keep && clean &&
+	    listener_config(s->listener)->proxy_protocol == CONFIG_PROXY_OFF)
 		backend_release(s->b);
 	else
 		backend_close(s->b);
@@ -1072,9 +1157,18 @@ static int hs_answer(struct http_session *s, int status, bool keep,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	hs_log(s, status >= 500 && status != 501 ? LOG_LEVEL_WARN
-	                                         : LOG_LEVEL_INFO,
-	       "%d %s: %s", status, http_status_text(status), text);
+	if (log_enabled(LOG_LEVEL_INFO)) {
+		/* One log line: the page's line breaks become spaces. */
+		char line[sizeof(text)];
+
+		snprintf(line, sizeof(line), "%s", text);
+		for (char *c = line; *c != '\0'; c++)
+			if (*c == '\n')
+				*c = ' ';
+		hs_log(s, status >= 500 && status != 501 ? LOG_LEVEL_WARN
+		                                         : LOG_LEVEL_INFO,
+		       "%d %s: %s", status, http_status_text(status), line);
+	}
 	if (s->b != NULL) {
 		backend_close(s->b);
 		s->b = NULL;
@@ -1102,12 +1196,19 @@ static int hs_answer(struct http_session *s, int status, bool keep,
 	page.head_only = s->method_head;
 	page.close = !keep || !s->client_keep;
 	page.text = text;
-	if ((s->cout == NULL && (s->cout = evbuffer_new()) == NULL) ||
-	    http_error_write(s->cout, &page) < 0) {
+	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL) {
 		hs_close(s);
 		return -1;
 	}
+	s->bytes_out -= evbuffer_get_length(s->cout);
+	if (http_error_write(s->cout, &page) < 0) {
+		hs_close(s);
+		return -1;
+	}
+	s->bytes_out += evbuffer_get_length(s->cout);
 	s->status = (uint16_t)status;
+	if (s->log == NULL && s->state == HS_HEAD && accesslog_enabled())
+		s->log = accesslog_begin(NULL, NULL, &s->peer.sa);
 	hs_log_request(s);
 	if (page.close) {
 		s->state = HS_FINISH;
@@ -1164,7 +1265,8 @@ static void hs_timeout(struct http_session *s)
 		}
 		return;
 	case HS_EXCHANGE:
-		if (!g->timeout_idle_ms ||
+		/* A connect under way has its own timeout. */
+		if (!g->timeout_idle_ms || !s->b_connected ||
 		    now - s->last_active < g->timeout_idle_ms)
 			return;
 		if (s->resp_state == HS_RESP_HEAD && s->req_done &&

@@ -175,6 +175,32 @@ int portdiag_list(const char *procroot, struct portdiag_socket **list,
 	return 0;
 }
 
+int portdiag_list_port(const char *procroot, int proto, uint16_t port,
+                       struct portdiag_socket **list, size_t *n)
+{
+	struct portdiag_socket *all = NULL;
+	size_t nall = 0, kept = 0;
+
+	if (load_sockets(procroot, proto, &all, &nall) == -1) {
+		free(all);
+		return -1;
+	}
+	for (size_t i = 0; i < nall; i++) {
+		struct addr a;
+
+		portdiag_socket_addr(&all[i], &a);
+		if (a.port == port)
+			all[kept++] = all[i];
+	}
+	/* The pass over every process's descriptors is the costly part:
+	 * only when something listens. */
+	if (kept > 0)
+		portdiag_fill_holders(procroot, all, kept);
+	*list = all;
+	*n = kept;
+	return 0;
+}
+
 void portdiag_socket_addr(const struct portdiag_socket *s, struct addr *out)
 {
 	struct portdiag_key key;

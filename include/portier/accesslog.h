@@ -29,8 +29,9 @@ void accesslog_close(void);
 /* True when an access log is written. */
 bool accesslog_enabled(void);
 
-/* Begin the entry of a request whose head `h` was parsed from `buf`.
- * Returns NULL when out of memory (the request is then not logged). */
+/* Begin the entry of a request whose head `h` was parsed from `buf`, or
+ * with h NULL of one refused before its head could be parsed. Returns
+ * NULL when out of memory (the request is then not logged). */
 struct accesslog_entry *accesslog_begin(const char *buf,
 					const struct http_head *h,
 					const struct sockaddr *client);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -56,6 +57,13 @@ void portdiag_fill_holders(const char *procroot, struct portdiag_socket *list,
  * then protocol and address. The caller frees *list. Returns 0 or -1. */
 int portdiag_list(const char *procroot, struct portdiag_socket **list,
 		  size_t *n) __attribute__((warn_unused_result));
+
+/* The listening sockets of `proto` on `port` only, with their holders
+ * (whose search is skipped when there are none). The caller frees *list.
+ * Returns 0 or -1. */
+int portdiag_list_port(const char *procroot, int proto, uint16_t port,
+		       struct portdiag_socket **list, size_t *n)
+	__attribute__((warn_unused_result));
 
 /* The socket as a struct addr for addr_overlaps (v4-mapped made IPv4). */
 void portdiag_socket_addr(const struct portdiag_socket *s, struct addr *out);

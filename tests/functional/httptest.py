@@ -441,15 +441,19 @@ class EchoBackend(Server):
         super().__init__(self._handle, **kwargs)
 
     def _handle(self, conn, server):
+        try:
+            self._serve_conn(conn)
+        except (EOFError, OSError, ValueError, TestFailure):
+            pass
+        finally:
+            conn.close()
+
+    def _serve_conn(self, conn):
         reader = Reader(conn)
         while True:
-            try:
-                req = read_request(reader, self._continue(conn))
-            except (EOFError, OSError):
-                return None
+            req = read_request(reader, self._continue(conn))
             if req is None:
-                conn.close()
-                return None
+                return
             with self._lock:
                 self.requests.append(req)
             extra = req.headers.all("x-test-response-header")
@@ -460,8 +464,7 @@ class EchoBackend(Server):
                 headers.append("Connection: close")
             conn.sendall(response_bytes(200, "OK", headers, body))
             if close:
-                conn.close()
-                return None
+                return
 
     @staticmethod
     def _continue(conn):
@@ -484,8 +487,11 @@ class RawBackend(Server):
         self.respond = respond
         self.interim = interim
         self.received = bytearray()
+        # with .conn_id (1 for the first connection...) and .nth (1 for
+        # the first request of its connection...)
         self.requests = []
         self._rlock = threading.Lock()
+        self._conns = 0
         super().__init__(self._handle, **kwargs)
 
     def _record(self, data):
@@ -497,27 +503,33 @@ class RawBackend(Server):
             return bytes(self.received)
 
     def _handle(self, conn, server):
+        try:
+            self._serve_conn(conn)
+        except (EOFError, OSError, ValueError, TestFailure):
+            pass
+        finally:
+            conn.close()
+
+    def _serve_conn(self, conn):
         reader = Reader(conn, self._record)
+        with self._rlock:
+            self._conns += 1
+            conn_id = self._conns
         interim = None
         if self.interim:
             def interim(req):
                 self.interim(req, conn)
+        nth = 0
         while True:
-            try:
-                req = read_request(reader, interim)
-            except (EOFError, OSError, ValueError, TestFailure):
-                conn.close()
-                return None
+            req = read_request(reader, interim)
             if req is None:
-                conn.close()
-                return None
+                return
+            nth += 1
+            req.conn_id = conn_id
+            req.nth = nth
             with self._rlock:
                 self.requests.append(req)
             answer = self.respond(req, conn)
             if answer is None:
-                conn.close()
-                return None
-            try:
-                conn.sendall(answer)
-            except OSError:
-                return None
+                return
+            conn.sendall(answer)

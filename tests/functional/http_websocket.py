@@ -1,0 +1,268 @@
+# SPDX-License-Identifier: MIT
+"""HTTP mode: WebSocket and other upgrades.
+
+The WebSocket backend here is written with plain sockets: the opening
+handshake of RFC 6455 and an echo of every frame.
+
+- messages of a few bytes to a few hundred KiB echo through portier, with
+  Connection: upgrade and with Connection: keep-alive, Upgrade;
+- a frame the backend sends in the same write as its 101 reaches the
+  client;
+- a backend that answers an Upgrade request with something else than 101
+  keeps the connection in HTTP: the next request is parsed and routed as
+  one;
+- Upgrade: h2c is never forwarded as an upgrade, and a 101 the backend
+  sends anyway becomes a 502;
+- an upgraded connection stays open across more than timeout_header, while
+  a request head that takes that long gets its 408.
+"""
+
+import base64
+import hashlib
+import os
+import struct
+import time
+
+from httptest import (EchoBackend, HttpPortier, Reader, describe,
+                      read_request, request, response_bytes)
+from lib import (KIB, Server, TestFailure, check, check_equal, info, run,
+                 step)
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
+HEADER_TIMEOUT = 1.0
+
+
+def accept_key(key):
+    return base64.b64encode(
+        hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+def frame(payload, opcode=TEXT, masked=False):
+    """One final WebSocket frame; masked as a client sends it."""
+    n = len(payload)
+    bit = 0x80 if masked else 0
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", n)
+    if masked:
+        mask = os.urandom(4)
+        head += mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def read_frame(reader):
+    """(opcode, payload) of the next frame, unmasked."""
+    b0, b1 = reader.exactly(2)
+    n = b1 & 0x7f
+    if n == 126:
+        n = struct.unpack("!H", reader.exactly(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", reader.exactly(8))[0]
+    mask = reader.exactly(4) if b1 & 0x80 else None
+    payload = reader.exactly(n)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return b0 & 0x0f, payload
+
+
+def ws_backend(conn, server):
+    """Requests of a keep-alive connection: a WebSocket upgrade is
+    accepted (on /greet with a first frame in the same write as the 101)
+    and every frame echoed; /force101 gets a 101 whatever it asked;
+    anything else gets the JSON description of the request."""
+    try:
+        return ws_serve(Reader(conn), conn, server)
+    finally:
+        conn.close()
+
+
+def ws_serve(reader, conn, server):
+    """The requests of one connection of ws_backend."""
+    while True:
+        req = read_request(reader)
+        if req is None:
+            return "closed"
+        server.requests.append(req)
+        h = req.headers
+        if req.target == "/force101":
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                         b"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+            return "forced"
+        if (h.get("upgrade", "").lower() == "websocket" and
+                req.target != "/refuse"):
+            out = (b"HTTP/1.1 101 Switching Protocols\r\n"
+                   b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   b"Sec-WebSocket-Accept: " +
+                   accept_key(h.get("sec-websocket-key")).encode() +
+                   b"\r\n\r\n")
+            if req.target == "/greet":
+                out += frame(b"welcome, sent with the 101")
+            conn.sendall(out)
+            return ws_echo(reader, conn)
+        conn.sendall(response_bytes(200, "OK", [],
+                                    describe("ws-backend", req)))
+
+
+def ws_echo(reader, conn):
+    """Echo frames until a close frame, which is answered; then close."""
+    count = 0
+    while True:
+        opcode, payload = read_frame(reader)
+        if opcode == CLOSE:
+            conn.sendall(frame(payload, CLOSE))
+            return count
+        conn.sendall(frame(payload, opcode))
+        count += 1
+
+
+class Setup:
+    def __init__(self):
+        self.ws = Server(ws_backend)
+        self.ws.requests = []
+        self.other = EchoBackend("other")
+        self.p = HttpPortier(
+            {"web": {}},
+            [("ws.test", {"backend": self.ws.addr}),
+             ("other.test", {"backend": self.other.addr})],
+            global_keys={"timeout_header": f"{int(HEADER_TIMEOUT)}s"})
+
+    def upgrade(self, target="/", connection="Upgrade"):
+        """A client connection upgraded to a WebSocket; (conn, 101)."""
+        c = self.p.conn("web")
+        key = base64.b64encode(os.urandom(16)).decode()
+        c.send(request("GET", target, "ws.test", [
+            f"Connection: {connection}", "Upgrade: websocket",
+            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
+            "Origin: http://ws.test"]))
+        resp = c.response(interim=False)
+        if resp.status != 101:
+            raise TestFailure(f"upgrade to {target}: expected 101, got "
+                              f"{resp!r}")
+        check_equal(resp.headers.get("sec-websocket-accept"),
+                    accept_key(key), "101 with the right "
+                    "Sec-WebSocket-Accept")
+        check_equal(resp.headers.get("upgrade", "").lower(), "websocket",
+                    "   and Upgrade: websocket")
+        check("upgrade" in resp.headers.get("connection", "").lower(),
+              "   and Connection: upgrade", str(resp.headers.list))
+        return c, resp
+
+
+def echo_ok(c, payload, opcode=TEXT):
+    """Send a frame, check that the same comes back."""
+    c.send(frame(payload, opcode, masked=True))
+    got = read_frame(c.reader)
+    return got == (opcode, payload)
+
+
+def test_echo(s):
+    for connection in ("Upgrade", "keep-alive, Upgrade"):
+        step(f"WebSocket echo through portier (Connection: {connection})")
+        c, _ = s.upgrade(connection=connection)
+        req = s.ws.requests[-1]
+        check_equal(req.headers.get("upgrade"), "websocket",
+                    "the backend got Upgrade: websocket")
+        check("upgrade" in req.headers.get("connection", "").lower(),
+              "   and Connection: upgrade", str(req.headers.list))
+        for size in (5, 125, 126, 65535, 65536, 300 * KIB):
+            payload = os.urandom(size)
+            check(echo_ok(c, payload, BINARY),
+                  f"a {size}-byte message echoes")
+        check(echo_ok(c, "text ✓".encode()), "a text message echoes")
+        c.send(frame(struct.pack("!H", 1000), CLOSE, masked=True))
+        check_equal(read_frame(c.reader), (CLOSE, struct.pack("!H", 1000)),
+                    "the close frame is answered")
+        check(c.closed(), "then the connection closes")
+
+
+def test_greeting(s):
+    step("a frame sent in the same write as the 101 reaches the client")
+    c, _ = s.upgrade("/greet")
+    check_equal(read_frame(c.reader), (TEXT, b"welcome, sent with the 101"),
+                "the backend's first frame arrives")
+    check(echo_ok(c, b"after the greeting"), "echo works after it")
+    c.close()
+
+
+def test_refused_upgrade(s):
+    step("an Upgrade answered with 200 keeps HTTP on the connection")
+    c = s.p.conn("web")
+    c.send(request("GET", "/refuse", "ws.test", [
+        "Connection: Upgrade", "Upgrade: websocket",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13"]))
+    resp = c.response()
+    check_equal((resp.status, resp.json()["name"]), (200, "ws-backend"),
+                "the backend's 200 arrives")
+    resp = c.exchange(request("GET", "/next", "other.test"))
+    check_equal((resp.status, resp.json()["name"]), (200, "other"),
+                "the next request on the connection is routed by its Host "
+                "(not tunnelled to the first backend)")
+    c.close()
+
+
+H2C = ["Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c",
+       "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA"]
+
+
+def test_h2c(s):
+    step("Upgrade: h2c is not forwarded as an upgrade")
+    c = s.p.conn("web")
+    resp = c.exchange(request("GET", "/h2c", "other.test", H2C))
+    check_equal(resp.status, 200, "a plain 200 comes back")
+    got = resp.json()
+    names = [n.lower() for n, _ in got["headers"]]
+    info("backend received: " + ", ".join(names))
+    check("upgrade" not in names and "http2-settings" not in names,
+          "the backend got neither Upgrade nor HTTP2-Settings",
+          str(got["headers"]))
+    check(all("upgrade" not in v.lower() for n, v in got["headers"]
+              if n.lower() == "connection"),
+          "   nor Connection: upgrade", str(got["headers"]))
+    resp = c.exchange(request("GET", "/after-h2c", "other.test"))
+    check_equal(resp.json()["target"], "/after-h2c",
+                "the connection stays HTTP/1.1")
+    c.close()
+
+    step("a backend that answers h2c with 101 anyway: 502, no tunnel")
+    c = s.p.conn("web")
+    resp = c.exchange(request("GET", "/force101", "ws.test", H2C))
+    check_equal(resp.status, 502, "the client gets 502")
+    c.close()
+
+
+def test_outlives_header_timeout(s):
+    step(f"an upgraded connection outlives timeout_header = "
+         f"{HEADER_TIMEOUT:.0f}s")
+    c, _ = s.upgrade()
+    since = time.monotonic()
+    slow = s.p.conn("web")
+    slow.send(b"GET / HTTP/1.1\r\nHost: other.test\r\n")
+    resp = slow.response()
+    check_equal(resp.status, 408, "meanwhile, a request head that does not "
+                "end in time gets 408")
+    slow.close()
+    left = since + 2.5 * HEADER_TIMEOUT - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    info(f"WebSocket idle for {time.monotonic() - since:.1f} s")
+    check(echo_ok(c, b"still here"), "the WebSocket still echoes")
+    c.close()
+
+
+def main():
+    s = Setup()
+    test_echo(s)
+    test_greeting(s)
+    test_refused_upgrade(s)
+    test_h2c(s)
+    test_outlives_header_timeout(s)
+
+
+run(main)
