@@ -34,10 +34,10 @@ static void backend_event_cb(evutil_socket_t fd, short what, void *arg);
 static void backend_unpool(struct backend *b);
 
 struct backend *backend_get(struct upstream *up, struct event_base *base,
-                            unsigned connect_timeout_ms, backend_io_cb io,
-                            void *owner)
+                            unsigned connect_timeout_ms, bool pooled,
+                            backend_io_cb io, void *owner)
 {
-	struct backend *b = LIST_FIRST(&up->idle);
+	struct backend *b = pooled ? LIST_FIRST(&up->idle) : NULL;
 
 	if (b != NULL) {
 		backend_unpool(b);

@@ -13,13 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "portier/http_forward.h"
 #include "portier/http.h"
 
-/* A head being written into space reserved in an evbuffer: plain
- * memcpy, no printf, one commit. */
+/* A head being written into the caller's buffer: plain memcpy, no
+ * printf. */
 struct head_writer {
 	char *p;
 	size_t len;
@@ -28,11 +27,8 @@ struct head_writer {
 
 static bool http_forward_hop(const struct http_head *h, size_t i,
                              bool upgrade);
-static void http_forward_ip(const struct sockaddr *sa, char *buf, size_t len,
-                            bool forwarded);
-static size_t http_forward_bound(const struct http_head *h);
-static int writer_open(struct head_writer *w, struct evbuffer *out,
-                       struct evbuffer_iovec *vec, size_t cap);
+static int writer_open(struct head_writer *w, char *out, size_t cap,
+                       size_t need);
 static void put(struct head_writer *w, const void *s, size_t n);
 static void put_str(struct head_writer *w, const char *s);
 static void put_slice(struct head_writer *w, const char *buf,
@@ -42,24 +38,33 @@ static void put_field(struct head_writer *w, const char *buf,
 static void put_joined(struct head_writer *w, const char *buf,
                        const struct http_head *h, enum http_field kind,
                        const char *name, const char *ours);
-static int writer_commit(struct head_writer *w, struct evbuffer *out,
-                         struct evbuffer_iovec *vec);
+static void put_u16(struct head_writer *w, unsigned v);
 
-int http_forward_request(struct evbuffer *out, const char *buf,
-                         const struct http_head *h,
-                         const struct http_forward_request *how)
+ssize_t http_forward_request(char *out, size_t cap, const char *buf,
+                             const struct http_head *h,
+                             const struct http_forward_request *how)
 {
-	char ip[INET6_ADDRSTRLEN + 2], fwd_ip[INET6_ADDRSTRLEN + 4];
-	char host[300], port[8] = "";
+	const char *ip = how->client_ip;
 	const char *proto = how->https ? "https" : "http";
 	bool trusted = how->trusted;
-	struct evbuffer_iovec vec;
-	struct head_writer w;
+	struct head_writer w, hw;
+	char host[300];
 
-	if (writer_open(&w, out, &vec,
+	if (writer_open(&w, out, cap,
 	                http_forward_bound(h) +
 	                    (how->host ? strlen(how->host) : 0)) < 0)
 		return -1;
+	/* The client's host and port, as X-Forwarded-Host and Forwarded
+	 * give it. */
+	hw.p = host;
+	hw.len = 0;
+	hw.cap = sizeof(host) - 1;
+	put_str(&hw, h->host);
+	if (h->host_port) {
+		put(&hw, ":", 1);
+		put_u16(&hw, h->host_port);
+	}
+	host[hw.len] = '\0';
 	/* The request line in origin form: an absolute-form target's
 	 * authority has become the Host below. */
 	put_slice(&w, buf, h->method);
@@ -71,9 +76,6 @@ int http_forward_request(struct evbuffer *out, const char *buf,
 	else
 		put(&w, "/", 1);
 	put(&w, " HTTP/1.1\r\n", 11);
-	if (h->host_port)
-		snprintf(port, sizeof(port), ":%u", h->host_port);
-	snprintf(host, sizeof(host), "%s%s", h->host, port);
 	if (how->host != NULL || host[0] != '\0') {
 		put(&w, "Host: ", 6);
 		put_str(&w, how->host != NULL ? how->host : host);
@@ -100,8 +102,6 @@ int http_forward_request(struct evbuffer *out, const char *buf,
 		}
 		put_field(&w, buf, &h->headers[i]);
 	}
-	http_forward_ip(how->client, ip, sizeof(ip), false);
-	http_forward_ip(how->client, fwd_ip, sizeof(fwd_ip), true);
 	put_joined(&w, buf, h,
 	           trusted ? HTTP_F_X_FORWARDED_FOR : HTTP_F_COUNT,
 	           "X-Forwarded-For: ", ip);
@@ -118,14 +118,25 @@ int http_forward_request(struct evbuffer *out, const char *buf,
 	}
 	{
 		char forwarded[INET6_ADDRSTRLEN + 340];
+		struct head_writer fw = {forwarded, 0, sizeof(forwarded) - 1};
 
-		if (host[0] != '\0')
-			snprintf(forwarded, sizeof(forwarded),
-			         "for=%s;host=\"%s\";proto=%s", fwd_ip, host,
-			         proto);
-		else
-			snprintf(forwarded, sizeof(forwarded),
-			         "for=%s;proto=%s", fwd_ip, proto);
+		/* An IPv6 node is quoted and bracketed (RFC 7239 section 6). */
+		if (strchr(ip, ':') != NULL) {
+			put(&fw, "for=\"[", 6);
+			put_str(&fw, ip);
+			put(&fw, "]\"", 2);
+		} else {
+			put(&fw, "for=", 4);
+			put_str(&fw, ip);
+		}
+		if (host[0] != '\0') {
+			put(&fw, ";host=\"", 7);
+			put_str(&fw, host);
+			put(&fw, "\"", 1);
+		}
+		put(&fw, ";proto=", 7);
+		put_str(&fw, proto);
+		forwarded[fw.len] = '\0';
 		put_joined(&w, buf, h,
 		           trusted ? HTTP_F_FORWARDED : HTTP_F_COUNT,
 		           "Forwarded: ", forwarded);
@@ -133,22 +144,20 @@ int http_forward_request(struct evbuffer *out, const char *buf,
 	if (how->upgrade)
 		put(&w, "Connection: upgrade\r\n", 21);
 	put(&w, "\r\n", 2);
-	return writer_commit(&w, out, &vec);
+	return (ssize_t)w.len;
 }
 
-int http_forward_response(struct evbuffer *out, const char *buf,
-                          const struct http_head *h,
-                          const struct http_forward_response *how)
+ssize_t http_forward_response(char *out, size_t cap, const char *buf,
+                              const struct http_head *h,
+                              const struct http_forward_response *how)
 {
-	struct evbuffer_iovec vec;
 	struct head_writer w;
-	char status[8];
 
-	if (writer_open(&w, out, &vec, http_forward_bound(h)) < 0)
+	if (writer_open(&w, out, cap, http_forward_bound(h)) < 0)
 		return -1;
-	snprintf(status, sizeof(status), "%03d ", h->status);
 	put(&w, "HTTP/1.1 ", 9);
-	put_str(&w, status);
+	put_u16(&w, (unsigned)h->status);
+	put(&w, " ", 1);
 	put_slice(&w, buf, h->reason);
 	put(&w, "\r\n", 2);
 	for (size_t i = 0; i < h->nheaders; i++) {
@@ -165,7 +174,7 @@ int http_forward_response(struct evbuffer *out, const char *buf,
 	else if (how->keep_alive_10)
 		put(&w, "Connection: keep-alive\r\n", 24);
 	put(&w, "\r\n", 2);
-	return writer_commit(&w, out, &vec);
+	return (ssize_t)w.len;
 }
 
 /* True when header i concerns only one hop (RFC 9110 section 7.6.1). */
@@ -189,59 +198,48 @@ static bool http_forward_hop(const struct http_head *h, size_t i,
 	}
 }
 
-/* The client's address as X-Forwarded-For writes it, or as a Forwarded
- * node ("[2001:db8::1]" quoted, RFC 7239 section 6). v4-mapped addresses
- * are written as IPv4. */
-static void http_forward_ip(const struct sockaddr *sa, char *buf, size_t len,
-                            bool forwarded)
+void http_forward_client_ip(const struct sockaddr *sa, char *buf,
+                            size_t len)
 {
-	char ip[INET6_ADDRSTRLEN];
+	const void *a;
+	int family = sa->sa_family;
 
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET,
-		          &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		          ip, sizeof(ip));
-		snprintf(buf, len, "%s", ip);
-		return;
-	}
-	{
-		const struct in6_addr *a =
+	if (family == AF_INET) {
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else {
+		const struct in6_addr *a6 =
 		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			inet_ntop(AF_INET, &a->s6_addr[12], ip, sizeof(ip));
-			snprintf(buf, len, "%s", ip);
-			return;
+		a = a6;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			family = AF_INET;
+			a = &a6->s6_addr[12];
 		}
-		inet_ntop(AF_INET6, a, ip, sizeof(ip));
 	}
-	if (forwarded)
-		snprintf(buf, len, "\"[%s]\"", ip);
-	else
-		snprintf(buf, len, "%s", ip);
+	if (inet_ntop(family, a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "unknown");
 }
 
 /* The most a rewritten head of `h` can take: its fields (the joined
  * forwarding fields replace the ones they join), its request or status
  * line, and what portier adds (Host, X-Forwarded-*, Forwarded, Connection:
  * well under 1.5 KiB). */
-static size_t http_forward_bound(const struct http_head *h)
+size_t http_forward_bound(const struct http_head *h)
 {
 	size_t n = (size_t)h->method.len + h->target.len + h->reason.len;
 
 	for (size_t i = 0; i < h->nheaders; i++)
 		n += h->headers[i].name.len + h->headers[i].value.len + 4u;
-	return n + 1536;
+	return n + HTTP_FORWARD_EXTRA;
 }
 
-/* Reserve cap contiguous bytes at the end of out. */
-static int writer_open(struct head_writer *w, struct evbuffer *out,
-                       struct evbuffer_iovec *vec, size_t cap)
+/* Write into out, whose cap bytes must hold the `need` of the bound. */
+static int writer_open(struct head_writer *w, char *out, size_t cap,
+                       size_t need)
 {
-	if (evbuffer_reserve_space(out, (ev_ssize_t)cap, vec, 1) != 1 ||
-	    vec->iov_len < cap)
+	if (cap < need)
 		return -1;
-	w->p = vec->iov_base;
+	w->p = out;
 	w->len = 0;
 	w->cap = cap;
 	return 0;
@@ -297,10 +295,14 @@ static void put_joined(struct head_writer *w, const char *buf,
 	put(w, "\r\n", 2);
 }
 
-/* Commit what was written. */
-static int writer_commit(struct head_writer *w, struct evbuffer *out,
-                         struct evbuffer_iovec *vec)
+/* Append a number below 65536 in decimal (status codes, ports). */
+static void put_u16(struct head_writer *w, unsigned v)
 {
-	vec->iov_len = w->len;
-	return evbuffer_commit_space(out, vec, 1);
+	char digits[5];
+	size_t n = 0;
+
+	do
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n < sizeof(digits));
+	put(w, digits + sizeof(digits) - n, n);
 }

@@ -53,6 +53,7 @@
 /* Most bytes one read takes for a head or a chunked body. */
 #define HS_HEAD_READ 16384
 
+
 /* How long a closing connection is read (and discarded) after its last
  * response, so that unread request bytes do not turn the close into a
  * reset that destroys the response. */
@@ -84,7 +85,7 @@ struct http_session {
 	struct evbuffer *cout;	   /* waiting to be written to the client */
 	struct evbuffer *bin;	   /* read from the backend, not yet used */
 	struct evbuffer *bout;	   /* waiting to be written to the backend */
-	struct evbuffer *retry;	   /* the request head, while a reused
+	char *retry;		   /* the request head, while a reused
 				      connection has not answered yet */
 	struct accesslog_entry *log; /* the request's access log entry */
 	const struct config_vhost *vhost; /* the request's vhost, or NULL */
@@ -101,6 +102,7 @@ struct http_session {
 		struct sockaddr_in6 sin6;
 	} peer;
 	int cfd;
+	char client_ip[INET6_ADDRSTRLEN]; /* for X-Forwarded-For, once */
 	uint32_t last_active; /* coarse ms clock of the last byte moved */
 	uint32_t head_start;  /* when the current head began to arrive */
 	uint32_t parsed_len;  /* cin length the last incomplete parse saw */
@@ -124,6 +126,8 @@ struct http_session {
 	uint8_t html;	     /* the client reads HTML */
 	uint8_t lingering;   /* HS_FINISH: write side shut, reading to EOF */
 	uint8_t retries;
+	uint8_t fresh;	     /* the next backend connection is a new one */
+	uint32_t retry_len;
 };
 
 /* Sessions belong to the worker thread that accepted them. */
@@ -132,6 +136,12 @@ static _Thread_local LIST_HEAD(, http_session)
 static _Thread_local size_t hs_live;
 /* The head being parsed: too big for each session to keep one. */
 static _Thread_local struct http_head hs_head;
+/* Where a head is read when nothing waits before it, so that a request
+ * or response that comes whole in one read is parsed in place, and where
+ * its rewritten head is written: the common exchange then sends straight
+ * from here and allocates no buffer at all. */
+static _Thread_local char hs_scratch[HS_HEAD_READ];
+static _Thread_local char hs_out[HTTP_MAX_HEAD + HTTP_FORWARD_EXTRA + 1024];
 
 static void hs_client_cb(evutil_socket_t fd, short what, void *arg);
 static void hs_backend_cb(struct backend *b, short what, void *arg);
@@ -141,7 +151,15 @@ static void hs_run(struct http_session *s);
 static int hs_step(struct http_session *s);
 static int hs_head_deadline(struct http_session *s);
 static int hs_step_head(struct http_session *s);
-static int hs_begin(struct http_session *s, const char *buf, size_t n);
+static int hs_begin(struct http_session *s, const char *buf, size_t n,
+                    bool in_cin);
+static ssize_t hs_scratch_read(int fd, uint8_t *readable, uint8_t rdhup);
+static int hs_queue(int fd, struct evbuffer **out, uint8_t *writable,
+                    const struct iovec *iov, int n);
+static int hs_queue_request_head(struct http_session *s, const char *head,
+                                 size_t len);
+static ssize_t hs_final_head(struct http_session *s, const char *buf);
+static int hs_response_whole(struct http_session *s, size_t head, size_t n);
 static int hs_connect(struct http_session *s);
 static int hs_proxy_header(struct http_session *s);
 static int hs_step_exchange(struct http_session *s);
@@ -424,7 +442,7 @@ static int hs_step_head(struct http_session *s)
 			return hs_answer(s, 500, false, "out of memory");
 		n = http_parse_request(buf, want, &hs_head);
 		if (n > 0)
-			return hs_begin(s, buf, (size_t)n);
+			return hs_begin(s, buf, (size_t)n, true);
 		if (n < 0)
 			return hs_answer(s, hs_head.error_status, false, "%s",
 			                 hs_head.error);
@@ -435,14 +453,43 @@ static int hs_step_head(struct http_session *s)
 	}
 	if (!s->c_readable || s->c_eof)
 		return 0;
-	n = hs_recv(s->cfd, &s->cin, HS_HEAD_READ, &s->c_readable,
-	            s->c_rdhup);
+	if (len == 0) {
+		/* Nothing waits: read into the scratch space, and parse a
+		 * whole head where it landed. */
+		n = hs_scratch_read(s->cfd, &s->c_readable, s->c_rdhup);
+		if (n > 0) {
+			ssize_t h = http_parse_request(hs_scratch, (size_t)n,
+			                               &hs_head);
+
+			s->last_active = hs_now(s);
+			if (h > 0) {
+				if (n > h &&
+				    ((s->cin == NULL &&
+				      (s->cin = evbuffer_new()) == NULL) ||
+				     evbuffer_add(s->cin, hs_scratch + h,
+				                  (size_t)(n - h)) < 0))
+					return hs_answer(s, 500, false,
+					                 "out of memory");
+				return hs_begin(s, hs_scratch, (size_t)h,
+				                false);
+			}
+			if ((s->cin == NULL &&
+			     (s->cin = evbuffer_new()) == NULL) ||
+			    evbuffer_add(s->cin, hs_scratch, (size_t)n) < 0)
+				return hs_answer(s, 500, false,
+				                 "out of memory");
+			return 1;
+		}
+	} else {
+		n = hs_recv(s->cfd, &s->cin, HS_HEAD_READ, &s->c_readable,
+		            s->c_rdhup);
+		if (n > 0) {
+			s->last_active = hs_now(s);
+			return 1;
+		}
+	}
 	if (n == -1)
 		return 0;
-	if (n > 0) {
-		s->last_active = hs_now(s);
-		return 1;
-	}
 	if (n == 0 && len == 0) {
 		/* The client is done with the connection. */
 		hs_close(s);
@@ -454,15 +501,18 @@ static int hs_step_head(struct http_session *s)
 	return -1;
 }
 
-/* A request head of n bytes is at the start of cin (buf): route it and
+/* A request head of n bytes is at buf: the start of cin when in_cin,
+ * else the scratch space (what followed it already in cin). Route it and
  * forward it. */
-static int hs_begin(struct http_session *s, const char *buf, size_t n)
+static int hs_begin(struct http_session *s, const char *buf, size_t n,
+                    bool in_cin)
 {
 	const struct http_head *h = &hs_head;
 	const struct config_listener *cl = listener_config(s->listener);
 	struct http_forward_request how = {0};
 	struct route_match m;
 	char host[ADDR_STRLEN];
+	ssize_t head_len;
 	bool routed;
 
 	hs_reset_request(s);
@@ -488,12 +538,14 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 	if (accesslog_enabled())
 		s->log = accesslog_begin(buf, h, &s->peer.sa);
 	if (h->method_connect) {
-		evbuffer_drain(s->cin, n);
+		if (in_cin)
+			evbuffer_drain(s->cin, n);
 		return hs_answer(s, 501, false,
 		                 "portier does not tunnel CONNECT requests.");
 	}
 	if ((h->seen & (1u << HTTP_F_EXPECT)) && !h->expect_continue) {
-		evbuffer_drain(s->cin, n);
+		if (in_cin)
+			evbuffer_drain(s->cin, n);
 		return hs_answer(s, 417, false,
 		                 "The only expectation understood is "
 		                 "100-continue.");
@@ -514,7 +566,8 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 			if (w > 0)
 				used += (size_t)w;
 		}
-		evbuffer_drain(s->cin, n);
+		if (in_cin)
+			evbuffer_drain(s->cin, n);
 		return hs_answer(
 		    s, 404, h->body == HTTP_BODY_NONE,
 		    "No site is configured for the host \"%s\" on listener "
@@ -524,12 +577,16 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 	}
 	s->upstream = m.upstream;
 	if (m.vhost != NULL && m.vhost->auth.n > 0) {
-		evbuffer_drain(s->cin, n);
+		if (in_cin)
+			evbuffer_drain(s->cin, n);
 		return hs_answer(s, 403, h->body == HTTP_BODY_NONE,
 		                 "This site asks for a password, which this "
 		                 "version of portier cannot check yet.");
 	}
-	how.client = &s->peer.sa;
+	if (s->client_ip[0] == '\0')
+		http_forward_client_ip(&s->peer.sa, s->client_ip,
+		                       sizeof(s->client_ip));
+	how.client_ip = s->client_ip;
 	how.trusted = cl->trusted_proxies.n > 0 &&
 	              cidr_match_any(cl->trusted_proxies.blocks,
 	                             cl->trusted_proxies.n, &s->peer.sa);
@@ -545,13 +602,13 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 			snprintf(host, sizeof(host), "%s", m.upstream->name);
 		how.host = host;
 	}
-	if ((s->bout == NULL && (s->bout = evbuffer_new()) == NULL) ||
-	    http_forward_request(s->bout, buf, h, &how) < 0) {
+	head_len = http_forward_request(hs_out, sizeof(hs_out), buf, h, &how);
+	if (in_cin)
 		evbuffer_drain(s->cin, n);
-		return hs_answer(s, 500, false, "out of memory");
-	}
-	evbuffer_drain(s->cin, n);
 	hs_drop_empty(&s->cin);
+	if (head_len < 0)
+		return hs_answer(s, 500, false, "the rewritten request head "
+		                 "does not fit");
 	switch (s->req_body) {
 	case HTTP_BODY_LENGTH:
 		s->req_done = s->req_left == 0;
@@ -564,7 +621,41 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n)
 	}
 	s->state = HS_EXCHANGE;
 	s->resp_state = HS_RESP_HEAD;
-	return hs_connect(s);
+	if (hs_connect(s) < 0)
+		return -1;
+	if (s->state != HS_EXCHANGE || s->b == NULL)
+		return 1; /* answered: no backend */
+	return hs_queue_request_head(s, hs_out, (size_t)head_len);
+}
+
+/* Send the rewritten request head to the backend, straight away when
+ * nothing waits before it, else after what does. */
+static int hs_queue_request_head(struct http_session *s, const char *head,
+                                 size_t len)
+{
+	struct iovec iov = {(void *)(uintptr_t)head, len};
+
+	/* A pooled connection may be closed by the backend just as it is
+	 * used: keep the head (a small copy), to send it again on a new
+	 * connection. */
+	if (s->b->reused && s->req_body == HTTP_BODY_NONE && s->retries < 2) {
+		s->retry = malloc(len);
+		if (s->retry != NULL) {
+			memcpy(s->retry, head, len);
+			s->retry_len = (uint32_t)len;
+		}
+	}
+	if (!s->b_connected || s->bout != NULL) {
+		if (s->bout == NULL && (s->bout = evbuffer_new()) == NULL)
+			return hs_answer(s, 500, false, "out of memory");
+		if (evbuffer_add(s->bout, head, len) < 0)
+			return hs_answer(s, 500, false, "out of memory");
+		return 1;
+	}
+	if (hs_queue(s->b->fd, &s->bout, &s->b_writable, &iov, 1) < 0)
+		return hs_backend_gone(s, errno);
+	s->last_active = hs_now(s);
+	return 1;
 }
 
 /* Get a backend connection for the exchange: from the pool, else new. */
@@ -578,7 +669,8 @@ static int hs_connect(struct http_session *s)
 	s->b_writable = 1;
 	s->b_connected = 0;
 	s->b = backend_get(s->upstream, runtime_base(rt),
-	                   g->timeout_connect_ms, hs_backend_cb, s);
+	                   g->timeout_connect_ms, !s->fresh, hs_backend_cb, s);
+	s->fresh = 0;
 	if (s->b == NULL)
 		return hs_answer(s, 500, false, "out of memory");
 	if (s->b->failed) {
@@ -593,20 +685,6 @@ static int hs_connect(struct http_session *s)
 		if (backend_set_timeout(s->b, g->timeout_idle_ms ? &tv : NULL) <
 		    0)
 			return hs_bad_gateway(s, 502, strerror(errno));
-		/* A pooled connection may have been closed by the backend
-		 * just now: keep the head to send it again on a new one. */
-		if (s->req_body == HTTP_BODY_NONE && s->retries < 2) {
-			size_t len = evbuffer_get_length(s->bout);
-
-			s->retry = evbuffer_new();
-			if (s->retry != NULL &&
-			    evbuffer_add(s->retry,
-			                 evbuffer_pullup(s->bout, (ssize_t)len),
-			                 len) < 0) {
-				evbuffer_free(s->retry);
-				s->retry = NULL;
-			}
-		}
 	} else if (!s->b->connecting) {
 		s->b_connected = 1;
 	}
@@ -633,7 +711,7 @@ static int hs_proxy_header(struct http_session *s)
 	n = proxyproto_build(cl->proxy_protocol == CONFIG_PROXY_V1 ? 1 : 2,
 	                     &s->peer.sa, (struct sockaddr *)&local, hdr,
 	                     sizeof(hdr));
-	if (n < 0)
+	if (n < 0 || (s->bout == NULL && (s->bout = evbuffer_new()) == NULL))
 		return -1;
 	return evbuffer_prepend(s->bout, hdr, (size_t)n);
 }
@@ -774,8 +852,28 @@ static int hs_response_head(struct http_session *s)
 	size_t len = s->bin ? evbuffer_get_length(s->bin) : 0;
 	struct http_forward_response how = {0};
 	const struct http_head *h = &hs_head;
-	ssize_t n;
+	ssize_t n, out;
 
+	if (len == 0 && s->b_readable) {
+		/* Nothing waits: the common response, head and body in one
+		 * read, goes out from where it landed. */
+		n = hs_scratch_read(s->b->fd, &s->b_readable, s->b_rdhup);
+		if (n == -1)
+			return 0;
+		if (n <= 0)
+			return hs_backend_gone(s, n == 0 ? 0 : errno);
+		s->last_active = hs_now(s);
+		out = http_parse_response(hs_scratch, (size_t)n,
+		                          s->method_head, &hs_head);
+		if (out > 0 && h->status >= 200 &&
+		    (h->body == HTTP_BODY_NONE || h->body == HTTP_BODY_LENGTH))
+			return hs_response_whole(s, (size_t)out, (size_t)n);
+		/* Anything else takes the general way, from bin. */
+		if ((s->bin == NULL && (s->bin = evbuffer_new()) == NULL) ||
+		    evbuffer_add(s->bin, hs_scratch, (size_t)n) < 0)
+			return hs_answer(s, 500, false, "out of memory");
+		len = (size_t)n;
+	}
 	if (len > 0 && len != s->parsed_blen) {
 		size_t want = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
 		const char *buf =
@@ -800,59 +898,26 @@ static int hs_response_head(struct http_session *s)
 				    s, 502, "the backend switched protocols "
 				            "without being asked to");
 			return hs_tunnel(s, buf, (size_t)n);
-		} else if (h->status < 200) {
-			/* 100 Continue and friends; an HTTP/1.0 client
-			 * does not know them. */
-			if (s->client_minor > 0) {
-				if (s->cout == NULL &&
-				    (s->cout = evbuffer_new()) == NULL)
-					return hs_answer(s, 500, false,
-					                 "out of memory");
-				s->bytes_out -= evbuffer_get_length(s->cout);
-				if (http_forward_response(s->cout, buf, h,
-				                          &how) < 0)
-					return hs_answer(s, 500, false,
-					                 "out of memory");
-				s->bytes_out += evbuffer_get_length(s->cout);
-			}
-			evbuffer_drain(s->bin, (size_t)n);
-			s->parsed_blen = 0;
-			return 1;
 		} else {
-			if (s->retry != NULL) {
-				evbuffer_free(s->retry);
-				s->retry = NULL;
-			}
-			s->status = (uint16_t)h->status;
-			s->resp_body = (uint8_t)h->body;
-			s->resp_left = h->content_length;
-			s->backend_keep = h->keep_alive;
-			s->dechunk = h->body == HTTP_BODY_CHUNKED &&
-			             s->client_minor == 0;
-			/* A response that arrives before the request body
-			 * is whole, or whose end only a close can tell,
-			 * ends the client connection too. */
-			if (!s->req_done || h->body == HTTP_BODY_EOF ||
-			    s->dechunk)
-				s->client_keep = 0;
-			how.close = !s->client_keep;
-			how.keep_alive_10 = s->client_keep && s->client_minor == 0;
-			how.dechunk = s->dechunk;
-			if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL)
+			/* 100 Continue and friends go to clients that know
+			 * them (not HTTP/1.0); then the final response. */
+			bool interim = h->status < 200;
+
+			if (interim && s->client_minor == 0)
+				out = 0;
+			else if (interim)
+				out = http_forward_response(
+				    hs_out, sizeof(hs_out), buf, h, &how);
+			else
+				out = hs_final_head(s, buf);
+			if (out < 0 ||
+			    (s->cout == NULL &&
+			     (s->cout = evbuffer_new()) == NULL) ||
+			    evbuffer_add(s->cout, hs_out, (size_t)out) < 0)
 				return hs_answer(s, 500, false, "out of memory");
-			s->bytes_out -= evbuffer_get_length(s->cout);
-			if (http_forward_response(s->cout, buf, h, &how) < 0)
-				return hs_answer(s, 500, false, "out of memory");
-			s->bytes_out += evbuffer_get_length(s->cout);
+			s->bytes_out += (uint64_t)out;
 			evbuffer_drain(s->bin, (size_t)n);
 			s->parsed_blen = 0;
-			if (h->body == HTTP_BODY_CHUNKED)
-				http_chunked_init(&s->resp_chunk);
-			s->resp_state = h->body == HTTP_BODY_NONE ||
-			                        (h->body == HTTP_BODY_LENGTH &&
-			                         h->content_length == 0)
-			                    ? HS_RESP_DONE
-			                    : HS_RESP_BODY;
 			return 1;
 		}
 	}
@@ -870,6 +935,79 @@ static int hs_response_head(struct http_session *s)
 	if (n == -1)
 		return 0;
 	return hs_backend_gone(s, n == 0 ? 0 : errno);
+}
+
+/*
+ * The final response head just parsed from buf (hs_head): take its
+ * framing, decide whether both connections live on, and write it
+ * rewritten into hs_out. Returns its length, or -1.
+ */
+static ssize_t hs_final_head(struct http_session *s, const char *buf)
+{
+	const struct http_head *h = &hs_head;
+	struct http_forward_response how = {0};
+
+	free(s->retry);
+	s->retry = NULL;
+	s->status = (uint16_t)h->status;
+	s->resp_body = (uint8_t)h->body;
+	s->resp_left = h->content_length;
+	s->backend_keep = h->keep_alive;
+	s->dechunk = h->body == HTTP_BODY_CHUNKED && s->client_minor == 0;
+	/* A response that arrives before the request body is whole, or
+	 * whose end only a close can tell, ends the client connection
+	 * too. */
+	if (!s->req_done || h->body == HTTP_BODY_EOF || s->dechunk)
+		s->client_keep = 0;
+	how.close = !s->client_keep;
+	how.keep_alive_10 = s->client_keep && s->client_minor == 0;
+	how.dechunk = s->dechunk;
+	if (h->body == HTTP_BODY_CHUNKED)
+		http_chunked_init(&s->resp_chunk);
+	s->resp_state = h->body == HTTP_BODY_NONE ||
+	                        (h->body == HTTP_BODY_LENGTH &&
+	                         h->content_length == 0)
+	                    ? HS_RESP_DONE
+	                    : HS_RESP_BODY;
+	return http_forward_response(hs_out, sizeof(hs_out), buf, h, &how);
+}
+
+/* A final response without a body or with a Content-Length came, its head
+ * of `head` bytes whole, in one read of n bytes into the scratch space:
+ * send its rewritten head and the body bytes it brought at once. */
+static int hs_response_whole(struct http_session *s, size_t head, size_t n)
+{
+	struct iovec iov[2];
+	size_t body = n - head;
+	ssize_t out = hs_final_head(s, hs_scratch);
+
+	if (out < 0)
+		return hs_answer(s, 500, false, "out of memory");
+	if (s->resp_body != HTTP_BODY_LENGTH)
+		body = 0;
+	else if (body > s->resp_left)
+		body = (size_t)s->resp_left;
+	s->resp_left -= body;
+	if (s->resp_body == HTTP_BODY_LENGTH && s->resp_left == 0)
+		s->resp_state = HS_RESP_DONE;
+	/* Bytes after the response: the backend broke its own framing, so
+	 * its connection is not used again. */
+	if (head + body < n)
+		s->backend_keep = 0;
+	iov[0].iov_base = hs_out;
+	iov[0].iov_len = (size_t)out;
+	iov[1].iov_base = hs_scratch + head;
+	iov[1].iov_len = body;
+	s->bytes_out += (uint64_t)out + body;
+	if (hs_queue(s->cfd, &s->cout, &s->c_writable, iov,
+	             body > 0 ? 2 : 1) < 0) {
+		hs_log(s, LOG_LEVEL_DEBUG, "closed: %s on the client side",
+		       strerror(errno));
+		hs_log_request(s);
+		hs_close(s);
+		return -1;
+	}
+	return 1;
 }
 
 /* Forward the response body as its head framed it. */
@@ -968,9 +1106,8 @@ static int hs_backend_gone(struct http_session *s, int err)
 	}
 	if (s->retry != NULL && (s->bin == NULL ||
 	                         evbuffer_get_length(s->bin) == 0)) {
-		struct evbuffer *head = s->retry;
+		int r = -1;
 
-		s->retry = NULL;
 		s->retries++;
 		hs_log(s, LOG_LEVEL_DEBUG, "a reused backend connection "
 		       "closed; sending the request again on a new one");
@@ -978,8 +1115,16 @@ static int hs_backend_gone(struct http_session *s, int err)
 		s->b = NULL;
 		if (s->bout != NULL)
 			evbuffer_free(s->bout);
-		s->bout = head;
+		s->bout = evbuffer_new();
+		if (s->bout != NULL)
+			r = evbuffer_add(s->bout, s->retry, s->retry_len);
+		free(s->retry);
+		s->retry = NULL;
+		if (r < 0)
+			return hs_answer(s, 500, false, "out of memory");
 		s->b_readable = s->b_rdhup = 0;
+		/* Its pooled siblings likely went the same way: a new one. */
+		s->fresh = 1;
 		return hs_connect(s);
 	}
 	snprintf(why, sizeof(why), "the backend %s without answering",
@@ -997,11 +1142,15 @@ static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
 	struct http_forward_response how = {.upgrade = true};
 	short client_ready = 0, backend_ready = 0;
 
+	ssize_t out;
+
 	s->status = 101;
+	out = http_forward_response(hs_out, sizeof(hs_out), buf, &hs_head,
+	                            &how);
 	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL)
 		return hs_answer(s, 500, false, "out of memory");
 	s->bytes_out -= evbuffer_get_length(s->cout);
-	if (http_forward_response(s->cout, buf, &hs_head, &how) < 0)
+	if (out < 0 || evbuffer_add(s->cout, hs_out, (size_t)out) < 0)
 		return hs_answer(s, 500, false, "out of memory");
 	evbuffer_drain(s->bin, n);
 	evbuffer_add_buffer(s->cout, s->bin);
@@ -1011,10 +1160,8 @@ static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
 		evbuffer_free(s->cin);
 		s->cin = NULL;
 	}
-	if (s->retry != NULL) {
-		evbuffer_free(s->retry);
-		s->retry = NULL;
-	}
+	free(s->retry);
+	s->retry = NULL;
 	s->relay = calloc(1, sizeof(*s->relay));
 	if (s->relay == NULL)
 		return hs_answer(s, 500, false, "out of memory");
@@ -1051,10 +1198,8 @@ static int hs_end_exchange(struct http_session *s)
 	             !s->b_rdhup;
 
 	hs_log_request(s);
-	if (s->retry != NULL) {
-		evbuffer_free(s->retry);
-		s->retry = NULL;
-	}
+	free(s->retry);
+	s->retry = NULL;
 	/* A connection that began with one client's PROXY header serves no
 	 * other client. */
 	if (s->backend_keep && clean &&
@@ -1173,10 +1318,8 @@ static int hs_answer(struct http_session *s, int status, bool keep,
 		backend_close(s->b);
 		s->b = NULL;
 	}
-	if (s->retry != NULL) {
-		evbuffer_free(s->retry);
-		s->retry = NULL;
-	}
+	free(s->retry);
+	s->retry = NULL;
 	if (s->bout != NULL) {
 		evbuffer_free(s->bout);
 		s->bout = NULL;
@@ -1392,6 +1535,75 @@ static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
 	return n;
 }
 
+/* Read what fd has into the scratch space. Returns as hs_recv. */
+static ssize_t hs_scratch_read(int fd, uint8_t *readable, uint8_t rdhup)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, hs_scratch, sizeof(hs_scratch), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*readable = 0;
+			return -1;
+		}
+		return -2;
+	}
+	if (n > 0 && (size_t)n < sizeof(hs_scratch) && !rdhup)
+		*readable = 0;
+	return n;
+}
+
+/*
+ * Send n pieces to fd now when nothing waits in *out and fd is writable,
+ * and keep in *out (made when needed) what it did not take. Returns 0, or
+ * -1 with errno on a socket error or ENOMEM.
+ */
+static int hs_queue(int fd, struct evbuffer **out, uint8_t *writable,
+                    const struct iovec *iov, int n)
+{
+	size_t sent = 0;
+	bool tried = *out == NULL && *writable;
+
+	if (tried) {
+		struct msghdr msg = {.msg_iov = (struct iovec *)iov,
+		                     .msg_iovlen = (size_t)n};
+		ssize_t w;
+
+		do
+			w = n == 1 ? send(fd, iov[0].iov_base, iov[0].iov_len,
+			                  MSG_NOSIGNAL)
+			           : sendmsg(fd, &msg, MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (w < 0)
+			*writable = 0;
+		else
+			sent = (size_t)w;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t skip = sent < iov[i].iov_len ? sent : iov[i].iov_len;
+
+		sent -= skip;
+		if (skip == iov[i].iov_len)
+			continue;
+		/* A short send filled the socket: the next edge tells when
+		 * it has room. (Bytes queued behind others change
+		 * nothing.) */
+		if (tried)
+			*writable = 0;
+		if ((*out == NULL && (*out = evbuffer_new()) == NULL) ||
+		    evbuffer_add(*out, (const char *)iov[i].iov_base + skip,
+		                 iov[i].iov_len - skip) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Write as much of buf as fd takes; *sent is how much. Returns 0, or -1
  * with errno on an error. */
 static int hs_send(int fd, struct evbuffer *buf, uint8_t *writable,
@@ -1508,8 +1720,7 @@ static void hs_close(struct http_session *s)
 		evbuffer_free(s->bin);
 	if (s->bout != NULL)
 		evbuffer_free(s->bout);
-	if (s->retry != NULL)
-		evbuffer_free(s->retry);
+	free(s->retry);
 	LIST_REMOVE(s, entry);
 	hs_live--;
 	free(s);

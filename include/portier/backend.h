@@ -60,8 +60,9 @@ struct backend {
 };
 
 /*
- * A connection to `up` for `owner`: an idle one from the pool when there
- * is one (reused set; its liveness was watched while idle), else a new
+ * A connection to `up` for `owner`: an idle one from the pool when
+ * `pooled` and there is one (reused set; its liveness was watched while
+ * idle), else a new
  * connect that reports through `io` (EV_WRITE when connected,
  * BACKEND_FAILED with b->error otherwise), trying each address of a
  * localhost backend. A connect that fails at once on every address
@@ -70,8 +71,9 @@ struct backend {
  * memory.
  */
 struct backend *backend_get(struct upstream *up, struct event_base *base,
-			    unsigned connect_timeout_ms, backend_io_cb io,
-			    void *owner) __attribute__((warn_unused_result));
+			    unsigned connect_timeout_ms, bool pooled,
+			    backend_io_cb io, void *owner)
+	__attribute__((warn_unused_result));
 
 /* Set the timeout of the connection's event (the owner's idle timeout; a
  * NULL tv for none). Returns 0 or -1. */

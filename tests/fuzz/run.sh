@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 # Run each libFuzzer target of http.c briefly over its seed corpus, as a
 # test of `make check`. Skips (exit 77) when configure found no compiler
-# that builds them. FUZZ_RUNS (default 20000) is how many inputs each
+# that builds them. FUZZ_RUNS (default 100000) is how many inputs each
 # target tries; new inputs go to a temporary directory, never the corpus.
 set -u
 
 srcdir=${PORTIER_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=$(dirname "${PORTIER:-./portier}")
-runs=${FUZZ_RUNS:-20000}
+runs=${FUZZ_RUNS:-100000}
 targets="request response chunked"
 
 for t in $targets; do
