@@ -69,12 +69,15 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 	 * authority has become the Host below. */
 	put_slice(&w, buf, h->method);
 	put(&w, " ", 1);
-	if (!h->absolute_form)
+	if (!h->absolute_form) {
 		put_slice(&w, buf, h->target);
-	else if (h->path.len > 0)
+	} else {
+		/* "http://a.test?x" has the path "?x": origin form wants
+		 * "/?x". */
+		if (h->path.len == 0 || buf[h->path.off] != '/')
+			put(&w, "/", 1);
 		put_slice(&w, buf, h->path);
-	else
-		put(&w, "/", 1);
+	}
 	put(&w, " HTTP/1.1\r\n", 11);
 	if (how->host != NULL || host[0] != '\0') {
 		put(&w, "Host: ", 6);
