@@ -64,7 +64,10 @@ struct backend *backend_get(struct upstream *up, struct event_base *base,
 
 int backend_set_timeout(struct backend *b, const struct timeval *tv)
 {
-	return event_add(b->ev, tv);
+	if (tv == NULL)
+		return event_add(b->ev, NULL);
+	return event_add(b->ev, event_base_init_common_timeout(
+	                            event_get_base(b->ev), tv));
 }
 
 void backend_release(struct backend *b)
@@ -73,7 +76,11 @@ void backend_release(struct backend *b)
 	struct timeval tv = {BACKEND_POOL_IDLE_MS / 1000,
 	                     (BACKEND_POOL_IDLE_MS % 1000) * 1000};
 
-	if (up->nidle >= BACKEND_POOL_MAX || event_add(b->ev, &tv) < 0) {
+	/* A common timeout: parked connections share one list, not the
+	 * heap. */
+	if (up->nidle >= BACKEND_POOL_MAX ||
+	    event_add(b->ev, event_base_init_common_timeout(
+	                         event_get_base(b->ev), &tv)) < 0) {
 		backend_close(b);
 		return;
 	}
