@@ -76,8 +76,8 @@ const struct config_key config_keys[] = {
     {"workers", SECTION_GLOBAL, 0, NULL, NULL, config_set_workers, 0},
 
     {"bind", SECTION_LISTENER, KEY_LIST, NULL, NULL, config_set_binds, 0},
-    {"mode", SECTION_LISTENER, KEY_PENDING | KEY_STOPS,
-     "udp, tls-passthrough", NULL, config_set_mode, 0},
+    {"mode", SECTION_LISTENER, KEY_PENDING | KEY_STOPS, "tls-passthrough",
+     NULL, config_set_mode, 0},
     {"backend", SECTION_LISTENER, 0, NULL, NULL, config_set_listener_backend,
      0},
     {"tls", SECTION_LISTENER, KEY_PENDING | KEY_STOPS, NULL, NULL,

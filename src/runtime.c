@@ -32,6 +32,7 @@
 #include "portier/listener.h"
 #include "portier/log.h"
 #include "portier/session.h"
+#include "portier/udp.h"
 
 /* What every worker shares. */
 struct runtime_shared {
@@ -49,6 +50,8 @@ struct runtime {
 	struct event_base *base;
 	struct listener **listeners; /* one per started [listener] */
 	size_t nlisteners;
+	struct udp_listener **udps; /* one per [listener] of mode udp */
+	size_t nudps;
 	struct event *signals[4]; /* worker 0: TERM, INT, HUP, USR1 */
 	struct event *order;      /* others: orders from worker 0 */
 	int order_pipe[2];
@@ -134,7 +137,8 @@ struct runtime *runtime_new(struct config *cfg)
 	}
 	log_info("portier ready: %zu listener%s from %s, %u worker%s "
 	         "(version %s)",
-	         main_rt->nlisteners, main_rt->nlisteners == 1 ? "" : "s",
+	         main_rt->nlisteners + main_rt->nudps,
+	         main_rt->nlisteners + main_rt->nudps == 1 ? "" : "s",
 	         cfg->path, shared->nworkers, shared->nworkers == 1 ? "" : "s",
 	         PACKAGE_VERSION);
 	return main_rt;
@@ -296,7 +300,8 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 	}
 	rt->drain = evtimer_new(rt->base, runtime_drain_cb, rt);
 	rt->listeners = calloc(cfg->nlisteners + 1, sizeof(*rt->listeners));
-	if (rt->drain == NULL || rt->listeners == NULL)
+	rt->udps = calloc(cfg->nlisteners + 1, sizeof(*rt->udps));
+	if (rt->drain == NULL || rt->listeners == NULL || rt->udps == NULL)
 		goto nomem;
 	if (rt->index > 0) {
 		if (pipe2(rt->order_pipe, O_CLOEXEC) < 0)
@@ -310,6 +315,14 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct config_listener *cl = &cfg->listeners[i];
 
+		if (cl->mode == CONFIG_MODE_UDP) {
+			rt->udps[rt->nudps] = udp_listener_new(rt, cl, err,
+			                                       errlen);
+			if (rt->udps[rt->nudps] == NULL)
+				return -1;
+			rt->nudps++;
+			continue;
+		}
 		/* Other modes and TLS arrive in later versions; the notes
 		 * printed at start-up name each listener left out. */
 		if ((cl->mode != CONFIG_MODE_TCP &&
@@ -322,11 +335,11 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 			return -1;
 		rt->nlisteners++;
 	}
-	if (rt->nlisteners == 0) {
+	if (rt->nlisteners == 0 && rt->nudps == 0) {
 		snprintf(err, errlen,
 		         "%s: no listener that this version can run (only "
-		         "mode = tcp and mode = http without TLS are "
-		         "supported yet)",
+		         "mode = tcp, mode = udp and mode = http without TLS "
+		         "are supported yet)",
 		         cfg->path);
 		return -1;
 	}
@@ -349,6 +362,9 @@ static void runtime_worker_free(struct runtime *rt)
 		listener_unref(rt->listeners[i]);
 	}
 	free(rt->listeners);
+	for (size_t i = 0; i < rt->nudps; i++)
+		udp_listener_free(rt->udps[i]);
+	free(rt->udps);
 	for (size_t i = 0; i < sizeof(rt->signals) / sizeof(rt->signals[0]);
 	     i++) {
 		if (rt->signals[i] != NULL)
@@ -405,13 +421,16 @@ static const char *runtime_signal_name(int signo)
 }
 
 /* Stop accepting everywhere; each loop ends once its sessions are gone or
- * the drain period is over. A second signal stops at once. */
+ * the drain period is over (UDP flows are not waited for). A second signal
+ * stops at once. */
 static void runtime_stop(struct runtime *rt, int signo)
 {
 	struct runtime_shared *shared = rt->shared;
+	size_t flows = udp_flow_count();
 	unsigned live = atomic_load(&shared->sessions);
 	char order = rt->stopping ? RUNTIME_ORDER_NOW : RUNTIME_ORDER_STOP;
 
+	live = live > flows ? live - (unsigned)flows : 0;
 	for (unsigned i = 1; i < shared->nworkers; i++) {
 		if (write(shared->workers[i].order_pipe[1], &order, 1) < 0)
 			log_error("cannot stop worker %u: %s", i,
@@ -443,6 +462,8 @@ static void runtime_stop_local(struct runtime *rt)
 	rt->stopping = true;
 	for (size_t i = 0; i < rt->nlisteners; i++)
 		listener_close(rt->listeners[i]);
+	for (size_t i = 0; i < rt->nudps; i++)
+		udp_listener_close(rt->udps[i]);
 	if (session_count() == 0)
 		event_base_loopbreak(rt->base);
 	else

@@ -32,6 +32,7 @@
 #include "portier/proxyproto.h"
 #include "portier/relay.h"
 #include "portier/runtime.h"
+#include "portier/udp.h"
 #include "portier/upstream.h"
 
 /* Where a session is in its life. */
@@ -134,6 +135,7 @@ void session_close_all(void)
 		session_close(s);
 	}
 	http_session_close_all();
+	udp_close_all();
 }
 
 /* Connect the backend address number s->attempt. */

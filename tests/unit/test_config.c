@@ -355,8 +355,6 @@ static const struct good_case good_cases[] = {
      "version; no redirect is sent\n"
      "t.ini:15: tls = on is not supported yet by this version; listener "
      "'secure' will not be started\n"
-     "t.ini:22: mode = udp is not supported yet by this version; listener "
-     "'dns' will not be started\n"
      "t.ini:26: mode = tls-passthrough is not supported yet by this "
      "version; listener 'pass' will not be started\n"},
     {"every vhost key",
@@ -429,9 +427,7 @@ static const struct good_case good_cases[] = {
      "bind = 5353\n"
      "mode = tcp\n"
      "backend = 53\n",
-     check_shared_port,
-     "t.ini:3: mode = udp is not supported yet by this version; listener "
-     "'dns-udp' will not be started\n"},
+     check_shared_port, ""},
     {"names longer than inih keeps",
      "[listener a-listener-name-that-is-much-longer-than-fifty-characters]"
      "\nbind = 80\n"

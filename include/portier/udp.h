@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * UDP forwarding (mode = udp): one bound socket per bind address, and a
+ * flow per client address, each with its own connected socket to the
+ * backend so that the backend's answers find their way back to the client
+ * that caused them. A flow ends after timeout_idle without a datagram
+ * either way, or when the flow limit (max_connections) makes room for a
+ * new client by evicting the least recently used one.
+ *
+ * A udp_listener belongs to one worker; its flows live in that worker's
+ * thread and count toward max_connections like TCP sessions, but a
+ * graceful stop does not wait for them.
+ */
+#ifndef PORTIER_UDP_H
+#define PORTIER_UDP_H
+
+#include <stddef.h>
+
+struct config_listener;
+struct runtime;
+
+struct udp_listener;
+
+/*
+ * Bind every address of `cfg` (mode udp) for worker `rt` and start reading
+ * datagrams. On failure writes "cannot bind ADDR (listener NAME): why" into
+ * err, closes what it opened and returns NULL. `cfg` must outlive the
+ * listener.
+ */
+struct udp_listener *udp_listener_new(struct runtime *rt,
+				      const struct config_listener *cfg,
+				      char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Stop reading the clients' datagrams (graceful stop). Live flows still
+ * deliver the backend's answers until udp_close_all; a listener without
+ * flows closes its sockets at once. */
+void udp_listener_close(struct udp_listener *u);
+
+/* Close the sockets and every flow, and free the listener; accepts NULL.
+ * Runs after the owning worker's loop ended. */
+void udp_listener_free(struct udp_listener *u);
+
+/* Flows alive in every worker together. */
+size_t udp_flow_count(void);
+
+/* End every flow of this worker thread now (end of the drain period). */
+void udp_close_all(void);
+
+#endif
