@@ -1270,7 +1270,9 @@ static int hs_step_finish(struct http_session *s)
 		}
 		s->lingering = 1;
 	}
-	while (s->c_readable) {
+	for (int reads = 0; s->c_readable; reads++) {
+		if (reads == HS_BUDGET)
+			return 1; /* more next step: others get their turn */
 		n = recv(s->cfd, sink, sizeof(sink), 0);
 		if (n > 0)
 			continue;
