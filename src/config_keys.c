@@ -113,9 +113,8 @@ const struct config_key config_keys[] = {
      VHOST(tls_cert)},
     {"tls_key", SECTION_VHOST, KEY_PENDING, NULL, NULL, config_set_path,
      VHOST(tls_key)},
-    {"auth", SECTION_VHOST, KEY_LIST | KEY_PENDING | KEY_SECRET, NULL,
-     "every request to this vhost is refused (403) until it is",
-     config_set_auth, 0},
+    {"auth", SECTION_VHOST, KEY_LIST | KEY_SECRET, NULL, NULL, config_set_auth,
+     0},
 };
 
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) == CONFIG_NKEYS,
@@ -750,7 +749,7 @@ static int config_set_auth(struct config_parser *p, const struct config_key *k,
 	if (value[user + 1] != '$') {
 		config_error(p, p->lineno,
 		             "auth: the password of '%.*s' is not a crypt(3) "
-		             "hash; make one with: openssl passwd -6",
+		             "hash; make one with: portier hash",
 		             (int)user, value);
 		return -1;
 	}

@@ -63,9 +63,9 @@ int http_error_write(struct evbuffer *out, const struct http_error_page *page)
 	r |= evbuffer_add_printf(
 	    out,
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
 	    page->status, reason, page->html ? "text/html" : "text/plain",
-	    evbuffer_get_length(body),
+	    evbuffer_get_length(body), page->fields ? page->fields : "",
 	    page->close ? "Connection: close\r\n" : "");
 	if (!page->head_only)
 		r |= evbuffer_add_buffer(out, body);

@@ -34,6 +34,7 @@
 #include "portier/http_session.h"
 #include "portier/accesslog.h"
 #include "portier/addr.h"
+#include "portier/auth.h"
 #include "portier/backend.h"
 #include "portier/config.h"
 #include "portier/http.h"
@@ -173,6 +174,11 @@ static int hs_end_exchange(struct http_session *s);
 static int hs_step_finish(struct http_session *s);
 static int hs_answer(struct http_session *s, int status, bool keep,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int hs_answer_fields(struct http_session *s, int status, bool keep,
+                            const char *fields, const char *text);
+static int hs_authorized(struct http_session *s, const char *buf,
+                         const struct http_head *h);
+static int hs_unauthorized(struct http_session *s, bool keep);
 static int hs_bad_gateway(struct http_session *s, int status,
                           const char *why);
 static void hs_timeout(struct http_session *s);
@@ -577,11 +583,12 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 	}
 	s->upstream = m.upstream;
 	if (m.vhost != NULL && m.vhost->auth.n > 0) {
-		if (in_cin)
-			evbuffer_drain(s->cin, n);
-		return hs_answer(s, 403, h->body == HTTP_BODY_NONE,
-		                 "This site asks for a password, which this "
-		                 "version of portier cannot check yet.");
+		if (hs_authorized(s, buf, h) == 0) {
+			if (in_cin)
+				evbuffer_drain(s->cin, n);
+			return hs_unauthorized(s, h->body == HTTP_BODY_NONE);
+		}
+		how.drop_authorization = true;
 	}
 	if (s->client_ip[0] == '\0')
 		http_forward_client_ip(&s->peer.sa, s->client_ip,
@@ -656,6 +663,56 @@ static int hs_queue_request_head(struct http_session *s, const char *head,
 		return hs_backend_gone(s, errno);
 	s->last_active = hs_now(s);
 	return 1;
+}
+
+/* Check the request's credentials against its vhost's auth lines; log a
+ * refusal (never the password). Returns 1 when they are good, else 0. */
+static int hs_authorized(struct http_session *s, const char *buf,
+                         const struct http_head *h)
+{
+	const char *value = NULL;
+	char user[64];
+	size_t len = 0;
+
+	for (size_t i = 0; i < h->nheaders; i++) {
+		if (h->kind[i] == HTTP_F_AUTHORIZATION) {
+			value = buf + h->headers[i].value.off;
+			len = h->headers[i].value.len;
+			break;
+		}
+	}
+	switch (auth_check(&s->vhost->auth, value, len, user, sizeof(user))) {
+	case AUTH_OK:
+		return 1;
+	case AUTH_MISSING:
+		hs_log(s, LOG_LEVEL_DEBUG, "401: no credentials");
+		break;
+	case AUTH_MALFORMED:
+		hs_log(s, LOG_LEVEL_INFO, "401: credentials that are not "
+		       "basic authentication");
+		break;
+	case AUTH_UNKNOWN_USER:
+		hs_log(s, LOG_LEVEL_WARN, "401: unknown user \"%s\"", user);
+		break;
+	case AUTH_WRONG_PASSWORD:
+		hs_log(s, LOG_LEVEL_WARN, "401: wrong password for user "
+		       "\"%s\"", user);
+		break;
+	}
+	return 0;
+}
+
+/* Ask for credentials: 401 with the vhost's name as the realm. */
+static int hs_unauthorized(struct http_session *s, bool keep)
+{
+	char fields[300];
+
+	snprintf(fields, sizeof(fields),
+	         "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n",
+	         s->vhost->name);
+	return hs_answer_fields(s, 401, keep, fields,
+	                        "This site asks for a user name and a "
+	                        "password.");
 }
 
 /* Get a backend connection for the exchange: from the pool, else new. */
@@ -1297,16 +1354,25 @@ static int hs_step_finish(struct http_session *s)
 static int hs_answer(struct http_session *s, int status, bool keep,
                      const char *fmt, ...)
 {
-	struct http_error_page page = {0};
 	char text[1536];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	return hs_answer_fields(s, status, keep, NULL, text);
+}
+
+/* hs_answer with more header fields (CRLF-terminated lines, or NULL) and
+ * a ready text. */
+static int hs_answer_fields(struct http_session *s, int status, bool keep,
+                            const char *fields, const char *text)
+{
+	struct http_error_page page = {0};
+
 	if (log_enabled(LOG_LEVEL_INFO)) {
 		/* One log line: the page's line breaks become spaces. */
-		char line[sizeof(text)];
+		char line[1536];
 
 		snprintf(line, sizeof(line), "%s", text);
 		for (char *c = line; *c != '\0'; c++)
@@ -1341,6 +1407,7 @@ static int hs_answer(struct http_session *s, int status, bool keep,
 	page.head_only = s->method_head;
 	page.close = !keep || !s->client_keep;
 	page.text = text;
+	page.fields = fields;
 	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL) {
 		hs_close(s);
 		return -1;

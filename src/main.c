@@ -5,13 +5,19 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "portier/auth.h"
 #include "portier/config.h"
 #include "portier/log.h"
 #include "portier/ports.h"
@@ -31,6 +37,7 @@
 static const char usage_text[] =
 	"usage: portier [-c FILE] [-t] [-q|-v] [-V] [-h]\n"
 	"       portier ports [-c FILE]\n"
+	"       portier hash\n"
 	"\n"
 	"Forward ports and virtual hosts to services on this machine.\n"
 	"\n"
@@ -47,6 +54,8 @@ static const char usage_text[] =
 	"  ports     list listening TCP and UDP sockets and the processes\n"
 	"            that hold them; with -c FILE, mark the ones the\n"
 	"            configuration uses and report conflicts\n"
+	"  hash      read a password (twice from a terminal, once from a\n"
+	"            pipe) and print a hash for `auth = USER:HASH`\n"
 	"\n"
 	"signals: SIGTERM or SIGINT stop accepting and let connections\n"
 	"finish for up to 10 s (a second one stops at once).\n"
@@ -54,11 +63,12 @@ static const char usage_text[] =
 	"(such as a port that cannot be bound).\n";
 
 /* Commands of later versions, named so that a user gets a clear answer. */
-static const char *const pending_commands[] = {"expose", "doctor", "ca",
-						"hash"};
+static const char *const pending_commands[] = {"expose", "doctor", "ca"};
 
 static int cmd_run(int argc, char **argv);
 static int cmd_ports(int argc, char **argv);
+static int cmd_hash(int argc, char **argv);
+static int read_password(const char *prompt, char *buf, size_t len);
 static const char *default_config_path(void);
 static struct config *load_config(const char *path);
 
@@ -68,6 +78,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && argv[1][0] != '-') {
 		if (strcmp(argv[1], "ports") == 0)
 			return cmd_ports(argc - 1, argv + 1);
+		if (strcmp(argv[1], "hash") == 0)
+			return cmd_hash(argc - 1, argv + 1);
 		for (size_t i = 0; i < sizeof(pending_commands) /
 						sizeof(pending_commands[0]);
 		     i++) {
@@ -220,4 +232,83 @@ static struct config *load_config(const char *path)
 		fputs(err, stderr);
 	free(err);
 	return cfg;
+}
+
+/* portier hash: a crypt(3) hash of a password for `auth = USER:HASH`. The
+ * password is read without echo from a terminal (twice, to catch a typo),
+ * or as one line from a pipe; it never appears on the command line. */
+static int cmd_hash(int argc, char **argv)
+{
+	char first[256], second[256];
+	bool tty = isatty(STDIN_FILENO);
+	char *hash;
+
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "usage: portier hash\n"
+		                "(the password is read from the terminal or "
+		                "standard input, never from arguments)\n");
+		return 1;
+	}
+	if (read_password(tty ? "Password: " : NULL, first, sizeof(first)) <
+	    0)
+		return 1;
+	if (tty) {
+		if (read_password("Again: ", second, sizeof(second)) < 0)
+			return 1;
+		if (strcmp(first, second) != 0) {
+			fprintf(stderr, "portier: the two passwords differ\n");
+			return 1;
+		}
+	}
+	if (first[0] == '\0') {
+		fprintf(stderr, "portier: the password is empty\n");
+		return 1;
+	}
+	hash = auth_hash(first);
+	OPENSSL_cleanse(first, sizeof(first));
+	OPENSSL_cleanse(second, sizeof(second));
+	if (hash == NULL) {
+		fprintf(stderr, "portier: cannot hash the password: %s\n",
+		        strerror(errno));
+		return 2;
+	}
+	printf("%s\n", hash);
+	if (tty)
+		fprintf(stderr, "In a [vhost] section: auth = USER:%s\n", hash);
+	free(hash);
+	return 0;
+}
+
+/* Read one line into buf without its newline; with a prompt (a terminal)
+ * echo is off meanwhile. Returns 0, or -1 after a message. */
+static int read_password(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, quiet;
+	bool echo_off = false;
+	size_t n;
+
+	if (prompt != NULL) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		}
+	}
+	if (fgets(buf, (int)len, stdin) == NULL)
+		buf[0] = '\0';
+	if (echo_off) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		fprintf(stderr, "portier: the password is longer than %zu "
+		        "bytes\n", len - 2);
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
 }

@@ -21,6 +21,8 @@ struct http_error_page {
 	bool close;	  /* Connection: close */
 	const char *text; /* what happened and what to do, plain text; lines
 			     are separated by '\n'; may be NULL */
+	const char *fields; /* more header fields, each ending in CRLF;
+			       may be NULL */
 };
 
 /* Append a complete response for `page` to out. Returns 0 or -1 (out of

@@ -392,11 +392,7 @@ static const struct good_case good_cases[] = {
      "t.ini:19: tls_cert = app.pem is not supported yet by this version "
      "and is ignored\n"
      "t.ini:20: tls_key = app-key.pem is not supported yet by this "
-     "version and is ignored\n"
-     "t.ini:21: auth is not supported yet by this version; every request "
-     "to this vhost is refused (403) until it is\n"
-     "t.ini:22: auth is not supported yet by this version; every request "
-     "to this vhost is refused (403) until it is\n"},
+     "version and is ignored\n"},
     {"comments, indentation, CRLF, BOM, empty and default values",
      "\xEF\xBB\xBF; portier test\r\n"
      "# a hash comment\r\n"
@@ -834,7 +830,7 @@ static const struct bad_case bad_cases[] = {
      "t.ini:5: auth: expected USER:HASH without spaces\n"
      "t.ini:6: auth: the user name is empty\n"
      "t.ini:7: auth: the password of 'bob' is not a crypt(3) hash; make "
-     "one with: openssl passwd -6\n"
+     "one with: portier hash\n"
      "t.ini:8: auth: expected USER:HASH without spaces\n"
      "t.ini:10: auth: user 'bob' given twice\n"},
 
