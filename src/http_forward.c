@@ -50,7 +50,10 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 	struct head_writer w, hw;
 	char host[300];
 
-	if (writer_open(&w, out, cap,
+	/* HTTP/1.1 needs a Host; an HTTP/1.0 request may have come without
+	 * one, and then the caller names it. */
+	if ((how->host == NULL && h->host[0] == '\0') ||
+	    writer_open(&w, out, cap,
 	                http_forward_bound(h) +
 	                    (how->host ? strlen(how->host) : 0)) < 0)
 		return -1;

@@ -601,8 +601,11 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 	how.upgrade = s->upgrade;
 	if (m.vhost != NULL && m.vhost->host_header == CONFIG_HOST_NAME) {
 		how.host = m.vhost->host_header_name;
-	} else if (m.vhost != NULL &&
-	           m.vhost->host_header == CONFIG_HOST_BACKEND) {
+	} else if (h->host[0] == '\0' ||
+	           (m.vhost != NULL &&
+	            m.vhost->host_header == CONFIG_HOST_BACKEND)) {
+		/* (An HTTP/1.0 request without Host goes out as HTTP/1.1,
+		 * which needs one: the backend's address.) */
 		if (m.upstream->addr.kind == ADDR_UNIX)
 			snprintf(host, sizeof(host), "localhost");
 		else

@@ -47,8 +47,9 @@ size_t http_forward_bound(const struct http_head *h);
 #define HTTP_FORWARD_EXTRA 1536
 
 /* Write the request head `h` parsed from `buf`, rewritten for the backend,
- * into out[0..cap). Returns its length, or -1 when cap is below the
- * bound. */
+ * into out[0..cap). Returns its length, or -1 when cap is below the bound
+ * or when the request has no host and how->host gives none (HTTP/1.1,
+ * which the backend gets, needs one). */
 ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 			     const struct http_head *h,
 			     const struct http_forward_request *how)
