@@ -18,10 +18,16 @@
  * before any answer means "not this family": the flow moves to the other
  * one and sends its first datagram again there, once.
  *
- * The listener owns one set of buffers: UDP_BATCH slots large enough for
- * any datagram (65507 bytes over IPv4, 65527 over IPv6). The kernel writes
- * datagrams into them and sendmmsg reads them from there: nothing is copied
- * or allocated per datagram.
+ * The listener owns its buffers: slots large enough for any datagram
+ * (65507 bytes over IPv4, 65527 over IPv6), UDP_BATCH for the clients'
+ * datagrams and UDP_BATCH for the answers. The kernel writes datagrams into
+ * them and sendmmsg reads them from there: nothing is copied or allocated
+ * per datagram. A client's datagrams read in one batch leave for the
+ * backend in one sendmmsg; the answers of every flow that is ready are
+ * gathered and leave together once the loop has seen them all. A run of
+ * datagrams of one length to one destination goes as a single GSO send
+ * (UDP_SEGMENT), which the kernel cuts back into the same datagrams: the
+ * network stack is crossed once per run instead of once per datagram.
  */
 #include "config.h"
 
@@ -37,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -60,6 +67,8 @@
 #define UDP_LOG_BURST    10        /* messages a second before counting */
 #define UDP_TABLE_MIN    64        /* hash buckets at first */
 #define UDP_PP_MAX       52        /* PROXY v2 header over IPv6 */
+#define UDP_GSO_SEGS     64        /* datagrams per GSO send, at most */
+#define UDP_GSO_BYTES    65000     /* bytes per GSO send, at most */
 
 /* A client's or a bound socket's address. */
 union udp_sockaddr {
@@ -75,10 +84,26 @@ union udp_local {
 	struct in6_pktinfo v6;
 };
 
-/* Room for the one control message read or written (pktinfo). */
+/* Room for the control message read with a datagram (pktinfo). */
 union udp_cmsg {
 	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	struct cmsghdr align;
+};
+
+/* Room for the control messages sent with one: pktinfo, GSO size. */
+union udp_out_cmsg {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+	         CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
+
+/* Datagrams laid out for one sendmmsg, in either direction. */
+struct udp_out {
+	struct mmsghdr msgs[UDP_BATCH];
+	int first[UDP_BATCH]; /* the first datagram each message carries */
+	int segs[UDP_BATCH];  /* how many: more than 1 is a GSO send */
+	struct iovec iov[2 * UDP_BATCH];
+	union udp_out_cmsg control[UDP_BATCH];
 };
 
 /* One bound socket of a listener. */
@@ -108,22 +133,29 @@ struct udp_flow {
 	uint8_t answered : 1;    /* the backend sent something */
 	uint8_t has_first : 1;   /* `first` holds a datagram */
 	uint8_t has_local : 1;   /* `local` is known */
+	uint8_t no_gso : 1;      /* the path to the backend refused GSO */
 	uint8_t pp_len;          /* PROXY header length, 0 = none */
 	union udp_sockaddr peer; /* the client */
 	union udp_local local;   /* wildcard sockets: where the client sent */
 	uint8_t pp[];            /* PROXY v2 header sent before each datagram */
 };
 
-/* Batch buffers: UDP_BATCH datagrams received, UDP_BATCH to send. */
+/* Batch buffers: the clients' datagrams as read and as sent on to the
+ * backend; the backend's answers, gathered from every flow that has some
+ * and sent to their clients together. */
 struct udp_batch {
 	struct mmsghdr in[UDP_BATCH];
-	struct mmsghdr out[UDP_BATCH];
 	struct iovec iov_in[UDP_BATCH];
-	struct iovec iov_out[UDP_BATCH][2];
 	union udp_sockaddr from[UDP_BATCH];
 	union udp_cmsg cin[UDP_BATCH];
-	union udp_cmsg cout;
-	uint8_t *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+	struct mmsghdr ans[UDP_BATCH];
+	struct iovec iov_ans[UDP_BATCH];
+	union udp_sockaddr to[UDP_BATCH];
+	union udp_cmsg cans[UDP_BATCH];
+	struct udp_sock *ans_via; /* the socket the answers leave through */
+	int nans;                 /* answers waiting in ans[] */
+	struct udp_out out;       /* what is being sent, either way */
+	uint8_t *data;            /* 2 * UDP_BATCH slots of UDP_SLOT bytes */
 };
 
 /* A [listener] section of mode udp, in one worker. */
@@ -138,15 +170,24 @@ struct udp_listener {
 	size_t nflows;
 	TAILQ_HEAD(udp_lru, udp_flow) lru;
 	struct event *expire; /* idle timeout of the head of lru */
+	struct event *flush;  /* sends the gathered answers */
 	uint64_t seed; /* of the hash, so clients cannot aim at a chain */
 	struct udp_batch *batch;
-	LIST_ENTRY(udp_listener) active; /* in udp_active while it has flows */
+	LIST_ENTRY(udp_listener) active; /* in udp_active once it had flows */
 	bool in_active;
 	bool closed;
+	bool no_gso; /* a client's path refused GSO: answers one by one */
 	unsigned long long evicted; /* flows evicted for a new one */
 	unsigned long long refused; /* ICMP port unreachable from the backend */
 	time_t log_second;          /* throttled messages: second of */
 	unsigned logged, suppressed; /* ... counts logged and left out */
+};
+
+/* What udp_sendmmsg returns. */
+enum udp_sent {
+	UDP_SENT,         /* every message sent, or dropped */
+	UDP_SENT_REFUSED, /* stopped at a refusal (ECONNREFUSED) */
+	UDP_SENT_NO_GSO,  /* stopped at a GSO message the path refused */
 };
 
 /* Listeners whose flows live in this thread, for udp_close_all. */
@@ -160,15 +201,23 @@ static int udp_bind_addr(struct udp_listener *u, const struct addr *a,
 static int udp_bind_one(struct udp_listener *u, const struct addr *a,
                         bool optional, char *err, size_t errlen);
 static void udp_close_socks(struct udp_listener *u);
-static void udp_close_flows(struct udp_listener *u, const char *why);
+static void udp_close_flows(struct udp_listener *u);
 static void udp_client_cb(evutil_socket_t fd, short what, void *arg);
 static void udp_backend_cb(evutil_socket_t fd, short what, void *arg);
 static void udp_expire_cb(evutil_socket_t fd, short what, void *arg);
-static int udp_recv(struct udp_listener *u, int fd, bool named, bool control);
+static void udp_flush_cb(evutil_socket_t fd, short what, void *arg);
+static int udp_recv(struct udp_listener *u, int fd, bool control);
 static void udp_from_clients(struct udp_listener *u, struct udp_sock *s, int n);
 static void udp_to_backend(struct udp_listener *u, struct udp_flow *f,
                            int start, int count, uint64_t now);
-static void udp_to_client(struct udp_listener *u, struct udp_flow *f, int n);
+static int udp_recv_answers(struct udp_listener *u, struct udp_flow *f);
+static void udp_flush(struct udp_listener *u);
+static int udp_lay_out_answers(struct udp_batch *b, int from, bool gso);
+static enum udp_sent udp_sendmmsg(struct udp_listener *u, int fd, int n,
+                                  int *done, const char *to);
+static size_t udp_pktinfo(const struct udp_flow *f, union udp_cmsg *out);
+static void udp_flow_touch(struct udp_listener *u, struct udp_flow *f,
+                           uint64_t now);
 static struct udp_flow *udp_flow_new(struct udp_listener *u, struct udp_sock *s,
                                      int i, uint32_t hash, uint64_t now);
 static void udp_flow_close(struct udp_listener *u, struct udp_flow *f,
@@ -209,16 +258,19 @@ struct udp_listener *udp_listener_new(struct runtime *rt,
 	u->table = calloc(u->tablesize, sizeof(*u->table));
 	u->batch = calloc(1, sizeof(*u->batch));
 	u->expire = evtimer_new(runtime_base(rt), udp_expire_cb, u);
+	u->flush = event_new(runtime_base(rt), -1, 0, udp_flush_cb, u);
 	if (u->socks == NULL || u->table == NULL || u->batch == NULL ||
-	    u->expire == NULL)
+	    u->expire == NULL || u->flush == NULL)
 		goto nomem;
 	/* Pages are only touched as datagrams that long arrive. */
-	u->batch->data = malloc((size_t)UDP_BATCH * UDP_SLOT);
+	u->batch->data = malloc((size_t)2 * UDP_BATCH * UDP_SLOT);
 	if (u->batch->data == NULL)
 		goto nomem;
 	for (int i = 0; i < UDP_BATCH; i++) {
 		u->batch->iov_in[i].iov_base = u->batch->data + i * UDP_SLOT;
 		u->batch->iov_in[i].iov_len = UDP_SLOT;
+		u->batch->iov_ans[i].iov_base =
+		    u->batch->data + (UDP_BATCH + i) * UDP_SLOT;
 	}
 	for (size_t i = 0; i < cfg->nbinds; i++) {
 		if (udp_bind_addr(u, &cfg->binds[i], err, errlen) < 0)
@@ -252,7 +304,7 @@ void udp_listener_free(struct udp_listener *u)
 {
 	if (u == NULL)
 		return;
-	udp_close_flows(u, NULL);
+	udp_close_flows(u);
 	if (u->in_active) {
 		LIST_REMOVE(u, active);
 		u->in_active = false;
@@ -261,6 +313,8 @@ void udp_listener_free(struct udp_listener *u)
 		udp_close_socks(u);
 	if (u->expire != NULL)
 		event_free(u->expire);
+	if (u->flush != NULL)
+		event_free(u->flush);
 	if (u->batch != NULL)
 		free(u->batch->data);
 	free(u->batch);
@@ -285,7 +339,7 @@ void udp_close_all(void)
 			log_debug("listener %s: closing %zu udp flow%s",
 			          u->cfg->name, u->nflows,
 			          u->nflows == 1 ? "" : "s");
-		udp_close_flows(u, NULL);
+		udp_close_flows(u);
 		if (u->closed)
 			udp_close_socks(u);
 	}
@@ -482,7 +536,7 @@ static void udp_client_cb(evutil_socket_t fd, short what, void *arg)
 	struct udp_listener *u = s->u;
 
 	for (int round = 0; round < UDP_ROUNDS; round++) {
-		int n = udp_recv(u, s->fd, true, s->wildcard);
+		int n = udp_recv(u, s->fd, s->wildcard);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -499,14 +553,16 @@ static void udp_client_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Up to UDP_ROUNDS batches of the backend's answers for one flow. */
+/* The backend answered flow f: gather its answers for the clients; they
+ * leave once every flow that is ready has had its turn. */
 static void udp_backend_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_flow *f = arg;
 	struct udp_listener *u = f->via->u;
 
 	for (int round = 0; round < UDP_ROUNDS; round++) {
-		int n = udp_recv(u, f->fd, false, false);
+		int room = UDP_BATCH - u->batch->nans;
+		int n = udp_recv_answers(u, f);
 
 		if (n < 0 && errno == ECONNREFUSED) {
 			udp_flow_refused(u, f);
@@ -526,15 +582,100 @@ static void udp_backend_cb(evutil_socket_t fd, short what, void *arg)
 			f->first = NULL;
 			f->has_first = 0;
 		}
-		udp_to_client(u, f, n);
-		if (n < UDP_BATCH)
+		f->from_backend += (unsigned)n;
+		udp_flow_touch(u, f, udp_now_ms());
+		if (n < room)
 			return;
 	}
 }
 
-/* recvmmsg into the batch buffers, with the senders' addresses when
- * `named` and their destination (pktinfo) when `control`. */
-static int udp_recv(struct udp_listener *u, int fd, bool named, bool control)
+/* Read f's answers into the free slots of b->ans, addressed to f's client
+ * (and from the address it wrote to, on a wildcard socket). Returns how
+ * many, or -1 with errno. */
+static int udp_recv_answers(struct udp_listener *u, struct udp_flow *f)
+{
+	struct udp_batch *b = u->batch;
+	socklen_t namelen = f->peer.sa.sa_family == AF_INET
+	                        ? sizeof(struct sockaddr_in)
+	                        : sizeof(struct sockaddr_in6);
+	size_t controllen = 0;
+	int first, n;
+
+	if (b->nans > 0 && b->ans_via != f->via)
+		udp_flush(u);
+	if (b->nans == UDP_BATCH)
+		udp_flush(u);
+	first = b->nans;
+	for (int i = first; i < UDP_BATCH; i++) {
+		struct msghdr *h = &b->ans[i].msg_hdr;
+
+		memset(h, 0, sizeof(*h));
+		b->iov_ans[i].iov_len = UDP_SLOT;
+		h->msg_iov = &b->iov_ans[i];
+		h->msg_iovlen = 1;
+	}
+	do
+		n = recvmmsg(f->fd, b->ans + first,
+		             (unsigned)(UDP_BATCH - first), MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n;
+	if (f->has_local)
+		controllen = udp_pktinfo(f, &b->cans[first]);
+	for (int i = first; i < first + n; i++) {
+		struct msghdr *h = &b->ans[i].msg_hdr;
+
+		b->iov_ans[i].iov_len = b->ans[i].msg_len;
+		/* Copies: the flow may end before the answers leave. */
+		b->to[i] = f->peer;
+		h->msg_name = &b->to[i];
+		h->msg_namelen = namelen;
+		if (controllen && i > first)
+			b->cans[i] = b->cans[first];
+		h->msg_control = controllen ? b->cans[i].buf : NULL;
+		h->msg_controllen = controllen;
+	}
+	b->nans += n;
+	b->ans_via = f->via;
+	if (b->nans == UDP_BATCH)
+		udp_flush(u);
+	else
+		event_active(u->flush, EV_WRITE, 0);
+	return n;
+}
+
+/* Send the gathered answers, runs of one client's answers of one length
+ * as GSO sends. */
+static void udp_flush(struct udp_listener *u)
+{
+	struct udp_batch *b = u->batch;
+	int i = 0;
+
+	while (i < b->nans && b->ans_via->fd >= 0) {
+		int n = udp_lay_out_answers(b, i, !u->no_gso);
+		int done = 0;
+
+		if (udp_sendmmsg(u, b->ans_via->fd, n, &done, NULL) !=
+		    UDP_SENT_NO_GSO)
+			break;
+		log_debug("listener %s: a client's path refuses GSO (%s); "
+		          "answers go one by one",
+		          u->cfg->name, strerror(errno));
+		u->no_gso = true;
+		i = b->out.first[done];
+	}
+	b->nans = 0;
+}
+
+/* The loop got round to the answers gathered in this pass. */
+static void udp_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	udp_flush(arg);
+}
+
+/* recvmmsg the clients' datagrams into the batch buffers, with their
+ * senders and, when `control`, their destination (pktinfo). */
+static int udp_recv(struct udp_listener *u, int fd, bool control)
 {
 	struct udp_batch *b = u->batch;
 	int n;
@@ -544,8 +685,8 @@ static int udp_recv(struct udp_listener *u, int fd, bool named, bool control)
 
 		h->msg_iov = &b->iov_in[i];
 		h->msg_iovlen = 1;
-		h->msg_name = named ? &b->from[i] : NULL;
-		h->msg_namelen = named ? sizeof(b->from[i]) : 0;
+		h->msg_name = &b->from[i];
+		h->msg_namelen = sizeof(b->from[i]);
 		h->msg_control = control ? b->cin[i].buf : NULL;
 		h->msg_controllen = control ? sizeof(b->cin[i].buf) : 0;
 		h->msg_flags = 0;
@@ -619,19 +760,20 @@ static void udp_flow_touch(struct udp_listener *u, struct udp_flow *f,
 	}
 }
 
-/* sendmmsg all n messages of b->out on fd. A full socket buffer drops the
- * rest (UDP's answer to overload); a datagram the kernel refuses for
- * itself (too long...) is skipped. Returns -1 with errno ECONNREFUSED when
- * the socket reported a refusal first (the datagrams from *done on are not
- * sent yet), else 0. */
-static int udp_sendmmsg(struct udp_listener *u, const struct udp_flow *f,
-                        int fd, int n, int *done)
+/* sendmmsg the n messages on fd. A full socket buffer drops the rest
+ * (UDP's answer to overload); a datagram the kernel refuses for itself
+ * (too long...) is skipped. `to` names the destination in logs; NULL for
+ * the clients named in the messages. Stops early, the messages from *done
+ * on not sent yet, when the socket reports a refusal of an earlier
+ * datagram or refuses a GSO send. */
+static enum udp_sent udp_sendmmsg(struct udp_listener *u, int fd, int n,
+                                  int *done, const char *to)
 {
-	struct mmsghdr *out = u->batch->out;
-	char to[ADDR_STRLEN];
+	struct mmsghdr *msgs = u->batch->out.msgs;
+	char name[ADDR_STRLEN];
 
 	while (*done < n) {
-		int r = sendmmsg(fd, out + *done, (unsigned)(n - *done), 0);
+		int r = sendmmsg(fd, msgs + *done, (unsigned)(n - *done), 0);
 		int e = errno;
 
 		if (r > 0) {
@@ -641,30 +783,144 @@ static int udp_sendmmsg(struct udp_listener *u, const struct udp_flow *f,
 		if (r < 0 && e == EINTR)
 			continue;
 		if (r < 0 && e == ECONNREFUSED)
-			return -1;
+			return UDP_SENT_REFUSED;
+		/* Too long a segment for the path's MTU, IPsec...: the
+		 * datagrams go one by one instead. */
+		if (r < 0 && u->batch->out.segs[*done] > 1 &&
+		    (e == EINVAL || e == EIO || e == EMSGSIZE || e == ENOTSUP ||
+		     e == ENOPROTOOPT))
+			return UDP_SENT_NO_GSO;
 		/* Named for the log only now, off the common path. */
-		if (fd == f->fd)
-			snprintf(to, sizeof(to), "%s", u->upstream.name);
-		else
-			addr_format_sa(&f->peer.sa, sizeof(f->peer), to,
-			               sizeof(to));
+		if (to == NULL) {
+			const struct msghdr *h = &msgs[*done].msg_hdr;
+
+			addr_format_sa(h->msg_name, h->msg_namelen, name,
+			               sizeof(name));
+		}
 		if (r < 0 &&
 		    (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)) {
-			udp_log_throttled(u, LOG_LEVEL_WARN,
-			                  "listener %s: %d datagram%s to %s "
-			                  "dropped: %s",
-			                  u->cfg->name, n - *done,
-			                  n - *done == 1 ? "" : "s", to,
-			                  strerror(e));
+			udp_log_throttled(
+			    u, LOG_LEVEL_WARN,
+			    "listener %s: %d datagram%s to %s%s "
+			    "dropped: %s",
+			    u->cfg->name, n - *done, n - *done == 1 ? "" : "s",
+			    to ? to : name,
+			    to || n - *done == 1 ? "" : " and others",
+			    strerror(e));
 			*done = n;
 			break;
 		}
 		udp_log_throttled(u, LOG_LEVEL_WARN,
 		                  "listener %s: a datagram to %s dropped: %s",
-		                  u->cfg->name, to, strerror(r < 0 ? e : EIO));
+		                  u->cfg->name, to ? to : name,
+		                  strerror(r < 0 ? e : EIO));
 		(*done)++;
 	}
-	return 0;
+	return UDP_SENT;
+}
+
+/* Write the control messages of message m of the outbox: `pktinfo` (len
+ * bytes, 0 for none) and, for a run of segs datagrams, their size. */
+static void udp_out_control(struct udp_out *o, int m, const void *pktinfo,
+                            size_t len, int segs, size_t size)
+{
+	struct msghdr *h = &o->msgs[m].msg_hdr;
+	uint16_t gso = (uint16_t)size;
+	struct cmsghdr *c;
+
+	o->segs[m] = segs;
+	if (len == 0 && segs == 1)
+		return;
+	memset(&o->control[m], 0, sizeof(o->control[m]));
+	if (len > 0)
+		memcpy(o->control[m].buf, pktinfo, len);
+	if (segs > 1) {
+		c = (struct cmsghdr *)(o->control[m].buf + len);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(gso));
+		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+		len += CMSG_SPACE(sizeof(gso));
+	}
+	h->msg_control = o->control[m].buf;
+	h->msg_controllen = len;
+}
+
+/* True when one more datagram of `len` bytes fits in a GSO send of segs
+ * datagrams of that length. */
+static bool udp_gso_fits(int segs, size_t len)
+{
+	return len > 0 && segs < UDP_GSO_SEGS &&
+	       (size_t)(segs + 1) * len <= UDP_GSO_BYTES;
+}
+
+/* Lay out datagrams [from, to) of b->in for f's backend as messages of the
+ * outbox, each behind f's PROXY header if any. With gso, a run of
+ * datagrams of one length goes as one message that the kernel cuts into
+ * datagrams (UDP_SEGMENT): the stack is crossed once for the run. Returns
+ * the number of messages. */
+static int udp_lay_out(struct udp_batch *b, const struct udp_flow *f, int from,
+                       int to, bool gso)
+{
+	struct udp_out *o = &b->out;
+	int m = 0, v = 0;
+
+	for (int i = from; i < to; m++) {
+		struct msghdr *h = &o->msgs[m].msg_hdr;
+		size_t len = f->pp_len + b->in[i].msg_len;
+		int segs = 0;
+
+		memset(h, 0, sizeof(*h));
+		h->msg_iov = &o->iov[v];
+		o->first[m] = i;
+		do {
+			if (f->pp_len > 0) {
+				o->iov[v].iov_base = (void *)f->pp;
+				o->iov[v++].iov_len = f->pp_len;
+			}
+			o->iov[v] = b->iov_in[i];
+			o->iov[v++].iov_len = b->in[i].msg_len;
+			i++;
+			segs++;
+		} while (gso && i < to && udp_gso_fits(segs, len) &&
+		         f->pp_len + b->in[i].msg_len == len);
+		h->msg_iovlen = (size_t)(&o->iov[v] - h->msg_iov);
+		udp_out_control(o, m, NULL, 0, segs, len);
+	}
+	return m;
+}
+
+/* Lay out the gathered answers from number `from` on as messages of the
+ * outbox; with gso, a run of one client's answers of one length goes as
+ * one message. Returns the number of messages. */
+static int udp_lay_out_answers(struct udp_batch *b, int from, bool gso)
+{
+	struct udp_out *o = &b->out;
+	int m = 0, v = 0;
+
+	for (int i = from; i < b->nans; m++) {
+		const struct msghdr *a = &b->ans[i].msg_hdr;
+		struct msghdr *h = &o->msgs[m].msg_hdr;
+		size_t len = b->iov_ans[i].iov_len;
+		int segs = 0;
+
+		memset(h, 0, sizeof(*h));
+		h->msg_name = a->msg_name;
+		h->msg_namelen = a->msg_namelen;
+		h->msg_iov = &o->iov[v];
+		o->first[m] = i;
+		do {
+			o->iov[v++] = b->iov_ans[i++];
+			segs++;
+		} while (gso && i < b->nans && udp_gso_fits(segs, len) &&
+		         b->iov_ans[i].iov_len == len &&
+		         b->ans[i].msg_hdr.msg_namelen == a->msg_namelen &&
+		         memcmp(&b->to[i], a->msg_name, a->msg_namelen) == 0);
+		h->msg_iovlen = (size_t)segs;
+		udp_out_control(o, m, a->msg_control, a->msg_controllen, segs,
+		                len);
+	}
+	return m;
 }
 
 /* Send count datagrams from b->in[start...] to f's backend. */
@@ -672,85 +928,65 @@ static void udp_to_backend(struct udp_listener *u, struct udp_flow *f,
                            int start, int count, uint64_t now)
 {
 	struct udp_batch *b = u->batch;
-	int done = 0, refusals = 0;
+	int i = start, end = start + count, refusals = 0;
 
-	for (int k = 0; k < count; k++) {
-		struct msghdr *h = &b->out[k].msg_hdr;
-		struct iovec *iov = b->iov_out[k];
-
-		memset(h, 0, sizeof(*h));
-		iov[0].iov_base = f->pp;
-		iov[0].iov_len = f->pp_len;
-		iov[1] = b->iov_in[start + k];
-		iov[1].iov_len = b->in[start + k].msg_len;
-		h->msg_iov = f->pp_len ? iov : iov + 1;
-		h->msg_iovlen = f->pp_len ? 2 : 1;
-	}
 	f->from_client += (unsigned)count;
 	udp_flow_touch(u, f, now);
-	/* A refusal reported here is for an earlier datagram: handle it and
-	 * send this one anyway (on the other family, for localhost). */
-	while (udp_sendmmsg(u, f, f->fd, count, &done) < 0 && refusals++ < 2)
-		udp_flow_refused(u, f);
+	while (i < end) {
+		int n = udp_lay_out(b, f, i, end, !f->no_gso);
+		int done = 0;
+
+		switch (udp_sendmmsg(u, f->fd, n, &done, u->upstream.name)) {
+		case UDP_SENT:
+			return;
+		case UDP_SENT_REFUSED:
+			/* For an earlier datagram: handle it and send these
+			 * anyway (on the other family, for localhost). */
+			if (refusals++ == 2)
+				return;
+			udp_flow_refused(u, f);
+			break;
+		case UDP_SENT_NO_GSO:
+			udp_flow_log(u, f, LOG_LEVEL_DEBUG,
+			             "the path to the backend refuses GSO "
+			             "(%s); sending datagrams one by one",
+			             strerror(errno));
+			f->no_gso = 1;
+			break;
+		}
+		i = b->out.first[done];
+	}
 }
 
-/* Send the n answers in the batch to f's client, through the socket the
- * client wrote to and, on a wildcard socket, from the address it wrote
- * to. */
-static void udp_to_client(struct udp_listener *u, struct udp_flow *f, int n)
+/* Write the pktinfo control message that makes an answer to f's client
+ * leave from the address the client wrote to; returns its length. */
+static size_t udp_pktinfo(const struct udp_flow *f, union udp_cmsg *out)
 {
-	struct udp_batch *b = u->batch;
-	socklen_t namelen = f->peer.sa.sa_family == AF_INET
-	                        ? sizeof(struct sockaddr_in)
-	                        : sizeof(struct sockaddr_in6);
-	size_t controllen = 0;
-	int done = 0;
+	struct cmsghdr *c = &out->align;
 
-	if (f->has_local) {
-		struct cmsghdr *c = &b->cout.align;
+	memset(out, 0, sizeof(*out));
+	if (f->peer.sa.sa_family == AF_INET) {
+		struct in_pktinfo pi = {0};
 
-		memset(&b->cout, 0, sizeof(b->cout));
-		if (f->peer.sa.sa_family == AF_INET) {
-			struct in_pktinfo pi = {0};
+		pi.ipi_spec_dst = f->local.v4.ipi_spec_dst;
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = f->local.v6;
 
-			pi.ipi_spec_dst = f->local.v4.ipi_spec_dst;
-			c->cmsg_level = IPPROTO_IP;
-			c->cmsg_type = IP_PKTINFO;
-			c->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-			controllen = CMSG_SPACE(sizeof(pi));
-		} else {
-			struct in6_pktinfo pi = f->local.v6;
-
-			/* The interface matters for a link-local source
-			 * only; elsewhere let routing choose. */
-			if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
-				pi.ipi6_ifindex = 0;
-			c->cmsg_level = IPPROTO_IPV6;
-			c->cmsg_type = IPV6_PKTINFO;
-			c->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-			controllen = CMSG_SPACE(sizeof(pi));
-		}
+		/* The interface matters for a link-local source only;
+		 * elsewhere routing chooses. */
+		if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+			pi.ipi6_ifindex = 0;
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
 	}
-	for (int k = 0; k < n; k++) {
-		struct msghdr *h = &b->out[k].msg_hdr;
-
-		memset(h, 0, sizeof(*h));
-		b->iov_out[k][0] = b->iov_in[k];
-		b->iov_out[k][0].iov_len = b->in[k].msg_len;
-		h->msg_iov = b->iov_out[k];
-		h->msg_iovlen = 1;
-		h->msg_name = &f->peer;
-		h->msg_namelen = namelen;
-		h->msg_control = controllen ? b->cout.buf : NULL;
-		h->msg_controllen = controllen;
-	}
-	f->from_backend += (unsigned)n;
-	udp_flow_touch(u, f, udp_now_ms());
-	if (f->via->fd < 0)
-		return;
-	(void)udp_sendmmsg(u, f, f->via->fd, n, &done);
 }
 
 /* --- flows --------------------------------------------------------------- */
@@ -867,10 +1103,11 @@ static bool udp_admit(struct udp_listener *u, const struct sockaddr *sa)
 		               sizeof(old));
 		udp_log_throttled(
 		    u, LOG_LEVEL_WARN,
-		    "client=%s listener=%s: %s connection limit (%u) reached; "
-		    "evicted the least recently used flow (client %s, idle "
-		    "%llu ms; %llu evicted so far)",
-		    client, u->cfg->name, global ? "global" : "listener",
+		    "client=%s listener=%s backend=%s: %s connection limit "
+		    "(%u) reached; evicted the least recently used flow "
+		    "(client %s, idle %llu ms; %llu evicted so far)",
+		    client, u->cfg->name, u->upstream.name,
+		    global ? "global" : "listener",
 		    global ? g->max_connections : u->cfg->max_connections, old,
 		    (unsigned long long)(udp_now_ms() - oldest->last_ms),
 		    u->evicted);
@@ -887,7 +1124,7 @@ static bool udp_admit(struct udp_listener *u, const struct sockaddr *sa)
 	return false;
 }
 
-/* Where datagram i of the batch was sent to, from its pktinfo. */
+/* Where the datagram of h was sent to, from its pktinfo. */
 static bool udp_local_of(const struct msghdr *h, union udp_local *out)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL;
@@ -1046,13 +1283,13 @@ static void udp_flow_close(struct udp_listener *u, struct udp_flow *f,
 	runtime_session_closed(u->rt, u->cfg);
 }
 
-/* End every flow of u. */
-static void udp_close_flows(struct udp_listener *u, const char *why)
+/* End every flow of u, quietly (the caller logs how many). */
+static void udp_close_flows(struct udp_listener *u)
 {
 	struct udp_flow *f;
 
 	while ((f = TAILQ_FIRST(&u->lru)) != NULL)
-		udp_flow_close(u, f, why);
+		udp_flow_close(u, f, NULL);
 }
 
 /* Move a localhost flow to the other address family; 0 on success. The

@@ -5,6 +5,9 @@
   client whose datagram caused it, from the address it wrote to;
 - a zero-length datagram and a 65507-byte one (the IPv4 maximum) go
   through both ways;
+- a burst of 300 datagrams of one length (which portier sends on as GSO
+  batches) reaches the backend as 300 datagrams, each whole and in order;
+  so do 300 answers to one request, at the client;
 - a DNS-style exchange: a query built byte by byte, a tiny resolver
   backend answers A 127.0.0.1, the client checks the ID and the answer;
 - bind [::1]:P with backend [::1]:B; bind *:P serves 127.0.0.1 and ::1,
@@ -17,7 +20,8 @@
   used flows, the log counts the evictions, and an evicted client that
   comes back gets a new flow (a new source port at the backend);
 - proxy_protocol = v2: every datagram reaches the backend behind a v2
-  header for UDP (DGRAM) with the client's and the listener's address;
+  header for UDP (DGRAM) with the client's and the listener's address,
+  in a burst too;
 - workers = 2: flows work whichever worker the kernel picks;
 - timeout_idle = 1s: after a quiet second the backend sees a new source
   port, and the log says the flow closed as idle;
@@ -39,8 +43,8 @@ MAX_V4 = 65507
 
 class UdpServer:
     """A UDP backend on a thread: every datagram is recorded with its
-    source address in .seen, and answered with handler(data) unless that
-    returns None."""
+    source address in .seen, and answered with handler(data): a datagram,
+    a list of them, or None for no answer."""
 
     def __init__(self, handler=lambda data: data, host=LOOPBACK4):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -74,9 +78,11 @@ class UdpServer:
             with self._lock:
                 self.seen.append((data, peer))
             reply = self.handler(data)
-            if reply is not None:
+            for r in reply if isinstance(reply, list) else [reply]:
+                if r is None:
+                    continue
                 try:
-                    self.sock.sendto(reply, peer)
+                    self.sock.sendto(r, peer)
                 except OSError:
                     pass
 
@@ -224,6 +230,42 @@ def many_clients(port, backend, n=50, rounds=3):
     check_equal(len(ports), n, "the backend saw one source port per client")
 
 
+def burst(port, backend, n=300, size=1000, header=None):
+    """Send n datagrams of `size` bytes at once; the backend must get each
+    one whole, in order, behind header(client socket) if given."""
+    c = client()
+    header = header(c) if header else b""
+    before = backend.count()
+    payloads = [(b"%05d" % i) * (size // 5) for i in range(n)]
+    for p in payloads:
+        c.sendto(p, (LOOPBACK4, port))
+    wait = time.monotonic() + 5
+    while backend.count() < before + n and time.monotonic() < wait:
+        time.sleep(0.02)
+    got = [data for data, _ in backend.seen[before:]]
+    check_equal(len(got), n, f"the backend got {n} datagrams")
+    if header:
+        check(all(g.startswith(header) for g in got), "each behind the "
+              "PROXY header")
+        got = [g[len(header):] for g in got]
+    diff = [i for i, (a, b) in enumerate(zip(got, payloads)) if a != b]
+    check(not diff, f"each of {size} bytes, whole and in order",
+          f"first difference at datagram {diff[:1]}")
+
+
+def fan_out(data):
+    """A backend that answers "N" with N datagrams of 1000 bytes."""
+    return [(b"%05d" % i) * 200 for i in range(int(data))]
+
+
+def proxy_v2_header(family, client, listener):
+    fam, size = (0x22, 36) if family == socket.AF_INET6 else (0x12, 12)
+    return (PROXY_V2_SIGNATURE + bytes([0x21, fam]) + struct.pack("!H", size)
+            + socket.inet_pton(family, client[0])
+            + socket.inet_pton(family, listener[0])
+            + struct.pack("!HH", client[1], listener[1]))
+
+
 def check_proxy_v2(port, backend, host):
     c = client(host)
     payload = b"datagram behind a header"
@@ -231,10 +273,8 @@ def check_proxy_v2(port, backend, host):
     check(reply is not None, f"{host}: the datagram went through")
     got = backend.seen[-1][0]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    fam, size = (0x22, 36) if family == socket.AF_INET6 else (0x12, 12)
-    want = (PROXY_V2_SIGNATURE + bytes([0x21, fam]) + struct.pack("!H", size)
-            + socket.inet_pton(family, host) + socket.inet_pton(family, host)
-            + struct.pack("!HH", c.getsockname()[1], port) + payload)
+    want = proxy_v2_header(family, (host, c.getsockname()[1]),
+                           (host, port)) + payload
     check_equal(got, want, f"{host}: the backend got a PROXY v2 header for "
                 "UDP with the client and the listener, then the datagram")
 
@@ -249,6 +289,10 @@ def main():
     setup.add("echo", echo.addr)
     dns = UdpServer(dns_resolver)
     setup.add("dns", dns.addr)
+    sink = UdpServer(lambda data: None)
+    setup.add("sink", sink.addr)
+    fan = UdpServer(fan_out)
+    setup.add("fan", fan.addr)
     any_backend = UdpServer()
     setup.add("any", any_backend.addr, host="*")
     if ipv6:
@@ -281,6 +325,21 @@ def main():
     reply, _ = exchange(c, big, (LOOPBACK4, ports["echo"]))
     check(reply == big, f"a {MAX_V4}-byte datagram comes back whole",
           f"got {None if reply is None else len(reply)} bytes")
+
+    step("a burst of 300 datagrams of 1000 bytes")
+    burst(ports["sink"], sink)
+    step("300 answers of 1000 bytes to one request")
+    c = client()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    c.sendto(b"300", (LOOPBACK4, ports["fan"]))
+    got = []
+    try:
+        while len(got) < 300:
+            got.append(c.recv(70000))
+    except socket.timeout:
+        pass
+    check_equal(len(got), 300, "the client got 300 datagrams")
+    check(got == fan_out(b"300"), "each of 1000 bytes, whole and in order")
 
     step("a DNS query through the listener")
     c = client()
@@ -361,6 +420,8 @@ def main():
 
     step("proxy_protocol = v2")
     check_proxy_v2(ports["pp"], proxied, LOOPBACK4)
+    burst(ports["pp"], proxied, n=100, header=lambda c: proxy_v2_header(
+        socket.AF_INET, c.getsockname(), (LOOPBACK4, ports["pp"])))
     if ipv6:
         check_proxy_v2(ports["pp6"], proxied, LOOPBACK6)
 

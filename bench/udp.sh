@@ -1,0 +1,572 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Benchmark of portier's UDP forwarding mode against socat (UDP fork mode)
+# and rinetd, all three forwarding to backends on 127.0.0.1, in a single run
+# on the same machine.
+#
+# What is measured, for each proxy and for the backend reached directly
+# (reference):
+#   1. request/response: 16 clients (--clients) each keep one 64-byte
+#      request (--size) in flight through the proxy to a UDP echo server
+#      and send the next as soon as the answer is back; answers per second,
+#      and the CPU time the proxy spent per answer. A request unanswered
+#      for 200 ms counts as lost and is sent again.
+#   2. bulk: one sender blasts 1400-byte datagrams (--bulk-size) through
+#      the proxy to a counting sink as fast as the kernel takes them;
+#      datagrams per second and MiB per second that reach the sink, and the
+#      share of the datagrams sent that never arrive (loss %). The sender
+#      outruns every proxy here, so the figure is the most a proxy forwards
+#      under overload; the loss is what it could not take.
+# The load generators and backends are one small C program, udp_tools.c,
+# built by this script with cc: a python backend would be slower than the
+# proxies it measures. The echo server answers from one thread with
+# recvmmsg/sendmmsg; the backend-alone column shows what it can do.
+#
+# The proxies:
+#   - portier: mode = udp, workers = 1 (--threads N for more);
+#   - socat: UDP4-LISTEN:P,fork,reuseaddr UDP4:127.0.0.1:B, which forks a
+#     process per client address (a flow), each relaying with read/write;
+#     UDP4-RECVFROM:P,fork forks once per datagram (under 1000 answers/s
+#     here) and is not measured;
+#   - rinetd: "127.0.0.1 P/udp 127.0.0.1 B/udp", single-threaded. rinetd
+#     opens each flow with an empty datagram to the backend and takes an
+#     empty datagram from the backend as the end of the flow, so the echo
+#     server leaves empty datagrams unanswered. rinetd also queues a flow's
+#     datagrams as bytes and may send several as one: the bulk figures
+#     count bytes (datagrams = bytes / size).
+# Each ratio is portier's figure divided by the better of socat's and
+# rinetd's.
+#
+# On a 2-core machine the load generator, the proxy and the backend share
+# the cores, which costs every proxy alike; socat's processes can spread
+# over both cores, portier's one event loop and rinetd cannot. --pin gives
+# the proxies CPU 0 and the rest CPUs 1 and up. Each run is preceded by a
+# 1-second warm-up whose result is discarded; --rounds N runs every test N
+# times, alternating between the targets, and keeps the median.
+#
+# Every process runs from a temporary directory, uses free ports of
+# 127.0.0.1 only, and is stopped on exit (each in its own process group, so
+# that socat's children go too). The exit status is 0 even when a target is
+# missed (this is a measurement); non-zero only when something failed to
+# run.
+#
+# Usage: bench/udp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
+#                     [--quick] [--threads N] [--clients N] [--size BYTES]
+#                     [--bulk-size BYTES] [--pin] [--keep]
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+PATH="$PATH:/usr/sbin:/sbin"
+
+duration=10
+warmup=1
+rounds=1
+portier=""
+keep=0
+loops=1
+pin=0
+clients=16
+size=64
+bulk_size=1400
+
+usage() {
+	cat <<EOF
+Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
+	[--threads N] [--clients N] [--size BYTES] [--bulk-size BYTES]
+	[--pin] [--keep]
+
+  --portier PATH      portier binary (default: ./portier of the source tree,
+                      then portier on PATH; without one, portier is skipped)
+  --duration SECONDS  length of each run (default 10)
+  --rounds N          run every test N times, round-robin over the
+                      targets, and report the median (default 1)
+  --quick             3-second runs, no warm-up
+  --threads N         portier workers (default 1); socat forks per client,
+                      rinetd has one loop whatever N is
+  --clients N         request/response clients (default 16)
+  --size BYTES        request/response datagram size (default 64)
+  --bulk-size BYTES   bulk datagram size (default 1400)
+  --pin               run the proxies on CPU 0 and the backends and the
+                      load generators on the other CPUs (needs 2 or more)
+  --keep              keep the temporary directory (configurations, logs)
+EOF
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--portier) portier=${2:?--portier needs a path}; shift 2 ;;
+	--portier=*) portier=${1#*=}; shift ;;
+	--duration) duration=${2:?--duration needs a number}; shift 2 ;;
+	--duration=*) duration=${1#*=}; shift ;;
+	--rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
+	--rounds=*) rounds=${1#*=}; shift ;;
+	--quick) duration=3; warmup=0; shift ;;
+	--threads) loops=${2:?--threads needs a number}; shift 2 ;;
+	--threads=*) loops=${1#*=}; shift ;;
+	--clients) clients=${2:?--clients needs a number}; shift 2 ;;
+	--clients=*) clients=${1#*=}; shift ;;
+	--size) size=${2:?--size needs a number}; shift 2 ;;
+	--size=*) size=${1#*=}; shift ;;
+	--bulk-size) bulk_size=${2:?--bulk-size needs a number}; shift 2 ;;
+	--bulk-size=*) bulk_size=${1#*=}; shift ;;
+	--pin) pin=1; shift ;;
+	--keep) keep=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+for n in "$duration" "$rounds" "$loops" "$clients" "$size" "$bulk_size"; do
+	case "$n" in
+	'' | *[!0-9]* | 0*)
+		echo "udp.sh: --duration, --rounds, --threads, --clients," \
+			"--size and --bulk-size want a positive integer" >&2
+		exit 2
+		;;
+	esac
+done
+if [ "$size" -lt 8 ] || [ "$size" -gt 65507 ] || [ "$bulk_size" -gt 65507 ]
+then
+	echo "udp.sh: --size wants 8 to 65507 bytes, --bulk-size at most" \
+		"65507" >&2
+	exit 2
+fi
+
+# --pin: "taskset -c ..." prefixes for the proxies and for the load side.
+proxy_cpu=()
+load_cpu=()
+load_cpus=""
+if [ "$pin" = 1 ]; then
+	if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
+		echo "udp.sh: --pin needs 2 CPUs and taskset (util-linux)" >&2
+		exit 2
+	fi
+	load_cpus="1-$(($(nproc) - 1))"
+	proxy_cpu=(taskset -c 0)
+	load_cpu=(taskset -c "$load_cpus")
+fi
+
+die() {
+	echo "udp.sh: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "udp.sh: $*" >&2
+}
+
+# --- programs --------------------------------------------------------------
+
+missing=()
+for pair in socat:socat rinetd:rinetd cc:gcc python3:python3; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "udp.sh: missing programs; install the Debian packages:" >&2
+	echo "    apt-get install ${missing[*]}" >&2
+	if [ -x "$top/scripts/install-deps" ]; then
+		echo "or run scripts/install-deps" >&2
+	fi
+	exit 1
+fi
+
+if [ -z "$portier" ]; then
+	if [ -x "$top/portier" ]; then
+		portier="$top/portier"
+	elif command -v portier >/dev/null 2>&1; then
+		portier=$(command -v portier)
+	fi
+elif [ ! -x "$portier" ]; then
+	die "$portier: not an executable"
+fi
+
+# --- processes ------------------------------------------------------------
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/portier-bench.XXXXXX")
+started=()
+
+# Every background job gets a process group of its own, so that stopping
+# it stops what it forked (socat's children).
+set -m
+
+# True while any process of the given process groups is alive (zombies
+# count as gone).
+any_alive() {
+	local pid state groups
+	groups=$(IFS=, && echo "$*")
+	for pid in $(pgrep -g "$groups" 2>/dev/null || true); do
+		state=$(sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null) ||
+			continue
+		[ "$state" != Z ] && return 0
+	done
+	return 1
+}
+
+# shellcheck disable=SC2317 # called through the EXIT trap
+cleanup() {
+	local pid
+	# No "Terminated" line for each job stopped here.
+	set +m
+	exec 3>&2 2>/dev/null
+	for pid in "${started[@]}"; do
+		kill -- "-$pid" 2>/dev/null || true
+	done
+	for _ in $(seq 30); do
+		[ ${#started[@]} -eq 0 ] && break
+		any_alive "${started[@]}" || break
+		sleep 0.1
+	done
+	for pid in "${started[@]}"; do
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	exec 2>&3 3>&-
+	if [ "$keep" = 1 ]; then
+		note "configurations and logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+tools="$tmp/udp_tools"
+cc -O2 -pthread -o "$tools" "$here/udp_tools.c" ||
+	die "cannot build $here/udp_tools.c"
+
+# Eight free UDP ports, chosen by the kernel: the backends (echo, sink),
+# then for each proxy a request/response port and a bulk port.
+read -r port_echo port_sink port_portier port_portier_bulk port_socat \
+	port_socat_bulk port_rinetd port_rinetd_bulk < <(python3 -c '
+import socket
+socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+
+# True when something holds UDP port $1 of 127.0.0.1.
+udp_bound() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# start NAME PORT COMMAND...: run COMMAND in the background (its own
+# process group), its output in $tmp/NAME.log, and wait until it holds UDP
+# port PORT. Sets the pid in pid_NAME.
+start() {
+	local name=$1 port=$2
+	shift 2
+	"$@" >"$tmp/$name.log" 2>&1 </dev/null &
+	local pid=$!
+	started+=("$pid")
+	for _ in $(seq 100); do
+		any_alive "$pid" || break
+		if udp_bound "$port"; then
+			printf -v "pid_$name" '%s' "$pid"
+			return 0
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$tmp/$name.log" >&2
+	die "$name did not bind 127.0.0.1:$port (udp)"
+}
+
+cat >"$tmp/rinetd.conf" <<EOF
+127.0.0.1 $port_rinetd/udp 127.0.0.1 $port_echo/udp
+127.0.0.1 $port_rinetd_bulk/udp 127.0.0.1 $port_sink/udp
+EOF
+
+cat >"$tmp/portier.ini" <<EOF
+[global]
+log_level = warn
+workers = $loops
+
+[listener rr]
+bind = 127.0.0.1:$port_portier
+mode = udp
+backend = 127.0.0.1:$port_echo
+
+[listener bulk]
+bind = 127.0.0.1:$port_portier_bulk
+mode = udp
+backend = 127.0.0.1:$port_sink
+EOF
+
+# Targets in table order: the backend reached directly (the reference),
+# then the proxies.
+targets=(backend)
+[ -n "$portier" ] && targets+=(portier)
+targets+=(socat rinetd)
+
+declare -A port=([backend]=$port_echo [portier]=$port_portier
+	[socat]=$port_socat [rinetd]=$port_rinetd)
+declare -A bulk_port=([backend]=$port_sink [portier]=$port_portier_bulk
+	[socat]=$port_socat_bulk [rinetd]=$port_rinetd_bulk)
+
+start echo "$port_echo" "${load_cpu[@]}" "$tools" echo "$port_echo"
+start socat "$port_socat" "${proxy_cpu[@]}" socat \
+	"UDP4-LISTEN:$port_socat,bind=127.0.0.1,fork,reuseaddr" \
+	"UDP4:127.0.0.1:$port_echo"
+start socat_bulk "$port_socat_bulk" "${proxy_cpu[@]}" socat \
+	"UDP4-LISTEN:$port_socat_bulk,bind=127.0.0.1,fork,reuseaddr" \
+	"UDP4:127.0.0.1:$port_sink"
+start rinetd "$port_rinetd" "${proxy_cpu[@]}" rinetd -f \
+	-c "$tmp/rinetd.conf"
+if [ -n "$portier" ]; then
+	start portier "$port_portier" "${proxy_cpu[@]}" "$portier" \
+		-c "$tmp/portier.ini"
+fi
+# The process groups whose CPU time counts for each target (request/
+# response; socat's bulk process is another one).
+declare -A pid=([backend]=$pid_echo [portier]=${pid_portier:-}
+	[socat]=$pid_socat [rinetd]=$pid_rinetd)
+
+for t in "${targets[@]}"; do
+	"${load_cpu[@]}" "$tools" ping "${port[$t]}" ||
+		die "$t: no answer through 127.0.0.1:${port[$t]}"
+done
+
+# --- header ----------------------------------------------------------------
+
+version() {
+	case "$1" in
+	backend) echo "udp_tools echo" ;;
+	socat) socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/\1/p' ;;
+	rinetd) rinetd -v 2>&1 | sed 's/^rinetd //' ;;
+	portier) "$portier" -V 2>&1 | head -n 1 | sed 's/^portier //' ;;
+	esac
+}
+
+echo "portier UDP forwarding benchmark"
+echo "machine: $(nproc) CPUs, $(uname -sr); ${duration}s per run" \
+	"(warm-up ${warmup}s), $rounds round(s), median kept"
+versions=()
+for t in "${targets[@]}"; do versions+=("$t $(version "$t")"); done
+(IFS=,; echo "versions: ${versions[*]}" | sed 's/,/, /g')
+echo "event loops: portier workers = $loops, socat one process per" \
+	"client, rinetd 1 (single-threaded), echo backend 1"
+if [ "$pin" = 1 ]; then
+	echo "pinned: the proxies on CPU 0; the backends and load generators" \
+		"on CPUs $load_cpus"
+else
+	echo "nothing pinned"
+fi
+[ -z "$portier" ] && echo "portier: no binary found (--portier PATH); skipped"
+echo
+
+# --- measurements ----------------------------------------------------------
+
+rows=(rr rr_cpu rr_lost bulk bulk_mib bulk_loss)
+declare -A label=(
+	[rr]="request/response, $clients clients"
+	[rr_cpu]="request/response, $clients clients"
+	[rr_lost]="request/response, $clients clients"
+	[bulk]="bulk ${bulk_size}-byte datagrams"
+	[bulk_mib]="bulk ${bulk_size}-byte datagrams"
+	[bulk_loss]="bulk ${bulk_size}-byte datagrams"
+)
+declare -A unit=([rr]="answers/s" [rr_cpu]="us/answer" [rr_lost]="lost"
+	[bulk]="dgrams/s" [bulk_mib]="MiB/s" [bulk_loss]="loss %")
+
+declare -A result # result[ROW,TARGET]: number, or "-" / "fail"
+status=0
+
+# cpu_ticks PGID...: user + system CPU time of the process groups' live
+# processes and of the children they reaped, in clock ticks.
+cpu_ticks() {
+	local p sum=0 groups
+	groups=$(IFS=, && echo "$*")
+	for p in $(pgrep -g "$groups" 2>/dev/null || true); do
+		[ -r "/proc/$p/stat" ] || continue
+		# Fields 14 to 17 (utime, stime and those of the children
+		# it reaped: socat's ended flows), counted after the command
+		# name, which may contain spaces.
+		sum=$((sum + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null |
+			awk '{ print $12 + $13 + $14 + $15 }' || echo 0)))
+	done
+	echo "$sum"
+}
+clk_tck=$(getconf CLK_TCK)
+
+# field NAME LINE: the value of NAME=VALUE in a udp_tools result line.
+field() {
+	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
+}
+
+# The figures of the last run: got[ROW].
+declare -A got
+
+# run_rr TARGET: one request/response run; sets got[rr], got[rr_lost] and
+# got[rr_cpu], or returns 1.
+run_rr() {
+	local t=$1 out ticks0 ticks1
+	if [ "$warmup" -gt 0 ]; then
+		"${load_cpu[@]}" "$tools" rr "${port[$t]}" "$clients" \
+			"$warmup" "$size" >/dev/null 2>&1 || true
+	fi
+	# shellcheck disable=SC2086 # one word per pid
+	ticks0=$(cpu_ticks ${pid[$t]})
+	if ! out=$("${load_cpu[@]}" "$tools" rr "${port[$t]}" "$clients" \
+		"$duration" "$size" 2>&1); then
+		note "$t: $out"
+		return 1
+	fi
+	# shellcheck disable=SC2086
+	ticks1=$(cpu_ticks ${pid[$t]})
+	echo "$t: $out" >>"$tmp/rr.log"
+	got[rr]=$(field rate "$out")
+	got[rr_lost]=$(field lost "$out")
+	[ -n "${got[rr]}" ] || { note "$t: no result: $out"; return 1; }
+	got[rr_cpu]=$(awk -v t=$((ticks1 - ticks0)) -v hz="$clk_tck" \
+		-v n="$(field replies "$out")" \
+		'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }')
+}
+
+# run_bulk TARGET: one bulk run; sets got[bulk], got[bulk_mib] and
+# got[bulk_loss], or returns 1.
+run_bulk() {
+	local t=$1 out
+	if [ "$warmup" -gt 0 ]; then
+		"${load_cpu[@]}" "$tools" bulk "${bulk_port[$t]}" \
+			"$port_sink" "$warmup" "$bulk_size" >/dev/null 2>&1 ||
+			true
+	fi
+	if ! out=$("${load_cpu[@]}" "$tools" bulk "${bulk_port[$t]}" \
+		"$port_sink" "$duration" "$bulk_size" 2>&1); then
+		note "$t: $out"
+		return 1
+	fi
+	echo "$t: $out" >>"$tmp/bulk.log"
+	got[bulk]=$(field rate "$out")
+	got[bulk_mib]=$(field mib "$out")
+	got[bulk_loss]=$(field loss "$out")
+	[ -n "${got[bulk]}" ] || { note "$t: no result: $out"; return 1; }
+}
+
+# median NUMBER...: the middle value (the lower middle of an even count).
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END { print v[int((NR + 1) / 2)] }'
+}
+
+# measure KIND ROWS...: run KIND (rr or bulk) for every target $rounds
+# times, round-robin, and keep the median of each of its ROWS in
+# result[ROW,TARGET].
+measure() {
+	local kind=$1 r t row ok
+	shift
+	declare -A values failed
+	for r in $(seq "$rounds"); do
+		for t in "${targets[@]}"; do
+			note "$kind: $t (round $r of $rounds)"
+			if [ "$t" != backend ] && ! any_alive "${pid[$t]}"; then
+				note "$t is no longer running"
+				failed[$t]=1
+				status=1
+				continue
+			fi
+			ok=1
+			case "$kind" in
+			rr) run_rr "$t" || ok=0 ;;
+			bulk) run_bulk "$t" || ok=0 ;;
+			esac
+			if [ "$ok" = 0 ]; then
+				failed[$t]=1
+				status=1
+				continue
+			fi
+			for row in "$@"; do
+				values[$row,$t]+=" ${got[$row]}"
+			done
+		done
+	done
+	for t in "${targets[@]}"; do
+		for row in "$@"; do
+			if [ -n "${failed[$t]:-}" ]; then
+				result[$row,$t]=fail
+			else
+				# shellcheck disable=SC2086 # split wanted
+				result[$row,$t]=$(median ${values[$row,$t]})
+			fi
+		done
+	done
+}
+
+measure rr rr rr_cpu rr_lost
+measure bulk bulk bulk_mib bulk_loss
+# The backend's CPU time is not a proxy's.
+result[rr_cpu,backend]="-"
+
+# --- report -----------------------------------------------------------------
+
+# ratio A B: A / B with two decimals, or "-" when either is not a number.
+ratio() {
+	local a=$1 b=$2
+	case "$a$b" in
+	'' | *[!0-9.]*) echo "-" ;;
+	*) awk -v a="$a" -v b="$b" \
+		'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }' ;;
+	esac
+}
+
+# best ROW: the better of socat's and rinetd's figure (higher).
+best() {
+	local a=${result[$1,socat]:-} b=${result[$1,rinetd]:-}
+	case "$a" in '' | *[!0-9.]*) a=0 ;; esac
+	case "$b" in '' | *[!0-9.]*) b=0 ;; esac
+	awk -v a="$a" -v b="$b" 'BEGIN { print (a > b) ? a : b }'
+}
+
+printf '%-32s %-10s' "test" "unit"
+for t in "${targets[@]}"; do printf ' %10s' "$t"; done
+[ -n "$portier" ] && printf ' %14s' "portier/best"
+echo
+for row in "${rows[@]}"; do
+	printf '%-32s %-10s' "${label[$row]}" "${unit[$row]}"
+	for t in "${targets[@]}"; do
+		printf ' %10s' "${result[$row,$t]:--}"
+	done
+	if [ -n "$portier" ]; then
+		case "$row" in
+		rr | bulk | bulk_mib)
+			printf ' %14s' "$(ratio "${result[$row,portier]:-}" \
+				"$(best "$row")")"
+			;;
+		*) printf ' %14s' "" ;;
+		esac
+	fi
+	echo
+done
+echo "portier/best: portier's figure divided by the better of socat's and" \
+	"rinetd's (higher is better)"
+echo "us/answer: CPU time (user + system) the proxy spent per answer," \
+	"kernel UDP work included; lost: requests unanswered within 200 ms"
+echo "loss %: datagrams sent that never reached the sink"
+echo
+
+# Target from the issue: at least 1.5 times the better of socat and rinetd.
+if [ -z "$portier" ]; then
+	echo "targets: not checked, portier was not run"
+else
+	for row in rr bulk; do
+		r=$(ratio "${result[$row,portier]:-}" "$(best "$row")")
+		if [ "$r" = "-" ]; then
+			echo "${label[$row]}: no result"
+			continue
+		fi
+		ok=$(awk -v r="$r" 'BEGIN { print (r >= 1.5) ? "OK" : "MISSED" }')
+		echo "${label[$row]}: portier / best of socat and rinetd = $r" \
+			"(target >= 1.5) $ok"
+	done
+fi
+
+exit "$status"
