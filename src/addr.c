@@ -195,6 +195,29 @@ void addr_inet(struct addr *out, int family, bool loopback, uint16_t port)
 	}
 }
 
+int addr_bind_sockets(const struct addr *a, struct addr out[2],
+                      bool optional[2])
+{
+	bool loopback = a->kind == ADDR_LOCALHOST;
+
+	switch (a->kind) {
+	case ADDR_INET:
+		out[0] = *a;
+		optional[0] = false;
+		return 1;
+	case ADDR_ANY:
+	case ADDR_LOCALHOST:
+		addr_inet(&out[0], AF_INET, loopback, a->port);
+		addr_inet(&out[1], AF_INET6, loopback, a->port);
+		optional[0] = false;
+		optional[1] = true;
+		return 2;
+	case ADDR_UNIX:
+		break;
+	}
+	return 0;
+}
+
 bool addr_equal(const struct addr *a, const struct addr *b)
 {
 	if (a->kind != b->kind)

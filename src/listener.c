@@ -164,28 +164,20 @@ void listener_session_closed(struct listener *l)
 static int listener_bind_addr(struct listener *l, const struct addr *a,
                               char *err, size_t errlen)
 {
-	struct addr one;
+	struct addr one[2];
+	bool optional[2];
+	int n = addr_bind_sockets(a, one, optional);
 
-	switch (a->kind) {
-	case ADDR_INET:
-		return listener_bind_one(l, a, false, err, errlen);
-	case ADDR_ANY:
-	case ADDR_LOCALHOST: {
-		bool loopback = a->kind == ADDR_LOCALHOST;
-
-		addr_inet(&one, AF_INET, loopback, a->port);
-		if (listener_bind_one(l, &one, false, err, errlen) < 0)
+	if (n == 0) {
+		snprintf(err, errlen, "listener %s: cannot bind a unix socket",
+		         l->cfg->name);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (listener_bind_one(l, &one[i], optional[i], err, errlen) < 0)
 			return -1;
-		/* A machine without IPv6 still serves IPv4. */
-		addr_inet(&one, AF_INET6, loopback, a->port);
-		return listener_bind_one(l, &one, true, err, errlen);
 	}
-	case ADDR_UNIX:
-		break;
-	}
-	snprintf(err, errlen, "listener %s: cannot bind a unix socket",
-	         l->cfg->name);
-	return -1;
+	return 0;
 }
 
 /* Create, bind and listen on one socket; `optional` tolerates a missing

@@ -351,28 +351,20 @@ void udp_close_all(void)
 static int udp_bind_addr(struct udp_listener *u, const struct addr *a,
                          char *err, size_t errlen)
 {
-	struct addr one;
+	struct addr one[2];
+	bool optional[2];
+	int n = addr_bind_sockets(a, one, optional);
 
-	switch (a->kind) {
-	case ADDR_INET:
-		return udp_bind_one(u, a, false, err, errlen);
-	case ADDR_ANY:
-	case ADDR_LOCALHOST: {
-		bool loopback = a->kind == ADDR_LOCALHOST;
-
-		addr_inet(&one, AF_INET, loopback, a->port);
-		if (udp_bind_one(u, &one, false, err, errlen) < 0)
+	if (n == 0) {
+		snprintf(err, errlen, "listener %s: cannot bind a unix socket",
+		         u->cfg->name);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (udp_bind_one(u, &one[i], optional[i], err, errlen) < 0)
 			return -1;
-		/* A machine without IPv6 still serves IPv4. */
-		addr_inet(&one, AF_INET6, loopback, a->port);
-		return udp_bind_one(u, &one, true, err, errlen);
 	}
-	case ADDR_UNIX:
-		break;
-	}
-	snprintf(err, errlen, "listener %s: cannot bind a unix socket",
-	         u->cfg->name);
-	return -1;
+	return 0;
 }
 
 /* Ask for `size` bytes of receive and send buffer: beyond rmem_max and

@@ -69,6 +69,12 @@ char *addr_format_sa(const struct sockaddr *sa, socklen_t salen, char *buf,
  * `ip` the loopback or wildcard of that family depending on `loopback`. */
 void addr_inet(struct addr *out, int family, bool loopback, uint16_t port);
 
+/* The sockets a bind address stands for: itself, or for `*:PORT` and
+ * localhost:PORT an IPv4 and an IPv6 one, the IPv6 one optional (a machine
+ * without IPv6 still serves IPv4). Returns how many (0 for unix:). */
+int addr_bind_sockets(const struct addr *a, struct addr out[2],
+		      bool optional[2]);
+
 /* True when a and b are the same ADDR_INET/ADDR_UNIX socket address. */
 bool addr_equal(const struct addr *a, const struct addr *b);
 

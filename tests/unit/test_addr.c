@@ -350,6 +350,32 @@ static const struct pair equal_pairs[] = {
     {"unix:/a", "80", false},
 };
 
+static void test_bind_sockets(void **state)
+{
+	struct addr out[2], want;
+	bool optional[2];
+	struct addr a;
+
+	(void)state;
+	a = parsed("*:8080", ADDR_FOR_BIND);
+	assert_int_equal(addr_bind_sockets(&a, out, optional), 2);
+	addr_inet(&want, AF_INET, false, 8080);
+	assert_true(addr_equal(&out[0], &want) && !optional[0]);
+	addr_inet(&want, AF_INET6, false, 8080);
+	assert_true(addr_equal(&out[1], &want) && optional[1]);
+	a = parsed("localhost:53", ADDR_FOR_BIND);
+	assert_int_equal(addr_bind_sockets(&a, out, optional), 2);
+	addr_inet(&want, AF_INET, true, 53);
+	assert_true(addr_equal(&out[0], &want) && !optional[0]);
+	addr_inet(&want, AF_INET6, true, 53);
+	assert_true(addr_equal(&out[1], &want) && optional[1]);
+	a = parsed("[::1]:9", ADDR_FOR_BIND);
+	assert_int_equal(addr_bind_sockets(&a, out, optional), 1);
+	assert_true(addr_equal(&out[0], &a) && !optional[0]);
+	a = parsed("unix:/run/x.sock", ADDR_FOR_BACKEND);
+	assert_int_equal(addr_bind_sockets(&a, out, optional), 0);
+}
+
 static void test_equal(void **state)
 {
 	for (size_t i = 0; i < N(equal_pairs); i++) {
@@ -622,6 +648,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_err_buffer),
 	    cmocka_unit_test(test_format_sa),
 	    cmocka_unit_test(test_inet),
+	    cmocka_unit_test(test_bind_sockets),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_overlaps),
 	    cmocka_unit_test(test_overlaps_unix),
