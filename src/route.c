@@ -84,8 +84,6 @@ struct route_table {
 	size_t nnames;
 };
 
-static bool route_serves(const struct config_vhost *v,
-                         const struct config_listener *l);
 static int route_set_init(struct route_set *s, size_t n);
 static void route_set_add(struct route_set *s, const char *name,
                           uint32_t vhost);
@@ -211,15 +209,16 @@ const char *const *route_names(const struct route_table *t, size_t *n)
 	return t->names;
 }
 
-bool route_has_name(const struct route_table *t, const char *host)
+const struct config_vhost *route_vhost(const struct route_table *t,
+                                       const char *host)
 {
-	return route_find(t, host) != NULL;
+	const struct route_vhost *v = route_find(t, host);
+
+	return v ? v->conf : NULL;
 }
 
-/* True when vhost v serves listener l: v names l, or v names no listener
- * and l routes by host name. */
-static bool route_serves(const struct config_vhost *v,
-                         const struct config_listener *l)
+bool route_serves(const struct config_vhost *v,
+                  const struct config_listener *l)
 {
 	if (v->listeners.n == 0)
 		return l->mode == CONFIG_MODE_HTTP ||

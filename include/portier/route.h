@@ -41,6 +41,11 @@ struct route_table *route_table_new(const struct config *cfg,
 				    struct upstream *fallback)
 	__attribute__((warn_unused_result));
 
+/* True when vhost v serves listener l: v names l, or v names no listener
+ * and l routes by host name (http, tls-passthrough). */
+bool route_serves(const struct config_vhost *v,
+		  const struct config_listener *l);
+
 /* Free a table; accepts NULL. */
 void route_table_free(struct route_table *t);
 
@@ -63,8 +68,10 @@ bool route_lookup(const struct route_table *t, const char *host,
  * the order of the configuration file, for the 404 page. Sets *n. */
 const char *const *route_names(const struct route_table *t, size_t *n);
 
-/* True when the table has a vhost with this exact name or alias, or a
- * wildcard that matches it (for SNI checks). */
-bool route_has_name(const struct route_table *t, const char *host);
+/* The vhost that serves `host` (lower case, no port): an exact name or
+ * alias, else the longest matching wildcard; NULL when none does (for
+ * SNI). Does not allocate. */
+const struct config_vhost *route_vhost(const struct route_table *t,
+				       const char *host);
 
 #endif

@@ -233,47 +233,54 @@ static void test_lookup(void **state)
 	config_free(f.cfg);
 }
 
-/* A name the table must or must not know (SNI). */
-struct has_name {
+/* The vhost an SNI name picks, or none: the certificate chosen for a TLS
+ * connection is that vhost's. */
+struct sni_case {
 	const char *listener;
 	const char *host;
-	bool has;
+	const char *vhost; /* NULL: none (the listener's certificate) */
 };
 
-static const struct has_name has_names[] = {
-    {"web", "app.test", true},
-    {"web", "app.local", true},
-    {"web", "x.app.test", true},
-    {"web", "b.app.test", true},
-    {"web", "a.b.app.test", true},
-    {"web", "zz.test", true},
-    {"web", "App.Local", true},
-    {"web", "app.local.", true},
-    {"web", "both.lan", true},
-    {"web", "test", false},
-    {"web", "only.other", false},
-    {"web", "nothing.example", false},
-    {"web", "", false},
-    {"web", ".", false},
-    {"web", "lan", false},
-    {"other", "only.other", true},
-    {"other", "x.lan", false},
-    {"pass", "both.lan", false},
-    {"pass", "partial.test", true},
-    {"raw", "app.test", false},
+static const struct sni_case sni_cases[] = {
+    {"web", "app.test", "app.test"},
+    {"web", "app.local", "app.test"},
+    {"web", "x.app.test", "app.test"},     /* *.app.test beats *.test */
+    {"web", "b.app.test", "app.test"},     /* *.b.app.test needs more */
+    {"web", "a.b.app.test", "*.b.app.test"}, /* the longest wildcard */
+    {"web", "zz.test", "*.test"},
+    {"web", "App.Local", "app.test"},
+    {"web", "app.local.", "app.test"},
+    {"web", "both.lan", "both.lan"},
+    {"web", "api.test", "api.test"},       /* exact beats *.test */
+    {"web", "test", NULL},
+    {"web", "only.other", NULL},           /* another listener's */
+    {"web", "nothing.example", NULL},
+    {"web", "", NULL},
+    {"web", ".", NULL},
+    {"web", "lan", NULL},
+    {"other", "only.other", "only.other"},
+    {"other", "x.lan", NULL},
+    {"pass", "both.lan", NULL},
+    {"pass", "partial.test", "partial.test"},
+    {"raw", "app.test", NULL},
 };
 
-static void test_has_name(void **state)
+static void test_sni_lookup(void **state)
 {
 	struct fixture f = {.cfg = parse(conf_main)};
 
 	(void)state;
-	for (size_t i = 0; i < N(has_names); i++) {
-		const struct has_name *c = &has_names[i];
+	for (size_t i = 0; i < N(sni_cases); i++) {
+		const struct sni_case *c = &sni_cases[i];
+		const struct config_vhost *v;
 
 		print_message("%s: %s\n", c->listener, c->host);
 		build(&f, c->listener);
-		assert_int_equal(route_has_name(f.t, c->host), c->has);
+		v = route_vhost(f.t, c->host);
+		if (c->vhost == NULL)
+			assert_null(v);
+		else
+			assert_string_equal(v ? v->name : "(none)", c->vhost);
 		route_table_free(f.t);
 	}
 	config_free(f.cfg);
@@ -357,7 +364,7 @@ static void test_empty(void **state)
 	assert_null(m.vhost);
 	assert_null(m.upstream);
 	assert_null(m.prefix);
-	assert_false(route_has_name(f.t, "app.test"));
+	assert_null(route_vhost(f.t, "app.test"));
 	route_names(f.t, &n);
 	assert_int_equal(n, 0);
 	route_table_free(f.t);
@@ -390,7 +397,7 @@ static void test_first_wins(void **state)
 	assert_ptr_equal(m.vhost, &f.cfg->vhosts[0]);
 	assert_true(route_lookup(f.t, "x.w1.test", "/", 1, &m));
 	assert_ptr_equal(m.vhost, &f.cfg->vhosts[0]);
-	assert_false(route_has_name(f.t, "bb.test"));
+	assert_null(route_vhost(f.t, "bb.test"));
 	route_table_free(f.t);
 	config_free(f.cfg);
 }
@@ -435,9 +442,9 @@ static void test_many(void **state)
 		assert_true(route_lookup(f.t, host, "/", 1, &m));
 		assert_string_equal(m.upstream->name, want);
 		snprintf(host, sizeof(host), "w%d.test", i);
-		assert_false(route_has_name(f.t, host));
+		assert_null(route_vhost(f.t, host));
 		snprintf(host, sizeof(host), "h%d.test.x", i);
-		assert_false(route_has_name(f.t, host));
+		assert_null(route_vhost(f.t, host));
 	}
 	snprintf(host, sizeof(host), "h%d.test", MANY);
 	assert_false(route_lookup(f.t, host, "/", 1, &m));
@@ -449,7 +456,7 @@ static void test_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_lookup), cmocka_unit_test(test_has_name),
+	    cmocka_unit_test(test_lookup), cmocka_unit_test(test_sni_lookup),
 	    cmocka_unit_test(test_names),  cmocka_unit_test(test_path_length),
 	    cmocka_unit_test(test_empty),  cmocka_unit_test(test_first_wins),
 	    cmocka_unit_test(test_many),
