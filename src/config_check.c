@@ -93,6 +93,12 @@ void config_listener_check(struct config_parser *p)
 		             "listener %s: redirect_https needs mode http, "
 		             "not %s",
 		             n, config_mode_name(l->mode));
+	if (tls && l->redirect_https && l->tls != CONFIG_TLS_OFF)
+		config_error(p, config_seen(p, "redirect_https"),
+		             "listener %s: redirect_https sends plain HTTP "
+		             "clients to https; this listener already speaks "
+		             "TLS, remove redirect_https or tls",
+		             n);
 	if (udp && l->proxy_protocol == CONFIG_PROXY_V1)
 		config_error(p, config_seen(p, "proxy_protocol"),
 		             "listener %s: proxy_protocol v1 cannot describe "

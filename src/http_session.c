@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -46,6 +47,7 @@
 #include "portier/relay.h"
 #include "portier/route.h"
 #include "portier/runtime.h"
+#include "portier/tls.h"
 #include "portier/upstream.h"
 
 /* Steps of hs_run in one turn of the loop before others get theirs. */
@@ -82,6 +84,7 @@ struct http_session {
 	struct backend *b;	   /* the exchange's backend connection */
 	struct event *cev;	   /* the client socket's event */
 	struct relay *relay;	   /* HS_TUNNEL only */
+	SSL *ssl;		   /* the client's TLS, or NULL */
 	struct evbuffer *cin;	   /* read from the client, not yet used */
 	struct evbuffer *cout;	   /* waiting to be written to the client */
 	struct evbuffer *bin;	   /* read from the backend, not yet used */
@@ -154,9 +157,10 @@ static int hs_head_deadline(struct http_session *s);
 static int hs_step_head(struct http_session *s);
 static int hs_begin(struct http_session *s, const char *buf, size_t n,
                     bool in_cin);
-static ssize_t hs_scratch_read(int fd, uint8_t *readable, uint8_t rdhup);
-static int hs_queue(int fd, struct evbuffer **out, uint8_t *writable,
-                    const struct iovec *iov, int n);
+static ssize_t hs_scratch_read(int fd, SSL *ssl, uint8_t *readable,
+                               uint8_t rdhup);
+static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
+                    uint8_t *writable, const struct iovec *iov, int n);
 static int hs_queue_request_head(struct http_session *s, const char *head,
                                  size_t len);
 static ssize_t hs_final_head(struct http_session *s, const char *buf);
@@ -181,14 +185,17 @@ static int hs_authorized(struct http_session *s, const char *buf,
 static int hs_unauthorized(struct http_session *s, bool keep);
 static int hs_bad_gateway(struct http_session *s, int status,
                           const char *why);
+static int hs_redirect_https(struct http_session *s, const char *buf,
+                             const struct http_head *h);
+static bool hs_same_host(const char *sni, const char *host);
 static void hs_timeout(struct http_session *s);
 static void hs_log_request(struct http_session *s);
 static void hs_reset_request(struct http_session *s);
 static int hs_arm(struct http_session *s, unsigned ms);
-static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
+static ssize_t hs_recv(int fd, SSL *ssl, struct evbuffer **buf, size_t max,
                        uint8_t *readable, uint8_t rdhup);
-static int hs_send(int fd, struct evbuffer *buf, uint8_t *writable,
-                   size_t *sent);
+static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
+                   uint8_t *writable, size_t *sent);
 static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
                            struct evbuffer *dst, bool dechunk,
                            const char **error);
@@ -198,19 +205,21 @@ static void hs_close(struct http_session *s);
 static void hs_log(const struct http_session *s, enum log_level level,
                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-void http_session_start(struct listener *l, int fd, const struct sockaddr *sa,
-                        socklen_t salen)
+void http_session_start(struct listener *l, int fd, SSL *ssl,
+                        const struct sockaddr *sa, socklen_t salen)
 {
 	struct runtime *rt = listener_runtime(l);
 	struct http_session *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
+		SSL_free(ssl);
 		close(fd);
 		listener_session_closed(l);
 		return;
 	}
 	s->listener = listener_ref(l);
 	s->cfd = fd;
+	s->ssl = ssl;
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&hs_list, s, entry);
@@ -383,7 +392,7 @@ static int hs_step(struct http_session *s)
 	if (s->cout != NULL && s->c_writable) {
 		size_t sent = 0;
 
-		if (hs_send(s->cfd, s->cout, &s->c_writable, &sent) < 0) {
+		if (hs_send(s->cfd, s->ssl, s->cout, &s->c_writable, &sent) < 0) {
 			hs_log(s, LOG_LEVEL_DEBUG, "closed: %s on the client "
 			       "side", strerror(errno));
 			hs_log_request(s);
@@ -462,7 +471,7 @@ static int hs_step_head(struct http_session *s)
 	if (len == 0) {
 		/* Nothing waits: read into the scratch space, and parse a
 		 * whole head where it landed. */
-		n = hs_scratch_read(s->cfd, &s->c_readable, s->c_rdhup);
+		n = hs_scratch_read(s->cfd, s->ssl, &s->c_readable, s->c_rdhup);
 		if (n > 0) {
 			ssize_t h = http_parse_request(hs_scratch, (size_t)n,
 			                               &hs_head);
@@ -487,7 +496,7 @@ static int hs_step_head(struct http_session *s)
 			return 1;
 		}
 	} else {
-		n = hs_recv(s->cfd, &s->cin, HS_HEAD_READ, &s->c_readable,
+		n = hs_recv(s->cfd, s->ssl, &s->cin, HS_HEAD_READ, &s->c_readable,
 		            s->c_rdhup);
 		if (n > 0) {
 			s->last_active = hs_now(s);
@@ -556,6 +565,21 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		                 "The only expectation understood is "
 		                 "100-continue.");
 	}
+	if (cl->redirect_https) {
+		if (in_cin)
+			evbuffer_drain(s->cin, n);
+		return hs_redirect_https(s, buf, h);
+	}
+	if (s->ssl != NULL && h->host[0] != '\0' && tls_sni(s->ssl) != NULL &&
+	    !hs_same_host(tls_sni(s->ssl), h->host)) {
+		if (in_cin)
+			evbuffer_drain(s->cin, n);
+		return hs_answer(s, 421, h->body == HTTP_BODY_NONE,
+		                 "This connection was opened for %s (the TLS "
+		                 "server name), not for %s: open a new "
+		                 "connection to reach %s.",
+		                 tls_sni(s->ssl), h->host, h->host);
+	}
 	routed = route_lookup(listener_routes(s->listener), h->host,
 	                      buf + h->path.off, h->path.len, &m);
 	s->vhost = m.vhost;
@@ -597,7 +621,7 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 	how.trusted = cl->trusted_proxies.n > 0 &&
 	              cidr_match_any(cl->trusted_proxies.blocks,
 	                             cl->trusted_proxies.n, &s->peer.sa);
-	how.https = false;
+	how.https = s->ssl != NULL;
 	how.upgrade = s->upgrade;
 	if (m.vhost != NULL && m.vhost->host_header == CONFIG_HOST_NAME) {
 		how.host = m.vhost->host_header_name;
@@ -662,7 +686,7 @@ static int hs_queue_request_head(struct http_session *s, const char *head,
 			return hs_answer(s, 500, false, "out of memory");
 		return 1;
 	}
-	if (hs_queue(s->b->fd, &s->bout, &s->b_writable, &iov, 1) < 0)
+	if (hs_queue(s->b->fd, NULL, &s->bout, &s->b_writable, &iov, 1) < 0)
 		return hs_backend_gone(s, errno);
 	s->last_active = hs_now(s);
 	return 1;
@@ -792,7 +816,7 @@ static int hs_step_exchange(struct http_session *s)
 	if (s->bout != NULL && s->b_writable) {
 		size_t sent = 0;
 
-		if (hs_send(s->b->fd, s->bout, &s->b_writable, &sent) < 0)
+		if (hs_send(s->b->fd, NULL, s->bout, &s->b_writable, &sent) < 0)
 			return hs_backend_gone(s, errno);
 		moved |= sent > 0;
 		if (sent > 0)
@@ -864,14 +888,14 @@ static int hs_request_body(struct http_session *s)
 		size_t max = s->req_left < RELAY_MAX_READ ? (size_t)s->req_left
 		                                          : RELAY_MAX_READ;
 
-		n = hs_recv(s->cfd, &s->bout, max, &s->c_readable, s->c_rdhup);
+		n = hs_recv(s->cfd, s->ssl, &s->bout, max, &s->c_readable, s->c_rdhup);
 		if (n > 0) {
 			s->req_left -= (uint64_t)n;
 			s->bytes_in += (uint64_t)n;
 			s->req_done = s->req_left == 0;
 		}
 	} else {
-		n = hs_recv(s->cfd, &s->cin, HS_HEAD_READ, &s->c_readable,
+		n = hs_recv(s->cfd, s->ssl, &s->cin, HS_HEAD_READ, &s->c_readable,
 		            s->c_rdhup);
 	}
 	if (n > 0) {
@@ -917,7 +941,7 @@ static int hs_response_head(struct http_session *s)
 	if (len == 0 && s->b_readable) {
 		/* Nothing waits: the common response, head and body in one
 		 * read, goes out from where it landed. */
-		n = hs_scratch_read(s->b->fd, &s->b_readable, s->b_rdhup);
+		n = hs_scratch_read(s->b->fd, NULL, &s->b_readable, s->b_rdhup);
 		if (n == -1)
 			return 0;
 		if (n <= 0)
@@ -986,7 +1010,7 @@ static int hs_response_head(struct http_session *s)
 	if (len >= HTTP_MAX_HEAD)
 		return hs_bad_gateway(s, 502, "the backend's response head is "
 		                              "too large");
-	n = hs_recv(s->b->fd, &s->bin, HS_HEAD_READ, &s->b_readable,
+	n = hs_recv(s->b->fd, NULL, &s->bin, HS_HEAD_READ, &s->b_readable,
 	            s->b_rdhup);
 	if (n > 0) {
 		s->last_active = hs_now(s);
@@ -1059,7 +1083,7 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 	iov[1].iov_base = hs_scratch + head;
 	iov[1].iov_len = body;
 	s->bytes_out += (uint64_t)out + body;
-	if (hs_queue(s->cfd, &s->cout, &s->c_writable, iov,
+	if (hs_queue(s->cfd, s->ssl, &s->cout, &s->c_writable, iov,
 	             body > 0 ? 2 : 1) < 0) {
 		hs_log(s, LOG_LEVEL_DEBUG, "closed: %s on the client side",
 		       strerror(errno));
@@ -1114,14 +1138,14 @@ static int hs_response_body(struct http_session *s)
 	if (!s->b_readable || queued >= RELAY_HIGH_WATER)
 		return 0;
 	if (s->resp_body == HTTP_BODY_CHUNKED) {
-		n = hs_recv(s->b->fd, &s->bin, RELAY_MAX_READ, &s->b_readable,
+		n = hs_recv(s->b->fd, NULL, &s->bin, RELAY_MAX_READ, &s->b_readable,
 		            s->b_rdhup);
 	} else {
 		size_t max = RELAY_MAX_READ;
 
 		if (s->resp_body == HTTP_BODY_LENGTH && s->resp_left < max)
 			max = (size_t)s->resp_left;
-		n = hs_recv(s->b->fd, &s->cout, max, &s->b_readable,
+		n = hs_recv(s->b->fd, NULL, &s->cout, max, &s->b_readable,
 		            s->b_rdhup);
 		if (n > 0) {
 			s->resp_left -= (uint64_t)n;
@@ -1234,6 +1258,7 @@ static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
 	if (s->b_rdhup)
 		backend_ready |= EV_CLOSED;
 	s->state = HS_TUNNEL;
+	s->relay->side[RELAY_CLIENT].ssl = s->ssl;
 	if (relay_start(s->relay, s->cev, s->b->ev, client_ready,
 	                backend_ready, s->cout, s->bout, g->timeout_idle_ms,
 	                hs_relay_done_cb, s) < 0) {
@@ -1317,6 +1342,8 @@ static int hs_step_finish(struct http_session *s)
 			}
 		}
 		if (!s->c_readable && s->cin == NULL) {
+			if (s->ssl != NULL)
+				tls_close_notify(s->ssl);
 			hs_close(s);
 			return -1;
 		}
@@ -1324,6 +1351,8 @@ static int hs_step_finish(struct http_session *s)
 			evbuffer_free(s->cin);
 			s->cin = NULL;
 		}
+		if (s->ssl != NULL)
+			tls_close_notify(s->ssl);
 		if (shutdown(s->cfd, SHUT_WR) < 0 || hs_arm(s, HS_LINGER_MS) < 0) {
 			hs_close(s);
 			return -1;
@@ -1434,6 +1463,62 @@ static int hs_answer_fields(struct http_session *s, int status, bool keep,
 	s->resp_state = HS_RESP_DONE;
 	s->backend_keep = 0;
 	return hs_end_exchange(s) < 0 ? -1 : 1;
+}
+
+/* redirect_https: 301 to the same host and path on the https port. A
+ * request without Host goes to the address it came to. */
+static int hs_redirect_https(struct http_session *s, const char *buf,
+                             const struct http_head *h)
+{
+	const struct config_listener *cl = listener_config(s->listener);
+	char host[sizeof(hs_head.host) + 8], port[8] = "";
+	char fields[HTTP_MAX_HEAD + 300];
+	char text[sizeof(fields) + 40];
+	const char *path = buf + h->path.off;
+	int path_len = (int)h->path.len;
+
+	if (h->host[0] != '\0') {
+		snprintf(host, sizeof(host), "%s", h->host);
+	} else {
+		struct sockaddr_storage local;
+		socklen_t len = sizeof(local);
+		char *colon;
+
+		if (getsockname(s->cfd, (struct sockaddr *)&local, &len) < 0)
+			return hs_answer(s, 400, false, "The request has no "
+			                 "Host to redirect to.");
+		/* "1.2.3.4:80" or "[::1]:80": drop the port. */
+		addr_format_sa((struct sockaddr *)&local, len, host,
+		               sizeof(host));
+		if ((colon = strrchr(host, ':')) != NULL)
+			*colon = '\0';
+	}
+	if (path_len == 0 || path[0] != '/') {
+		path = "/";
+		path_len = 1;
+	}
+	if (cl->redirect_https != 443)
+		snprintf(port, sizeof(port), ":%u", cl->redirect_https);
+	snprintf(fields, sizeof(fields), "Location: https://%s%s%.*s\r\n", host,
+	         port, path_len, path);
+	/* The page says where, as the Location field does. */
+	snprintf(text, sizeof(text), "This site is served over HTTPS: %.*s",
+	         (int)(strlen(fields) - 12), fields + 10);
+	return hs_answer_fields(s, 301, h->body == HTTP_BODY_NONE, fields,
+	                        text);
+}
+
+/* True when the SNI name and the Host name the same host (any case, a
+ * trailing dot ignored). */
+static bool hs_same_host(const char *sni, const char *host)
+{
+	size_t a = strlen(sni), b = strlen(host);
+
+	if (a > 0 && sni[a - 1] == '.')
+		a--;
+	if (b > 0 && host[b - 1] == '.')
+		b--;
+	return a == b && strncasecmp(sni, host, a) == 0;
 }
 
 /* The backend cannot give an answer: 502 or 504 with what is known. */
@@ -1553,12 +1638,13 @@ static int hs_arm(struct http_session *s, unsigned ms)
  * unless a FIN is known to wait behind the bytes (rdhup): edge-triggered
  * events do not announce it again.
  */
-static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
+static ssize_t hs_recv(int fd, SSL *ssl, struct evbuffer **buf, size_t max,
                        uint8_t *readable, uint8_t rdhup)
 {
 	struct evbuffer_iovec vec[2];
 	struct iovec iov[2];
 	size_t offered = 0;
+	bool drained = false;
 	ssize_t n;
 	int nvec;
 
@@ -1578,10 +1664,14 @@ static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
 		iov[i].iov_len = vec[i].iov_len;
 		offered += vec[i].iov_len;
 	}
-	do
-		n = nvec == 1 ? recv(fd, iov[0].iov_base, iov[0].iov_len, 0)
-		              : readv(fd, iov, nvec);
-	while (n < 0 && errno == EINTR);
+	if (ssl != NULL)
+		n = tls_readv(ssl, iov, nvec, &drained);
+	else
+		do
+			n = nvec == 1 ? recv(fd, iov[0].iov_base,
+			                     iov[0].iov_len, 0)
+			              : readv(fd, iov, nvec);
+		while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			*readable = 0;
@@ -1591,7 +1681,9 @@ static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
 	}
 	if (n == 0)
 		return 0;
-	if ((size_t)n < offered && !rdhup)
+	if (ssl == NULL)
+		drained = (size_t)n < offered;
+	if (drained && !rdhup)
 		*readable = 0;
 	{
 		size_t left = (size_t)n;
@@ -1608,13 +1700,19 @@ static ssize_t hs_recv(int fd, struct evbuffer **buf, size_t max,
 }
 
 /* Read what fd has into the scratch space. Returns as hs_recv. */
-static ssize_t hs_scratch_read(int fd, uint8_t *readable, uint8_t rdhup)
+static ssize_t hs_scratch_read(int fd, SSL *ssl, uint8_t *readable,
+                               uint8_t rdhup)
 {
+	struct iovec iov = {hs_scratch, sizeof(hs_scratch)};
+	bool drained = false;
 	ssize_t n;
 
-	do
-		n = recv(fd, hs_scratch, sizeof(hs_scratch), 0);
-	while (n < 0 && errno == EINTR);
+	if (ssl != NULL)
+		n = tls_readv(ssl, &iov, 1, &drained);
+	else
+		do
+			n = recv(fd, hs_scratch, sizeof(hs_scratch), 0);
+		while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			*readable = 0;
@@ -1622,7 +1720,9 @@ static ssize_t hs_scratch_read(int fd, uint8_t *readable, uint8_t rdhup)
 		}
 		return -2;
 	}
-	if (n > 0 && (size_t)n < sizeof(hs_scratch) && !rdhup)
+	if (ssl == NULL)
+		drained = (size_t)n < sizeof(hs_scratch);
+	if (n > 0 && drained && !rdhup)
 		*readable = 0;
 	return n;
 }
@@ -1632,8 +1732,8 @@ static ssize_t hs_scratch_read(int fd, uint8_t *readable, uint8_t rdhup)
  * and keep in *out (made when needed) what it did not take. Returns 0, or
  * -1 with errno on a socket error or ENOMEM.
  */
-static int hs_queue(int fd, struct evbuffer **out, uint8_t *writable,
-                    const struct iovec *iov, int n)
+static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
+                    uint8_t *writable, const struct iovec *iov, int n)
 {
 	size_t sent = 0;
 	bool tried = *out == NULL && *writable;
@@ -1643,11 +1743,14 @@ static int hs_queue(int fd, struct evbuffer **out, uint8_t *writable,
 		                     .msg_iovlen = (size_t)n};
 		ssize_t w;
 
-		do
-			w = n == 1 ? send(fd, iov[0].iov_base, iov[0].iov_len,
-			                  MSG_NOSIGNAL)
-			           : sendmsg(fd, &msg, MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
+		if (ssl != NULL)
+			w = tls_writev(ssl, iov, n);
+		else
+			do
+				w = n == 1 ? send(fd, iov[0].iov_base,
+				                  iov[0].iov_len, MSG_NOSIGNAL)
+				           : sendmsg(fd, &msg, MSG_NOSIGNAL);
+			while (w < 0 && errno == EINTR);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		if (w < 0)
@@ -1678,8 +1781,8 @@ static int hs_queue(int fd, struct evbuffer **out, uint8_t *writable,
 
 /* Write as much of buf as fd takes; *sent is how much. Returns 0, or -1
  * with errno on an error. */
-static int hs_send(int fd, struct evbuffer *buf, uint8_t *writable,
-                   size_t *sent)
+static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
+                   uint8_t *writable, size_t *sent)
 {
 	*sent = 0;
 	while (evbuffer_get_length(buf) > 0) {
@@ -1697,7 +1800,9 @@ static int hs_send(int fd, struct evbuffer *buf, uint8_t *writable,
 			iov[i].iov_len = vec[i].iov_len;
 			offered += vec[i].iov_len;
 		}
-		if (n == 1)
+		if (ssl != NULL)
+			w = tls_writev(ssl, iov, n);
+		else if (n == 1)
 			w = send(fd, iov[0].iov_base, iov[0].iov_len,
 			         MSG_NOSIGNAL);
 		else {
@@ -1776,6 +1881,7 @@ static void hs_close(struct http_session *s)
 
 	if (s->log != NULL)
 		hs_log_request(s);
+	SSL_free(s->ssl);
 	close(s->cfd);
 	if (s->cev != NULL)
 		event_free(s->cev);

@@ -79,7 +79,8 @@ struct listener *listener_new(struct runtime *rt,
 	l->cfg = cfg;
 	if (cfg->has_backend)
 		upstream_init(&l->upstream, &cfg->backend);
-	if (cfg->mode == CONFIG_MODE_HTTP) {
+	if (cfg->mode == CONFIG_MODE_HTTP ||
+	    cfg->mode == CONFIG_MODE_TLS_PASSTHROUGH) {
 		l->routes = route_table_new(runtime_config(rt), cfg,
 		                            cfg->has_backend ? &l->upstream
 		                                             : NULL);
@@ -148,6 +149,11 @@ struct upstream *listener_upstream(struct listener *l)
 const struct route_table *listener_routes(const struct listener *l)
 {
 	return l->routes;
+}
+
+struct tls_server *listener_tls(const struct listener *l)
+{
+	return runtime_tls(l->rt, l->cfg);
 }
 
 struct runtime *listener_runtime(const struct listener *l)
@@ -219,9 +225,12 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	l->socks[l->nsocks++] = el;
 	/* Every worker binds the same addresses; one line says so. */
 	if (runtime_is_first(l->rt))
-		log_info("listener %s: listening on %s (%s -> %s)",
+		log_info("listener %s: listening on %s (%s%s -> %s)",
 		         l->cfg->name, name, config_mode_name(l->cfg->mode),
-		         l->cfg->has_backend ? l->upstream.name : "vhosts");
+		         l->cfg->tls != CONFIG_TLS_OFF ? " over TLS" : "",
+		         l->cfg->redirect_https ? "a redirect to https"
+		         : l->cfg->has_backend  ? l->upstream.name
+		                                : "vhosts");
 	return 0;
 fail:
 	e = errno;

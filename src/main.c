@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "portier/auth.h"
+#include "portier/ca.h"
 #include "portier/config.h"
 #include "portier/log.h"
 #include "portier/ports.h"
@@ -38,6 +39,8 @@ static const char usage_text[] =
 	"usage: portier [-c FILE] [-t] [-q|-v] [-V] [-h]\n"
 	"       portier ports [-c FILE]\n"
 	"       portier hash\n"
+	"       portier ca [-c FILE] [-d DIR] (path | export [DIR] | trust | "
+	"untrust)\n"
 	"\n"
 	"Forward ports and virtual hosts to services on this machine.\n"
 	"\n"
@@ -56,6 +59,16 @@ static const char usage_text[] =
 	"            configuration uses and report conflicts\n"
 	"  hash      read a password (twice from a terminal, once from a\n"
 	"            pipe) and print a hash for `auth = USER:HASH`\n"
+	"  ca        the local certificate authority of `tls = auto`:\n"
+	"            path     print the root certificate's file (made if\n"
+	"                     missing)\n"
+	"            export   write it as PEM, DER and an iOS profile into\n"
+	"                     DIR (default: .)\n"
+	"            trust    add it to the system store (as root) and to\n"
+	"                     Chromium's and Firefox's (with certutil)\n"
+	"            untrust  remove it from them\n"
+	"            -c FILE takes state_dir from FILE, -d DIR names the\n"
+	"            state directory; see `portier ca -h`\n"
 	"\n"
 	"signals: SIGTERM or SIGINT stop accepting and let connections\n"
 	"finish for up to 10 s (a second one stops at once).\n"
@@ -63,7 +76,7 @@ static const char usage_text[] =
 	"(such as a port that cannot be bound).\n";
 
 /* Commands of later versions, named so that a user gets a clear answer. */
-static const char *const pending_commands[] = {"expose", "doctor", "ca"};
+static const char *const pending_commands[] = {"expose", "doctor"};
 
 static int cmd_run(int argc, char **argv);
 static int cmd_ports(int argc, char **argv);
@@ -80,6 +93,8 @@ int main(int argc, char **argv)
 			return cmd_ports(argc - 1, argv + 1);
 		if (strcmp(argv[1], "hash") == 0)
 			return cmd_hash(argc - 1, argv + 1);
+		if (strcmp(argv[1], "ca") == 0)
+			return ca_command(argc - 1, argv + 1, NULL);
 		for (size_t i = 0; i < sizeof(pending_commands) /
 						sizeof(pending_commands[0]);
 		     i++) {

@@ -35,6 +35,7 @@
 #include <event2/event.h>
 
 #include "portier/relay.h"
+#include "portier/tls.h"
 
 /* Chains one write hands to the kernel; an output holds a handful. */
 #define RELAY_IOV_MAX 16
@@ -250,6 +251,7 @@ static int relay_pull(struct relay *relay, int from)
 	struct relay_side *dst = &relay->side[!from];
 	struct evbuffer_iovec vec[2];
 	struct iovec iov[2];
+	bool drained = false;
 	ssize_t n;
 	int nvec;
 
@@ -269,11 +271,14 @@ static int relay_pull(struct relay *relay, int from)
 		iov[i].iov_base = vec[i].iov_base;
 		iov[i].iov_len = vec[i].iov_len;
 	}
-	do
-		n = nvec == 1
-		        ? recv(src->fd, iov[0].iov_base, iov[0].iov_len, 0)
-		        : readv(src->fd, iov, nvec);
-	while (n < 0 && errno == EINTR);
+	if (src->ssl != NULL)
+		n = tls_readv(src->ssl, iov, nvec, &drained);
+	else
+		do
+			n = nvec == 1 ? recv(src->fd, iov[0].iov_base,
+			                     iov[0].iov_len, 0)
+			              : readv(src->fd, iov, nvec);
+		while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			src->readable = 0;
@@ -295,11 +300,13 @@ static int relay_pull(struct relay *relay, int from)
 
 		for (int i = 0; i < nvec; i++)
 			offered += vec[i].iov_len;
+		if (src->ssl == NULL)
+			drained = (size_t)n < offered;
 		/* A short read emptied the socket: the next byte to arrive
 		 * brings a new edge, so no read to EAGAIN is needed. Not so
 		 * for a FIN that came with the bytes: its edge is spent, and
 		 * only EV_CLOSED (EPOLLRDHUP) told of it. */
-		if ((size_t)n < offered && relay->early_close) {
+		if (drained && relay->early_close) {
 			src->readable = 0;
 			if (src->rdhup && relay_defer_eof(relay, from) < 0)
 				return relay_fail(relay, from, ENOMEM);
@@ -372,6 +379,8 @@ static ssize_t relay_send(struct relay_side *dst, size_t *offered)
 		iov[i].iov_len = vec[i].iov_len;
 		*offered += vec[i].iov_len;
 	}
+	if (dst->ssl != NULL)
+		return tls_writev(dst->ssl, iov, n);
 	if (n == 1)
 		return send(dst->fd, iov[0].iov_base, iov[0].iov_len,
 		            MSG_NOSIGNAL);
@@ -426,6 +435,10 @@ static int relay_shut(struct relay *relay, int to)
 	struct relay_side *dst = &relay->side[to];
 
 	dst->shut = 1;
+	/* TLS says where the stream ends with close_notify, before any FIN:
+	 * without it a client cannot tell the end from a truncation. */
+	if (dst->ssl != NULL)
+		tls_close_notify(dst->ssl);
 	if (relay->side[!to].shut)
 		return relay_end(relay, RELAY_END_DONE);
 	/* The peer's own FIN is already here. If no byte comes before it,

@@ -32,6 +32,7 @@
 #include "portier/listener.h"
 #include "portier/log.h"
 #include "portier/session.h"
+#include "portier/tls.h"
 #include "portier/udp.h"
 
 /* What every worker shares. */
@@ -39,6 +40,7 @@ struct runtime_shared {
 	struct config *cfg;             /* owned; read-only once running */
 	atomic_uint sessions;           /* live sessions of all workers */
 	atomic_uint *listener_sessions; /* per cfg->listeners[i] */
+	struct tls_server **tls;        /* per cfg->listeners[i], or NULL */
 	struct runtime *workers;        /* [0] runs in the main thread */
 	unsigned nworkers;
 };
@@ -56,10 +58,14 @@ struct runtime {
 	struct event *order;      /* others: orders from worker 0 */
 	int order_pipe[2];
 	struct event *drain; /* end of the graceful stop */
+	struct event *renew; /* worker 0: tls = auto certificate renewal */
 	pthread_t thread;
 	bool thread_started;
 	bool stopping;
 };
+
+/* How often tls = auto certificates are checked for renewal. */
+#define RUNTIME_RENEW_SECONDS (12 * 3600)
 
 /* What worker 0 tells the others through their pipe. */
 #define RUNTIME_ORDER_STOP 's' /* stop accepting and drain */
@@ -74,6 +80,7 @@ static void runtime_stop_local(struct runtime *rt);
 static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg);
 static void runtime_order_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg);
+static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg);
 static void *runtime_thread_main(void *arg);
 
 struct runtime *runtime_new(struct config *cfg)
@@ -94,9 +101,12 @@ struct runtime *runtime_new(struct config *cfg)
 	shared->workers = calloc(shared->nworkers, sizeof(*shared->workers));
 	shared->listener_sessions =
 	    calloc(cfg->nlisteners + 1, sizeof(*shared->listener_sessions));
-	if (shared->workers == NULL || shared->listener_sessions == NULL) {
+	shared->tls = calloc(cfg->nlisteners + 1, sizeof(*shared->tls));
+	if (shared->workers == NULL || shared->listener_sessions == NULL ||
+	    shared->tls == NULL) {
 		free(shared->workers);
 		free(shared->listener_sessions);
+		free(shared->tls);
 		free(shared);
 		config_free(cfg);
 		log_error("out of memory");
@@ -117,6 +127,17 @@ struct runtime *runtime_new(struct config *cfg)
 		goto err;
 	}
 
+	/* Certificates are read once, for every worker. */
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		if (cfg->listeners[i].tls == CONFIG_TLS_OFF)
+			continue;
+		shared->tls[i] = tls_server_new(cfg, &cfg->listeners[i], err,
+		                                sizeof(err));
+		if (shared->tls[i] == NULL) {
+			log_error("%s", err);
+			goto err;
+		}
+	}
 	/* Every socket is bound here, in the main thread, so that a port
 	 * that cannot be had stops the start with one clear message. */
 	for (unsigned i = 0; i < shared->nworkers; i++) {
@@ -132,6 +153,19 @@ struct runtime *runtime_new(struct config *cfg)
 		if (main_rt->signals[i] == NULL ||
 		    evsignal_add(main_rt->signals[i], NULL) < 0) {
 			log_error("cannot install signal handlers");
+			goto err;
+		}
+	}
+	/* Certificates from the local CA last 90 days; a daemon that runs
+	 * longer renews them. */
+	{
+		struct timeval period = {RUNTIME_RENEW_SECONDS, 0};
+
+		main_rt->renew = event_new(main_rt->base, -1, EV_PERSIST,
+		                           runtime_renew_cb, main_rt);
+		if (main_rt->renew == NULL ||
+		    event_add(main_rt->renew, &period) < 0) {
+			log_error("cannot start the certificate renewal timer");
 			goto err;
 		}
 	}
@@ -207,6 +241,9 @@ void runtime_free(struct runtime *rt)
 		runtime_worker_free(&shared->workers[i]);
 	free(shared->workers);
 	free(shared->listener_sessions);
+	for (size_t i = 0; i < shared->cfg->nlisteners; i++)
+		tls_server_unref(shared->tls[i]);
+	free(shared->tls);
 	accesslog_close();
 	config_free(shared->cfg);
 	free(shared);
@@ -220,6 +257,12 @@ struct event_base *runtime_base(const struct runtime *rt)
 const struct config_global *runtime_global(const struct runtime *rt)
 {
 	return &rt->shared->cfg->global;
+}
+
+struct tls_server *runtime_tls(const struct runtime *rt,
+                               const struct config_listener *cl)
+{
+	return rt->shared->tls[cl - rt->shared->cfg->listeners];
 }
 
 const struct config *runtime_config(const struct runtime *rt)
@@ -323,25 +366,11 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 			rt->nudps++;
 			continue;
 		}
-		/* Other modes and TLS arrive in later versions; the notes
-		 * printed at start-up name each listener left out. */
-		if ((cl->mode != CONFIG_MODE_TCP &&
-		     cl->mode != CONFIG_MODE_HTTP) ||
-		    cl->tls != CONFIG_TLS_OFF)
-			continue;
 		rt->listeners[rt->nlisteners] =
 		    listener_new(rt, cl, err, errlen);
 		if (rt->listeners[rt->nlisteners] == NULL)
 			return -1;
 		rt->nlisteners++;
-	}
-	if (rt->nlisteners == 0 && rt->nudps == 0) {
-		snprintf(err, errlen,
-		         "%s: no listener that this version can run (only "
-		         "mode = tcp, mode = udp and mode = http without TLS "
-		         "are supported yet)",
-		         cfg->path);
-		return -1;
 	}
 	return 0;
 nomem:
@@ -378,8 +407,26 @@ static void runtime_worker_free(struct runtime *rt)
 	}
 	if (rt->drain != NULL)
 		event_free(rt->drain);
+	if (rt->renew != NULL)
+		event_free(rt->renew);
 	if (rt->base != NULL)
 		event_base_free(rt->base);
+}
+
+/* Twice a day: renew the tls = auto certificates that are due. */
+static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime_shared *shared = ((struct runtime *)arg)->shared;
+	char err[1024];
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < shared->cfg->nlisteners; i++) {
+		if (shared->tls[i] != NULL &&
+		    tls_server_renew(shared->tls[i], err, sizeof(err)) < 0)
+			log_error("%s (the current certificate stays in use)",
+			          err);
+	}
 }
 
 /* workers = auto is one per online core. */

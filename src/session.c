@@ -22,21 +22,31 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "portier/session.h"
 #include "portier/addr.h"
+#include "portier/clienthello.h"
 #include "portier/config.h"
+#include "portier/handshake.h"
 #include "portier/http_session.h"
 #include "portier/listener.h"
 #include "portier/log.h"
 #include "portier/proxyproto.h"
 #include "portier/relay.h"
+#include "portier/route.h"
 #include "portier/runtime.h"
 #include "portier/udp.h"
 #include "portier/upstream.h"
 
+/* TLS alerts sent when a tls-passthrough connection is turned away. */
+#define SESSION_ALERT_DECODE_ERROR 50
+#define SESSION_ALERT_UNRECOGNIZED_NAME 112
+
 /* Where a session is in its life. */
 enum session_state {
+	SESSION_NEW,
+	SESSION_HELLO, /* tls-passthrough: reading the ClientHello */
 	SESSION_CONNECTING,
 	SESSION_RELAYING,
 };
@@ -51,6 +61,9 @@ struct session {
 	int client_fd;             /* owned */
 	int backend_fd;            /* owned; -1 until connecting */
 	struct relay relay;
+	struct evbuffer *hello; /* tls-passthrough: the client's first bytes,
+	                           sent to the backend first */
+	char *sni;              /* tls-passthrough: the name asked for */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -70,6 +83,10 @@ static _Thread_local LIST_HEAD(, session)
     session_list = LIST_HEAD_INITIALIZER(session_list);
 static _Thread_local size_t session_live;
 
+static void session_read_hello(struct session *s);
+static void session_route_hello(struct session *s,
+                                enum clienthello_result r, const char *name);
+static void session_alert(struct session *s, uint8_t alert);
 static void session_connect(struct session *s);
 static void session_connected(struct session *s, short ready);
 static void session_connect_failed(struct session *s, int err, bool timeout);
@@ -84,27 +101,41 @@ static void session_log(const struct session *s, enum log_level level,
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
                    socklen_t salen)
 {
+	if (listener_tls(l) != NULL)
+		handshake_start(l, fd, sa, salen);
+	else
+		session_begin(l, fd, NULL, sa, salen);
+}
+
+void session_begin(struct listener *l, int fd, SSL *ssl,
+                   const struct sockaddr *sa, socklen_t salen)
+{
 	struct session *s;
 
 	if (listener_config(l)->mode == CONFIG_MODE_HTTP) {
-		http_session_start(l, fd, sa, salen);
+		http_session_start(l, fd, ssl, sa, salen);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
+		SSL_free(ssl);
 		close(fd);
 		listener_session_closed(l);
 		return;
 	}
 	s->listener = listener_ref(l);
-	s->upstream = listener_upstream(l);
 	s->client_fd = fd;
 	s->backend_fd = -1;
-	s->v4_first = upstream_prefers_v4(s->upstream);
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
 	session_live++;
+	if (ssl != NULL) {
+		/* The handshake may have read bytes that OpenSSL holds: no
+		 * edge will announce them. */
+		s->relay.side[RELAY_CLIENT].ssl = ssl;
+		s->client_ready = EV_READ;
+	}
 	/* The client is watched from the start, so that the poll that tells
 	 * of the backend's answer brings its request along; it is not read
 	 * until the backend answers, the kernel holds it meanwhile. */
@@ -117,12 +148,18 @@ void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 		session_close(s);
 		return;
 	}
+	if (listener_config(l)->mode == CONFIG_MODE_TLS_PASSTHROUGH) {
+		s->state = SESSION_HELLO;
+		session_read_hello(s);
+		return;
+	}
+	s->upstream = listener_upstream(l);
 	session_connect(s);
 }
 
 size_t session_count(void)
 {
-	return session_live + http_session_count();
+	return session_live + http_session_count() + handshake_count();
 }
 
 void session_close_all(void)
@@ -135,7 +172,123 @@ void session_close_all(void)
 		session_close(s);
 	}
 	http_session_close_all();
+	handshake_close_all();
 	udp_close_all();
+}
+
+/*
+ * tls-passthrough: read what the client sent so far and look for the SNI
+ * name in it, within CLIENTHELLO_MAX bytes and timeout_header. The bytes
+ * stay in s->hello, to be sent to the backend untouched.
+ */
+static void session_read_hello(struct session *s)
+{
+	const struct config_global *g =
+	    runtime_global(listener_runtime(s->listener));
+	char name[CLIENTHELLO_NAME_MAX];
+	enum clienthello_result r = CLIENTHELLO_MORE;
+
+	if (s->hello == NULL) {
+		struct timeval tv = {g->timeout_header_ms / 1000,
+		                     (g->timeout_header_ms % 1000) * 1000};
+
+		s->hello = evbuffer_new();
+		if (s->hello == NULL || (g->timeout_header_ms &&
+		                         event_add(s->client_ev, &tv) < 0)) {
+			session_log(s, LOG_LEVEL_WARN, "out of memory");
+			session_close(s);
+			return;
+		}
+	}
+	for (;;) {
+		size_t have = evbuffer_get_length(s->hello);
+		int n = evbuffer_read(s->hello, s->client_fd,
+		                      (int)(CLIENTHELLO_MAX - have));
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			session_log(s, LOG_LEVEL_DEBUG,
+			            "closed before its ClientHello ended: %s",
+			            n == 0 ? "end of stream" : strerror(errno));
+			session_close(s);
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return; /* wait for more */
+		r = clienthello_parse(evbuffer_pullup(s->hello, -1),
+		                      evbuffer_get_length(s->hello), name,
+		                      sizeof(name));
+		if (r != CLIENTHELLO_MORE)
+			break;
+	}
+	session_route_hello(s, r, name);
+}
+
+/* The ClientHello is read: pick the backend of the vhost its SNI name
+ * routes to (the listener's backend without one), and connect it. */
+static void session_route_hello(struct session *s, enum clienthello_result r,
+                                const char *name)
+{
+	const struct route_table *t = listener_routes(s->listener);
+	struct route_match m = {0};
+
+	if (r == CLIENTHELLO_OK) {
+		s->sni = strdup(name);
+		if (s->sni == NULL) {
+			session_close(s);
+			return;
+		}
+		(void)route_lookup(t, name, "", 0, &m);
+		s->upstream = m.upstream;
+		if (s->upstream == NULL) {
+			session_log(s, LOG_LEVEL_INFO,
+			            "closed: no vhost for the TLS server name "
+			            "%s and no backend on the listener",
+			            name);
+			session_alert(s, SESSION_ALERT_UNRECOGNIZED_NAME);
+			session_close(s);
+			return;
+		}
+	} else if (r == CLIENTHELLO_NO_SNI) {
+		s->upstream = listener_config(s->listener)->has_backend
+		                  ? listener_upstream(s->listener)
+		                  : NULL;
+		if (s->upstream == NULL) {
+			session_log(s, LOG_LEVEL_INFO,
+			            "closed: the ClientHello names no server "
+			            "(SNI) and the listener has no backend");
+			session_alert(s, SESSION_ALERT_UNRECOGNIZED_NAME);
+			session_close(s);
+			return;
+		}
+	} else {
+		session_log(s, LOG_LEVEL_INFO, "closed: no TLS ClientHello: %s",
+		            clienthello_result_str(r));
+		if (r == CLIENTHELLO_MALFORMED || r == CLIENTHELLO_TOO_BIG)
+			session_alert(s, SESSION_ALERT_DECODE_ERROR);
+		session_close(s);
+		return;
+	}
+	/* Bytes may have come after the hello without a new edge: the
+	 * relay looks at the client first thing. The header timer ends. */
+	s->client_ready = EV_READ;
+	if (event_add(s->client_ev, NULL) < 0) {
+		session_close(s);
+		return;
+	}
+	session_connect(s);
+}
+
+/* Tell a TLS client why it is turned away with a fatal alert, as a TLS
+ * server would, so that it reports the reason rather than a reset. Best
+ * effort: the socket has room for seven bytes. */
+static void session_alert(struct session *s, uint8_t alert)
+{
+	const uint8_t record[7] = {21, 3, 3, 0, 2, 2, alert};
+	ssize_t n = send(s->client_fd, record, sizeof(record), MSG_NOSIGNAL);
+
+	(void)n;
 }
 
 /* Connect the backend address number s->attempt. */
@@ -148,7 +301,10 @@ static void session_connect(struct session *s)
 	                     (g->timeout_connect_ms % 1000) * 1000};
 	bool connected;
 
-	s->state = SESSION_CONNECTING;
+	if (s->state != SESSION_CONNECTING) {
+		s->state = SESSION_CONNECTING;
+		s->v4_first = upstream_prefers_v4(s->upstream);
+	}
 	s->ntargets =
 	    (uint8_t)upstream_targets(s->upstream, s->v4_first, targets);
 	s->backend_fd = upstream_connect(&targets[s->attempt], &connected);
@@ -206,6 +362,20 @@ static void session_connected(struct session *s, short ready)
 			session_close(s);
 			return;
 		}
+	}
+	if (s->hello != NULL) {
+		/* The ClientHello read to route the connection goes first. */
+		if (prefix == NULL) {
+			prefix = s->hello;
+		} else if (evbuffer_add_buffer(prefix, s->hello) < 0) {
+			evbuffer_free(prefix);
+			session_log(s, LOG_LEVEL_WARN, "out of memory");
+			session_close(s);
+			return;
+		}
+		if (prefix != s->hello)
+			evbuffer_free(s->hello);
+		s->hello = NULL;
 	}
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		struct upstream_target targets[2];
@@ -303,6 +473,19 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 		         what);
 		return;
 	}
+	if (s->state == SESSION_HELLO) {
+		if (what & EV_TIMEOUT) {
+			session_log(s, LOG_LEVEL_INFO,
+			            "closed: no complete TLS ClientHello within "
+			            "%u ms",
+			            runtime_global(listener_runtime(s->listener))
+			                ->timeout_header_ms);
+			session_close(s);
+			return;
+		}
+		session_read_hello(s);
+		return;
+	}
 	if (fd == s->client_fd) {
 		s->client_ready |= (uint8_t)what;
 		return;
@@ -369,6 +552,10 @@ static void session_close(struct session *s)
 	if (s->backend_ev != NULL)
 		event_free(s->backend_ev);
 	relay_free(&s->relay);
+	SSL_free(s->relay.side[RELAY_CLIENT].ssl);
+	if (s->hello != NULL)
+		evbuffer_free(s->hello);
+	free(s->sni);
 	LIST_REMOVE(s, entry);
 	session_live--;
 	free(s);
@@ -391,14 +578,17 @@ static void session_log(const struct session *s, enum log_level level,
 	va_end(ap);
 	if (s->state == SESSION_RELAYING)
 		log_msg(level,
-		        "client=%s listener=%s backend=%s: %s (%llu bytes from "
-		        "the client, %llu from the backend)",
+		        "client=%s listener=%s%s%s backend=%s: %s (%llu bytes "
+		        "from the client, %llu from the backend)",
 		        client, listener_config(s->listener)->name,
+		        s->sni ? " sni=" : "", s->sni ? s->sni : "",
 		        s->upstream->name, msg,
 		        (unsigned long long)s->relay.nread[RELAY_CLIENT],
 		        (unsigned long long)s->relay.nread[RELAY_BACKEND]);
 	else
-		log_msg(level, "client=%s listener=%s backend=%s: %s", client,
-		        listener_config(s->listener)->name, s->upstream->name,
-		        msg);
+		log_msg(level, "client=%s listener=%s%s%s%s%s: %s", client,
+		        listener_config(s->listener)->name,
+		        s->sni ? " sni=" : "", s->sni ? s->sni : "",
+		        s->upstream ? " backend=" : "",
+		        s->upstream ? s->upstream->name : "", msg);
 }

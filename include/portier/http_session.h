@@ -13,12 +13,13 @@
 #include <sys/socket.h>
 
 struct listener;
+struct ssl_st;
 
 /* Start a session for a freshly accepted client socket of an http
- * listener; takes ownership of fd (closed on any failure) and a reference
- * on the listener. */
-void http_session_start(struct listener *l, int fd, const struct sockaddr *sa,
-			socklen_t salen);
+ * listener, with its TLS (after the handshake) or NULL; takes ownership of
+ * fd and ssl (freed on any failure) and a reference on the listener. */
+void http_session_start(struct listener *l, int fd, struct ssl_st *ssl,
+			const struct sockaddr *sa, socklen_t salen);
 
 /* Number of HTTP sessions alive in this worker thread. */
 size_t http_session_count(void);

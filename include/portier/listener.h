@@ -13,6 +13,7 @@ struct config_listener;
 struct runtime;
 struct route_table;
 struct upstream;
+struct tls_server;
 
 struct listener;
 
@@ -40,8 +41,12 @@ const struct config_listener *listener_config(const struct listener *l);
 /* The listener's default backend. */
 struct upstream *listener_upstream(struct listener *l);
 
-/* The route table of an http listener; NULL for other modes. */
+/* The route table of an http or tls-passthrough listener; NULL for
+ * other modes. */
 const struct route_table *listener_routes(const struct listener *l);
+
+/* The listener's TLS contexts, or NULL when it does not terminate TLS. */
+struct tls_server *listener_tls(const struct listener *l);
 
 /* The runtime the listener belongs to. */
 struct runtime *listener_runtime(const struct listener *l);

@@ -59,6 +59,8 @@ struct relay_side {
 	struct event *ev;     /* the owner's event for fd */
 	struct evbuffer *out; /* bytes waiting to be written to fd; NULL
 				 while there are none */
+	struct ssl_st *ssl;   /* TLS on this side, or NULL; set by the
+				 owner before relay_start, not owned */
 	int fd;
 	uint32_t outq;	  /* kernel send queue at the last idle check */
 	uint8_t readable; /* may have bytes to read (no EAGAIN since) */

@@ -16,6 +16,7 @@ struct config_global;
 struct config_listener;
 struct event_base;
 struct runtime;
+struct tls_server;
 
 /* Seconds a graceful stop waits for connections to finish. */
 #define RUNTIME_DRAIN_SECONDS 10
@@ -44,6 +45,11 @@ const struct config_global *runtime_global(const struct runtime *rt);
 
 /* The whole configuration in force. */
 const struct config *runtime_config(const struct runtime *rt);
+
+/* The TLS side of listener `cl`, shared by every worker; NULL without
+ * TLS. */
+struct tls_server *runtime_tls(const struct runtime *rt,
+			       const struct config_listener *cl);
 
 /* The number of workers (event loops) running. */
 unsigned runtime_workers(const struct runtime *rt);

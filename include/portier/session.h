@@ -11,11 +11,18 @@
 #include <sys/socket.h>
 
 struct listener;
+struct ssl_st;
 
-/* Start a session for a freshly accepted client socket; takes ownership
+/* Start a session for a freshly accepted client socket: the TLS
+ * handshake first on a tls listener, then session_begin. Takes ownership
  * of fd (closed on any failure) and a reference on the listener. */
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
 		   socklen_t salen);
+
+/* Start the session proper of the listener's mode, with the connection's
+ * TLS (handshake done) or NULL; takes ownership of fd and ssl. */
+void session_begin(struct listener *l, int fd, struct ssl_st *ssl,
+		   const struct sockaddr *sa, socklen_t salen);
 
 /* Number of sessions alive in this worker thread. */
 size_t session_count(void);

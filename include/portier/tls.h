@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS termination: the OpenSSL contexts of one listener, the choice of a
+ * certificate by SNI, and reading and writing through a TLS connection.
+ *
+ * A struct tls_server is built once from the configuration (before any
+ * worker runs) and shared by every worker; it is reference-counted, and
+ * each SSL holds a reference on the SSL_CTX it uses, so a reload never
+ * frees a context a connection still needs. The settings are Mozilla's
+ * "intermediate" profile: TLS 1.2 and 1.3, ECDHE with AEAD ciphers, no
+ * compression or renegotiation, session tickets under keys that rotate.
+ */
+#ifndef PORTIER_TLS_H
+#define PORTIER_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <openssl/ssl.h>
+
+struct config;
+struct config_listener;
+
+struct tls_server;
+
+/*
+ * Build the TLS side of listener `cl` of `cfg`: its certificate (tls = on)
+ * or one from the local CA for every name it serves (tls = auto), and each
+ * vhost's own certificate, looked up by SNI. On failure writes why into
+ * err ("listener NAME: FILE: reason") and returns NULL.
+ */
+struct tls_server *tls_server_new(const struct config *cfg,
+                                  const struct config_listener *cl,
+                                  char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Take a reference. */
+struct tls_server *tls_server_ref(struct tls_server *t);
+
+/* Drop a reference; the last frees the server. Accepts NULL. */
+void tls_server_unref(struct tls_server *t);
+
+/* A new server-side SSL for the accepted socket fd; NULL when out of
+ * memory. */
+SSL *tls_server_accept(struct tls_server *t, int fd)
+    __attribute__((warn_unused_result));
+
+/*
+ * tls = auto: when the certificate is due for renewal (CA_LEAF_RENEW_DAYS
+ * before it expires), get a new one from the local CA and use it for new
+ * connections; connections under way keep theirs. Safe while workers
+ * accept; only one thread may call it. Returns 0 (renewed or not due), or
+ * -1 with why in err (the old certificate stays).
+ */
+int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The host name the client sent in SNI (lower case as sent), or NULL. */
+const char *tls_sni(const SSL *ssl);
+
+/*
+ * Read into iov as readv(2) does: bytes read, 0 at the end of the stream
+ * (close_notify or the peer's FIN), -1 with errno (EAGAIN when the socket
+ * has nothing more; EPROTO on a TLS error, logged at debug). It reads until
+ * the vectors are full or OpenSSL stops; *drained tells whether it stopped
+ * because the socket is empty, so that the next bytes bring a new edge (a
+ * short count alone does not say so: the end of the stream or an error
+ * after some bytes is reported by the next call).
+ */
+ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained);
+
+/*
+ * Write from iov as writev(2) does: bytes taken, or -1 with errno (EAGAIN
+ * when the socket is full: call again with the same bytes first, and
+ * perhaps more). Small pieces are gathered into one record.
+ */
+ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n);
+
+/* Send close_notify, best effort: the write half is done. */
+void tls_close_notify(SSL *ssl);
+
+/* OpenSSL's reason for the last failure of this thread, for a log line;
+ * clears the error queue. */
+const char *tls_error_reason(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS contexts and TLS I/O.
+ *
+ * A listener's tls_server holds one SSL_CTX per certificate: the
+ * listener's own (the default, also used without SNI) and one for each
+ * vhost with tls_cert. The servername callback looks the SNI name up in a
+ * route table of the listener's vhosts, so that certificates are chosen
+ * exactly as requests are routed: an exact name or alias, then the
+ * longest wildcard, then the default; SSL_set_SSL_CTX then switches the
+ * connection over, as hitch does. Every context is built with the same
+ * settings, so the switch changes only the certificate.
+ *
+ * Session tickets are sealed with process-wide keys that rotate every
+ * hour; a ticket stays usable for TLS_TICKET_KEYS hours, so that a
+ * stolen key exposes little, and a ticket from any worker or listener of
+ * this process resumes anywhere in it.
+ *
+ * tls_readv and tls_writev keep the edge-triggered contract of plain
+ * sockets: a read goes on until the vectors are full or OpenSSL wants the
+ * socket again, so "short read" still means "wait for the next edge".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "portier/tls.h"
+#include "portier/ca.h"
+#include "portier/config.h"
+#include "portier/lan.h"
+#include "portier/log.h"
+#include "portier/route.h"
+
+/* Largest plaintext of one TLS record. */
+#define TLS_RECORD 16384
+
+/* Bytes one read(2) of a TLS connection may take. */
+#define TLS_READ_BUFFER (64 * 1024)
+
+/* Ticket keys kept: the current one and those before it, an hour each. */
+#define TLS_TICKET_KEYS 3
+#define TLS_TICKET_PERIOD 3600
+
+/* Session lifetime (ticket and cache), within the keys' life. */
+#define TLS_SESSION_TIMEOUT (2 * TLS_TICKET_PERIOD)
+
+/* Warn at start-up about certificates that expire sooner than this. */
+#define TLS_EXPIRY_WARN_DAYS 14
+
+/* TLS 1.2 suites: ECDHE key exchange and AEAD ciphers only. */
+#define TLS_CIPHERS                                                            \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS_CIPHERSUITES                                                       \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                       \
+	"TLS_CHACHA20_POLY1305_SHA256"
+#define TLS_GROUPS "X25519:P-256:P-384"
+
+/* One session ticket key. */
+struct tls_ticket_key {
+	unsigned char name[16];
+	unsigned char aes[32];
+	unsigned char hmac[32];
+};
+
+/* The process's ticket keys, newest first. */
+static struct {
+	pthread_mutex_t lock;
+	struct tls_ticket_key keys[TLS_TICKET_KEYS];
+	int nkeys;
+	time_t next_rotation;
+} tls_tickets = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct tls_server {
+	int refcnt;
+	char *listener;            /* the listener's name, for logs */
+	pthread_mutex_t lock;      /* guards fallback while it is renewed */
+	SSL_CTX *fallback;         /* the listener's certificate */
+	const struct config *cfg;  /* for renewals */
+	const struct config_listener *cl;
+	SSL_CTX **vhost_ctx;       /* per cfg->vhosts[i]; NULL: fallback */
+	const struct config_vhost *vhosts; /* cfg->vhosts, for indexing */
+	size_t nvhosts;
+	struct route_table *names; /* SNI name -> vhost */
+	bool http;                 /* offers ALPN http/1.1 */
+};
+
+/* The names of this machine a tls = auto certificate covers. */
+struct tls_local {
+	const char *names[5 + LAN_MAX];
+	size_t n;
+	char buf[2][264];
+	char addrs[LAN_MAX][INET6_ADDRSTRLEN];
+};
+
+static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
+static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
+                             const char *key, char *err, size_t errlen);
+static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
+                             const struct config_listener *cl, char *err,
+                             size_t errlen);
+static void tls_local_names(const struct config_listener *cl,
+                            struct tls_local *local);
+static void tls_check_names(const struct tls_server *t,
+                            const struct config *cfg);
+static void tls_check_expiry(const char *listener, const char *what,
+                             const X509 *x);
+static int tls_servername_cb(SSL *ssl, int *alert, void *arg);
+static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
+                       unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg);
+static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
+                         EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
+static int tls_io_error(SSL *ssl, int r);
+
+struct tls_server *tls_server_new(const struct config *cfg,
+                                  const struct config_listener *cl,
+                                  char *err, size_t errlen)
+{
+	struct tls_server *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		return NULL;
+	}
+	t->refcnt = 1;
+	pthread_mutex_init(&t->lock, NULL);
+	t->nvhosts = cfg->nvhosts;
+	if ((t->listener = strdup(cl->name)) == NULL ||
+	    (cfg->nvhosts > 0 &&
+	     (t->vhost_ctx = calloc(cfg->nvhosts, sizeof(SSL_CTX *))) ==
+	         NULL) ||
+	    (t->names = route_table_new(cfg, cl, NULL)) == NULL) {
+		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		goto err;
+	}
+	t->cfg = cfg;
+	t->cl = cl;
+	t->vhosts = cfg->vhosts;
+	t->http = cl->mode == CONFIG_MODE_HTTP;
+	if (cl->tls == CONFIG_TLS_AUTO)
+		t->fallback = tls_ctx_auto(t, cfg, cl, err, errlen);
+	else
+		t->fallback =
+		    tls_ctx_load(t, cl->tls_cert, cl->tls_key, err, errlen);
+	if (t->fallback == NULL)
+		goto err;
+	for (size_t i = 0; i < cfg->nvhosts; i++) {
+		const struct config_vhost *v = &cfg->vhosts[i];
+
+		if (v->tls_cert == NULL || !route_serves(v, cl))
+			continue;
+		/* Vhosts that share a certificate share its context. */
+		for (size_t j = 0; j < i; j++) {
+			const struct config_vhost *w = &cfg->vhosts[j];
+
+			if (t->vhost_ctx[j] != NULL &&
+			    strcmp(w->tls_cert, v->tls_cert) == 0 &&
+			    strcmp(w->tls_key, v->tls_key) == 0) {
+				SSL_CTX_up_ref(t->vhost_ctx[j]);
+				t->vhost_ctx[i] = t->vhost_ctx[j];
+				break;
+			}
+		}
+		if (t->vhost_ctx[i] == NULL &&
+		    (t->vhost_ctx[i] = tls_ctx_load(t, v->tls_cert, v->tls_key,
+		                                    err, errlen)) == NULL)
+			goto err;
+	}
+	tls_check_names(t, cfg);
+	return t;
+err:
+	tls_server_unref(t);
+	return NULL;
+}
+
+struct tls_server *tls_server_ref(struct tls_server *t)
+{
+	__atomic_add_fetch(&t->refcnt, 1, __ATOMIC_RELAXED);
+	return t;
+}
+
+void tls_server_unref(struct tls_server *t)
+{
+	if (t == NULL || __atomic_sub_fetch(&t->refcnt, 1, __ATOMIC_ACQ_REL))
+		return;
+	/* Each slot holds its own reference. */
+	for (size_t i = 0; t->vhost_ctx != NULL && i < t->nvhosts; i++)
+		SSL_CTX_free(t->vhost_ctx[i]);
+	free(t->vhost_ctx);
+	SSL_CTX_free(t->fallback);
+	pthread_mutex_destroy(&t->lock);
+	route_table_free(t->names);
+	free(t->listener);
+	free(t);
+}
+
+SSL *tls_server_accept(struct tls_server *t, int fd)
+{
+	SSL *ssl;
+
+	/* SSL_new takes a reference on the context: a renewal may drop the
+	 * server's own right after. */
+	pthread_mutex_lock(&t->lock);
+	ssl = SSL_new(t->fallback);
+	pthread_mutex_unlock(&t->lock);
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
+{
+	SSL_CTX *fresh, *old;
+	int days = 0, secs = 0;
+	const X509 *x;
+
+	if (t->cl->tls != CONFIG_TLS_AUTO)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	x = SSL_CTX_get0_certificate(t->fallback);
+	if (x == NULL ||
+	    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
+		days = 0;
+	pthread_mutex_unlock(&t->lock);
+	if (days >= CA_LEAF_RENEW_DAYS)
+		return 0;
+	/* Only this thread renews: fallback changes nowhere else. */
+	fresh = tls_ctx_auto(t, t->cfg, t->cl, err, errlen);
+	if (fresh == NULL)
+		return -1;
+	pthread_mutex_lock(&t->lock);
+	old = t->fallback;
+	t->fallback = fresh;
+	pthread_mutex_unlock(&t->lock);
+	SSL_CTX_free(old);
+	return 0;
+}
+
+const char *tls_sni(const SSL *ssl)
+{
+	return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
+{
+	size_t total = 0;
+
+	*drained = false;
+	for (int i = 0; i < n; i++) {
+		size_t off = 0;
+
+		while (off < iov[i].iov_len) {
+			size_t got = 0;
+			int r = SSL_read_ex(ssl, (char *)iov[i].iov_base + off,
+			                    iov[i].iov_len - off, &got);
+
+			if (r == 1) {
+				off += got;
+				continue;
+			}
+			total += off;
+			*drained = SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
+			if (total > 0) {
+				/* The end or an error comes back on the next
+				 * call: OpenSSL remembers it. */
+				ERR_clear_error();
+				return (ssize_t)total;
+			}
+			return tls_io_error(ssl, r);
+		}
+		total += off;
+	}
+	return (ssize_t)total;
+}
+
+ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n)
+{
+	static _Thread_local char gather[TLS_RECORD];
+	size_t total = 0, skip = 0;
+	int i = 0;
+
+	/* Pieces smaller than a record go out together, copied into one:
+	 * a head and the start of a body make one record, not two. The
+	 * copy is taken the same way from the same first bytes when a
+	 * blocked write is retried, which OpenSSL requires. */
+	if (n > 1 && iov[0].iov_len < TLS_RECORD) {
+		size_t len = 0;
+
+		while (i < n && len < sizeof(gather)) {
+			size_t take = iov[i].iov_len;
+
+			if (take > sizeof(gather) - len)
+				take = sizeof(gather) - len;
+			memcpy(gather + len, iov[i].iov_base, take);
+			len += take;
+			if (take < iov[i].iov_len) {
+				skip = take;
+				break;
+			}
+			i++;
+		}
+		while (total < len) {
+			size_t put = 0;
+			int r = SSL_write_ex(ssl, gather + total, len - total,
+			                     &put);
+
+			if (r != 1)
+				return total > 0 ? (ssize_t)total
+				                 : tls_io_error(ssl, r);
+			total += put;
+		}
+	}
+	/* The rest a record at a time, until the socket is full: a short
+	 * count then means what it means for a plain socket. */
+	for (; i < n; i++, skip = 0) {
+		size_t off = skip;
+
+		while (off < iov[i].iov_len) {
+			size_t put = 0;
+			int r = SSL_write_ex(ssl, (char *)iov[i].iov_base + off,
+			                     iov[i].iov_len - off, &put);
+
+			if (r != 1) {
+				total += off - skip;
+				return total > 0 ? (ssize_t)total
+				                 : tls_io_error(ssl, r);
+			}
+			off += put;
+		}
+		total += off - skip;
+	}
+	return (ssize_t)total;
+}
+
+void tls_close_notify(SSL *ssl)
+{
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
+const char *tls_error_reason(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	if (reason != NULL)
+		snprintf(buf, len, "%s", reason);
+	else if (e != 0)
+		snprintf(buf, len, "OpenSSL error %lx", e);
+	else
+		snprintf(buf, len, "%s", errno ? strerror(errno)
+		                               : "connection closed");
+	ERR_clear_error();
+	return buf;
+}
+
+/* --- contexts ---------------------------------------------------------- */
+
+/* A context with portier's settings and no certificate yet. */
+static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen)
+{
+	static const unsigned char sid_ctx[] = "portier";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL)
+		goto fail;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, TLS_CIPHERSUITES) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, sid_ctx,
+	                                   sizeof(sid_ctx) - 1) != 1)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	                             SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Partial writes and moving buffers: a write takes what the socket
+	 * takes, from wherever the bytes are now; idle connections give
+	 * their buffers back. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                          SSL_MODE_RELEASE_BUFFERS);
+	/* Read ahead: one read(2) takes what the socket has, several
+	 * records at once, instead of a header and a body per record. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_timeout(ctx, TLS_SESSION_TIMEOUT);
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
+	SSL_CTX_set_tlsext_servername_callback(ctx, tls_servername_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, t);
+	if (t->http)
+		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
+	return ctx;
+fail:
+	snprintf(err, errlen, "listener %s: cannot set up TLS: %s",
+	         t->listener, tls_error_reason((char[256]){0}, 256));
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* A context for the certificate chain in `cert` and the key in `key`. */
+static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
+                             const char *key, char *err, size_t errlen)
+{
+	char why[256];
+	SSL_CTX *ctx;
+
+	/* A missing or unreadable file says so plainly; OpenSSL's own
+	 * message for it is obscure. */
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? key : cert;
+
+		if (access(path, R_OK) < 0) {
+			snprintf(err, errlen, "listener %s: %s %s: %s",
+			         t->listener, i ? "tls_key" : "tls_cert", path,
+			         strerror(errno));
+			return NULL;
+		}
+	}
+	if ((ctx = tls_ctx_new(t, err, errlen)) == NULL)
+		return NULL;
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		snprintf(err, errlen,
+		         "listener %s: tls_cert %s: not a PEM certificate "
+		         "chain (%s)",
+		         t->listener, cert, tls_error_reason(why, sizeof(why)));
+		goto err;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen,
+		         "listener %s: tls_key %s: not a PEM private key (%s)",
+		         t->listener, key, tls_error_reason(why, sizeof(why)));
+		goto err;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen,
+		         "listener %s: the key in %s does not belong to the "
+		         "certificate in %s",
+		         t->listener, key, cert);
+		ERR_clear_error();
+		goto err;
+	}
+	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
+	return ctx;
+err:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* tls = auto: a certificate from the local CA for every name the
+ * listener serves, and for the names a browser uses for this machine. */
+static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
+                             const struct config_listener *cl, char *err,
+                             size_t errlen)
+{
+	char dir[4096], why[512];
+	struct tls_local local;
+	const char **names = NULL;
+	size_t nnames = 0, nserved;
+	const char *const *served = route_names(t->names, &nserved);
+	struct ca *ca = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	SSL_CTX *ctx = NULL;
+
+	if (ca_state_dir(cfg->global.state_dir, dir, sizeof(dir)) < 0) {
+		snprintf(err, errlen,
+		         "listener %s: tls = auto: no directory for the local "
+		         "CA; set state_dir in [global]",
+		         cl->name);
+		return NULL;
+	}
+	tls_local_names(cl, &local);
+	names = calloc(nserved + local.n, sizeof(*names));
+	if (names == NULL) {
+		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		return NULL;
+	}
+	for (size_t i = 0; i < nserved; i++)
+		names[nnames++] = served[i];
+	for (size_t i = 0; i < local.n; i++)
+		names[nnames++] = local.names[i];
+	ca = ca_open(dir, true, why, sizeof(why));
+	if (ca == NULL) {
+		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
+		         why);
+		goto out;
+	}
+	if (ca_issue(ca, names, nnames, &cert, &key, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
+		         why);
+		goto out;
+	}
+	if ((ctx = tls_ctx_new(t, err, errlen)) == NULL)
+		goto out;
+	if (SSL_CTX_use_certificate(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
+		         tls_error_reason(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+		goto out;
+	}
+	log_info("listener %s: certificate for %zu names from the local CA "
+	         "%s",
+	         cl->name, nnames, ca_root_path(ca));
+out:
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	ca_free(ca);
+	free(names);
+	return ctx;
+}
+
+/* The names a browser may use for this machine: localhost and the
+ * loopback addresses, and when the listener is bound beyond loopback the
+ * host name (and its mDNS .local form) and the LAN addresses. */
+static void tls_local_names(const struct config_listener *cl,
+                            struct tls_local *local)
+{
+	struct lan_addr addrs[LAN_MAX];
+	size_t naddrs;
+	char host[256];
+
+	local->n = 0;
+	local->names[local->n++] = "localhost";
+	local->names[local->n++] = "127.0.0.1";
+	local->names[local->n++] = "::1";
+	if (!lan_exposed(cl->binds, cl->nbinds))
+		return;
+	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
+	    strcmp(host, "localhost") != 0) {
+		host[sizeof(host) - 1] = '\0';
+		for (char *c = host; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		snprintf(local->buf[0], sizeof(local->buf[0]), "%s", host);
+		local->names[local->n++] = local->buf[0];
+		if (strchr(host, '.') == NULL) {
+			snprintf(local->buf[1], sizeof(local->buf[1]),
+			         "%.250s.local", host);
+			local->names[local->n++] = local->buf[1];
+		}
+	}
+	naddrs = lan_addresses(addrs, LAN_MAX);
+	for (size_t i = 0; i < naddrs; i++) {
+		memcpy(local->addrs[i], addrs[i].text, sizeof(addrs[i].text));
+		local->names[local->n++] = local->addrs[i];
+	}
+}
+
+/* Warn about vhost names that the certificate chosen for them does not
+ * cover: browsers would refuse them. */
+static void tls_check_names(const struct tls_server *t,
+                            const struct config *cfg)
+{
+	size_t n;
+	const char *const *names = route_names(t->names, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		char sample[300];
+		const char *host = names[i];
+		const struct config_vhost *v;
+		SSL_CTX *ctx;
+		X509 *x;
+
+		if (strncmp(host, "*.", 2) == 0) {
+			/* A name the wildcard stands for. */
+			snprintf(sample, sizeof(sample), "portier%s", host + 1);
+			host = sample;
+		}
+		v = route_vhost(t->names, host);
+		ctx = v && t->vhost_ctx[v - cfg->vhosts]
+		          ? t->vhost_ctx[v - cfg->vhosts]
+		          : t->fallback;
+		x = SSL_CTX_get0_certificate(ctx);
+		if (x != NULL && X509_check_host(x, host, 0, 0, NULL) != 1)
+			log_warn("listener %s: the certificate for %s does not "
+			         "cover that name; clients will refuse it "
+			         "(give the vhost its own tls_cert)",
+			         t->listener, names[i]);
+	}
+}
+
+/* Warn about a certificate that has expired or soon will. */
+static void tls_check_expiry(const char *listener, const char *what,
+                             const X509 *x)
+{
+	int days = 0, secs = 0;
+
+	if (x == NULL ||
+	    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
+		return;
+	if (days < 0 || secs < 0)
+		log_warn("listener %s: the certificate in %s has expired",
+		         listener, what);
+	else if (days < TLS_EXPIRY_WARN_DAYS)
+		log_warn("listener %s: the certificate in %s expires in %d "
+		         "days",
+		         listener, what, days);
+}
+
+/* --- callbacks --------------------------------------------------------- */
+
+/* SNI: switch to the certificate of the vhost the name routes to. An
+ * unknown name keeps the listener's certificate. */
+static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_server *t = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	char lower[256];
+	const struct config_vhost *v;
+	size_t i;
+
+	(void)alert;
+	if (name == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	for (i = 0; name[i] != '\0' && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
+		                      ? name[i] - 'A' + 'a'
+		                      : name[i]);
+	lower[i] = '\0';
+	v = route_vhost(t->names, lower);
+	if (v != NULL && t->vhost_ctx[v - t->vhosts] != NULL &&
+	    SSL_set_SSL_CTX(ssl, t->vhost_ctx[v - t->vhosts]) == NULL)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* ALPN: http/1.1 when the client offers it; never h2, which portier does
+ * not speak. Without a match the handshake goes on without ALPN. */
+static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
+                       unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+	static const unsigned char http11[] = "\x08http/1.1";
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto((unsigned char **)out, outlen, http11,
+	                          sizeof(http11) - 1, in,
+	                          inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Make a new current ticket key when the hour is up; the oldest goes.
+ * Called with the lock held. */
+static int tls_ticket_rotate(time_t now)
+{
+	struct tls_ticket_key k;
+
+	if (tls_tickets.nkeys > 0 && now < tls_tickets.next_rotation)
+		return 0;
+	if (RAND_bytes(k.name, sizeof(k.name)) != 1 ||
+	    RAND_priv_bytes(k.aes, sizeof(k.aes)) != 1 ||
+	    RAND_priv_bytes(k.hmac, sizeof(k.hmac)) != 1)
+		return -1;
+	memmove(&tls_tickets.keys[1], &tls_tickets.keys[0],
+	        (TLS_TICKET_KEYS - 1) * sizeof(k));
+	tls_tickets.keys[0] = k;
+	if (tls_tickets.nkeys < TLS_TICKET_KEYS)
+		tls_tickets.nkeys++;
+	tls_tickets.next_rotation = now + TLS_TICKET_PERIOD;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return 0;
+}
+
+/* Seal (enc = 1) or open a session ticket. Returns 1 to use the key, 2 to
+ * use it and issue a fresh ticket (an older key), 0 for an unknown key (a
+ * full handshake), -1 on failure. */
+static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
+                         EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_ticket_key k;
+	OSSL_PARAM params[3];
+	int found = -1, ret;
+
+	(void)ssl;
+	pthread_mutex_lock(&tls_tickets.lock);
+	if (tls_ticket_rotate(time(NULL)) < 0) {
+		pthread_mutex_unlock(&tls_tickets.lock);
+		return -1;
+	}
+	if (enc)
+		found = 0;
+	for (int i = 0; !enc && i < tls_tickets.nkeys; i++) {
+		if (memcmp(name, tls_tickets.keys[i].name, 16) == 0)
+			found = i;
+	}
+	if (found >= 0)
+		k = tls_tickets.keys[found];
+	pthread_mutex_unlock(&tls_tickets.lock);
+	if (found < 0)
+		return 0;
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	                                              k.hmac, sizeof(k.hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	                                             (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (enc) {
+		memcpy(name, k.name, sizeof(k.name));
+		ret = RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
+		      EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes,
+		                         iv) == 1 &&
+		      EVP_MAC_CTX_set_params(hctx, params) == 1
+		          ? 1
+		          : -1;
+	} else {
+		ret = EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes,
+		                         iv) == 1 &&
+		              EVP_MAC_CTX_set_params(hctx, params) == 1
+		          ? (found == 0 ? 1 : 2)
+		          : -1;
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+	return ret;
+}
+
+/* errno for a failed SSL_read_ex or SSL_write_ex; returns -1, or 0 at the
+ * end of the stream. */
+static int tls_io_error(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0)
+			errno = ECONNRESET;
+		ERR_clear_error();
+		return -1;
+	default:
+		if (log_enabled(LOG_LEVEL_DEBUG)) {
+			char why[256];
+
+			log_debug("TLS error: %s",
+			          tls_error_reason(why, sizeof(why)));
+		}
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
