@@ -197,10 +197,51 @@ static int cmd_path(const char *dir)
 	return 0;
 }
 
+const char *ca_export_name(enum ca_format format)
+{
+	return format == CA_FORMAT_PEM   ? EXPORT_PEM
+	       : format == CA_FORMAT_DER ? EXPORT_DER
+	                                 : EXPORT_CONFIG;
+}
+
+int ca_export(FILE *fp, X509 *root, enum ca_format format)
+{
+	char cn[256], fingerprint[65];
+
+	switch (format) {
+	case CA_FORMAT_PEM:
+		return PEM_write_X509(fp, root) == 1 ? 0 : -1;
+	case CA_FORMAT_DER:
+		return i2d_X509_fp(fp, root) == 1 ? 0 : -1;
+	default:
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(root),
+		                              NID_commonName, cn,
+		                              sizeof(cn)) < 0)
+			snprintf(cn, sizeof(cn), "portier local CA");
+		if (ca_fingerprint(root, fingerprint) < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		return write_mobileconfig(fp, root, cn, fingerprint);
+	}
+}
+
+int ca_fingerprint(X509 *cert, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+		return -1;
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 /* portier ca export [DIR] */
 static int cmd_export(const char *dir, const char *out)
 {
-	char pem[PATH_MAX], der[PATH_MAX], profile[PATH_MAX], cn[256];
+	char pem[PATH_MAX], der[PATH_MAX], profile[PATH_MAX];
 	struct root_info info;
 	X509 *root;
 	FILE *fp;
@@ -209,9 +250,6 @@ static int cmd_export(const char *dir, const char *out)
 	if (open_root(dir, true, &info) < 0)
 		return 1;
 	root = ca_root(info.ca);
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(root),
-	                              NID_commonName, cn, sizeof(cn)) < 0)
-		snprintf(cn, sizeof(cn), "portier local CA");
 	if ((size_t)snprintf(pem, sizeof(pem), "%s/%s", out, EXPORT_PEM) >=
 	        sizeof(pem) ||
 	    (size_t)snprintf(der, sizeof(der), "%s/%s", out, EXPORT_DER) >=
@@ -224,8 +262,7 @@ static int cmd_export(const char *dir, const char *out)
 	if (write_cert(pem, root, false) < 0 || write_cert(der, root, true) < 0)
 		goto out;
 	fp = fopen(profile, "we");
-	if (fp == NULL ||
-	    write_mobileconfig(fp, root, cn, info.fingerprint) < 0) {
+	if (fp == NULL || ca_export(fp, root, CA_FORMAT_PROFILE) < 0) {
 		fprintf(stderr, "portier: %s: %s\n", profile, strerror(errno));
 		if (fp != NULL)
 			fclose(fp);
@@ -275,8 +312,6 @@ static int cmd_trust(const char *dir, bool add)
  * Returns 0, or -1 after a message. */
 static int open_root(const char *dir, bool create, struct root_info *info)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	char err[PATH_MAX + 256];
 
 	memset(info, 0, sizeof(*info));
@@ -292,15 +327,12 @@ static int open_root(const char *dir, bool create, struct root_info *info)
 		        "portier: `portier ca trust` makes this machine trust "
 		        "it, `portier ca export` writes it for phones\n",
 		        ca_root_path(info->ca));
-	if (X509_digest(ca_root(info->ca), EVP_sha256(), md, &mdlen) != 1 ||
-	    mdlen != 32) {
+	if (ca_fingerprint(ca_root(info->ca), info->fingerprint) < 0) {
 		fprintf(stderr, "portier: %s: cannot compute its fingerprint\n",
 		        ca_root_path(info->ca));
 		ca_free(info->ca);
 		return -1;
 	}
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(info->fingerprint + 2 * i, 3, "%02x", md[i]);
 	snprintf(info->nickname, sizeof(info->nickname), "portier-%.8s",
 	         info->fingerprint);
 	snprintf(info->system_path, sizeof(info->system_path), "%s/%s.crt",
@@ -626,7 +658,7 @@ static int write_cert(const char *path, X509 *cert, bool der)
 		return -1;
 	}
 	ok = fchmod(fd, 0644) == 0 &&
-	     (der ? i2d_X509_fp(fp, cert) : PEM_write_X509(fp, cert)) == 1;
+	     ca_export(fp, cert, der ? CA_FORMAT_DER : CA_FORMAT_PEM) == 0;
 	ok = fclose(fp) == 0 && ok;
 	if (!ok || rename(tmp, path) < 0) {
 		fprintf(stderr, "portier: %s: %s\n", path,

@@ -34,7 +34,9 @@ int http_error_write(struct evbuffer *out, const struct http_error_page *page)
 
 	if (body == NULL)
 		return -1;
-	if (page->html) {
+	if (page->body != NULL) {
+		r |= evbuffer_add(body, page->body, page->body_len);
+	} else if (page->html) {
 		r |= evbuffer_add_printf(
 		    body,
 		    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
@@ -62,9 +64,12 @@ int http_error_write(struct evbuffer *out, const struct http_error_page *page)
 	}
 	r |= evbuffer_add_printf(
 	    out,
-	    "HTTP/1.1 %d %s\r\nContent-Type: %s; charset=utf-8\r\n"
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
-	    page->status, reason, page->html ? "text/html" : "text/plain",
+	    page->status, reason,
+	    page->body != NULL ? page->type
+	    : page->html       ? "text/html; charset=utf-8"
+	                       : "text/plain; charset=utf-8",
 	    evbuffer_get_length(body), page->fields ? page->fields : "",
 	    page->close ? "Connection: close\r\n" : "");
 	if (!page->head_only)

@@ -37,6 +37,7 @@
 #include "portier/addr.h"
 #include "portier/auth.h"
 #include "portier/backend.h"
+#include "portier/ca_page.h"
 #include "portier/config.h"
 #include "portier/http.h"
 #include "portier/http_error.h"
@@ -180,13 +181,15 @@ static int hs_answer(struct http_session *s, int status, bool keep,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int hs_answer_fields(struct http_session *s, int status, bool keep,
                             const char *fields, const char *text);
+static int hs_answer_page(struct http_session *s, struct http_error_page *page,
+                          bool keep);
 static int hs_authorized(struct http_session *s, const char *buf,
                          const struct http_head *h);
 static int hs_unauthorized(struct http_session *s, bool keep);
 static int hs_bad_gateway(struct http_session *s, int status,
                           const char *why);
 static int hs_redirect_https(struct http_session *s, const char *buf,
-                             const struct http_head *h);
+                             const struct http_head *h, size_t drain);
 static bool hs_same_host(const char *sni, const char *host);
 static void hs_timeout(struct http_session *s);
 static void hs_log_request(struct http_session *s);
@@ -565,11 +568,8 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		                 "The only expectation understood is "
 		                 "100-continue.");
 	}
-	if (cl->redirect_https) {
-		if (in_cin)
-			evbuffer_drain(s->cin, n);
-		return hs_redirect_https(s, buf, h);
-	}
+	if (cl->redirect_https)
+		return hs_redirect_https(s, buf, h, in_cin ? n : 0);
 	if (s->ssl != NULL && h->host[0] != '\0' && tls_sni(s->ssl) != NULL &&
 	    !hs_same_host(tls_sni(s->ssl), h->host)) {
 		if (in_cin)
@@ -1402,6 +1402,9 @@ static int hs_answer_fields(struct http_session *s, int status, bool keep,
 {
 	struct http_error_page page = {0};
 
+	page.status = status;
+	page.text = text;
+	page.fields = fields;
 	if (log_enabled(LOG_LEVEL_INFO)) {
 		/* One log line: the page's line breaks become spaces. */
 		char line[1536];
@@ -1414,6 +1417,15 @@ static int hs_answer_fields(struct http_session *s, int status, bool keep,
 		                                         : LOG_LEVEL_INFO,
 		       "%d %s: %s", status, http_status_text(status), line);
 	}
+	return hs_answer_page(s, &page, keep);
+}
+
+/* Answer the current request with `page` (status, and text or a body;
+ * the rest is filled in here). Returns 1, or -1 when the session was
+ * closed. */
+static int hs_answer_page(struct http_session *s, struct http_error_page *page,
+                          bool keep)
+{
 	if (s->b != NULL) {
 		backend_close(s->b);
 		s->b = NULL;
@@ -1434,27 +1446,24 @@ static int hs_answer_fields(struct http_session *s, int status, bool keep,
 		hs_close(s);
 		return -1;
 	}
-	page.status = status;
-	page.html = s->html;
-	page.head_only = s->method_head;
-	page.close = !keep || !s->client_keep;
-	page.text = text;
-	page.fields = fields;
+	page->html = s->html;
+	page->head_only = s->method_head;
+	page->close = !keep || !s->client_keep;
 	if (s->cout == NULL && (s->cout = evbuffer_new()) == NULL) {
 		hs_close(s);
 		return -1;
 	}
 	s->bytes_out -= evbuffer_get_length(s->cout);
-	if (http_error_write(s->cout, &page) < 0) {
+	if (http_error_write(s->cout, page) < 0) {
 		hs_close(s);
 		return -1;
 	}
 	s->bytes_out += evbuffer_get_length(s->cout);
-	s->status = (uint16_t)status;
+	s->status = (uint16_t)page->status;
 	if (s->log == NULL && s->state == HS_HEAD && accesslog_enabled())
 		s->log = accesslog_begin(NULL, NULL, &s->peer.sa);
 	hs_log_request(s);
-	if (page.close) {
+	if (page->close) {
 		s->state = HS_FINISH;
 		return 1;
 	}
@@ -1468,7 +1477,7 @@ static int hs_answer_fields(struct http_session *s, int status, bool keep,
 /* redirect_https: 301 to the same host and path on the https port. A
  * request without Host goes to the address it came to. */
 static int hs_redirect_https(struct http_session *s, const char *buf,
-                             const struct http_head *h)
+                             const struct http_head *h, size_t drain)
 {
 	const struct config_listener *cl = listener_config(s->listener);
 	char host[sizeof(hs_head.host) + 8], port[8] = "";
@@ -1476,7 +1485,23 @@ static int hs_redirect_https(struct http_session *s, const char *buf,
 	char text[sizeof(fields) + 40];
 	const char *path = buf + h->path.off;
 	int path_len = (int)h->path.len;
+	struct http_error_page page = {0};
+	char *body = NULL;
+	int r;
 
+	/* The page that offers the local CA to phones lives here, on plain
+	 * HTTP, where a phone can open it before it trusts the CA. */
+	if (ca_page_answer(runtime_config(listener_runtime(s->listener)), path,
+	                   (size_t)path_len, h->host, cl->redirect_https, &page,
+	                   &body)) {
+		if (drain > 0)
+			evbuffer_drain(s->cin, drain);
+		hs_log(s, LOG_LEVEL_DEBUG, "%d: the local CA's page",
+		       page.status);
+		r = hs_answer_page(s, &page, h->body == HTTP_BODY_NONE);
+		free(body);
+		return r;
+	}
 	if (h->host[0] != '\0') {
 		snprintf(host, sizeof(host), "%s", h->host);
 	} else {
@@ -1484,9 +1509,12 @@ static int hs_redirect_https(struct http_session *s, const char *buf,
 		socklen_t len = sizeof(local);
 		char *colon;
 
-		if (getsockname(s->cfd, (struct sockaddr *)&local, &len) < 0)
+		if (getsockname(s->cfd, (struct sockaddr *)&local, &len) < 0) {
+			if (drain > 0)
+				evbuffer_drain(s->cin, drain);
 			return hs_answer(s, 400, false, "The request has no "
 			                 "Host to redirect to.");
+		}
 		/* "1.2.3.4:80" or "[::1]:80": drop the port. */
 		addr_format_sa((struct sockaddr *)&local, len, host,
 		               sizeof(host));
@@ -1504,6 +1532,8 @@ static int hs_redirect_https(struct http_session *s, const char *buf,
 	/* The page says where, as the Location field does. */
 	snprintf(text, sizeof(text), "This site is served over HTTPS: %.*s",
 	         (int)(strlen(fields) - 12), fields + 10);
+	if (drain > 0)
+		evbuffer_drain(s->cin, drain);
 	return hs_answer_fields(s, 301, h->body == HTTP_BODY_NONE, fields,
 	                        text);
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -77,6 +78,25 @@ const char *ca_dir(const struct ca *ca);
 
 /* Free a CA; accepts NULL. */
 void ca_free(struct ca *ca);
+
+/* The forms the root is exported in (`portier ca export`, and the page
+ * of redirect_https listeners that offers it to phones). */
+enum ca_format {
+	CA_FORMAT_PEM,	   /* desktops, Firefox, curl */
+	CA_FORMAT_DER,	   /* Android */
+	CA_FORMAT_PROFILE, /* an iOS configuration profile */
+};
+
+/* File names of the exported forms ("portier-ca.pem", ...). */
+const char *ca_export_name(enum ca_format format);
+
+/* Write the root in `format` to fp. Returns 0, or -1 with errno. */
+int ca_export(FILE *fp, X509 *root, enum ca_format format)
+    __attribute__((warn_unused_result));
+
+/* The SHA-256 fingerprint of a certificate in lower-case hex (65 bytes
+ * with the NUL). Returns 0 or -1. */
+int ca_fingerprint(X509 *cert, char out[65]);
 
 /*
  * `portier ca [-c FILE] [-d DIR] COMMAND [ARG]` (argv[0] is "ca"), with

@@ -23,6 +23,10 @@ struct http_error_page {
 			     are separated by '\n'; may be NULL */
 	const char *fields; /* more header fields, each ending in CRLF;
 			       may be NULL */
+	const void *body;   /* a ready body of body_len bytes of `type`
+			       instead of the page made from text */
+	size_t body_len;
+	const char *type;   /* Content-Type of body */
 };
 
 /* Append a complete response for `page` to out. Returns 0 or -1 (out of

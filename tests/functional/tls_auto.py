@@ -9,11 +9,14 @@
 - a second start keeps the same root;
 - redirect_https answers every request with 301 to the same host and path
   on the https port (no port in Location for 443), also without Host and
-  for requests with a body.
+  for requests with a body;
+- except /portier-ca: a page that offers the local CA's root to phones
+  over plain HTTP, with the root as PEM, DER and an iOS profile.
 """
 
 import datetime
 import os
+import plistlib
 import socket
 import ssl
 import stat
@@ -121,6 +124,32 @@ def main():
         check_equal(resp.headers.get("location"), location,
                     f"   Location: {location}")
         conn.close()
+    step("the local CA's page on the redirect listener")
+    conn = Conn(LOOPBACK4, plain)
+    page = conn.exchange(request("GET", "/portier-ca", "app.test"))
+    check_equal(page.status, 200, "/portier-ca: 200")
+    text = page.body.decode()
+    check("https://app.test:8443/" in text, "   it links to the https site")
+    check("iPhone" in text and "Android" in text,
+          "   it has the steps for iOS and Android")
+    with open(os.path.join(state, "ca.pem"), "rb") as f:
+        pem = f.read()
+    der = ssl.PEM_cert_to_DER_cert(pem.decode())
+    got = conn.exchange(request("GET", "/portier-ca.pem", "app.test"))
+    check_equal(ssl.PEM_cert_to_DER_cert(got.body.decode()), der,
+                "/portier-ca.pem is the root")
+    got = conn.exchange(request("GET", "/portier-ca.der", "app.test"))
+    check_equal(got.body, der, "/portier-ca.der is the root, DER")
+    got = conn.exchange(request("GET", "/portier-ca.mobileconfig",
+                                "app.test"))
+    profile = plistlib.loads(got.body)
+    check_equal(profile["PayloadContent"][0]["PayloadContent"], der,
+                "/portier-ca.mobileconfig holds the root")
+    check_equal(got.headers.get("content-type"),
+                "application/x-apple-aspen-config",
+                "   with the type iOS installs")
+    conn.close()
+
     conn = Conn(LOOPBACK4, portier.port("plain443"))
     resp = conn.exchange(request("GET", "/p", "app.test"))
     check_equal(resp.headers.get("location"), "https://app.test/p",
