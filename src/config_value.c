@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -128,8 +129,9 @@ bool config_name_ok(const char *name)
 }
 
 /*
- * Check a vhost name or alias ("app.test", with `wildcard` also
- * "*.app.test") and lower-case it in place. Returns NULL when it is fine,
+ * Check a vhost name or alias ("app.test", "192.168.1.2", "[fd00::2]" (an
+ * alias only: inih ends a section name at the first ']'), with `wildcard`
+ * also "*.app.test") and lower-case it in place. Returns NULL when it is fine,
  * or what is wrong, to follow "'NAME' ".
  */
 const char *config_hostname_check(char *name, bool wildcard)
@@ -141,6 +143,19 @@ const char *config_hostname_check(char *name, bool wildcard)
 		name[i] = (char)tolower((unsigned char)name[i]);
 	if (n == 0)
 		return "is empty";
+	/* An IPv6 address in brackets, as it appears in Host. */
+	if (name[0] == '[') {
+		struct in6_addr a;
+		char inner[INET6_ADDRSTRLEN];
+
+		if (name[n - 1] != ']' || n - 2 >= sizeof(inner))
+			return "is not an IPv6 address in brackets";
+		memcpy(inner, name + 1, n - 2);
+		inner[n - 2] = '\0';
+		return inet_pton(AF_INET6, inner, &a) == 1
+		           ? NULL
+		           : "is not an IPv6 address in brackets";
+	}
 	if (strchr(name, ':'))
 		return "has a port; leave it out (the port is ignored when "
 		       "matching)";

@@ -78,6 +78,30 @@ int http_error_write(struct evbuffer *out, const struct http_error_page *page)
 	return r < 0 ? -1 : 0;
 }
 
+const char *http_error_dev_host_check(const char *body, size_t len)
+{
+	static const struct {
+		const char *marker;
+		const char *hint;
+	} servers[] = {
+	    {"Blocked request", "it is Vite's host check: add the name to "
+	                        "server.allowedHosts in vite.config.js"},
+	    {"Invalid Host header",
+	     "it is webpack-dev-server's host check: add the name to "
+	     "devServer.allowedHosts in webpack.config.js"},
+	    {"allowedDevOrigins", "it is the Next.js dev server's origin "
+	                          "check: add the name to allowedDevOrigins "
+	                          "in next.config.js"},
+	};
+
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		if (memmem(body, len, servers[i].marker,
+		           strlen(servers[i].marker)) != NULL)
+			return servers[i].hint;
+	}
+	return NULL;
+}
+
 char *http_error_explain_refused(const struct addr *backend, char *buf,
                                  size_t len)
 {

@@ -191,6 +191,8 @@ static int hs_bad_gateway(struct http_session *s, int status,
 static int hs_redirect_https(struct http_session *s, const char *buf,
                              const struct http_head *h, size_t drain);
 static bool hs_same_host(const char *sni, const char *host);
+static void hs_host_check_hint(struct http_session *s, const char *body,
+                               size_t len);
 static void hs_timeout(struct http_session *s);
 static void hs_log_request(struct http_session *s);
 static void hs_reset_request(struct http_session *s);
@@ -994,6 +996,8 @@ static int hs_response_head(struct http_session *s)
 				    hs_out, sizeof(hs_out), buf, h, &how);
 			else
 				out = hs_final_head(s, buf);
+			if (h->status == 403)
+				hs_host_check_hint(s, buf + n, want - (size_t)n);
 			if (out < 0 ||
 			    (s->cout == NULL &&
 			     (s->cout = evbuffer_new()) == NULL) ||
@@ -1067,6 +1071,8 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 
 	if (out < 0)
 		return hs_answer(s, 500, false, "out of memory");
+	if (hs_head.status == 403)
+		hs_host_check_hint(s, hs_scratch + head, n - head);
 	if (s->resp_body != HTTP_BODY_LENGTH)
 		body = 0;
 	else if (body > s->resp_left)
@@ -1536,6 +1542,25 @@ static int hs_redirect_https(struct http_session *s, const char *buf,
 		evbuffer_drain(s->cin, drain);
 	return hs_answer_fields(s, 301, h->body == HTTP_BODY_NONE, fields,
 	                        text);
+}
+
+/* A dev server refused the Host it was sent (403 with body, the bytes of
+ * it at hand): say once per backend what to change, since the page the
+ * browser shows does not mention the proxy. */
+static void hs_host_check_hint(struct http_session *s, const char *body,
+                               size_t len)
+{
+	const char *hint = http_error_dev_host_check(body, len);
+
+	if (hint == NULL || s->upstream == NULL || s->upstream->hinted)
+		return;
+	s->upstream->hinted = true;
+	hs_log(s, LOG_LEVEL_WARN,
+	       "the backend refused the Host it was sent (403): %s; or have "
+	       "portier send the backend's own address as Host (host_header "
+	       "= backend in the vhost, or portier expose --host-header "
+	       "backend)",
+	       hint);
 }
 
 /* True when the SNI name and the Host name the same host (any case, a

@@ -20,6 +20,7 @@
 #include "portier/auth.h"
 #include "portier/ca.h"
 #include "portier/config.h"
+#include "portier/expose.h"
 #include "portier/log.h"
 #include "portier/ports.h"
 #include "portier/runtime.h"
@@ -38,6 +39,7 @@
 static const char usage_text[] =
 	"usage: portier [-c FILE] [-t] [-q|-v] [-V] [-h]\n"
 	"       portier ports [-c FILE]\n"
+	"       portier expose [options] BACKEND\n"
 	"       portier hash\n"
 	"       portier ca [-c FILE] [-d DIR] (path | export [DIR] | trust | "
 	"untrust)\n"
@@ -54,6 +56,10 @@ static const char usage_text[] =
 	"  -h        print this help and exit\n"
 	"\n"
 	"commands:\n"
+	"  expose    open BACKEND (e.g. 5173) to the network with no\n"
+	"            configuration file: prints the addresses that work and\n"
+	"            a QR code for a phone; --tls for HTTPS from the local\n"
+	"            CA; see `portier expose -h`\n"
 	"  ports     list listening TCP and UDP sockets and the processes\n"
 	"            that hold them; with -c FILE, mark the ones the\n"
 	"            configuration uses and report conflicts\n"
@@ -76,7 +82,7 @@ static const char usage_text[] =
 	"(such as a port that cannot be bound).\n";
 
 /* Commands of later versions, named so that a user gets a clear answer. */
-static const char *const pending_commands[] = {"expose", "doctor"};
+static const char *const pending_commands[] = {"doctor"};
 
 static int cmd_run(int argc, char **argv);
 static int cmd_ports(int argc, char **argv);
@@ -95,6 +101,8 @@ int main(int argc, char **argv)
 			return cmd_hash(argc - 1, argv + 1);
 		if (strcmp(argv[1], "ca") == 0)
 			return ca_command(argc - 1, argv + 1, NULL);
+		if (strcmp(argv[1], "expose") == 0)
+			return expose_command(argc - 1, argv + 1);
 		for (size_t i = 0; i < sizeof(pending_commands) /
 						sizeof(pending_commands[0]);
 		     i++) {

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -99,12 +100,16 @@ struct tls_server {
 	bool http;                 /* offers ALPN http/1.1 */
 };
 
+/* IPv6 vhost aliases a tls = auto certificate covers. */
+#define TLS_BARE_MAX 16
+
 /* The names of this machine a tls = auto certificate covers. */
 struct tls_local {
 	const char *names[5 + LAN_MAX];
 	size_t n;
 	char buf[2][264];
 	char addrs[LAN_MAX][INET6_ADDRSTRLEN];
+	char bare[TLS_BARE_MAX][INET6_ADDRSTRLEN]; /* vhost "[v6]" aliases */
 };
 
 static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
@@ -117,6 +122,7 @@ static void tls_local_names(const struct config_listener *cl,
                             struct tls_local *local);
 static void tls_check_names(const struct tls_server *t,
                             const struct config *cfg);
+static int tls_covers(X509 *x, const char *host);
 static void tls_check_expiry(const char *listener, const char *what,
                              const X509 *x);
 static int tls_servername_cb(SSL *ssl, int *alert, void *arg);
@@ -477,7 +483,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	char dir[4096], why[512];
 	struct tls_local local;
 	const char **names = NULL;
-	size_t nnames = 0, nserved;
+	size_t nnames = 0, nserved, nbare = 0;
 	const char *const *served = route_names(t->names, &nserved);
 	struct ca *ca = NULL;
 	X509 *cert = NULL;
@@ -497,8 +503,19 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
 		return NULL;
 	}
-	for (size_t i = 0; i < nserved; i++)
-		names[nnames++] = served[i];
+	/* "[fd00::2]" as a vhost alias is the address fd00::2. */
+	for (size_t i = 0; i < nserved; i++) {
+		size_t len = strlen(served[i]);
+
+		if (served[i][0] == '[' && len < sizeof(local.bare[0]) + 2 &&
+		    nbare < TLS_BARE_MAX) {
+			snprintf(local.bare[nbare], sizeof(local.bare[0]), "%.*s",
+			         (int)len - 2, served[i] + 1);
+			names[nnames++] = local.bare[nbare++];
+		} else {
+			names[nnames++] = served[i];
+		}
+	}
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
 	ca = ca_open(dir, true, why, sizeof(why));
@@ -594,12 +611,30 @@ static void tls_check_names(const struct tls_server *t,
 		          ? t->vhost_ctx[v - cfg->vhosts]
 		          : t->fallback;
 		x = SSL_CTX_get0_certificate(ctx);
-		if (x != NULL && X509_check_host(x, host, 0, 0, NULL) != 1)
+		if (x != NULL && tls_covers(x, host) != 1)
 			log_warn("listener %s: the certificate for %s does not "
 			         "cover that name; clients will refuse it "
 			         "(give the vhost its own tls_cert)",
 			         t->listener, names[i]);
 	}
+}
+
+/* 1 when certificate x is valid for host: a name, an IPv4 address or an
+ * IPv6 one in brackets. */
+static int tls_covers(X509 *x, const char *host)
+{
+	char ip[INET6_ADDRSTRLEN];
+	size_t len = strlen(host);
+	unsigned char bin[16];
+
+	if (host[0] == '[' && len >= 2 && len - 2 < sizeof(ip)) {
+		memcpy(ip, host + 1, len - 2);
+		ip[len - 2] = '\0';
+		return X509_check_ip_asc(x, ip, 0);
+	}
+	if (inet_pton(AF_INET, host, bin) == 1)
+		return X509_check_ip_asc(x, host, 0);
+	return X509_check_host(x, host, 0, 0, NULL);
 }
 
 /* Warn about a certificate that has expired or soon will. */

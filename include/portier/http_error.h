@@ -43,4 +43,13 @@ int http_error_write(struct evbuffer *out, const struct http_error_page *page)
 char *http_error_explain_refused(const struct addr *backend, char *buf,
 				 size_t len);
 
+/*
+ * A 403 response body (the first len bytes) that a dev server sends when
+ * its host check refuses the Host it got: Vite's "Blocked request",
+ * webpack-dev-server's "Invalid Host header", Next.js's allowedDevOrigins.
+ * Returns what to change, as a sentence that follows "the backend refused
+ * the host NAME: ", or NULL when the body is none of these.
+ */
+const char *http_error_dev_host_check(const char *body, size_t len);
+
 #endif

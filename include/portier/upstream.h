@@ -26,6 +26,7 @@ struct upstream {
 	 * that owns the upstream. */
 	LIST_HEAD(upstream_idle, backend) idle;
 	unsigned nidle;
+	bool hinted; /* the dev-server host check hint was logged */
 };
 
 /* A socket address to connect to. */

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * portier expose: the quickest way to open a dev server on a phone.
+ *
+ * The options become a configuration text, the one a user would write for
+ * the same job, and that text goes through config_parse_string and the
+ * runtime like any file: expose has no code path of its own once it runs.
+ * What it adds is the part a file cannot do: finding a free port (saying
+ * who holds a taken one), printing the URLs that work from the LAN with a
+ * QR code of the first, and warning when the backend does not answer yet.
+ *
+ * With --tls the site is served with a certificate of the local CA, and a
+ * plain HTTP listener redirects to it; that listener also serves the page
+ * from which a phone installs the CA (ca_page.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "portier/expose.h"
+#include "portier/addr.h"
+#include "portier/auth.h"
+#include "portier/ca_page.h"
+#include "portier/config.h"
+#include "portier/lan.h"
+#include "portier/log.h"
+#include "portier/portdiag.h"
+#include "portier/qr.h"
+#include "portier/runtime.h"
+#include "portier/upstream.h"
+
+/* The ports tried first, and how many after each before giving up. */
+#define EXPOSE_HTTP_PORT 8080
+#define EXPOSE_HTTPS_PORT 8443
+#define EXPOSE_TRIES 20
+
+/* Most --name and --allow options. */
+#define EXPOSE_LIST_MAX 16
+
+/* How long the backend has to accept a test connection. */
+#define EXPOSE_PROBE_MS 500
+
+/* What the command line asked for. */
+struct expose_opts {
+	const char *backend;
+	const char *listen; /* --listen, or NULL */
+	const char *names[EXPOSE_LIST_MAX];
+	size_t nnames;
+	const char *allow[EXPOSE_LIST_MAX];
+	size_t nallow;
+	const char *auth;        /* USER:PASSWORD, or NULL */
+	const char *host_header; /* keep | backend, or NULL */
+	bool tls;
+	bool invert; /* QR code for a light-background terminal */
+	int verbosity;
+};
+
+/* The address chosen for each listener. */
+struct expose_ports {
+	struct addr site;  /* the site: http, or https with --tls */
+	struct addr plain; /* --tls: the redirect and the CA page */
+};
+
+static const char usage_text[] =
+    "usage: portier expose [--listen ADDR:PORT] [--name HOST] [--tls]\n"
+    "                      [--allow CIDR]... [--auth USER:PASS]\n"
+    "                      [--host-header keep|backend] [-q|-v] BACKEND\n"
+    "Open BACKEND (a port such as 5173, HOST:PORT, localhost:PORT or\n"
+    "unix:/path) to the other devices of the network, with no\n"
+    "configuration file. It prints the addresses that work and a QR code\n"
+    "of the first one for a phone; Ctrl-C stops it.\n"
+    "\n"
+    "  -l, --listen ADDR:PORT   where to listen (default *:8080, or *:8443\n"
+    "                           with --tls; a taken default port moves to\n"
+    "                           the next free one)\n"
+    "  -n, --name HOST          a name the site is also reached by (and,\n"
+    "                           with --tls, certified for); repeatable\n"
+    "      --tls                HTTPS with a certificate from the local CA;\n"
+    "                           plain HTTP on 8080 redirects to it and\n"
+    "                           serves " CA_PAGE_PATH ", where a phone\n"
+    "                           installs the CA\n"
+    "  -a, --allow CIDR         only these clients (repeatable)\n"
+    "      --auth USER:PASS     ask for this user and password\n"
+    "      --host-header MODE   keep (default): the Host the browser sent;\n"
+    "                           backend: the backend's own address, for\n"
+    "                           dev servers that check it\n"
+    "      --invert-qr          draw the QR code for a light terminal\n"
+    "  -q, -v                   fewer or more log messages\n";
+
+static int expose_parse(int argc, char **argv, struct expose_opts *o);
+static int expose_choose(const struct expose_opts *o,
+                         struct expose_ports *p);
+static int expose_free_port(struct addr *a, bool fixed, uint16_t avoid);
+static int expose_bindable(const struct addr *a, char *why, size_t len);
+static char *expose_config(const struct expose_opts *o,
+                           const struct expose_ports *p);
+static void expose_vhost_names(FILE *fp, const struct expose_opts *o);
+static void expose_banner(const struct expose_opts *o,
+                          const struct expose_ports *p);
+static void expose_probe(const char *backend);
+static bool expose_clean(const char *what, const char *value);
+
+int expose_command(int argc, char **argv)
+{
+	struct expose_opts o = {0};
+	struct expose_ports p;
+	struct config *cfg;
+	struct runtime *rt;
+	char err[4096];
+	char *text;
+	int status;
+
+	status = expose_parse(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	if (expose_choose(&o, &p) < 0)
+		return 2;
+	text = expose_config(&o, &p);
+	if (text == NULL) {
+		fprintf(stderr, "portier expose: out of memory\n");
+		return 2;
+	}
+	if (o.verbosity > 1)
+		fprintf(stderr, "portier expose: configuration:\n%s", text);
+	cfg = config_parse_string(text, "portier expose", err, sizeof(err));
+	free(text);
+	if (cfg == NULL) {
+		/* The options were checked one by one; what is left is
+		 * said in the configuration's words. */
+		fprintf(stderr, "%s", err);
+		return 1;
+	}
+	log_set_level(o.verbosity < 0   ? LOG_LEVEL_ERROR
+	              : o.verbosity > 0 ? LOG_LEVEL_INFO
+	                                : LOG_LEVEL_WARN);
+	rt = runtime_new(cfg);
+	if (rt == NULL)
+		return 2;
+	expose_banner(&o, &p);
+	expose_probe(o.backend);
+	fflush(stdout);
+	status = runtime_run(rt);
+	runtime_free(rt);
+	return status;
+}
+
+/* Read the options into o. Returns -1 to go on, else an exit status. */
+static int expose_parse(int argc, char **argv, struct expose_opts *o)
+{
+	enum { OPT_TLS = 256, OPT_AUTH, OPT_HOST_HEADER, OPT_INVERT };
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"tls", no_argument, NULL, OPT_TLS},
+	    {"allow", required_argument, NULL, 'a'},
+	    {"auth", required_argument, NULL, OPT_AUTH},
+	    {"host-header", required_argument, NULL, OPT_HOST_HEADER},
+	    {"invert-qr", no_argument, NULL, OPT_INVERT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "l:n:a:qvh", longopts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'n':
+		case 'a':
+			if ((opt == 'n' ? o->nnames : o->nallow) ==
+			    EXPOSE_LIST_MAX) {
+				fprintf(stderr, "portier expose: at most %d "
+				        "--%s options\n", EXPOSE_LIST_MAX,
+				        opt == 'n' ? "name" : "allow");
+				return 1;
+			}
+			if (opt == 'n')
+				o->names[o->nnames++] = optarg;
+			else
+				o->allow[o->nallow++] = optarg;
+			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_AUTH:
+			o->auth = optarg;
+			break;
+		case OPT_HOST_HEADER:
+			o->host_header = optarg;
+			break;
+		case OPT_INVERT:
+			o->invert = true;
+			break;
+		case 'q':
+			o->verbosity = -1;
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'portier expose -h' for help.\n", stderr);
+			return 1;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "portier expose: %s\nTry 'portier expose -h' "
+		        "for help.\n", optind == argc
+		                            ? "which backend? give one, such "
+		                              "as 5173 or localhost:3000"
+		                            : "one backend only");
+		return 1;
+	}
+	o->backend = argv[optind];
+	if (o->host_header != NULL && strcmp(o->host_header, "keep") != 0 &&
+	    strcmp(o->host_header, "backend") != 0) {
+		fprintf(stderr, "portier expose: --host-header is keep or "
+		        "backend, not '%s'\n", o->host_header);
+		return 1;
+	}
+	if (o->auth != NULL) {
+		const char *colon = strchr(o->auth, ':');
+
+		if (colon == NULL || colon == o->auth || colon[1] == '\0') {
+			fprintf(stderr, "portier expose: --auth is USER:PASS\n");
+			return 1;
+		}
+	}
+	/* Each value goes into one line of the configuration. */
+	if (!expose_clean("BACKEND", o->backend) ||
+	    (o->listen && !expose_clean("--listen", o->listen)) ||
+	    (o->auth && !expose_clean("--auth", o->auth)))
+		return 1;
+	for (size_t i = 0; i < o->nnames; i++) {
+		if (!expose_clean("--name", o->names[i]))
+			return 1;
+	}
+	for (size_t i = 0; i < o->nallow; i++) {
+		if (!expose_clean("--allow", o->allow[i]))
+			return 1;
+	}
+	return -1;
+}
+
+/* Pick the addresses: --listen as given, else the default port or the
+ * next free one. */
+static int expose_choose(const struct expose_opts *o, struct expose_ports *p)
+{
+	char err[256];
+
+	if (o->listen != NULL) {
+		if (addr_parse(o->listen, ADDR_FOR_BIND, &p->site, err,
+		               sizeof(err)) < 0) {
+			fprintf(stderr, "portier expose: --listen %s: %s\n",
+			        o->listen, err);
+			return -1;
+		}
+	} else {
+		p->site.kind = ADDR_ANY;
+		p->site.port = o->tls ? EXPOSE_HTTPS_PORT : EXPOSE_HTTP_PORT;
+	}
+	if (expose_free_port(&p->site, o->listen != NULL, 0) < 0)
+		return -1;
+	if (!o->tls)
+		return 0;
+	p->plain = p->site;
+	if (p->plain.kind == ADDR_INET) {
+		/* The same address, another port. */
+		if (p->plain.sa.sa.sa_family == AF_INET)
+			p->plain.sa.sin.sin_port = htons(EXPOSE_HTTP_PORT);
+		else
+			p->plain.sa.sin6.sin6_port = htons(EXPOSE_HTTP_PORT);
+	}
+	p->plain.port = EXPOSE_HTTP_PORT;
+	return expose_free_port(&p->plain, false, p->site.port);
+}
+
+/*
+ * Make sure a can be bound; when its port is taken (or is `avoid`) and the
+ * port is not fixed, try the next ones, saying who holds each. Returns 0,
+ * or -1 after a message.
+ */
+static int expose_free_port(struct addr *a, bool fixed, uint16_t avoid)
+{
+	char why[512];
+
+	for (int tries = 0; tries < EXPOSE_TRIES; tries++) {
+		if (a->port != avoid && expose_bindable(a, why, sizeof(why)) == 0)
+			return 0;
+		if (fixed) {
+			fprintf(stderr, "portier expose: %s\n", why);
+			return -1;
+		}
+		if (a->port != avoid)
+			fprintf(stderr, "portier expose: %s; trying port %u\n",
+			        why, a->port + 1);
+		a->port++;
+		if (a->kind == ADDR_INET && a->sa.sa.sa_family == AF_INET)
+			a->sa.sin.sin_port = htons(a->port);
+		else if (a->kind == ADDR_INET)
+			a->sa.sin6.sin6_port = htons(a->port);
+	}
+	fprintf(stderr, "portier expose: no free port among %d; give one "
+	        "with --listen\n", EXPOSE_TRIES);
+	return -1;
+}
+
+/* 0 when every socket of a can be bound now, else -1 with why. */
+static int expose_bindable(const struct addr *a, char *why, size_t len)
+{
+	struct addr one[2];
+	bool optional[2];
+	int n = addr_bind_sockets(a, one, optional);
+
+	for (int i = 0; i < n; i++) {
+		int family = one[i].sa.sa.sa_family, on = 1, e;
+		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			if (optional[i])
+				continue;
+			snprintf(why, len, "cannot open a socket: %s",
+			         strerror(errno));
+			return -1;
+		}
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			                 sizeof(on));
+		e = bind(fd, &one[i].sa.sa, one[i].salen) < 0 ? errno : 0;
+		close(fd);
+		if (e == 0 || (optional[i] && (e == EAFNOSUPPORT ||
+		                               e == EADDRNOTAVAIL)))
+			continue;
+		portdiag_explain_bind("/proc", e, &one[i].sa.sa, one[i].salen,
+		                      IPPROTO_TCP, why, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* The configuration for the options, as a file would say it. */
+static char *expose_config(const struct expose_opts *o,
+                           const struct expose_ports *p)
+{
+	char site[ADDR_STRLEN], plain[ADDR_STRLEN];
+	bool vhost = o->nnames > 0 || o->auth != NULL || o->host_header != NULL;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *fp = open_memstream(&text, &size);
+
+	if (fp == NULL)
+		return NULL;
+	addr_format(&p->site, site, sizeof(site));
+	fprintf(fp, "[global]\n"
+	            "; hot-reload WebSockets are often quiet for long\n"
+	            "timeout_idle = 10m\n"
+	            "; a few devices, not a crowd: no open-file limit to raise\n"
+	            "max_connections = 1000\n"
+	            "[listener expose]\n"
+	            "bind = %s\n"
+	            "mode = http\n",
+	            site);
+	/* With a password, names nobody configured get a 404 rather than
+	 * the site without one. */
+	if (o->auth == NULL)
+		fprintf(fp, "backend = %s\n", o->backend);
+	if (o->tls)
+		fprintf(fp, "tls = auto\n");
+	for (size_t i = 0; i < o->nallow; i++)
+		fprintf(fp, "allow = %s\n", o->allow[i]);
+	if (o->tls) {
+		addr_format(&p->plain, plain, sizeof(plain));
+		fprintf(fp, "[listener expose-http]\n"
+		            "bind = %s\n"
+		            "mode = http\n"
+		            "redirect_https = %u\n",
+		            plain, p->site.port);
+		for (size_t i = 0; i < o->nallow; i++)
+			fprintf(fp, "allow = %s\n", o->allow[i]);
+	}
+	if (vhost) {
+		fprintf(fp, "[vhost %s]\n"
+		            "listener = expose\n"
+		            "backend = %s\n",
+		            o->nnames > 0 ? o->names[0] : "localhost",
+		            o->backend);
+		expose_vhost_names(fp, o);
+		if (o->host_header != NULL)
+			fprintf(fp, "host_header = %s\n", o->host_header);
+		if (o->auth != NULL) {
+			const char *colon = strchr(o->auth, ':');
+			char *hash = auth_hash(colon + 1);
+
+			if (hash == NULL) {
+				fclose(fp);
+				free(text);
+				return NULL;
+			}
+			fprintf(fp, "auth = %.*s:%s\n", (int)(colon - o->auth),
+			        o->auth, hash);
+			free(hash);
+		}
+	}
+	if (fclose(fp) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* The aliases of the vhost: every name this machine is reached by, so
+ * that --auth and --host-header apply whatever address a client used. */
+static void expose_vhost_names(FILE *fp, const struct expose_opts *o)
+{
+	struct lan_addr addrs[LAN_MAX];
+	size_t naddrs = lan_addresses(addrs, LAN_MAX);
+	const char *first = o->nnames > 0 ? o->names[0] : "localhost";
+	char host[256];
+
+	if (strcmp(first, "localhost") != 0)
+		fprintf(fp, "alias = localhost\n");
+	fprintf(fp, "alias = 127.0.0.1, [::1]\n");
+	for (size_t i = 1; i < o->nnames; i++)
+		fprintf(fp, "alias = %s\n", o->names[i]);
+	for (size_t i = 0; i < naddrs; i++)
+		fprintf(fp, addrs[i].family == AF_INET6 ? "alias = [%s]\n"
+		                                        : "alias = %s\n",
+		        addrs[i].text);
+	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
+	    strcmp(host, "localhost") != 0 &&
+	    strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+	        strlen(host)) {
+		fprintf(fp, "alias = %s\n", host);
+		if (strchr(host, '.') == NULL)
+			fprintf(fp, "alias = %s.local\n", host);
+	}
+}
+
+/* Say where the site is: the URLs that work, a QR code of the first LAN
+ * one, and with --tls where a phone gets the CA. */
+static void expose_banner(const struct expose_opts *o,
+                          const struct expose_ports *p)
+{
+	const char *scheme = o->tls ? "https" : "http";
+	struct lan_addr addrs[LAN_MAX];
+	size_t naddrs = 0;
+	char first[300] = "", url[300];
+
+	printf("portier: %s is open at\n", o->backend);
+	printf("  %s://localhost:%u/\n", scheme, p->site.port);
+	if (p->site.kind == ADDR_ANY || (p->site.kind == ADDR_INET &&
+	                                 lan_exposed(&p->site, 1))) {
+		naddrs = lan_addresses(addrs, LAN_MAX);
+		for (size_t i = 0; i < naddrs; i++) {
+			int family = addrs[i].family;
+			char bound[ADDR_STRLEN];
+
+			/* A specific address: that one only. */
+			if (p->site.kind == ADDR_INET) {
+				addr_format(&p->site, bound, sizeof(bound));
+				if (strstr(bound, addrs[i].text) == NULL)
+					continue;
+			}
+			snprintf(url, sizeof(url),
+			         family == AF_INET6 ? "%s://[%s]:%u/"
+			                            : "%s://%s:%u/",
+			         scheme, addrs[i].text, p->site.port);
+			printf("  %s\n", url);
+			if (first[0] == '\0')
+				snprintf(first, sizeof(first), "%s", url);
+		}
+	}
+	for (size_t i = 0; i < o->nnames; i++)
+		printf("  %s://%s:%u/\n", scheme, o->names[i], p->site.port);
+	if (first[0] == '\0') {
+		printf("Only this machine can open it%s.\n",
+		       naddrs == 0 && p->site.kind == ADDR_ANY
+		           ? " (no network address found)"
+		           : " (listening on loopback)");
+	} else {
+		char *qr = qr_text(first, o->invert);
+
+		if (qr != NULL) {
+			printf("\nScan with a phone on the same network to open "
+			       "%s:\n%s", first, qr);
+			free(qr);
+		}
+	}
+	if (o->tls) {
+		char host[INET6_ADDRSTRLEN + 2] = "localhost";
+
+		if (naddrs > 0)
+			snprintf(host, sizeof(host),
+			         addrs[0].family == AF_INET6 ? "[%s]" : "%s",
+			         addrs[0].text);
+		printf("\nA phone trusts this site once it has the local CA: "
+		       "open http://%s:%u" CA_PAGE_PATH " on it\n"
+		       "and follow the steps (iOS and Android). This "
+		       "computer: portier ca trust.\n",
+		       host, p->plain.port);
+	}
+	if (o->auth != NULL)
+		printf("\nVisitors are asked for the user and password of "
+		       "--auth.\n");
+	printf("\nCtrl-C stops it.\n");
+}
+
+/* Warn when nothing answers on the backend yet; portier starts anyway,
+ * and the dev server can come up later. */
+static void expose_probe(const char *backend)
+{
+	struct upstream up;
+	struct upstream_target targets[2];
+	struct addr a;
+	char err[256], why[256] = "";
+	int n;
+
+	if (addr_parse(backend, ADDR_FOR_BACKEND, &a, err, sizeof(err)) < 0)
+		return;
+	upstream_init(&up, &a);
+	n = upstream_targets(&up, false, targets);
+	for (int i = 0; i < n; i++) {
+		struct pollfd pfd = {.events = POLLOUT};
+		bool connected = false;
+		int e = 0;
+		socklen_t len = sizeof(e);
+
+		pfd.fd = upstream_connect(&targets[i], &connected);
+		if (pfd.fd < 0) {
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+			continue;
+		}
+		if (!connected &&
+		    (poll(&pfd, 1, EXPOSE_PROBE_MS) != 1 ||
+		     getsockopt(pfd.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
+		     e != 0)) {
+			snprintf(why, sizeof(why), "%s",
+			         e ? strerror(e) : "no answer");
+			close(pfd.fd);
+			continue;
+		}
+		close(pfd.fd);
+		return;
+	}
+	fprintf(stderr, "portier expose: warning: nothing answers on %s yet "
+	        "(%s); start the server there, portier keeps going\n",
+	        up.name, why);
+}
+
+/* A value fit for one line of the configuration. */
+static bool expose_clean(const char *what, const char *value)
+{
+	if (value[0] != '\0' && strpbrk(value, "\r\n;#") == NULL)
+		return true;
+	fprintf(stderr, "portier expose: %s '%s': %s\n", what, value,
+	        value[0] ? "no line breaks, ';' or '#', please" : "is empty");
+	return false;
+}
