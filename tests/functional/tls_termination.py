@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 """TLS termination on http listeners (tls = on).
 
-A test CA signs leaves for app.test (alias www.app.test), *.wild.test,
-*.deep.wild.test, exact.wild.test, other.test, rsa.test (an RSA key) and
-default.test, the listener's own certificate. Every backend answers with
-its own name (EchoBackend).
+A test CA signs leaves for app.test (aliases www.app.test and
+*.app.test), *.wild.test, *.deep.wild.test, exact.wild.test, other.test,
+rsa.test (an RSA key) and default.test, the listeners' own certificate.
+Every backend answers with its own name (EchoBackend).
 
 - the certificate is chosen by SNI: the exact vhost name or an alias, then
   the longest `*.suffix` vhost, then the listener's certificate (also with
@@ -15,6 +15,7 @@ its own name (EchoBackend).
 - ALPN: http/1.1 is selected when offered, h2 never;
 - sessions resume (openssl s_client -sess_out, -sess_in), TLS 1.2 and 1.3
   tickets;
+- a Connection: close response ends with close_notify;
 - a Host (port ignored, any case) other than the SNI name gets 421 and no
   backend sees the request; without SNI every Host is routed;
 - the backend gets X-Forwarded-Proto: https and Forwarded with proto=https;
@@ -28,25 +29,26 @@ its own name (EchoBackend).
 import os
 import re
 import shutil
-import socket
 import select
+import socket
 import ssl
 import subprocess
 import time
 
 from httptest import EchoBackend, request
-from lib import (TestFailure, Worker, check, check_equal, info, run, step,
-                 tmpdir)
+from lib import (LOOPBACK4, TestFailure, Worker, check, check_equal, connect,
+                 info, run, step, tmpdir)
 from tlstest import (TLS13_SUITES, TlsConn, TlsPortier, client_context,
                      handshake_error, handshake_line, make_pki, peer_name,
                      s_client, tls_connect, tls_reason, wait_log_line)
 
 HEADER_TIMEOUT = 1.0
 
-# Vhosts with a certificate of their own: (name, more names).
-CERT_VHOSTS = [("app.test", ["www.app.test"]), ("*.wild.test", []),
-               ("*.deep.wild.test", []), ("exact.wild.test", []),
-               ("other.test", []), ("rsa.test", [], "rsa")]
+# Vhosts with a certificate of their own: (name, aliases[, key type]).
+CERT_VHOSTS = [("app.test", ["www.app.test", "*.app.test"]),
+               ("*.wild.test", []), ("*.deep.wild.test", []),
+               ("exact.wild.test", []), ("other.test", []),
+               ("rsa.test", [], "rsa")]
 
 
 class Setup:
@@ -72,7 +74,8 @@ class Setup:
             {"web": {"mode": "http", "backend": b["default"].addr, **own},
              "web2": {"mode": "http", **own}},
             [("app.test", {"listener": "web", "backend": b["app"].addr,
-                           "alias": "www.app.test", **cert("app.test")}),
+                           "alias": "www.app.test, *.app.test",
+                           **cert("app.test")}),
              ("*.wild.test", {"listener": "web", "backend": b["wild"].addr,
                               **cert("*.wild.test")}),
              ("*.deep.wild.test", {"listener": "web",
@@ -112,6 +115,7 @@ def test_certificates(s):
     for listener, sni, want in [
             ("web", "app.test", "app.test"),
             ("web", "www.app.test", "app.test"),        # alias
+            ("web", "x.app.test", "app.test"),          # wildcard alias
             ("web", "APP.Test", "app.test"),            # any case
             ("web", "x.wild.test", "*.wild.test"),
             ("web", "a.b.wild.test", "*.wild.test"),
@@ -161,8 +165,12 @@ def test_versions(s):
                     f"   and a request over {name} reaches app")
         c.close()
 
-    for version, name in [(ssl.TLSVersion.TLSv1, "TLS 1.0"),
-                          (ssl.TLSVersion.TLSv1_1, "TLS 1.1")]:
+    for version, name, have in [
+            (ssl.TLSVersion.TLSv1, "TLS 1.0", ssl.HAS_TLSv1),
+            (ssl.TLSVersion.TLSv1_1, "TLS 1.1", ssl.HAS_TLSv1_1)]:
+        if not have:
+            info(f"this python's OpenSSL cannot speak {name}: not tried")
+            continue
         err = handshake_error(s.web, "app.test", s.ctx(version=version))
         check(err is not None, f"a {name}-only client fails the handshake")
         check_equal(tls_reason(err), "TLSV1_ALERT_PROTOCOL_VERSION",
@@ -255,6 +263,18 @@ def test_resumption(s):
         line = handshake_line(second)
         check(line is not None and line.startswith(f"Reused, {name}"),
               f"   and resumes the session ({line})", second[-3000:])
+
+
+def test_close_notify(s):
+    step("Connection: close: the response ends with close_notify")
+    req = (b"GET /bye HTTP/1.1\r\nHost: app.test\r\n"
+           b"Connection: close\r\n\r\n")
+    status, out = s_client(s.web, "-CAfile", s.pki.ca, "-ign_eof",
+                           sni="app.test", stdin=req)
+    check("HTTP/1.1 200" in out, "the response arrives", out[-2000:])
+    check("unexpected eof" not in out.lower() and status == 0,
+          "s_client sees close_notify, not a bare FIN (exits 0)",
+          f"status {status}\n{out[-1000:]}")
 
 
 def test_421(s):
@@ -383,8 +403,8 @@ def test_handshake_failures(s):
                 "a connection established before the failures works")
 
     t0 = time.monotonic()
-    silent = socket.create_connection(("127.0.0.1", s.web), timeout=10)
-    half = socket.create_connection(("127.0.0.1", s.web), timeout=10)
+    silent = connect(LOOPBACK4, s.web, timeout=10)
+    half = connect(LOOPBACK4, s.web, timeout=10)
     # A handshake record that announces 512 bytes and never sends them.
     half.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
     watcher = Worker(watch_closes, [silent, half], t0, 4 * HEADER_TIMEOUT)
@@ -397,7 +417,7 @@ def test_handshake_failures(s):
           f"   at once ({took * 1000:.0f} ms), not after the hanging ones")
     c1.close()
 
-    garbage = socket.create_connection(("127.0.0.1", s.web), timeout=10)
+    garbage = connect(LOOPBACK4, s.web, timeout=10)
     garbage.sendall(b"\x00\x01\x02 this is no TLS record \xff\xfe\r\n" * 32)
     sent = closed_without_alert(garbage)
     check(sent is None, "garbage: portier closes the connection"
@@ -406,19 +426,20 @@ def test_handshake_failures(s):
     check(line.split(f"{client_port(garbage)}", 1)[1].strip(" :,-"),
           "   with a reason", line)
 
-    raw = socket.create_connection(("127.0.0.1", s.web), timeout=10)
-    port = client_port(raw)
-    try:
-        s.ctx(version=ssl.TLSVersion.TLSv1).wrap_socket(
-            raw, server_hostname="app.test")
-        raise TestFailure("a TLS 1.0 client completed the handshake")
-    except ssl.SSLError as e:
-        info(f"TLS 1.0 client: {tls_reason(e)}")
-    finally:
-        raw.close()
-    line = logged_failure(s, port, "TLS 1.0 only")
-    check(re.search(r"protocol|version|TLS ?v?1\.?0", line, re.I),
-          "   with a reason that names the protocol version", line)
+    if ssl.HAS_TLSv1:
+        raw = connect(LOOPBACK4, s.web, timeout=10)
+        port = client_port(raw)
+        try:
+            s.ctx(version=ssl.TLSVersion.TLSv1).wrap_socket(
+                raw, server_hostname="app.test")
+            raise TestFailure("a TLS 1.0 client completed the handshake")
+        except ssl.SSLError as e:
+            info(f"TLS 1.0 client: {tls_reason(e)}")
+        finally:
+            raw.close()
+        line = logged_failure(s, port, "TLS 1.0 only")
+        check(re.search(r"protocol|version|TLS ?v?1\.?0", line, re.I),
+              "   with a reason that names the protocol version", line)
 
     check_equal(s.get(c0, "app.test", "/after"), (200, "app"),
                 "the connection established before still works")
@@ -502,6 +523,7 @@ def main():
     test_versions(s)
     test_alpn(s)
     test_resumption(s)
+    test_close_notify(s)
     test_421(s)
     test_headers(s)
     test_curl(s)
