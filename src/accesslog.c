@@ -69,6 +69,32 @@ void accesslog_close(void)
 	accesslog_owned = false;
 }
 
+int accesslog_reopen(const struct config_global *g, char *err, size_t errlen)
+{
+	int fd;
+
+	if (!accesslog_owned)
+		return 0;
+	fd = open(g->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	          0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open the access log %s: %s",
+		         g->access_log, strerror(errno));
+		return -1;
+	}
+	/* dup3 swaps the file under the descriptor in one step: a worker
+	 * writing a line meanwhile writes it whole to one file or the
+	 * other. */
+	if (dup3(fd, accesslog_fd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot reopen the access log %s: %s",
+		         g->access_log, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 bool accesslog_enabled(void)
 {
 	return accesslog_fd >= 0;

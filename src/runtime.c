@@ -29,6 +29,7 @@
 #include "portier/runtime.h"
 #include "portier/accesslog.h"
 #include "portier/config.h"
+#include "portier/daemon.h"
 #include "portier/listener.h"
 #include "portier/log.h"
 #include "portier/session.h"
@@ -41,6 +42,7 @@ struct runtime_shared {
 	atomic_uint sessions;           /* live sessions of all workers */
 	atomic_uint *listener_sessions; /* per cfg->listeners[i] */
 	struct tls_server **tls;        /* per cfg->listeners[i], or NULL */
+	bool pidfile_written;
 	struct runtime *workers;        /* [0] runs in the main thread */
 	unsigned nworkers;
 };
@@ -169,6 +171,17 @@ struct runtime *runtime_new(struct config *cfg)
 			goto err;
 		}
 	}
+	/* Every port is bound and every file open: root is needed no
+	 * more. */
+	if ((cfg->global.pidfile != NULL &&
+	     daemon_write_pidfile(cfg->global.pidfile, err, sizeof(err)) <
+	         0) ||
+	    daemon_drop_privileges(cfg->global.user, cfg->global.group, err,
+	                           sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto err;
+	}
+	shared->pidfile_written = cfg->global.pidfile != NULL;
 	log_info("portier ready: %zu listener%s from %s, %u worker%s "
 	         "(version %s)",
 	         main_rt->nlisteners + main_rt->nudps,
@@ -245,6 +258,8 @@ void runtime_free(struct runtime *rt)
 		tls_server_unref(shared->tls[i]);
 	free(shared->tls);
 	accesslog_close();
+	if (shared->pidfile_written)
+		daemon_remove_pidfile(shared->cfg->global.pidfile);
 	config_free(shared->cfg);
 	free(shared);
 }
@@ -530,9 +545,18 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg)
 		log_warn("SIGHUP: configuration reload is not supported yet by "
 		         "this version; the running configuration stays");
 		break;
-	case SIGUSR1:
-		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+	case SIGUSR1: {
+		char err[1024];
+
+		if (accesslog_reopen(&rt->shared->cfg->global, err,
+		                     sizeof(err)) < 0)
+			log_error("SIGUSR1: %s; logging goes on to the old "
+			          "file",
+			          err);
+		else
+			log_info("SIGUSR1: log files reopened");
 		break;
+	}
 	}
 }
 

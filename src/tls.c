@@ -92,6 +92,8 @@ struct tls_server {
 	pthread_mutex_t lock;      /* guards fallback while it is renewed */
 	SSL_CTX *fallback;         /* the listener's certificate */
 	const struct config *cfg;  /* for renewals */
+	struct ca *ca;             /* tls = auto: kept for renewals, which
+	                              may come after root's rights are gone */
 	const struct config_listener *cl;
 	SSL_CTX **vhost_ctx;       /* per cfg->vhosts[i]; NULL: fallback */
 	const struct config_vhost *vhosts; /* cfg->vhosts, for indexing */
@@ -209,6 +211,7 @@ void tls_server_unref(struct tls_server *t)
 		SSL_CTX_free(t->vhost_ctx[i]);
 	free(t->vhost_ctx);
 	SSL_CTX_free(t->fallback);
+	ca_free(t->ca);
 	pthread_mutex_destroy(&t->lock);
 	route_table_free(t->names);
 	free(t->listener);
@@ -518,12 +521,13 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	}
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
-	ca = ca_open(dir, true, why, sizeof(why));
-	if (ca == NULL) {
+	if (t->ca == NULL && (t->ca = ca_open(dir, true, why, sizeof(why))) ==
+	                         NULL) {
 		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
 		         why);
 		goto out;
 	}
+	ca = t->ca;
 	if (ca_issue(ca, names, nnames, &cert, &key, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
 		         why);
@@ -545,7 +549,6 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
-	ca_free(ca);
 	free(names);
 	return ctx;
 }

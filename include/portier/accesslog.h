@@ -26,6 +26,13 @@ int accesslog_open(const struct config_global *g, char *err, size_t errlen)
 /* Close the log file. */
 void accesslog_close(void);
 
+/* Open the access log file again (SIGUSR1, after log rotation moved it):
+ * the new file takes the place of the old one for every thread at once.
+ * Returns 0 (also when the log is off or stderr), or -1 with why in err;
+ * the old file stays in use then. */
+int accesslog_reopen(const struct config_global *g, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* True when an access log is written. */
 bool accesslog_enabled(void);
 

@@ -312,12 +312,6 @@ static const struct good_case good_cases[] = {
      "timeout_header = 1h\n"
      "workers = 4\n" TCP_A,
      check_every_global_key,
-     "t.ini:6: user = nobody is not supported yet by this version; "
-     "privileges are not dropped\n"
-     "t.ini:7: group = nogroup is not supported yet by this version; "
-     "privileges are not dropped\n"
-     "t.ini:8: pidfile = /run/portier.pid is not supported yet by this "
-     "version; no pid file is written\n"
      "t.ini:9: admin = 127.0.0.1:9000 is not supported yet by this "
      "version; no status page is served\n"},
     {"every listener key",

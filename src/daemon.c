@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pid file and the privilege drop. Both happen once the ports are
+ * bound and the files a configuration names (certificates, keys, the
+ * access log) are open: ports below 1024 and root-only key files need root
+ * for that moment only, then portier runs as an ordinary user.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "portier/daemon.h"
+#include "portier/log.h"
+
+int daemon_write_pidfile(const char *path, char *err, size_t errlen)
+{
+	char tmp[4096];
+	FILE *fp;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", path,
+	                     (long)getpid()) >= sizeof(tmp)) {
+		snprintf(err, errlen, "pidfile %s: path too long", path);
+		return -1;
+	}
+	fp = fopen(tmp, "we");
+	if (fp == NULL) {
+		snprintf(err, errlen, "cannot write the pidfile %s: %s", path,
+		         strerror(errno));
+		return -1;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0 || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "cannot write the pidfile %s: %s", path,
+		         strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void daemon_remove_pidfile(const char *path)
+{
+	char buf[32] = "";
+	FILE *fp;
+
+	if (path == NULL || (fp = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	/* A newer portier may have written its own pid there since. */
+	if (strtol(buf, NULL, 10) == (long)getpid())
+		unlink(path);
+}
+
+int daemon_drop_privileges(const char *user, const char *group, char *err,
+                           size_t errlen)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	gid_t gid;
+
+	if (user == NULL && group == NULL) {
+		if (geteuid() == 0)
+			log_warn("running as root: set user (and group) in "
+			         "[global] to drop root's privileges once the "
+			         "ports are bound");
+		return 0;
+	}
+	if (user != NULL && (pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "user %s: no such user", user);
+		return -1;
+	}
+	if (group != NULL && (gr = getgrnam(group)) == NULL) {
+		snprintf(err, errlen, "group %s: no such group", group);
+		return -1;
+	}
+	gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getegid();
+	if (geteuid() != 0) {
+		if ((pw == NULL || pw->pw_uid == geteuid()) &&
+		    gid == getegid())
+			return 0;
+		snprintf(err, errlen,
+		         "only root can become user %s: start portier as root, "
+		         "or remove user and group from [global]",
+		         user ? user : group);
+		return -1;
+	}
+	/* Groups first: after setuid there is no right left to change
+	 * them. */
+	if ((pw != NULL ? initgroups(pw->pw_name, gid)
+	                : setgroups(1, &gid)) < 0 ||
+	    setgid(gid) < 0 || (pw != NULL && setuid(pw->pw_uid) < 0)) {
+		snprintf(err, errlen, "cannot become %s%s%s: %s",
+		         user ? user : "", user && group ? ":" : "",
+		         group ? group : "", strerror(errno));
+		return -1;
+	}
+	/* Make sure root cannot be had back. */
+	if (pw != NULL && pw->pw_uid != 0 && setuid(0) == 0) {
+		snprintf(err, errlen, "dropping root's privileges did not "
+		         "hold");
+		return -1;
+	}
+	log_info("running as %s%s%s", user ? user : "",
+	         user && group ? ":" : "", group ? group : "");
+	return 0;
+}
