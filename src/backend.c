@@ -128,6 +128,12 @@ char *backend_describe_error(const struct backend *b, char *buf, size_t len)
 	return buf;
 }
 
+void backend_close_idle_of(struct upstream *up)
+{
+	while (!LIST_EMPTY(&up->idle))
+		backend_close(LIST_FIRST(&up->idle));
+}
+
 void backend_close_idle(void)
 {
 	while (!LIST_EMPTY(&backend_idle_all))

@@ -27,6 +27,7 @@
 
 #include "portier/listener.h"
 #include "portier/addr.h"
+#include "portier/backend.h"
 #include "portier/config.h"
 #include "portier/log.h"
 #include "portier/portdiag.h"
@@ -42,6 +43,7 @@
 struct listener {
 	int refcnt;
 	struct runtime *rt;
+	struct runtime_gen *gen; /* reference held: cfg lives in it */
 	const struct config_listener *cfg;
 	struct upstream upstream; /* the listener's backend */
 	struct route_table *routes; /* http: vhosts and routes */
@@ -76,12 +78,13 @@ struct listener *listener_new(struct runtime *rt,
 		goto nomem;
 	l->refcnt = 1;
 	l->rt = rt;
+	l->gen = runtime_gen_ref(runtime_building(rt));
 	l->cfg = cfg;
 	if (cfg->has_backend)
 		upstream_init(&l->upstream, &cfg->backend);
 	if (cfg->mode == CONFIG_MODE_HTTP ||
 	    cfg->mode == CONFIG_MODE_TLS_PASSTHROUGH) {
-		l->routes = route_table_new(runtime_config(rt), cfg,
+		l->routes = route_table_new(runtime_gen_config(l->gen), cfg,
 		                            cfg->has_backend ? &l->upstream
 		                                             : NULL);
 		if (l->routes == NULL)
@@ -105,6 +108,29 @@ err:
 	listener_close(l);
 	listener_unref(l);
 	return NULL;
+}
+
+int listener_start(struct listener *l)
+{
+	for (size_t i = 0; i < l->nsocks; i++) {
+		if (evconnlistener_enable(l->socks[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int listener_find_socket(const struct listener *l, const struct addr *a)
+{
+	for (size_t i = 0; i < l->nsocks; i++) {
+		int fd = evconnlistener_get_fd(l->socks[i]);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    len == a->salen && memcmp(&ss, &a->sa, len) == 0)
+			return fd;
+	}
+	return -1;
 }
 
 void listener_close(struct listener *l)
@@ -131,8 +157,18 @@ void listener_unref(struct listener *l)
 	if (l == NULL || --l->refcnt > 0)
 		return;
 	listener_close(l);
+	/* Pooled connections point at the listener's backends. */
+	backend_close_idle_of(&l->upstream);
+	if (l->routes != NULL) {
+		size_t n;
+		struct upstream *ups = route_upstreams(l->routes, &n);
+
+		for (size_t i = 0; i < n; i++)
+			backend_close_idle_of(&ups[i]);
+	}
 	route_table_free(l->routes);
 	free(l->socks);
+	runtime_gen_unref(l->gen);
 	free(l);
 }
 
@@ -153,7 +189,7 @@ const struct route_table *listener_routes(const struct listener *l)
 
 struct tls_server *listener_tls(const struct listener *l)
 {
-	return runtime_tls(l->rt, l->cfg);
+	return runtime_gen_tls(l->gen, l->cfg);
 }
 
 struct runtime *listener_runtime(const struct listener *l)
@@ -163,7 +199,7 @@ struct runtime *listener_runtime(const struct listener *l)
 
 void listener_session_closed(struct listener *l)
 {
-	runtime_session_closed(l->rt, l->cfg);
+	runtime_session_closed(l->rt, l->gen, l->cfg);
 }
 
 /* Bind one configured address: `*` and localhost stand for two sockets. */
@@ -198,6 +234,11 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	int fd, e;
 
 	addr_format(a, name, sizeof(name));
+	/* A reload keeps the socket of an address that stays: not one
+	 * connection is refused meanwhile. */
+	fd = runtime_inherit_socket(l->rt, a, SOCK_STREAM);
+	if (fd >= 0)
+		goto listen;
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
@@ -216,8 +257,11 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, &a->sa.sa, a->salen) < 0 || listen(fd, SOMAXCONN) < 0)
 		goto fail;
+listen:
+	/* Accepting starts with listener_start, in the worker's thread. */
 	el = evconnlistener_new(runtime_base(l->rt), listener_accept_cb, l,
-	                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	                            LEV_OPT_DISABLED,
 	                        0, fd);
 	if (el == NULL)
 		goto fail;
@@ -304,7 +348,7 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	admit = runtime_admit(l->rt, cfg);
+	admit = runtime_admit(l->rt, l->gen, cfg);
 	if (admit != RUNTIME_ADMITTED) {
 		bool global = admit == RUNTIME_FULL;
 

@@ -75,6 +75,7 @@ struct route_table {
 	struct route_vhost *vhosts;
 	size_t nvhosts;
 	struct upstream *upstreams; /* of every vhost and route */
+	size_t nupstreams;
 	struct route_path *paths;   /* of every vhost */
 	struct route_set exact;
 	struct route_set wild;
@@ -122,6 +123,7 @@ struct route_table *route_table_new(const struct config *cfg,
 		npaths += v->nroutes;
 		nup += v->has_backend + v->nroutes;
 	}
+	t->nupstreams = nup;
 	if (nv > UINT32_MAX)
 		goto err;
 	if ((nv && !(t->vhosts = calloc(nv, sizeof(*t->vhosts)))) ||
@@ -165,6 +167,12 @@ struct route_table *route_table_new(const struct config *cfg,
 err:
 	route_table_free(t);
 	return NULL;
+}
+
+struct upstream *route_upstreams(struct route_table *t, size_t *n)
+{
+	*n = t->nupstreams;
+	return t->upstreams;
 }
 
 void route_table_free(struct route_table *t)

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -36,15 +38,33 @@
 #include "portier/tls.h"
 #include "portier/udp.h"
 
+/* A configuration brought to life (runtime.h). */
+struct runtime_gen {
+	atomic_int refcnt;
+	struct config *cfg;             /* owned; read-only */
+	struct tls_server **tls;        /* per cfg->listeners[i], or NULL */
+	atomic_uint *listener_sessions; /* per cfg->listeners[i] */
+};
+
 /* What every worker shares. */
 struct runtime_shared {
-	struct config *cfg;             /* owned; read-only once running */
-	atomic_uint sessions;           /* live sessions of all workers */
-	atomic_uint *listener_sessions; /* per cfg->listeners[i] */
-	struct tls_server **tls;        /* per cfg->listeners[i], or NULL */
-	bool pidfile_written;
-	struct runtime *workers;        /* [0] runs in the main thread */
+	/* The generation in force, with one reference; swapped by a
+	 * reload, read by every worker. */
+	_Atomic(struct runtime_gen *) gen;
+	struct runtime_gen *building; /* the one listeners are made for */
+	atomic_uint sessions;         /* live sessions of all workers */
+	atomic_uint switching;        /* workers yet to switch to a reload */
+	char *pidfile;                /* as written at the start, or NULL */
+	struct runtime *workers;      /* [0] runs in the main thread */
 	unsigned nworkers;
+};
+
+/* The listeners of one worker, for one generation. */
+struct runtime_set {
+	struct listener **listeners; /* one per tcp, http, passthrough one */
+	size_t nlisteners;
+	struct udp_listener **udps; /* one per [listener] of mode udp */
+	size_t nudps;
 };
 
 /* One worker: an event loop and its listeners. */
@@ -52,10 +72,10 @@ struct runtime {
 	struct runtime_shared *shared;
 	unsigned index;
 	struct event_base *base;
-	struct listener **listeners; /* one per started [listener] */
-	size_t nlisteners;
-	struct udp_listener **udps; /* one per [listener] of mode udp */
-	size_t nudps;
+	struct runtime_set set;  /* running */
+	struct runtime_set next; /* made by a reload, to run on its order */
+	struct udp_listener **retired; /* replaced, with flows still alive */
+	size_t nretired;
 	struct event *signals[4]; /* worker 0: TERM, INT, HUP, USR1 */
 	struct event *order;      /* others: orders from worker 0 */
 	int order_pipe[2];
@@ -72,8 +92,18 @@ struct runtime {
 /* What worker 0 tells the others through their pipe. */
 #define RUNTIME_ORDER_STOP 's' /* stop accepting and drain */
 #define RUNTIME_ORDER_NOW  'n' /* close everything now */
+#define RUNTIME_ORDER_SWITCH 'r' /* run the listeners of a reload */
 
+static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
+                                           size_t errlen);
 static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen);
+static int runtime_set_build(struct runtime *rt, struct runtime_set *set,
+                             char *err, size_t errlen);
+static void runtime_set_start(struct runtime *rt, struct runtime_set *set);
+static void runtime_set_free(struct runtime *rt, struct runtime_set *set,
+                             bool retire);
+static void runtime_reload(struct runtime *rt);
+static void runtime_switch(struct runtime *rt);
 static void runtime_worker_free(struct runtime *rt);
 static unsigned runtime_worker_count(const struct config *cfg);
 static void runtime_raise_nofile(const struct config *cfg);
@@ -98,17 +128,9 @@ struct runtime *runtime_new(struct config *cfg)
 		log_error("out of memory");
 		return NULL;
 	}
-	shared->cfg = cfg;
 	shared->nworkers = runtime_worker_count(cfg);
 	shared->workers = calloc(shared->nworkers, sizeof(*shared->workers));
-	shared->listener_sessions =
-	    calloc(cfg->nlisteners + 1, sizeof(*shared->listener_sessions));
-	shared->tls = calloc(cfg->nlisteners + 1, sizeof(*shared->tls));
-	if (shared->workers == NULL || shared->listener_sessions == NULL ||
-	    shared->tls == NULL) {
-		free(shared->workers);
-		free(shared->listener_sessions);
-		free(shared->tls);
+	if (shared->workers == NULL) {
 		free(shared);
 		config_free(cfg);
 		log_error("out of memory");
@@ -126,20 +148,15 @@ struct runtime *runtime_new(struct config *cfg)
 	runtime_raise_nofile(cfg);
 	if (accesslog_open(&cfg->global, err, sizeof(err)) < 0) {
 		log_error("%s", err);
+		config_free(cfg);
 		goto err;
 	}
-
-	/* Certificates are read once, for every worker. */
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		if (cfg->listeners[i].tls == CONFIG_TLS_OFF)
-			continue;
-		shared->tls[i] = tls_server_new(cfg, &cfg->listeners[i], err,
-		                                sizeof(err));
-		if (shared->tls[i] == NULL) {
-			log_error("%s", err);
-			goto err;
-		}
+	shared->building = runtime_gen_new(cfg, err, sizeof(err));
+	if (shared->building == NULL) {
+		log_error("%s", err);
+		goto err;
 	}
+	atomic_store(&shared->gen, shared->building);
 	/* Every socket is bound here, in the main thread, so that a port
 	 * that cannot be had stops the start with one clear message. */
 	for (unsigned i = 0; i < shared->nworkers; i++) {
@@ -149,6 +166,11 @@ struct runtime *runtime_new(struct config *cfg)
 			goto err;
 		}
 	}
+	shared->building = NULL;
+	/* No thread runs yet: every worker's listeners start from here. */
+	for (unsigned i = 0; i < shared->nworkers; i++)
+		runtime_set_start(&shared->workers[i],
+		                  &shared->workers[i].set);
 	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
 		main_rt->signals[i] = evsignal_new(main_rt->base, signos[i],
 		                                   runtime_signal_cb, main_rt);
@@ -181,11 +203,13 @@ struct runtime *runtime_new(struct config *cfg)
 		log_error("%s", err);
 		goto err;
 	}
-	shared->pidfile_written = cfg->global.pidfile != NULL;
+	if (cfg->global.pidfile != NULL &&
+	    (shared->pidfile = strdup(cfg->global.pidfile)) == NULL)
+		log_warn("out of memory: the pidfile stays at the stop");
 	log_info("portier ready: %zu listener%s from %s, %u worker%s "
 	         "(version %s)",
-	         main_rt->nlisteners + main_rt->nudps,
-	         main_rt->nlisteners + main_rt->nudps == 1 ? "" : "s",
+	         main_rt->set.nlisteners + main_rt->set.nudps,
+	         main_rt->set.nlisteners + main_rt->set.nudps == 1 ? "" : "s",
 	         cfg->path, shared->nworkers, shared->nworkers == 1 ? "" : "s",
 	         PACKAGE_VERSION);
 	return main_rt;
@@ -253,14 +277,11 @@ void runtime_free(struct runtime *rt)
 	for (unsigned i = 0; i < shared->nworkers; i++)
 		runtime_worker_free(&shared->workers[i]);
 	free(shared->workers);
-	free(shared->listener_sessions);
-	for (size_t i = 0; i < shared->cfg->nlisteners; i++)
-		tls_server_unref(shared->tls[i]);
-	free(shared->tls);
+	runtime_gen_unref(shared->building);
+	runtime_gen_unref(atomic_load(&shared->gen));
 	accesslog_close();
-	if (shared->pidfile_written)
-		daemon_remove_pidfile(shared->cfg->global.pidfile);
-	config_free(shared->cfg);
+	daemon_remove_pidfile(shared->pidfile);
+	free(shared->pidfile);
 	free(shared);
 }
 
@@ -271,18 +292,63 @@ struct event_base *runtime_base(const struct runtime *rt)
 
 const struct config_global *runtime_global(const struct runtime *rt)
 {
-	return &rt->shared->cfg->global;
-}
-
-struct tls_server *runtime_tls(const struct runtime *rt,
-                               const struct config_listener *cl)
-{
-	return rt->shared->tls[cl - rt->shared->cfg->listeners];
+	return &atomic_load(&rt->shared->gen)->cfg->global;
 }
 
 const struct config *runtime_config(const struct runtime *rt)
 {
-	return rt->shared->cfg;
+	return atomic_load(&rt->shared->gen)->cfg;
+}
+
+struct runtime_gen *runtime_gen_ref(struct runtime_gen *gen)
+{
+	atomic_fetch_add(&gen->refcnt, 1);
+	return gen;
+}
+
+void runtime_gen_unref(struct runtime_gen *gen)
+{
+	if (gen == NULL || atomic_fetch_sub(&gen->refcnt, 1) > 1)
+		return;
+	for (size_t i = 0; i < gen->cfg->nlisteners; i++)
+		tls_server_unref(gen->tls[i]);
+	free(gen->tls);
+	free(gen->listener_sessions);
+	config_free(gen->cfg);
+	free(gen);
+}
+
+const struct config *runtime_gen_config(const struct runtime_gen *gen)
+{
+	return gen->cfg;
+}
+
+struct tls_server *runtime_gen_tls(const struct runtime_gen *gen,
+                                   const struct config_listener *cl)
+{
+	return gen->tls[cl - gen->cfg->listeners];
+}
+
+struct runtime_gen *runtime_building(const struct runtime *rt)
+{
+	return rt->shared->building ? rt->shared->building
+	                            : atomic_load(&rt->shared->gen);
+}
+
+int runtime_inherit_socket(const struct runtime *rt, const struct addr *a,
+                           int type)
+{
+	const struct runtime_set *set = &rt->set;
+	int fd = -1;
+
+	for (size_t i = 0; fd < 0 && type == SOCK_STREAM &&
+	                   i < set->nlisteners;
+	     i++)
+		fd = listener_find_socket(set->listeners[i], a);
+	for (size_t i = 0; fd < 0 && type == SOCK_DGRAM && i < set->nudps;
+	     i++)
+		fd = udp_listener_find_socket(set->udps[i], a);
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 }
 
 unsigned runtime_workers(const struct runtime *rt)
@@ -295,17 +361,17 @@ bool runtime_is_first(const struct runtime *rt)
 	return rt->index == 0;
 }
 
-enum runtime_admit runtime_admit(struct runtime *rt,
+enum runtime_admit runtime_admit(struct runtime *rt, struct runtime_gen *gen,
                                  const struct config_listener *cl)
 {
 	struct runtime_shared *shared = rt->shared;
 	atomic_uint *of_listener =
-	    &shared->listener_sessions[cl - shared->cfg->listeners];
+	    &gen->listener_sessions[cl - gen->cfg->listeners];
 
 	/* Count first, then check: two workers racing for the last slot
 	 * may both be refused, never both admitted. */
 	if (atomic_fetch_add(&shared->sessions, 1) >=
-	    shared->cfg->global.max_connections) {
+	    runtime_global(rt)->max_connections) {
 		atomic_fetch_sub(&shared->sessions, 1);
 		return RUNTIME_FULL;
 	}
@@ -318,13 +384,12 @@ enum runtime_admit runtime_admit(struct runtime *rt,
 	return RUNTIME_ADMITTED;
 }
 
-void runtime_session_closed(struct runtime *rt,
+void runtime_session_closed(struct runtime *rt, struct runtime_gen *gen,
                             const struct config_listener *cl)
 {
 	struct runtime_shared *shared = rt->shared;
 
-	atomic_fetch_sub(
-	    &shared->listener_sessions[cl - shared->cfg->listeners], 1);
+	atomic_fetch_sub(&gen->listener_sessions[cl - gen->cfg->listeners], 1);
 	atomic_fetch_sub(&shared->sessions, 1);
 	if (rt->stopping && session_count() == 0)
 		event_base_loopbreak(rt->base);
@@ -334,7 +399,6 @@ void runtime_session_closed(struct runtime *rt,
  * this version can run. */
 static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 {
-	const struct config *cfg = rt->shared->cfg;
 	struct event_config *ecfg;
 
 	/* One thread owns each loop: no locks needed. The relay relies on
@@ -357,9 +421,7 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	rt->drain = evtimer_new(rt->base, runtime_drain_cb, rt);
-	rt->listeners = calloc(cfg->nlisteners + 1, sizeof(*rt->listeners));
-	rt->udps = calloc(cfg->nlisteners + 1, sizeof(*rt->udps));
-	if (rt->drain == NULL || rt->listeners == NULL || rt->udps == NULL)
+	if (rt->drain == NULL)
 		goto nomem;
 	if (rt->index > 0) {
 		if (pipe2(rt->order_pipe, O_CLOEXEC) < 0)
@@ -370,28 +432,253 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 		if (rt->order == NULL || event_add(rt->order, NULL) < 0)
 			goto nomem;
 	}
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		const struct config_listener *cl = &cfg->listeners[i];
-
-		if (cl->mode == CONFIG_MODE_UDP) {
-			rt->udps[rt->nudps] = udp_listener_new(rt, cl, err,
-			                                       errlen);
-			if (rt->udps[rt->nudps] == NULL)
-				return -1;
-			rt->nudps++;
-			continue;
-		}
-		rt->listeners[rt->nlisteners] =
-		    listener_new(rt, cl, err, errlen);
-		if (rt->listeners[rt->nlisteners] == NULL)
-			return -1;
-		rt->nlisteners++;
-	}
-	return 0;
+	return runtime_set_build(rt, &rt->set, err, errlen);
 nomem:
 	snprintf(err, errlen, "cannot start worker %u: %s", rt->index,
 	         strerror(errno ? errno : ENOMEM));
 	return -1;
+}
+
+/* A generation for cfg (taken over, freed on failure): the TLS contexts of
+ * its listeners, read once for every worker. */
+static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
+                                           size_t errlen)
+{
+	struct runtime_gen *gen = calloc(1, sizeof(*gen));
+
+	if (gen == NULL) {
+		config_free(cfg);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	atomic_init(&gen->refcnt, 1);
+	gen->cfg = cfg;
+	gen->tls = calloc(cfg->nlisteners + 1, sizeof(*gen->tls));
+	gen->listener_sessions =
+	    calloc(cfg->nlisteners + 1, sizeof(*gen->listener_sessions));
+	if (gen->tls == NULL || gen->listener_sessions == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		if (cfg->listeners[i].tls == CONFIG_TLS_OFF)
+			continue;
+		gen->tls[i] = tls_server_new(cfg, &cfg->listeners[i], err,
+		                             errlen);
+		if (gen->tls[i] == NULL)
+			goto err;
+	}
+	return gen;
+err:
+	runtime_gen_unref(gen);
+	return NULL;
+}
+
+/* Make this worker's listeners for the generation being built, binding
+ * their sockets (or keeping those of the running ones); none runs yet. */
+static int runtime_set_build(struct runtime *rt, struct runtime_set *set,
+                             char *err, size_t errlen)
+{
+	const struct config *cfg = rt->shared->building->cfg;
+
+	set->listeners = calloc(cfg->nlisteners + 1, sizeof(*set->listeners));
+	set->udps = calloc(cfg->nlisteners + 1, sizeof(*set->udps));
+	if (set->listeners == NULL || set->udps == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct config_listener *cl = &cfg->listeners[i];
+
+		if (cl->mode == CONFIG_MODE_UDP) {
+			set->udps[set->nudps] =
+			    udp_listener_new(rt, cl, err, errlen);
+			if (set->udps[set->nudps] == NULL)
+				return -1;
+			set->nudps++;
+			continue;
+		}
+		set->listeners[set->nlisteners] =
+		    listener_new(rt, cl, err, errlen);
+		if (set->listeners[set->nlisteners] == NULL)
+			return -1;
+		set->nlisteners++;
+	}
+	return 0;
+}
+
+/* Start accepting on a set made by runtime_set_build, in the worker's
+ * thread (or before any thread runs). */
+static void runtime_set_start(struct runtime *rt, struct runtime_set *set)
+{
+	for (size_t i = 0; i < set->nlisteners; i++) {
+		if (listener_start(set->listeners[i]) < 0)
+			log_error("worker %u: listener %s cannot accept: %s",
+			          rt->index,
+			          listener_config(set->listeners[i])->name,
+			          strerror(errno));
+	}
+	for (size_t i = 0; i < set->nudps; i++) {
+		if (udp_listener_start(set->udps[i]) < 0)
+			log_error("worker %u: listener %s cannot read: %s",
+			          rt->index,
+			          udp_listener_config(set->udps[i])->name,
+			          strerror(errno));
+	}
+}
+
+/* Close a set's listeners; sessions that hold a listener go on. With
+ * `retire`, UDP listeners that still have flows stop reading and are kept
+ * until their flows are gone. */
+static void runtime_set_free(struct runtime *rt, struct runtime_set *set,
+                             bool retire)
+{
+	for (size_t i = 0; i < set->nlisteners; i++) {
+		listener_close(set->listeners[i]);
+		listener_unref(set->listeners[i]);
+	}
+	for (size_t i = 0; i < set->nudps; i++) {
+		struct udp_listener *u = set->udps[i];
+		struct udp_listener **more;
+
+		udp_listener_close(u);
+		if (!retire || udp_listener_flows(u) == 0) {
+			udp_listener_free(u);
+			continue;
+		}
+		more = realloc(rt->retired,
+		               (rt->nretired + 1) * sizeof(*rt->retired));
+		if (more == NULL) {
+			udp_listener_free(u);
+			continue;
+		}
+		rt->retired = more;
+		rt->retired[rt->nretired++] = u;
+	}
+	free(set->listeners);
+	free(set->udps);
+	memset(set, 0, sizeof(*set));
+}
+
+/*
+ * SIGHUP: read the file again and build everything it needs (TLS contexts,
+ * every worker's listeners and their sockets) before anything changes; on
+ * any error the running configuration stays. Then each worker switches to
+ * the new listeners in its own thread: a socket whose address stays is
+ * kept, so no connection is refused, and connections under way finish on
+ * the generation they began with.
+ */
+static void runtime_reload(struct runtime *rt)
+{
+	struct runtime_shared *shared = rt->shared;
+	struct runtime_gen *old = atomic_load(&shared->gen);
+	const char *path = old->cfg->path;
+	struct runtime_gen *gen;
+	struct config *cfg;
+	char err[4096];
+	int failed = 0;
+
+	if (rt->stopping)
+		return;
+	if (atomic_load(&shared->switching) > 0) {
+		log_warn("SIGHUP: the previous reload is still being applied; "
+		         "send SIGHUP again in a moment");
+		return;
+	}
+	if (access(path, F_OK) < 0) {
+		log_warn("SIGHUP: %s is not a file (nothing to read again)",
+		         path);
+		return;
+	}
+	cfg = config_load(path, err, sizeof(err));
+	if (cfg == NULL) {
+		char *line = err, *end;
+
+		/* Each error on its own log line, as at the start. */
+		while (*line != '\0') {
+			end = strchr(line, '\n');
+			if (end != NULL)
+				*end = '\0';
+			log_error("SIGHUP: %s", line);
+			if (end == NULL)
+				break;
+			line = end + 1;
+		}
+		log_error("SIGHUP: the running configuration stays");
+		return;
+	}
+	for (size_t i = 0; i < cfg->notes.n; i++)
+		log_warn("%s", cfg->notes.v[i]);
+	if (runtime_worker_count(cfg) != shared->nworkers)
+		log_warn("SIGHUP: workers changed; the number of workers "
+		         "changes at the next start");
+	gen = runtime_gen_new(cfg, err, sizeof(err));
+	if (gen == NULL) {
+		log_error("SIGHUP: %s; the running configuration stays", err);
+		return;
+	}
+	shared->building = gen;
+	for (unsigned i = 0; i < shared->nworkers && !failed; i++) {
+		struct runtime *w = &shared->workers[i];
+
+		failed = runtime_set_build(w, &w->next, err, sizeof(err));
+	}
+	shared->building = NULL;
+	if (failed) {
+		for (unsigned i = 0; i < shared->nworkers; i++)
+			runtime_set_free(&shared->workers[i],
+			                 &shared->workers[i].next, false);
+		runtime_gen_unref(gen);
+		log_error("SIGHUP: %s; the running configuration stays", err);
+		return;
+	}
+	if (gen->cfg->global.log_level != old->cfg->global.log_level)
+		log_set_level(gen->cfg->global.log_level);
+	if ((gen->cfg->global.access_log == NULL) !=
+	        (old->cfg->global.access_log == NULL) ||
+	    (gen->cfg->global.access_log != NULL &&
+	     strcmp(gen->cfg->global.access_log,
+	            old->cfg->global.access_log) != 0))
+		log_warn("SIGHUP: access_log changes at the next start");
+	atomic_store(&shared->gen, gen);
+	atomic_store(&shared->switching, shared->nworkers - 1);
+	for (unsigned i = 1; i < shared->nworkers; i++) {
+		char order = RUNTIME_ORDER_SWITCH;
+
+		if (write(shared->workers[i].order_pipe[1], &order, 1) < 0) {
+			log_error("cannot reach worker %u: %s", i,
+			          strerror(errno));
+			atomic_fetch_sub(&shared->switching, 1);
+		}
+	}
+	runtime_switch(rt);
+	runtime_gen_unref(old);
+	log_info("SIGHUP: configuration reloaded from %s: %zu listener%s",
+	         gen->cfg->path, rt->set.nlisteners + rt->set.nudps,
+	         rt->set.nlisteners + rt->set.nudps == 1 ? "" : "s");
+}
+
+/* In a worker's thread: run the listeners a reload made and close the
+ * previous ones, with no turn of the loop in between. */
+static void runtime_switch(struct runtime *rt)
+{
+	struct runtime_set old = rt->set;
+	size_t kept = 0;
+
+	rt->set = rt->next;
+	memset(&rt->next, 0, sizeof(rt->next));
+	runtime_set_start(rt, &rt->set);
+	runtime_set_free(rt, &old, true);
+	/* Replaced UDP listeners go once their last flow has. */
+	for (size_t i = 0; i < rt->nretired; i++) {
+		if (udp_listener_flows(rt->retired[i]) == 0)
+			udp_listener_free(rt->retired[i]);
+		else
+			rt->retired[kept++] = rt->retired[i];
+	}
+	rt->nretired = kept;
+	if (rt->index > 0)
+		atomic_fetch_sub(&rt->shared->switching, 1);
 }
 
 /* Free one worker's sessions, listeners and loop; accepts a zeroed one.
@@ -401,14 +688,11 @@ static void runtime_worker_free(struct runtime *rt)
 {
 	if (rt->index == 0)
 		session_close_all();
-	for (size_t i = 0; i < rt->nlisteners; i++) {
-		listener_close(rt->listeners[i]);
-		listener_unref(rt->listeners[i]);
-	}
-	free(rt->listeners);
-	for (size_t i = 0; i < rt->nudps; i++)
-		udp_listener_free(rt->udps[i]);
-	free(rt->udps);
+	runtime_set_free(rt, &rt->set, false);
+	runtime_set_free(rt, &rt->next, false);
+	for (size_t i = 0; i < rt->nretired; i++)
+		udp_listener_free(rt->retired[i]);
+	free(rt->retired);
 	for (size_t i = 0; i < sizeof(rt->signals) / sizeof(rt->signals[0]);
 	     i++) {
 		if (rt->signals[i] != NULL)
@@ -431,14 +715,15 @@ static void runtime_worker_free(struct runtime *rt)
 /* Twice a day: renew the tls = auto certificates that are due. */
 static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct runtime_shared *shared = ((struct runtime *)arg)->shared;
+	struct runtime_gen *gen =
+	    atomic_load(&((struct runtime *)arg)->shared->gen);
 	char err[1024];
 
 	(void)fd;
 	(void)what;
-	for (size_t i = 0; i < shared->cfg->nlisteners; i++) {
-		if (shared->tls[i] != NULL &&
-		    tls_server_renew(shared->tls[i], err, sizeof(err)) < 0)
+	for (size_t i = 0; i < gen->cfg->nlisteners; i++) {
+		if (gen->tls[i] != NULL &&
+		    tls_server_renew(gen->tls[i], err, sizeof(err)) < 0)
 			log_error("%s (the current certificate stays in use)",
 			          err);
 	}
@@ -522,10 +807,10 @@ static void runtime_stop_local(struct runtime *rt)
 	struct timeval tv = {RUNTIME_DRAIN_SECONDS, 0};
 
 	rt->stopping = true;
-	for (size_t i = 0; i < rt->nlisteners; i++)
-		listener_close(rt->listeners[i]);
-	for (size_t i = 0; i < rt->nudps; i++)
-		udp_listener_close(rt->udps[i]);
+	for (size_t i = 0; i < rt->set.nlisteners; i++)
+		listener_close(rt->set.listeners[i]);
+	for (size_t i = 0; i < rt->set.nudps; i++)
+		udp_listener_close(rt->set.udps[i]);
 	if (session_count() == 0)
 		event_base_loopbreak(rt->base);
 	else
@@ -542,14 +827,13 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg)
 		runtime_stop(rt, (int)signo);
 		break;
 	case SIGHUP:
-		log_warn("SIGHUP: configuration reload is not supported yet by "
-		         "this version; the running configuration stays");
+		runtime_reload(rt);
 		break;
 	case SIGUSR1: {
 		char err[1024];
 
-		if (accesslog_reopen(&rt->shared->cfg->global, err,
-		                     sizeof(err)) < 0)
+		if (accesslog_reopen(runtime_global(rt), err, sizeof(err)) <
+		    0)
 			log_error("SIGUSR1: %s; logging goes on to the old "
 			          "file",
 			          err);
@@ -570,6 +854,10 @@ static void runtime_order_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (order == RUNTIME_ORDER_STOP) {
 		runtime_stop_local(rt);
+		return;
+	}
+	if (order == RUNTIME_ORDER_SWITCH) {
+		runtime_switch(rt);
 		return;
 	}
 	session_close_all();

@@ -161,6 +161,7 @@ struct udp_batch {
 /* A [listener] section of mode udp, in one worker. */
 struct udp_listener {
 	struct runtime *rt;
+	struct runtime_gen *gen; /* reference held: cfg lives in it */
 	const struct config_listener *cfg;
 	struct upstream upstream;
 	struct udp_sock *socks; /* never moved: flows point into it */
@@ -246,6 +247,7 @@ struct udp_listener *udp_listener_new(struct runtime *rt,
 	if (u == NULL)
 		goto nomem;
 	u->rt = rt;
+	u->gen = runtime_gen_ref(runtime_building(rt));
 	u->cfg = cfg;
 	upstream_init(&u->upstream, &cfg->backend);
 	TAILQ_INIT(&u->lru);
@@ -320,7 +322,38 @@ void udp_listener_free(struct udp_listener *u)
 	free(u->batch);
 	free(u->table);
 	free(u->socks);
+	runtime_gen_unref(u->gen);
 	free(u);
+}
+
+int udp_listener_start(struct udp_listener *u)
+{
+	for (size_t i = 0; i < u->nsocks; i++) {
+		if (event_add(u->socks[i].ev, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int udp_listener_find_socket(const struct udp_listener *u,
+                             const struct addr *a)
+{
+	for (size_t i = 0; i < u->nsocks && !u->closed; i++) {
+		if (u->socks[i].fd >= 0 &&
+		    memcmp(&u->socks[i].local, &a->sa, a->salen) == 0)
+			return u->socks[i].fd;
+	}
+	return -1;
+}
+
+const struct config_listener *udp_listener_config(const struct udp_listener *u)
+{
+	return u->cfg;
+}
+
+size_t udp_listener_flows(const struct udp_listener *u)
+{
+	return u->nflows;
 }
 
 size_t udp_flow_count(void)
@@ -401,6 +434,10 @@ static int udp_bind_one(struct udp_listener *u, const struct addr *a,
 	int fd, e;
 
 	addr_format(a, name, sizeof(name));
+	/* A reload keeps the socket of an address that stays. */
+	fd = runtime_inherit_socket(u->rt, a, SOCK_DGRAM);
+	if (fd >= 0)
+		goto bound;
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
@@ -418,20 +455,20 @@ static int udp_bind_one(struct udp_listener *u, const struct addr *a,
 	if (bind(fd, &a->sa.sa, a->salen) < 0)
 		goto fail;
 	udp_sockbufs(fd, UDP_SOCKBUF);
-	s->wildcard = udp_is_wildcard(a);
-	if (s->wildcard && family == AF_INET)
+	if (udp_is_wildcard(a) && family == AF_INET)
 		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-	else if (s->wildcard)
+	else if (udp_is_wildcard(a))
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
 		                 sizeof(one));
+bound:
+	s->wildcard = udp_is_wildcard(a);
 	s->u = u;
 	s->fd = fd;
 	memcpy(&s->local, &a->sa, a->salen);
+	/* Reading starts with udp_listener_start, in the worker's thread. */
 	s->ev = event_new(runtime_base(u->rt), fd, EV_READ | EV_PERSIST,
 	                  udp_client_cb, s);
-	if (s->ev == NULL || event_add(s->ev, NULL) < 0) {
-		if (s->ev != NULL)
-			event_free(s->ev);
+	if (s->ev == NULL) {
 		memset(s, 0, sizeof(*s));
 		close(fd);
 		snprintf(err, errlen, "listener %s: cannot watch %s",
@@ -1082,7 +1119,7 @@ static bool udp_admit(struct udp_listener *u, const struct sockaddr *sa)
 		struct udp_flow *oldest = TAILQ_FIRST(&u->lru);
 		bool global;
 
-		admit = runtime_admit(u->rt, u->cfg);
+		admit = runtime_admit(u->rt, u->gen, u->cfg);
 		if (admit == RUNTIME_ADMITTED)
 			return true;
 		if (oldest == NULL)
@@ -1250,7 +1287,7 @@ fail:
 		free(f->first);
 		free(f);
 	}
-	runtime_session_closed(u->rt, cfg);
+	runtime_session_closed(u->rt, u->gen, cfg);
 	return NULL;
 }
 
@@ -1272,7 +1309,7 @@ static void udp_flow_close(struct udp_listener *u, struct udp_flow *f,
 	close(f->fd);
 	free(f->first);
 	free(f);
-	runtime_session_closed(u->rt, u->cfg);
+	runtime_session_closed(u->rt, u->gen, u->cfg);
 }
 
 /* End every flow of u, quietly (the caller logs how many). */

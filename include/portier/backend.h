@@ -94,4 +94,7 @@ char *backend_describe_error(const struct backend *b, char *buf, size_t len);
 /* Close every idle connection of this thread (end of the worker). */
 void backend_close_idle(void);
 
+/* Close the idle connections to one backend (its listener is going). */
+void backend_close_idle_of(struct upstream *up);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+struct addr;
 struct config_listener;
 struct runtime;
 struct route_table;
@@ -18,13 +19,22 @@ struct tls_server;
 struct listener;
 
 /*
- * Bind every address of `cfg` and start accepting. On failure writes
+ * Bind every address of `cfg` (keeping the sockets of a reload's previous
+ * listeners), for the generation runtime_building(rt) gives; accepting
+ * starts with listener_start. On failure writes
  * "cannot bind ADDR (listener NAME): why" into err, closes what it opened
  * and returns NULL. `cfg` must outlive the listener.
  */
 struct listener *listener_new(struct runtime *rt,
 			      const struct config_listener *cfg, char *err,
 			      size_t errlen) __attribute__((warn_unused_result));
+
+/* Start accepting; in the thread of the listener's worker. Returns 0 or
+ * -1. */
+int listener_start(struct listener *l) __attribute__((warn_unused_result));
+
+/* The listening socket of l bound to a, or -1 (for a reload to keep). */
+int listener_find_socket(const struct listener *l, const struct addr *a);
 
 /* Stop accepting and close the listening sockets; sessions go on. */
 void listener_close(struct listener *l);

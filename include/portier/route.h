@@ -46,6 +46,10 @@ struct route_table *route_table_new(const struct config *cfg,
 bool route_serves(const struct config_vhost *v,
 		  const struct config_listener *l);
 
+/* The backends of the table's vhosts and routes (to close their idle
+ * connections before the table goes). Sets *n. */
+struct upstream *route_upstreams(struct route_table *t, size_t *n);
+
 /* Free a table; accepts NULL. */
 void route_table_free(struct route_table *t);
 

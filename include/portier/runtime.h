@@ -15,6 +15,7 @@ struct config;
 struct config_global;
 struct config_listener;
 struct event_base;
+struct addr;
 struct runtime;
 struct tls_server;
 
@@ -46,10 +47,36 @@ const struct config_global *runtime_global(const struct runtime *rt);
 /* The whole configuration in force. */
 const struct config *runtime_config(const struct runtime *rt);
 
-/* The TLS side of listener `cl`, shared by every worker; NULL without
- * TLS. */
-struct tls_server *runtime_tls(const struct runtime *rt,
-			       const struct config_listener *cl);
+/*
+ * A generation: one configuration brought to life, with what every worker
+ * shares of it (TLS contexts, per-listener connection counts). A reload
+ * makes a new one; listeners hold a reference on theirs, so the old one
+ * lives until the last connection that began under it ends.
+ */
+struct runtime_gen;
+
+/* Take or drop a reference on a generation (any thread). */
+struct runtime_gen *runtime_gen_ref(struct runtime_gen *gen);
+void runtime_gen_unref(struct runtime_gen *gen);
+
+/* The generation's configuration. */
+const struct config *runtime_gen_config(const struct runtime_gen *gen);
+
+/* The TLS side of listener `cl` of the generation; NULL without TLS. */
+struct tls_server *runtime_gen_tls(const struct runtime_gen *gen,
+				   const struct config_listener *cl);
+
+/* The generation new listeners of this worker belong to: the current one,
+ * or during a reload the one being built. */
+struct runtime_gen *runtime_building(const struct runtime *rt);
+
+/*
+ * A listening socket of this worker's running listeners bound to `a`
+ * (type SOCK_STREAM or SOCK_DGRAM), duplicated, for a reload to keep the
+ * address open without a moment's gap; -1 when there is none.
+ */
+int runtime_inherit_socket(const struct runtime *rt, const struct addr *a,
+			   int type);
 
 /* The number of workers (event loops) running. */
 unsigned runtime_workers(const struct runtime *rt);
@@ -67,12 +94,12 @@ enum runtime_admit {
 /* Count a new session of listener `cl` against the global and listener
  * limits (shared by every worker); when it does not fit, nothing is
  * counted. */
-enum runtime_admit runtime_admit(struct runtime *rt,
+enum runtime_admit runtime_admit(struct runtime *rt, struct runtime_gen *gen,
 				 const struct config_listener *cl);
 
 /* An admitted session of `cl` ended; while stopping, this worker's last
  * one ends its loop. */
-void runtime_session_closed(struct runtime *rt,
+void runtime_session_closed(struct runtime *rt, struct runtime_gen *gen,
 			    const struct config_listener *cl);
 
 #endif

@@ -16,14 +16,17 @@
 
 #include <stddef.h>
 
+struct addr;
 struct config_listener;
 struct runtime;
 
 struct udp_listener;
 
 /*
- * Bind every address of `cfg` (mode udp) for worker `rt` and start reading
- * datagrams. On failure writes "cannot bind ADDR (listener NAME): why" into
+ * Bind every address of `cfg` (mode udp) for worker `rt` (keeping the
+ * sockets of a reload's previous listeners), for the generation
+ * runtime_building(rt) gives; reading starts with udp_listener_start. On
+ * failure writes "cannot bind ADDR (listener NAME): why" into
  * err, closes what it opened and returns NULL. `cfg` must outlive the
  * listener.
  */
@@ -31,6 +34,21 @@ struct udp_listener *udp_listener_new(struct runtime *rt,
 				      const struct config_listener *cfg,
 				      char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* Start reading the clients' datagrams; in the thread of the listener's
+ * worker. Returns 0 or -1. */
+int udp_listener_start(struct udp_listener *u)
+	__attribute__((warn_unused_result));
+
+/* The bound socket of u for address a, or -1 (for a reload to keep). */
+int udp_listener_find_socket(const struct udp_listener *u,
+			     const struct addr *a);
+
+/* The listener's configuration. */
+const struct config_listener *udp_listener_config(const struct udp_listener *u);
+
+/* Its live flows. */
+size_t udp_listener_flows(const struct udp_listener *u);
 
 /* Stop reading the clients' datagrams (graceful stop). Live flows still
  * deliver the backend's answers until udp_close_all; a listener without

@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: MIT
+"""SIGHUP reloads the configuration; nothing under way is cut.
+
+With two workers:
+- a changed backend and a changed route take effect for new requests; a
+  new listener opens;
+  a removed one closes;
+- a WebSocket and a TCP transfer opened before the reload go on through
+  it, to the end, with every byte (checksums);
+- a file with an error is rejected with FILE:LINE in the log, and the
+  running configuration stays;
+- a client sending requests in a loop (new connections and a keep-alive
+  one) sees no failure across ten reloads.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+from httptest import Conn, EchoBackend, Reader, read_response, request
+from lib import (KIB, LOOPBACK4, MIB, Server, TestFailure, check,
+                 check_equal, check_log, connect, fmt_addr, free_port, info,
+                 run, section, start_portier, step, wait_until)
+from tlstest import WS_TEXT, ws_echo_backend, ws_frame, ws_read_frame
+
+
+def served_by(port, host="a.test", path="/"):
+    """The name of the backend that answers GET path on 127.0.0.1:port."""
+    conn = Conn(LOOPBACK4, port)
+    resp = conn.exchange(request("GET", path, host,
+                                 ["Connection: close"]))
+    conn.close()
+    return json.loads(resp.body)["name"]
+
+
+def refused(port):
+    try:
+        with socket.create_connection((LOOPBACK4, port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def sha_echo(conn, server):
+    """Echo everything until EOF, then close."""
+    while True:
+        data = conn.recv(256 * KIB)
+        if not data:
+            break
+        conn.sendall(data)
+    conn.close()
+
+
+class Loop(threading.Thread):
+    """Requests in a loop until stopped: a new connection each, and one
+    keep-alive connection in turns. Counts successes and failures."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.ok = 0
+        self.failures = []
+        self.stop = False
+
+    def run(self):
+        keep = None
+        n = 0
+        while not self.stop:
+            n += 1
+            try:
+                if n % 2:
+                    conn = Conn(LOOPBACK4, self.port)
+                    resp = conn.exchange(request("GET", f"/{n}", "a.test",
+                                                 ["Connection: close"]))
+                    conn.close()
+                else:
+                    if keep is None:
+                        keep = Conn(LOOPBACK4, self.port)
+                    resp = keep.exchange(request("GET", f"/{n}", "a.test"))
+                if resp.status == 200:
+                    self.ok += 1
+                else:
+                    self.failures.append(f"request {n}: {resp.status}")
+            except Exception as e:  # every failure counts
+                self.failures.append(f"request {n}: {e!r}")
+                keep = None
+
+
+def main():
+    a = EchoBackend("a")
+    b = EchoBackend("b")
+    ws = Server(ws_echo_backend)
+    ws.requests = []
+    echo = Server(sha_echo)
+    web, raw, extra = free_port(), free_port(), free_port()
+
+    def config(backend, with_extra, broken=False):
+        text = (section("global", workers="2", log_level="info") +
+                section("listener web", bind=fmt_addr(LOOPBACK4, web),
+                        mode="http", backend=backend.addr) +
+                section("vhost ws.test", backend=ws.addr) +
+                section("vhost r.test", backend=a.addr,
+                        route=f"/r {backend.addr}") +
+                section("listener raw", bind=fmt_addr(LOOPBACK4, raw),
+                        mode="tcp", backend=echo.addr))
+        if with_extra:
+            text += section("listener extra",
+                            bind=fmt_addr(LOOPBACK4, extra), mode="http",
+                            backend=b.addr)
+        if broken:
+            text += "[listener web]\nbnd = 1\n"
+        return text
+
+    portier = start_portier(config(a, False))
+    path = portier.conf
+
+    def reload(text, expect="SIGHUP: configuration reloaded"):
+        before = portier.log().count(expect)
+        with open(path, "w") as f:
+            f.write(text)
+        portier.send_signal(signal.SIGHUP)
+        check(wait_until(lambda: portier.log().count(expect) > before, 5),
+              f"log: {expect}")
+
+    step("before: web goes to a")
+    check_equal(served_by(web), "a", "web answers from a")
+    check_equal(served_by(web, "r.test", "/r"), "a", "route /r goes to a")
+    check(refused(extra), "the extra listener is not there yet")
+
+    step("a WebSocket and a TCP transfer are open across the reload")
+    sock = connect(LOOPBACK4, web)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(request("GET", "/hmr", "ws.test",
+                         ["Upgrade: websocket", "Connection: Upgrade",
+                          f"Sec-WebSocket-Key: {key}",
+                          "Sec-WebSocket-Version: 13"]))
+    reader = Reader(sock)
+    check_equal(read_response(reader).status, 101, "the WebSocket is up")
+    sock.sendall(ws_frame(b"before", WS_TEXT, masked=True))
+    check_equal(ws_read_frame(reader)[1], b"before", "it echoes")
+    tcp = connect(LOOPBACK4, raw)
+    tcp.settimeout(20)
+    sent = hashlib.sha256()
+    got = hashlib.sha256()
+    received = 0
+    block = os.urandom(256 * KIB)
+
+    def pump(n):
+        nonlocal received
+        for _ in range(n):
+            tcp.sendall(block)
+            sent.update(block)
+            want = received + len(block)
+            while received < want:
+                data = tcp.recv(want - received)
+                if not data:
+                    raise TestFailure("the TCP echo ended early")
+                got.update(data)
+                received += len(data)
+
+    pump(8)
+
+    step("reload: web goes to b, the extra listener opens")
+    reload(config(b, True))
+    check_equal(served_by(web), "b", "web now answers from b")
+    check_equal(served_by(web, "r.test", "/r"), "b",
+                "the changed route /r goes to b")
+    check_equal(served_by(extra), "b", "the extra listener answers")
+    sock.sendall(ws_frame(b"after", WS_TEXT, masked=True))
+    check_equal(ws_read_frame(reader)[1], b"after",
+                "the WebSocket opened before the reload still echoes")
+    pump(8)
+    tcp.shutdown(socket.SHUT_WR)
+    while True:
+        data = tcp.recv(64 * KIB)
+        if not data:
+            break
+        got.update(data)
+        received += len(data)
+    check_equal(got.hexdigest(), sent.hexdigest(),
+                f"the TCP transfer ended whole ({received // MIB} MiB "
+                "each way, same SHA-256)")
+    sock.close()
+    tcp.close()
+
+    step("a file with an error: rejected, the running one stays")
+    reload(config(a, True, broken=True),
+           expect="SIGHUP: the running configuration stays")
+    check_log(portier, f"SIGHUP: {path}:")
+    check_equal(served_by(web), "b", "web still answers from b")
+    check_equal(served_by(extra), "b", "the extra listener still answers")
+
+    step("reload: the extra listener is removed")
+    reload(config(b, False))
+    check(wait_until(lambda: refused(extra), 3),
+          "its port refuses connections")
+
+    step("a client in a loop sees no failure across ten reloads")
+    loop = Loop(web)
+    loop.start()
+    time.sleep(0.2)
+    for i in range(10):
+        reload(config(a if i % 2 else b, i % 3 == 0))
+        time.sleep(0.1)
+    time.sleep(0.2)
+    loop.stop = True
+    loop.join(10)
+    info(f"{loop.ok} requests during the reloads")
+    check(loop.ok > 20, "the loop made requests throughout")
+    check_equal(loop.failures, [], "not one failed")
+
+
+if __name__ == "__main__":
+    run(main)
