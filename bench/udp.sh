@@ -57,17 +57,11 @@
 
 set -euo pipefail
 
+prog=udp.sh
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-PATH="$PATH:/usr/sbin:/sbin"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
-duration=10
-warmup=1
-rounds=1
-portier=""
-keep=0
-loops=1
-pin=0
 clients=16
 size=64
 bulk_size=1400
@@ -97,140 +91,37 @@ EOF
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--portier) portier=${2:?--portier needs a path}; shift 2 ;;
-	--portier=*) portier=${1#*=}; shift ;;
-	--duration) duration=${2:?--duration needs a number}; shift 2 ;;
-	--duration=*) duration=${1#*=}; shift ;;
-	--rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
-	--rounds=*) rounds=${1#*=}; shift ;;
-	--quick) duration=3; warmup=0; shift ;;
-	--threads) loops=${2:?--threads needs a number}; shift 2 ;;
-	--threads=*) loops=${1#*=}; shift ;;
 	--clients) clients=${2:?--clients needs a number}; shift 2 ;;
 	--clients=*) clients=${1#*=}; shift ;;
 	--size) size=${2:?--size needs a number}; shift 2 ;;
 	--size=*) size=${1#*=}; shift ;;
 	--bulk-size) bulk_size=${2:?--bulk-size needs a number}; shift 2 ;;
 	--bulk-size=*) bulk_size=${1#*=}; shift ;;
-	--pin) pin=1; shift ;;
-	--keep) keep=1; shift ;;
-	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
-	esac
-done
-for n in "$duration" "$rounds" "$loops" "$clients" "$size" "$bulk_size"; do
-	case "$n" in
-	'' | *[!0-9]* | 0*)
-		echo "udp.sh: --duration, --rounds, --threads, --clients," \
-			"--size and --bulk-size want a positive integer" >&2
-		exit 2
+	*)
+		common_option "$@" || { usage >&2; exit 2; }
+		shift "$shifts"
 		;;
 	esac
 done
+want_positive "--duration, --rounds, --threads, --clients, --size and\
+ --bulk-size want a positive integer" \
+	"$duration" "$rounds" "$loops" "$clients" "$size" "$bulk_size"
 if [ "$size" -lt 8 ] || [ "$size" -gt 65507 ] || [ "$bulk_size" -gt 65507 ]
 then
 	echo "udp.sh: --size wants 8 to 65507 bytes, --bulk-size at most" \
 		"65507" >&2
 	exit 2
 fi
-
-# --pin: "taskset -c ..." prefixes for the proxies and for the load side.
-proxy_cpu=()
-load_cpu=()
-load_cpus=""
-if [ "$pin" = 1 ]; then
-	if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
-		echo "udp.sh: --pin needs 2 CPUs and taskset (util-linux)" >&2
-		exit 2
-	fi
-	load_cpus="1-$(($(nproc) - 1))"
-	proxy_cpu=(taskset -c 0)
-	load_cpu=(taskset -c "$load_cpus")
-fi
-
-die() {
-	echo "udp.sh: $*" >&2
-	exit 1
-}
-
-note() {
-	echo "udp.sh: $*" >&2
-}
+setup_pin
 
 # --- programs --------------------------------------------------------------
 
-missing=()
-for pair in socat:socat rinetd:rinetd cc:gcc python3:python3; do
-	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "udp.sh: missing programs; install the Debian packages:" >&2
-	echo "    apt-get install ${missing[*]}" >&2
-	if [ -x "$top/scripts/install-deps" ]; then
-		echo "or run scripts/install-deps" >&2
-	fi
-	exit 1
-fi
-
-if [ -z "$portier" ]; then
-	if [ -x "$top/portier" ]; then
-		portier="$top/portier"
-	elif command -v portier >/dev/null 2>&1; then
-		portier=$(command -v portier)
-	fi
-elif [ ! -x "$portier" ]; then
-	die "$portier: not an executable"
-fi
+require_programs socat:socat rinetd:rinetd cc:gcc python3:python3
+find_portier
 
 # --- processes ------------------------------------------------------------
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/portier-bench.XXXXXX")
-started=()
-
-# Every background job gets a process group of its own, so that stopping
-# it stops what it forked (socat's children).
-set -m
-
-# True while any process of the given process groups is alive (zombies
-# count as gone).
-any_alive() {
-	local pid state groups
-	groups=$(IFS=, && echo "$*")
-	for pid in $(pgrep -g "$groups" 2>/dev/null || true); do
-		state=$(sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null) ||
-			continue
-		[ "$state" != Z ] && return 0
-	done
-	return 1
-}
-
-# shellcheck disable=SC2317 # called through the EXIT trap
-cleanup() {
-	local pid
-	# No "Terminated" line for each job stopped here.
-	set +m
-	exec 3>&2 2>/dev/null
-	for pid in "${started[@]}"; do
-		kill -- "-$pid" 2>/dev/null || true
-	done
-	for _ in $(seq 30); do
-		[ ${#started[@]} -eq 0 ] && break
-		any_alive "${started[@]}" || break
-		sleep 0.1
-	done
-	for pid in "${started[@]}"; do
-		kill -KILL -- "-$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	exec 2>&3 3>&-
-	if [ "$keep" = 1 ]; then
-		note "configurations and logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_tmp
 
 tools="$tmp/udp_tools"
 cc -O2 -pthread -o "$tools" "$here/udp_tools.c" ||
@@ -239,46 +130,7 @@ cc -O2 -pthread -o "$tools" "$here/udp_tools.c" ||
 # Eight free UDP ports, chosen by the kernel: the backends (echo, sink),
 # then for each proxy a request/response port and a bulk port.
 read -r port_echo port_sink port_portier port_portier_bulk port_socat \
-	port_socat_bulk port_rinetd port_rinetd_bulk < <(python3 -c '
-import socket
-socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
-
-# True when something holds UDP port $1 of 127.0.0.1.
-udp_bound() {
-	python3 - "$1" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(0)
-sys.exit(1)
-EOF
-}
-
-# start NAME PORT COMMAND...: run COMMAND in the background (its own
-# process group), its output in $tmp/NAME.log, and wait until it holds UDP
-# port PORT. Sets the pid in pid_NAME.
-start() {
-	local name=$1 port=$2
-	shift 2
-	"$@" >"$tmp/$name.log" 2>&1 </dev/null &
-	local pid=$!
-	started+=("$pid")
-	for _ in $(seq 100); do
-		any_alive "$pid" || break
-		if udp_bound "$port"; then
-			printf -v "pid_$name" '%s' "$pid"
-			return 0
-		fi
-		sleep 0.1
-	done
-	tail -n 20 "$tmp/$name.log" >&2
-	die "$name did not bind 127.0.0.1:$port (udp)"
-}
+	port_socat_bulk port_rinetd port_rinetd_bulk < <(free_ports 8 udp)
 
 cat >"$tmp/rinetd.conf" <<EOF
 127.0.0.1 $port_rinetd/udp 127.0.0.1 $port_echo/udp
@@ -312,23 +164,23 @@ declare -A port=([backend]=$port_echo [portier]=$port_portier
 declare -A bulk_port=([backend]=$port_sink [portier]=$port_portier_bulk
 	[socat]=$port_socat_bulk [rinetd]=$port_rinetd_bulk)
 
-start echo "$port_echo" "${load_cpu[@]}" "$tools" echo "$port_echo"
-start socat "$port_socat" "${proxy_cpu[@]}" socat \
+start_udp echo "$port_echo" "${load_cpu[@]}" "$tools" echo "$port_echo" ||
+	exit 1
+start_udp socat "$port_socat" "${proxy_cpu[@]}" socat \
 	"UDP4-LISTEN:$port_socat,bind=127.0.0.1,fork,reuseaddr" \
-	"UDP4:127.0.0.1:$port_echo"
-start socat_bulk "$port_socat_bulk" "${proxy_cpu[@]}" socat \
+	"UDP4:127.0.0.1:$port_echo" || exit 1
+start_udp socat_bulk "$port_socat_bulk" "${proxy_cpu[@]}" socat \
 	"UDP4-LISTEN:$port_socat_bulk,bind=127.0.0.1,fork,reuseaddr" \
-	"UDP4:127.0.0.1:$port_sink"
-start rinetd "$port_rinetd" "${proxy_cpu[@]}" rinetd -f \
-	-c "$tmp/rinetd.conf"
+	"UDP4:127.0.0.1:$port_sink" || exit 1
+start_udp rinetd "$port_rinetd" "${proxy_cpu[@]}" rinetd -f \
+	-c "$tmp/rinetd.conf" || exit 1
 if [ -n "$portier" ]; then
-	start portier "$port_portier" "${proxy_cpu[@]}" "$portier" \
-		-c "$tmp/portier.ini"
+	start_udp portier "$port_portier" "${proxy_cpu[@]}" "$portier" \
+		-c "$tmp/portier.ini" || exit 1
 fi
 # The process groups whose CPU time counts for each target (request/
 # response; socat's bulk process is another one).
-declare -A pid=([backend]=$pid_echo [portier]=${pid_portier:-}
-	[socat]=$pid_socat [rinetd]=$pid_rinetd)
+pid[backend]=${pid[echo]}
 
 for t in "${targets[@]}"; do
 	"${load_cpu[@]}" "$tools" ping "${port[$t]}" ||
@@ -340,18 +192,13 @@ done
 version() {
 	case "$1" in
 	backend) echo "udp_tools echo" ;;
-	socat) socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/\1/p' ;;
-	rinetd) rinetd -v 2>&1 | sed 's/^rinetd //' ;;
-	portier) "$portier" -V 2>&1 | head -n 1 | sed 's/^portier //' ;;
+	*) program_version "$1" ;;
 	esac
 }
 
 echo "portier UDP forwarding benchmark"
-echo "machine: $(nproc) CPUs, $(uname -sr); ${duration}s per run" \
-	"(warm-up ${warmup}s), $rounds round(s), median kept"
-versions=()
-for t in "${targets[@]}"; do versions+=("$t $(version "$t")"); done
-(IFS=,; echo "versions: ${versions[*]}" | sed 's/,/, /g')
+print_machine ""
+print_versions
 echo "event loops: portier workers = $loops, socat one process per" \
 	"client, rinetd 1 (single-threaded), echo backend 1"
 if [ "$pin" = 1 ]; then
@@ -377,9 +224,8 @@ declare -A label=(
 declare -A unit=([rr]="answers/s" [rr_cpu]="us/answer" [rr_lost]="lost"
 	[bulk]="dgrams/s" [bulk_mib]="MiB/s" [bulk_loss]="loss %")
 
-declare -A result # result[ROW,TARGET]: number, or "-" / "fail"
-status=0
-
+# udp.sh counts the CPU time of process groups, reaped children included
+# (socat's ended flows), instead of lib.sh's processes and their children.
 # cpu_ticks PGID...: user + system CPU time of the process groups' live
 # processes and of the children they reaped, in clock ticks.
 cpu_ticks() {
@@ -396,11 +242,6 @@ cpu_ticks() {
 	echo "$sum"
 }
 clk_tck=$(getconf CLK_TCK)
-
-# field NAME LINE: the value of NAME=VALUE in a udp_tools result line.
-field() {
-	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
-}
 
 # The figures of the last run: got[ROW].
 declare -A got
@@ -450,12 +291,6 @@ run_bulk() {
 	got[bulk_mib]=$(field mib "$out")
 	got[bulk_loss]=$(field loss "$out")
 	[ -n "${got[bulk]}" ] || { note "$t: no result: $out"; return 1; }
-}
-
-# median NUMBER...: the middle value (the lower middle of an even count).
-median() {
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END { print v[int((NR + 1) / 2)] }'
 }
 
 # measure KIND ROWS...: run KIND (rr or bulk) for every target $rounds
@@ -508,44 +343,13 @@ result[rr_cpu,backend]="-"
 
 # --- report -----------------------------------------------------------------
 
-# ratio A B: A / B with two decimals, or "-" when either is not a number.
-ratio() {
-	local a=$1 b=$2
-	case "$a$b" in
-	'' | *[!0-9.]*) echo "-" ;;
-	*) awk -v a="$a" -v b="$b" \
-		'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }' ;;
-	esac
-}
+if [ -n "$portier" ]; then
+	ratio_cols=("portier/best")
+	best_of=(socat rinetd)
+	declare -A ratio_row=([rr]=1 [bulk]=1 [bulk_mib]=1)
+fi
 
-# best ROW: the better of socat's and rinetd's figure (higher).
-best() {
-	local a=${result[$1,socat]:-} b=${result[$1,rinetd]:-}
-	case "$a" in '' | *[!0-9.]*) a=0 ;; esac
-	case "$b" in '' | *[!0-9.]*) b=0 ;; esac
-	awk -v a="$a" -v b="$b" 'BEGIN { print (a > b) ? a : b }'
-}
-
-printf '%-32s %-10s' "test" "unit"
-for t in "${targets[@]}"; do printf ' %10s' "$t"; done
-[ -n "$portier" ] && printf ' %14s' "portier/best"
-echo
-for row in "${rows[@]}"; do
-	printf '%-32s %-10s' "${label[$row]}" "${unit[$row]}"
-	for t in "${targets[@]}"; do
-		printf ' %10s' "${result[$row,$t]:--}"
-	done
-	if [ -n "$portier" ]; then
-		case "$row" in
-		rr | bulk | bulk_mib)
-			printf ' %14s' "$(ratio "${result[$row,portier]:-}" \
-				"$(best "$row")")"
-			;;
-		*) printf ' %14s' "" ;;
-		esac
-	fi
-	echo
-done
+print_table 32 10 10 14
 echo "portier/best: portier's figure divided by the better of socat's and" \
 	"rinetd's (higher is better)"
 echo "us/answer: CPU time (user + system) the proxy spent per answer," \
