@@ -277,7 +277,9 @@ void runtime_free(struct runtime *rt)
 	for (unsigned i = 0; i < shared->nworkers; i++)
 		runtime_worker_free(&shared->workers[i]);
 	free(shared->workers);
-	runtime_gen_unref(shared->building);
+	/* A start that failed half-way was building the one in force. */
+	if (shared->building != atomic_load(&shared->gen))
+		runtime_gen_unref(shared->building);
 	runtime_gen_unref(atomic_load(&shared->gen));
 	accesslog_close();
 	daemon_remove_pidfile(shared->pidfile);

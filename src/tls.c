@@ -413,7 +413,13 @@ static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen)
 	 * records at once, instead of a header and a body per record. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* Sessions resume from tickets alone: no server-side cache to
+	 * fill, lock and sweep on every handshake. One ticket per
+	 * connection is what browsers use (OpenSSL sends two by default,
+	 * each an encryption and a MAC). */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+	                                        SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_timeout(ctx, TLS_SESSION_TIMEOUT);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
 	SSL_CTX_set_tlsext_servername_callback(ctx, tls_servername_cb);
