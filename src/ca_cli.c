@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -31,6 +30,7 @@
 
 #include "portier/ca.h"
 #include "portier/config.h"
+#include "portier/proc.h"
 
 /* Where Debian keeps local CA certificates, and the program that builds
  * the system bundle from them. */
@@ -100,8 +100,6 @@ static void uuid_of(X509 *root, const char *salt, char *buf);
 static void xml_escaped(FILE *fp, const char *text);
 static int write_cert(const char *path, X509 *cert, bool der);
 static bool same_file(const char *path, const char *other);
-static bool find_program(const char *name, char *buf, size_t len);
-static int run_program(char *const argv[], char *out, size_t outlen);
 static const char *last_line(char *out);
 static void done(bool ok, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -365,7 +363,7 @@ static int system_trust(const struct root_info *info, bool add)
 		done(false, "system store: needs root; run: %s", hint);
 		return 0;
 	}
-	if (!find_program(SYSTEM_CA_UPDATE, update, sizeof(update))) {
+	if (!proc_find_program(SYSTEM_CA_UPDATE, update, sizeof(update))) {
 		done(false,
 		     "system store: %s not found (Debian's ca-certificates "
 		     "package provides it)",
@@ -389,7 +387,7 @@ static int system_trust(const struct root_info *info, bool add)
 	}
 	argv[0] = update;
 	argv[1] = NULL;
-	status = run_program(argv, out, sizeof(out));
+	status = proc_run(argv, out, sizeof(out));
 	if (status != 0) {
 		done(false, "system store: %s %s, but %s %s%s%s",
 		     add ? "wrote" : "removed", path, SYSTEM_CA_UPDATE,
@@ -422,7 +420,8 @@ static int nss_trust(const struct root_info *info, bool add)
 		return 0;
 	}
 	n = nss_find(dbs, NSS_DBS_MAX, home);
-	have_certutil = find_program("certutil", certutil, sizeof(certutil));
+	have_certutil =
+	    proc_find_program("certutil", certutil, sizeof(certutil));
 	list[5] = del[5] = ins[7] = (char *)info->nickname;
 	ins[9] = (char *)ca_root_path(info->ca);
 	for (i = 0; i < n; i++) {
@@ -436,7 +435,7 @@ static int nss_trust(const struct root_info *info, bool add)
 			continue;
 		}
 		snprintf(db, sizeof(db), "sql:%s", dbs[i].dir);
-		status = add ? 0 : run_program(list, out, sizeof(out));
+		status = add ? 0 : proc_run(list, out, sizeof(out));
 		if (status > 0 && strstr(out, "PR_FILE_NOT_FOUND_ERROR")) {
 			printf("- %s NSS database %s: %s is not there (nothing "
 			       "to do)\n",
@@ -444,7 +443,7 @@ static int nss_trust(const struct root_info *info, bool add)
 			continue;
 		}
 		if (status == 0)
-			status = run_program(add ? ins : del, out, sizeof(out));
+			status = proc_run(add ? ins : del, out, sizeof(out));
 		if (status != 0) {
 			done(false, "%s NSS database %s: certutil %s: %s",
 			     dbs[i].browser, dbs[i].dir,
@@ -688,89 +687,6 @@ static bool same_file(const char *path, const char *other)
 	if (b != NULL)
 		fclose(b);
 	return same;
-}
-
-/* Look for an executable in $PATH, then in the sbin directories that a
- * user's PATH often lacks. */
-static bool find_program(const char *name, char *buf, size_t len)
-{
-	const char *path = getenv("PATH");
-	char dirs[PATH_MAX * 2], *dir, *save = NULL;
-
-	snprintf(dirs, sizeof(dirs), "%s:/usr/local/sbin:/usr/sbin:/sbin",
-	         path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (dir = strtok_r(dirs, ":", &save); dir != NULL;
-	     dir = strtok_r(NULL, ":", &save)) {
-		struct stat st;
-
-		if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
-			continue;
-		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(buf, X_OK) == 0)
-			return true;
-	}
-	buf[0] = '\0';
-	return false;
-}
-
-/* Run argv[0] (a path) with standard input from /dev/null and keep the
- * end of what it writes to stdout and stderr in out. Returns its exit
- * status, or -1 when it could not run or was killed. */
-static int run_program(char *const argv[], char *out, size_t outlen)
-{
-	int fds[2], status, devnull;
-	size_t used = 0;
-	ssize_t got;
-	pid_t pid;
-
-	out[0] = '\0';
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		snprintf(out, outlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(out, outlen, "fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
-		execv(argv[0], argv);
-		dprintf(STDERR_FILENO, "%s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		if (used + 1 >= outlen) {
-			/* Keep the second half: the end says what went wrong.
-			 */
-			memmove(out, out + outlen / 2, used - outlen / 2);
-			used -= outlen / 2;
-		}
-		got = read(fds[0], out + used, outlen - 1 - used);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		used += (size_t)got;
-	}
-	out[used] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	if (!WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status) == 127 ? -1 : WEXITSTATUS(status);
 }
 
 /* The last non-empty line of a program's output (trims out). */

@@ -20,6 +20,7 @@
 #include "portier/auth.h"
 #include "portier/ca.h"
 #include "portier/config.h"
+#include "portier/doctor.h"
 #include "portier/expose.h"
 #include "portier/log.h"
 #include "portier/ports.h"
@@ -40,6 +41,7 @@ static const char usage_text[] =
 	"usage: portier [-c FILE] [-t] [-q|-v] [-V] [-h]\n"
 	"       portier ports [-c FILE]\n"
 	"       portier expose [options] BACKEND\n"
+	"       portier doctor [-c FILE]\n"
 	"       portier hash\n"
 	"       portier ca [-c FILE] [-d DIR] (path | export [DIR] | trust | "
 	"untrust)\n"
@@ -60,6 +62,10 @@ static const char usage_text[] =
 	"            configuration file: prints the addresses that work and\n"
 	"            a QR code for a phone; --tls for HTTPS from the local\n"
 	"            CA; see `portier expose -h`\n"
+	"  doctor    check the configuration and what it needs: bind\n"
+	"            addresses free (or held by whom), backends answering\n"
+	"            (on [::1], on 127.0.0.1), firewall rules, local CA\n"
+	"            trust; exit status 1 when something is wrong\n"
 	"  ports     list listening TCP and UDP sockets and the processes\n"
 	"            that hold them; with -c FILE, mark the ones the\n"
 	"            configuration uses and report conflicts\n"
@@ -81,9 +87,6 @@ static const char usage_text[] =
 	"exit status: 0 normal, 1 configuration error, 2 runtime error\n"
 	"(such as a port that cannot be bound).\n";
 
-/* Commands of later versions, named so that a user gets a clear answer. */
-static const char *const pending_commands[] = {"doctor"};
-
 static int cmd_run(int argc, char **argv);
 static int cmd_ports(int argc, char **argv);
 static int cmd_hash(int argc, char **argv);
@@ -103,17 +106,9 @@ int main(int argc, char **argv)
 			return ca_command(argc - 1, argv + 1, NULL);
 		if (strcmp(argv[1], "expose") == 0)
 			return expose_command(argc - 1, argv + 1);
-		for (size_t i = 0; i < sizeof(pending_commands) /
-						sizeof(pending_commands[0]);
-		     i++) {
-			if (strcmp(argv[1], pending_commands[i]) == 0) {
-				fprintf(stderr,
-					"portier: '%s' is not available in "
-					"this version yet\n",
-					argv[1]);
-				return 1;
-			}
-		}
+		if (strcmp(argv[1], "doctor") == 0)
+			return doctor_command(argc - 1, argv + 1,
+					      default_config_path());
 		fprintf(stderr,
 			"portier: unknown command '%s'\n"
 			"Try 'portier -h' for help.\n",

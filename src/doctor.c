@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `portier doctor`: a report, one line per check, of what would keep a
+ * configuration from working, in the order a connection meets it.
+ *
+ * - the file: every error as FILE:LINE, as `portier -t` gives them;
+ * - each socket of each bind address: bound for a moment (as the listener
+ *   would bind it) and closed; in use means another process holds it,
+ *   named by portdiag.c, unless that process is a portier running this
+ *   same file, which is how things should be;
+ * - each backend: a TCP connect with a short timeout, on [::1] and on
+ *   127.0.0.1 separately for localhost:PORT, so that the report says which
+ *   family answers (a dev server on ::1 only is the classic trap of
+ *   backend = 127.0.0.1:PORT). UDP backends are never sent data: on
+ *   loopback the socket table shows whether anything is bound there;
+ * - the firewall in front of listeners bound beyond loopback (firewall.c);
+ * - the local CA of tls = auto listeners: present, and in the system
+ *   store's bundle.
+ * A line starts with ✓ (fine), ✗ (a problem; the exit status becomes 1)
+ * or - (information, such as what could not be seen without root).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "portier/doctor.h"
+#include "portier/addr.h"
+#include "portier/ca.h"
+#include "portier/config.h"
+#include "portier/firewall.h"
+#include "portier/lan.h"
+#include "portier/portdiag.h"
+
+/* How long a backend has to accept a connection. */
+#define DOCTOR_CONNECT_MS 1000
+/* Where processes and sockets are read from. */
+#define DOCTOR_PROC "/proc"
+/* Size of the buffer that receives configuration errors. */
+#define DOCTOR_ERRLEN 16384
+/* Longest command line of a process that is read. */
+#define DOCTOR_CMDLINE 8192
+
+/* The bundles that system stores build, first found wins: Debian and
+ * derivatives, Fedora and RHEL, openSUSE, Alpine and Arch. */
+static const char *const doctor_bundles[] = {
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+};
+
+static const char usage_text[] =
+    "usage: portier doctor [-c FILE]\n"
+    "Check a configuration and what it needs from this machine, one line\n"
+    "per check: the file; each bind address (free, or held by whom); each\n"
+    "backend on [::1] and 127.0.0.1; the firewall rules in front of\n"
+    "listeners bound beyond loopback (read with nft or iptables-save, as\n"
+    "root); the local CA of tls = auto and whether the system trusts it.\n"
+    "\n"
+    "  -c FILE   configuration file (default: the one `portier` runs)\n"
+    "\n"
+    "Lines start with \u2713 (fine), \u2717 (a problem) or - (information).\n"
+    "Nothing is changed. Exit status: 0 when no check failed, else 1.\n";
+
+/* What a report line says. */
+enum doctor_mark {
+	DOCTOR_OK,
+	DOCTOR_BAD,
+	DOCTOR_INFO,
+};
+
+/* A backend checked already, and under which heading. */
+struct doctor_seen {
+	struct addr addr;
+	int proto;
+	char heading[96];
+};
+
+/* The state of one run. */
+struct doctor {
+	const char *path; /* the configuration file */
+	const struct config *cfg;
+	unsigned problems;        /* ✗ lines */
+	bool unseen;              /* something needed root to be seen */
+	bool indent;              /* inside a heading */
+	char heading[96];         /* the current one: "listener web" */
+	struct doctor_seen *seen; /* backends checked */
+	size_t nseen;
+	bool fw_tried; /* firewall_read was called */
+	struct firewall *fw;
+	char fw_why[256];
+};
+
+static void report(struct doctor *d, enum doctor_mark mark, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+static void heading(struct doctor *d, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void config_errors(struct doctor *d, const char *err);
+static void check_listener(struct doctor *d, const struct config_listener *l);
+static void check_bind(struct doctor *d, const struct config_listener *l,
+                       const struct addr *a, bool optional);
+static bool held_by_portier(struct doctor *d, int proto, const struct addr *a,
+                            const char *what);
+static bool in_use(int proto, const struct addr *a);
+static int same_config(pid_t pid, const char *path, char *other, size_t len);
+static void check_vhost(struct doctor *d, const struct config_vhost *v);
+static void check_backend(struct doctor *d, const char *label, const char *key,
+                          const struct addr *a);
+static void check_udp_backend(struct doctor *d, const char *label,
+                              const struct addr *a);
+static bool seen_before(struct doctor *d, const char *label,
+                        const struct addr *a, int proto);
+static int probe(const struct addr *a);
+static const char *probe_error(int err);
+static bool is_loopback(const struct addr *a);
+static void check_firewall(struct doctor *d, const struct config_listener *l);
+static void check_ca(struct doctor *d);
+static int bundle_has(const char *bundle, X509 *root);
+static void shell_word(const char *text, char *buf, size_t len);
+
+int doctor_command(int argc, char **argv, const char *default_config)
+{
+	struct doctor d;
+	struct config *cfg;
+	const char *path = NULL;
+	char *err;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'portier doctor -h' for help.\n", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "portier doctor: unexpected argument '%s'\n%s",
+		        argv[optind], "Try 'portier doctor -h' for help.\n");
+		return 1;
+	}
+	memset(&d, 0, sizeof(d));
+	d.path = path != NULL ? path : default_config;
+	err = malloc(DOCTOR_ERRLEN);
+	if (err == NULL) {
+		fputs("portier: out of memory\n", stderr);
+		return 1;
+	}
+	err[0] = '\0';
+	cfg = config_load(d.path, err, DOCTOR_ERRLEN);
+	if (cfg == NULL) {
+		config_errors(&d, err);
+		if (path == NULL)
+			report(&d, DOCTOR_INFO,
+			       "give the configuration to check with -c FILE");
+		free(err);
+		printf("\n%u problem%s found\n", d.problems,
+		       d.problems == 1 ? "" : "s");
+		return 1;
+	}
+	free(err);
+	d.cfg = cfg;
+	report(&d, DOCTOR_OK,
+	       "%s: configuration valid (%zu listener%s, %zu vhost%s)", d.path,
+	       cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s", cfg->nvhosts,
+	       cfg->nvhosts == 1 ? "" : "s");
+	for (size_t i = 0; i < cfg->notes.n; i++)
+		report(&d, DOCTOR_INFO, "%s", cfg->notes.v[i]);
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		check_listener(&d, &cfg->listeners[i]);
+	for (size_t i = 0; i < cfg->nvhosts; i++)
+		check_vhost(&d, &cfg->vhosts[i]);
+	check_ca(&d);
+	if (d.problems > 0)
+		printf("\n%u problem%s found\n", d.problems,
+		       d.problems == 1 ? "" : "s");
+	else
+		printf("\neverything looks fine%s\n",
+		       d.unseen ? " (as far as could be seen without root)"
+		                : "");
+	firewall_free(d.fw);
+	free(d.seen);
+	config_free(cfg);
+	return d.problems > 0 ? 1 : 0;
+}
+
+/* Print one line: mark, then the text; a ✗ counts as a problem. */
+static void report(struct doctor *d, enum doctor_mark mark, const char *fmt,
+                   ...)
+{
+	static const char *const marks[] = {"\u2713", "\u2717", "-"};
+	va_list ap;
+
+	printf("%s%s ", d->indent ? "  " : "", marks[mark]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	if (mark == DOCTOR_BAD)
+		d->problems++;
+}
+
+/* Start a group of lines: a blank line, the heading (name, then what
+ * fmt adds), then indented lines. */
+static void heading(struct doctor *d, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(d->heading, sizeof(d->heading), "%s", name);
+	printf("\n%s", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	d->indent = true;
+}
+
+/* Print config_load's messages, one ✗ line each. */
+static void config_errors(struct doctor *d, const char *err)
+{
+	const char *line = err, *nl;
+	int n = 0;
+
+	while (*line != '\0') {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			nl = line + strlen(line);
+		if (nl > line) {
+			report(d, DOCTOR_BAD, "%.*s", (int)(nl - line), line);
+			n++;
+		}
+		line = *nl != '\0' ? nl + 1 : nl;
+	}
+	if (n == 0)
+		report(d, DOCTOR_BAD, "%s: the configuration cannot be loaded",
+		       d->path);
+}
+
+/* A listener's binds, backend and firewall. */
+static void check_listener(struct doctor *d, const struct config_listener *l)
+{
+	char binds[512], name[ADDR_STRLEN], title[96];
+	struct addr socks[2];
+	bool optional[2];
+	size_t used = 0;
+	int n;
+
+	binds[0] = '\0';
+	for (size_t i = 0; i < l->nbinds && used < sizeof(binds); i++)
+		used += (size_t)snprintf(
+		    binds + used, sizeof(binds) - used, "%s%s",
+		    i > 0 ? ", " : "",
+		    addr_format(&l->binds[i], name, sizeof(name)));
+	snprintf(title, sizeof(title), "listener %s", l->name);
+	heading(d, title, ": %s%s on %s", config_mode_name(l->mode),
+	        l->tls == CONFIG_TLS_AUTO ? " over TLS (auto)"
+	        : l->tls == CONFIG_TLS_ON ? " over TLS"
+	                                  : "",
+	        binds);
+	for (size_t i = 0; i < l->nbinds; i++) {
+		n = addr_bind_sockets(&l->binds[i], socks, optional);
+		for (int j = 0; j < n; j++)
+			check_bind(d, l, &socks[j], optional[j]);
+	}
+	if (l->has_backend && l->mode == CONFIG_MODE_UDP)
+		check_udp_backend(d, "backend", &l->backend);
+	else if (l->has_backend)
+		check_backend(d, "backend", "backend = ", &l->backend);
+	else if (l->redirect_https != 0)
+		report(d, DOCTOR_INFO, "no backend: redirects to https port %u",
+		       (unsigned)l->redirect_https);
+	check_firewall(d, l);
+}
+
+/* Bind one socket the way the listener would, then close it. */
+static void check_bind(struct doctor *d, const struct config_listener *l,
+                       const struct addr *a, bool optional)
+{
+	int proto = l->mode == CONFIG_MODE_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	int family = a->sa.sa.sa_family, one = 1, fd, e = 0;
+	char name[ADDR_STRLEN], what[ADDR_STRLEN + 8], why[512];
+
+	addr_format(a, name, sizeof(name));
+	snprintf(what, sizeof(what), "%s%s", proto == IPPROTO_UDP ? "udp " : "",
+	         name);
+	fd = socket(family,
+	            (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) |
+	                SOCK_CLOEXEC,
+	            0);
+	if (fd < 0) {
+		e = errno;
+	} else {
+		/* As listener.c and udp.c do: SO_REUSEADDR for TCP only (on
+		 * UDP it would share a port that is in use), and IPv6
+		 * sockets that leave IPv4 to their own socket. */
+		if (proto == IPPROTO_TCP)
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+			                 sizeof(one));
+		if (family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			                 sizeof(one));
+		if (bind(fd, &a->sa.sa, a->salen) < 0)
+			e = errno;
+		close(fd);
+	}
+	if (e == 0) {
+		report(d, DOCTOR_OK, "%s is free", what);
+		return;
+	}
+	if (optional && (e == EAFNOSUPPORT || e == EADDRNOTAVAIL)) {
+		report(d, DOCTOR_INFO,
+		       "%s: no IPv6 on this machine; portier skips it too",
+		       what);
+		return;
+	}
+	if ((e == EADDRINUSE || e == EACCES) &&
+	    held_by_portier(d, proto, a, what))
+		return;
+	/* A privileged port held by another program: that is what stands in
+	 * the way even for root. */
+	if (e == EACCES && in_use(proto, a))
+		e = EADDRINUSE;
+	portdiag_explain_bind(DOCTOR_PROC, e, &a->sa.sa, a->salen, proto, why,
+	                      sizeof(why));
+	if (e == EADDRINUSE && geteuid() != 0 && strstr(why, "cannot see"))
+		d->unseen = true;
+	report(d, DOCTOR_BAD, "%s: %s", what, why);
+}
+
+/*
+ * When a portier process holds a socket that overlaps a, report it and
+ * return true: running this configuration is the expected state (✓),
+ * another one is a conflict (✗). When its command line cannot tell, say
+ * so with a question.
+ */
+static bool held_by_portier(struct doctor *d, int proto, const struct addr *a,
+                            const char *what)
+{
+	struct portdiag_socket *list = NULL;
+	char other[PATH_MAX];
+	struct addr sock;
+	size_t n = 0;
+	bool found = false;
+
+	if (portdiag_list_port(DOCTOR_PROC, proto, a->port, &list, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n && !found; i++) {
+		portdiag_socket_addr(&list[i], &sock);
+		if (list[i].pid <= 0 ||
+		    strcmp(list[i].program, "portier") != 0 ||
+		    !addr_overlaps(a, &sock))
+			continue;
+		found = true;
+		switch (
+		    same_config(list[i].pid, d->path, other, sizeof(other))) {
+		case 1:
+			report(d, DOCTOR_OK,
+			       "%s is held by portier (pid %ld) running this "
+			       "configuration",
+			       what, (long)list[i].pid);
+			break;
+		case 0:
+			report(d, DOCTOR_BAD,
+			       "%s is held by another portier (pid %ld, %s)",
+			       what, (long)list[i].pid, other);
+			break;
+		default:
+			report(d, DOCTOR_OK,
+			       "%s is held by portier (pid %ld), running this "
+			       "configuration?",
+			       what, (long)list[i].pid);
+			break;
+		}
+	}
+	free(list);
+	return found;
+}
+
+/* True when a socket on this machine overlaps a. */
+static bool in_use(int proto, const struct addr *a)
+{
+	struct portdiag_socket *list = NULL;
+	struct addr sock;
+	size_t n = 0;
+	bool found = false;
+
+	if (portdiag_list_port(DOCTOR_PROC, proto, a->port, &list, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n && !found; i++) {
+		portdiag_socket_addr(&list[i], &sock);
+		found = addr_overlaps(a, &sock);
+	}
+	free(list);
+	return found;
+}
+
+/*
+ * Does portier process pid run the file at path? Reads its command line
+ * (-c FILE, relative to its working directory; without -c, ./portier.ini
+ * there). Returns 1 yes, 0 no (other says what it runs), -1 when it
+ * cannot be told.
+ */
+static int same_config(pid_t pid, const char *path, char *other, size_t len)
+{
+	char proc[64], cmdline[DOCTOR_CMDLINE], full[PATH_MAX + 64];
+	char resolved[PATH_MAX];
+	const char *args[64], *file = NULL;
+	struct stat mine, theirs;
+	size_t nargs = 0, got;
+	FILE *fp;
+
+	snprintf(proc, sizeof(proc), DOCTOR_PROC "/%ld/cmdline", (long)pid);
+	fp = fopen(proc, "re");
+	if (fp == NULL)
+		return -1;
+	got = fread(cmdline, 1, sizeof(cmdline) - 1, fp);
+	fclose(fp);
+	cmdline[got] = '\0';
+	for (size_t i = 0; i < got && nargs < 64; i += strlen(cmdline + i) + 1)
+		args[nargs++] = cmdline + i;
+	if (nargs > 1 && args[1][0] != '-') {
+		snprintf(other, len, "running `portier %s`", args[1]);
+		return 0;
+	}
+	for (size_t i = 1; i < nargs; i++) {
+		if (strcmp(args[i], "-c") == 0 && i + 1 < nargs)
+			file = args[i + 1];
+		else if (strncmp(args[i], "-c", 2) == 0 && args[i][2] != '\0')
+			file = args[i] + 2;
+	}
+	if (file == NULL)
+		file = "portier.ini";
+	if (file[0] == '/')
+		snprintf(full, sizeof(full), "%s", file);
+	else
+		snprintf(full, sizeof(full), DOCTOR_PROC "/%ld/cwd/%s",
+		         (long)pid, file);
+	if (stat(path, &mine) < 0 || stat(full, &theirs) < 0)
+		return -1;
+	if (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino)
+		return 1;
+	if (realpath(full, resolved) != NULL)
+		file = resolved;
+	snprintf(other, len, "running %.*s", (int)(len > 9 ? len - 9 : 0),
+	         file);
+	return 0;
+}
+
+/* A vhost's backend and routes. */
+static void check_vhost(struct doctor *d, const struct config_vhost *v)
+{
+	char label[256], key[256], title[96];
+
+	if (!v->has_backend && v->nroutes == 0)
+		return;
+	snprintf(title, sizeof(title), "vhost %s", v->name);
+	heading(d, title, "%s", "");
+	if (v->has_backend)
+		check_backend(d, "backend", "backend = ", &v->backend);
+	for (size_t i = 0; i < v->nroutes; i++) {
+		snprintf(label, sizeof(label), "route %s: backend",
+		         v->routes[i].prefix);
+		snprintf(key, sizeof(key), "route = %s ", v->routes[i].prefix);
+		check_backend(d, label, key, &v->routes[i].backend);
+	}
+}
+
+/*
+ * Connect to a TCP or unix backend. label names it in the line ("backend",
+ * "route /api: backend"); key is how the configuration would write a
+ * better value ("backend = "), for the hint to use localhost.
+ */
+static void check_backend(struct doctor *d, const char *label, const char *key,
+                          const struct addr *a)
+{
+	char name[ADDR_STRLEN], v6[ADDR_STRLEN], v4[ADDR_STRLEN];
+	char other_name[ADDR_STRLEN];
+	struct addr six, four, other;
+	int e6, e4, e;
+
+	if (seen_before(d, label, a, IPPROTO_TCP))
+		return;
+	addr_format(a, name, sizeof(name));
+	if (a->kind == ADDR_LOCALHOST) {
+		addr_inet(&six, AF_INET6, true, a->port);
+		addr_inet(&four, AF_INET, true, a->port);
+		addr_format(&six, v6, sizeof(v6));
+		addr_format(&four, v4, sizeof(v4));
+		e6 = probe(&six);
+		e4 = probe(&four);
+		if (e6 == 0 && e4 == 0)
+			report(d, DOCTOR_OK, "%s %s answers on %s and %s",
+			       label, name, v6, v4);
+		else if (e6 == 0 || e4 == 0)
+			report(d, DOCTOR_OK,
+			       "%s %s answers on %s only (fine: portier tries "
+			       "both; %s would not work)",
+			       label, name, e6 == 0 ? v6 : v4,
+			       e6 == 0 ? v4 : v6);
+		else
+			report(d, DOCTOR_BAD,
+			       "%s %s does not answer: %s %s, %s %s", label,
+			       name, v6, probe_error(e6), v4, probe_error(e4));
+		return;
+	}
+	e = probe(a);
+	if (e == 0) {
+		report(d, DOCTOR_OK, "%s %s answers", label, name);
+		return;
+	}
+	/* 127.0.0.1 refused: does the service listen on ::1 instead (or
+	 * the other way round)? */
+	if (a->kind == ADDR_INET && is_loopback(a)) {
+		addr_inet(&other,
+		          a->sa.sa.sa_family == AF_INET ? AF_INET6 : AF_INET,
+		          true, a->port);
+		if (probe(&other) == 0) {
+			addr_format(&other, other_name, sizeof(other_name));
+			report(d, DOCTOR_BAD,
+			       "%s %s does not answer (%s) but %s does: write "
+			       "%slocalhost:%u, which portier tries on both",
+			       label, name, probe_error(e), other_name, key,
+			       (unsigned)a->port);
+			return;
+		}
+	}
+	report(d, DOCTOR_BAD, "%s %s does not answer: %s", label, name,
+	       probe_error(e));
+}
+
+/* UDP backends are not sent data (a service may act on any datagram); on
+ * loopback the socket table tells whether anything is bound there. */
+static void check_udp_backend(struct doctor *d, const char *label,
+                              const struct addr *a)
+{
+	struct portdiag_socket *list = NULL;
+	char name[ADDR_STRLEN], holder[192];
+	struct addr sock;
+	size_t n = 0;
+
+	if (seen_before(d, label, a, IPPROTO_UDP))
+		return;
+	addr_format(a, name, sizeof(name));
+	if (a->kind != ADDR_LOCALHOST && !is_loopback(a)) {
+		report(d, DOCTOR_INFO,
+		       "udp %s %s: not checked (a UDP service can only be "
+		       "checked by sending it data)",
+		       label, name);
+		return;
+	}
+	if (portdiag_list_port(DOCTOR_PROC, IPPROTO_UDP, a->port, &list, &n) <
+	    0) {
+		report(d, DOCTOR_INFO,
+		       "udp %s %s: not checked (cannot read the socket table)",
+		       label, name);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		portdiag_socket_addr(&list[i], &sock);
+		if (!addr_overlaps(a, &sock))
+			continue;
+		portdiag_describe_holder(&list[i], holder, sizeof(holder));
+		report(d, DOCTOR_OK, "udp %s %s: a socket is bound there by %s",
+		       label, name, holder);
+		free(list);
+		return;
+	}
+	free(list);
+	report(d, DOCTOR_BAD,
+	       "udp %s %s: nothing is bound to udp port %u on this machine",
+	       label, name, (unsigned)a->port);
+}
+
+/* A backend is checked once; later uses point back to the first line. */
+static bool seen_before(struct doctor *d, const char *label,
+                        const struct addr *a, int proto)
+{
+	struct doctor_seen *bigger;
+	char name[ADDR_STRLEN];
+
+	for (size_t i = 0; i < d->nseen; i++) {
+		const struct doctor_seen *s = &d->seen[i];
+		bool same = a->kind == ADDR_LOCALHOST
+		                ? s->addr.kind == ADDR_LOCALHOST &&
+		                      s->addr.port == a->port
+		                : addr_equal(&s->addr, a);
+
+		if (!same || s->proto != proto)
+			continue;
+		report(d, DOCTOR_INFO, "%s %s: checked above (%s)", label,
+		       addr_format(a, name, sizeof(name)), s->heading);
+		return true;
+	}
+	bigger = realloc(d->seen, (d->nseen + 1) * sizeof(*d->seen));
+	if (bigger == NULL)
+		return false; /* checked again, which is harmless */
+	d->seen = bigger;
+	d->seen[d->nseen].addr = *a;
+	d->seen[d->nseen].proto = proto;
+	snprintf(d->seen[d->nseen].heading, sizeof(d->seen[0].heading), "%s",
+	         d->heading);
+	d->nseen++;
+	return false;
+}
+
+/* Connect to a (ADDR_INET or ADDR_UNIX) within DOCTOR_CONNECT_MS and close
+ * at once. Returns 0 when it answered, else the errno. */
+static int probe(const struct addr *a)
+{
+	struct pollfd p;
+	socklen_t len = sizeof(int);
+	int fd, err = 0, ready;
+
+	fd = socket(a->sa.sa.sa_family,
+	            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, &a->sa.sa, a->salen) < 0) {
+		if (errno != EINPROGRESS) {
+			err = errno;
+			goto out;
+		}
+		p.fd = fd;
+		p.events = POLLOUT;
+		do
+			ready = poll(&p, 1, DOCTOR_CONNECT_MS);
+		while (ready < 0 && errno == EINTR);
+		if (ready == 0)
+			err = ETIMEDOUT;
+		else if (ready < 0 ||
+		         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+/* A connect error in a few words. */
+static const char *probe_error(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "connection refused";
+	case ETIMEDOUT:
+		return "no answer within 1 s";
+	case ENOENT:
+		return "no such socket file";
+	case EACCES:
+		return "permission denied";
+	case EAFNOSUPPORT:
+	case EADDRNOTAVAIL:
+		return "address not available (no IPv6?)";
+	default:
+		return strerror(err);
+	}
+}
+
+/* True for 127.0.0.0/8 and ::1. */
+static bool is_loopback(const struct addr *a)
+{
+	if (a->kind != ADDR_INET)
+		return false;
+	if (a->sa.sa.sa_family == AF_INET)
+		return (ntohl(a->sa.sin.sin_addr.s_addr) >> 24) == 127;
+	return a->sa.sa.sa_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&a->sa.sin6.sin6_addr);
+}
+
+/* For a listener bound beyond loopback: do the input rules drop its
+ * port? */
+static void check_firewall(struct doctor *d, const struct config_listener *l)
+{
+	int proto = l->mode == CONFIG_MODE_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	const char *pname = proto == IPPROTO_UDP ? "udp" : "tcp";
+	enum firewall_verdict verdict;
+	int families = 0;
+	char why[768];
+
+	if (!lan_exposed(l->binds, l->nbinds))
+		return;
+	if (!d->fw_tried) {
+		d->fw = firewall_read(d->fw_why, sizeof(d->fw_why));
+		d->fw_tried = true;
+	}
+	if (d->fw == NULL) {
+		report(d, DOCTOR_INFO, "could not read the firewall rules (%s)",
+		       d->fw_why);
+		if (geteuid() != 0)
+			d->unseen = true;
+		return;
+	}
+	for (size_t i = 0; i < l->nbinds; i++) {
+		if (l->binds[i].kind == ADDR_ANY)
+			families |= FIREWALL_IPV4 | FIREWALL_IPV6;
+		else if (l->binds[i].sa.sa.sa_family == AF_INET6)
+			families |= FIREWALL_IPV6;
+		else
+			families |= FIREWALL_IPV4;
+	}
+	for (size_t i = 0; i < l->nbinds; i++) {
+		bool done = false;
+
+		/* One line per port, however many addresses share it. */
+		for (size_t j = 0; j < i; j++)
+			done |= l->binds[j].port == l->binds[i].port;
+		if (done)
+			continue;
+		verdict = firewall_check(d->fw, proto, l->binds[i].port,
+		                         families, why, sizeof(why));
+		if (verdict == FIREWALL_OPEN)
+			report(d, DOCTOR_OK, "firewall%s%s%s: %s port %u: %s",
+			       *firewall_sources(d->fw) ? " (" : "",
+			       firewall_sources(d->fw),
+			       *firewall_sources(d->fw) ? ")" : "", pname,
+			       (unsigned)l->binds[i].port, why);
+		else
+			report(d,
+			       verdict == FIREWALL_DROPPED ? DOCTOR_BAD
+			                                   : DOCTOR_INFO,
+			       "firewall: %s port %u is %s", pname,
+			       (unsigned)l->binds[i].port, why);
+	}
+}
+
+/* For tls = auto listeners: the root of the local CA, and the system's
+ * trust in it. Nothing is created. */
+static void check_ca(struct doctor *d)
+{
+	const struct config *cfg = d->cfg;
+	const char *bundle = NULL;
+	char dir[PATH_MAX], err[PATH_MAX + 256], word[PATH_MAX + 8];
+	struct ca *ca;
+	bool any = false;
+	int has;
+
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		any |= cfg->listeners[i].tls == CONFIG_TLS_AUTO;
+	if (!any)
+		return;
+	heading(d, "local CA", "%s", " (tls = auto)");
+	if (ca_state_dir(cfg->global.state_dir, dir, sizeof(dir)) < 0) {
+		report(d, DOCTOR_BAD,
+		       "no state directory: HOME is not set; set state_dir "
+		       "in [global]");
+		return;
+	}
+	shell_word(dir, word, sizeof(word));
+	ca = ca_open(dir, false, err, sizeof(err));
+	if (ca == NULL && access(dir, F_OK) == 0 &&
+	    strstr(err, "no local CA") == NULL) {
+		report(d, DOCTOR_BAD, "local CA: %s", err);
+		return;
+	}
+	if (ca == NULL) {
+		report(d, DOCTOR_BAD,
+		       "no local CA in %s yet: portier makes one when it "
+		       "starts; `portier ca -d %s trust` makes it and "
+		       "installs it",
+		       dir, word);
+		return;
+	}
+	report(d, DOCTOR_OK, "local CA %s is present", ca_root_path(ca));
+	for (size_t i = 0;
+	     i < sizeof(doctor_bundles) / sizeof(doctor_bundles[0]); i++) {
+		if (access(doctor_bundles[i], F_OK) == 0) {
+			bundle = doctor_bundles[i];
+			break;
+		}
+	}
+	has = bundle != NULL ? bundle_has(bundle, ca_root(ca)) : -1;
+	if (bundle == NULL)
+		report(d, DOCTOR_INFO,
+		       "cannot tell whether the system trusts it: no CA "
+		       "bundle found");
+	else if (has < 0)
+		report(d, DOCTOR_INFO, "cannot read %s: %s", bundle,
+		       strerror(errno));
+	else if (has > 0)
+		report(d, DOCTOR_OK, "trusted by the system store (%s)",
+		       bundle);
+	else
+		report(d, DOCTOR_BAD,
+		       "not trusted by the system store (%s): run `%sportier "
+		       "ca -d %s trust`",
+		       bundle, geteuid() == 0 ? "" : "sudo ", word);
+	ca_free(ca);
+}
+
+/* Is root one of the certificates of a PEM bundle? 1 yes, 0 no, -1 when
+ * the bundle cannot be read. */
+static int bundle_has(const char *bundle, X509 *root)
+{
+	FILE *fp = fopen(bundle, "re");
+	X509 *cert;
+	int found = 0;
+
+	if (fp == NULL)
+		return -1;
+	while (!found && (cert = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+		found = X509_cmp(cert, root) == 0;
+		X509_free(cert);
+	}
+	ERR_clear_error(); /* the end of the file reads as an error */
+	fclose(fp);
+	return found;
+}
+
+/* text as one shell word: as is when plain, else in single quotes. */
+static void shell_word(const char *text, char *buf, size_t len)
+{
+	bool plain =
+	    text[0] != '\0' &&
+	    strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR"
+	                 "STUVWXYZ0123456789/._-+=:,@") == strlen(text);
+
+	if (plain)
+		snprintf(buf, len, "%s", text);
+	else
+		snprintf(buf, len, "'%s'", text);
+}
