@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -134,6 +135,16 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
 static int tls_io_error(SSL *ssl, int r);
+static BIO *tls_socket_bio(int fd);
+static int tls_bio_read(BIO *b, char *buf, int len);
+
+/* The BIO of every TLS connection: OpenSSL's socket BIO, but with reads
+ * that say whether they emptied the socket (tls_read_short, in the thread
+ * that reads), so that tls_readv knows when to stop without one more
+ * read(2) to EAGAIN per request. */
+static BIO_METHOD *tls_bio_method;
+static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool tls_read_short;
 
 struct tls_server *tls_server_new(const struct config *cfg,
                                   const struct config_listener *cl,
@@ -220,6 +231,7 @@ void tls_server_unref(struct tls_server *t)
 
 SSL *tls_server_accept(struct tls_server *t, int fd)
 {
+	BIO *bio;
 	SSL *ssl;
 
 	/* SSL_new takes a reference on the context: a renewal may drop the
@@ -229,10 +241,12 @@ SSL *tls_server_accept(struct tls_server *t, int fd)
 	pthread_mutex_unlock(&t->lock);
 	if (ssl == NULL)
 		return NULL;
-	if (SSL_set_fd(ssl, fd) != 1) {
+	bio = tls_socket_bio(fd);
+	if (bio == NULL) {
 		SSL_free(ssl);
 		return NULL;
 	}
+	SSL_set_bio(ssl, bio, bio);
 	SSL_set_accept_state(ssl);
 	return ssl;
 }
@@ -280,11 +294,21 @@ ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
 
 		while (off < iov[i].iov_len) {
 			size_t got = 0;
-			int r = SSL_read_ex(ssl, (char *)iov[i].iov_base + off,
-			                    iov[i].iov_len - off, &got);
+			int r;
 
+			tls_read_short = false;
+			r = SSL_read_ex(ssl, (char *)iov[i].iov_base + off,
+			                iov[i].iov_len - off, &got);
 			if (r == 1) {
 				off += got;
+				/* Nothing left in OpenSSL, and its last read
+				 * emptied the socket: the next bytes bring an
+				 * edge, as after a short read of a plain
+				 * socket. */
+				if (tls_read_short && !SSL_has_pending(ssl)) {
+					*drained = true;
+					return (ssize_t)(total + off);
+				}
 				continue;
 			}
 			total += off;
@@ -779,6 +803,66 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	}
 	OPENSSL_cleanse(&k, sizeof(k));
 	return ret;
+}
+
+/* Make tls_bio_method: the socket BIO's functions, with tls_bio_read. */
+static void tls_bio_init(void)
+{
+	const BIO_METHOD *sock = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+	                                 BIO_TYPE_DESCRIPTOR,
+	                             "portier socket");
+
+	if (m == NULL || BIO_meth_set_write(m, BIO_meth_get_write(sock)) != 1 ||
+	    BIO_meth_set_read(m, tls_bio_read) != 1 ||
+	    BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) != 1 ||
+	    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) != 1 ||
+	    BIO_meth_set_create(m, BIO_meth_get_create(sock)) != 1 ||
+	    BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock)) != 1) {
+		BIO_meth_free(m);
+		return;
+	}
+	tls_bio_method = m;
+}
+
+/* A BIO for the socket fd (not closed with the BIO). */
+static BIO *tls_socket_bio(int fd)
+{
+	BIO *b;
+
+	pthread_once(&tls_bio_once, tls_bio_init);
+	if (tls_bio_method == NULL)
+		return BIO_new_socket(fd, BIO_NOCLOSE);
+	b = BIO_new(tls_bio_method);
+	if (b != NULL)
+		BIO_set_fd(b, fd, BIO_NOCLOSE);
+	return b;
+}
+
+/* read(2) for OpenSSL, noting whether it emptied the socket. */
+static int tls_bio_read(BIO *b, char *buf, int len)
+{
+	int fd = (int)BIO_get_fd(b, NULL);
+	ssize_t n;
+
+	if (buf == NULL || len <= 0)
+		return 0;
+	BIO_clear_retry_flags(b);
+	do
+		n = recv(fd, buf, (size_t)len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			BIO_set_retry_read(b);
+			tls_read_short = true;
+		}
+		return -1;
+	}
+	if (n == 0)
+		BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+	if (n < len)
+		tls_read_short = true;
+	return (int)n;
 }
 
 /* errno for a failed SSL_read_ex or SSL_write_ex; returns -1, or 0 at the
