@@ -83,7 +83,9 @@ static const char usage_text[] =
 	"            state directory; see `portier ca -h`\n"
 	"\n"
 	"signals: SIGTERM or SIGINT stop accepting and let connections\n"
-	"finish for up to 10 s (a second one stops at once).\n"
+	"finish for up to 10 s (a second one stops at once); SIGHUP reads\n"
+	"the file again (a bad one is refused, the running configuration\n"
+	"stays, and no connection is cut); SIGUSR1 reopens the access log.\n"
 	"exit status: 0 normal, 1 configuration error, 2 runtime error\n"
 	"(such as a port that cannot be bound).\n";
 
