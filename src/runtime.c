@@ -281,6 +281,7 @@ void runtime_free(struct runtime *rt)
 	if (shared->building != atomic_load(&shared->gen))
 		runtime_gen_unref(shared->building);
 	runtime_gen_unref(atomic_load(&shared->gen));
+	tls_forget_ca();
 	accesslog_close();
 	daemon_remove_pidfile(shared->pidfile);
 	free(shared->pidfile);

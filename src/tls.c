@@ -93,8 +93,6 @@ struct tls_server {
 	pthread_mutex_t lock;      /* guards fallback while it is renewed */
 	SSL_CTX *fallback;         /* the listener's certificate */
 	const struct config *cfg;  /* for renewals */
-	struct ca *ca;             /* tls = auto: kept for renewals, which
-	                              may come after root's rights are gone */
 	const struct config_listener *cl;
 	SSL_CTX **vhost_ctx;       /* per cfg->vhosts[i]; NULL: fallback */
 	const struct config_vhost *vhosts; /* cfg->vhosts, for indexing */
@@ -135,6 +133,7 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
 static int tls_io_error(SSL *ssl, int r);
+static struct ca *tls_local_ca(const char *dir, char *err, size_t errlen);
 static BIO *tls_socket_bio(int fd);
 static int tls_bio_read(BIO *b, char *buf, int len);
 
@@ -143,6 +142,14 @@ static int tls_bio_read(BIO *b, char *buf, int len);
  * that reads), so that tls_readv knows when to stop without one more
  * read(2) to EAGAIN per request. */
 static BIO_METHOD *tls_bio_method;
+
+/* The local CA of tls = auto, opened once and kept: renewals and reloads
+ * issue certificates after root's rights to its key file are gone. */
+static struct {
+	pthread_mutex_t lock;
+	char dir[4096];
+	struct ca *ca;
+} tls_ca = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool tls_read_short;
 
@@ -222,7 +229,6 @@ void tls_server_unref(struct tls_server *t)
 		SSL_CTX_free(t->vhost_ctx[i]);
 	free(t->vhost_ctx);
 	SSL_CTX_free(t->fallback);
-	ca_free(t->ca);
 	pthread_mutex_destroy(&t->lock);
 	route_table_free(t->names);
 	free(t->listener);
@@ -383,6 +389,14 @@ ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n)
 		total += off - skip;
 	}
 	return (ssize_t)total;
+}
+
+void tls_forget_ca(void)
+{
+	pthread_mutex_lock(&tls_ca.lock);
+	ca_free(tls_ca.ca);
+	tls_ca.ca = NULL;
+	pthread_mutex_unlock(&tls_ca.lock);
 }
 
 void tls_close_notify(SSL *ssl)
@@ -551,13 +565,11 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	}
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
-	if (t->ca == NULL && (t->ca = ca_open(dir, true, why, sizeof(why))) ==
-	                         NULL) {
+	if ((ca = tls_local_ca(dir, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
 		         why);
 		goto out;
 	}
-	ca = t->ca;
 	if (ca_issue(ca, names, nnames, &cert, &key, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
 		         why);
@@ -617,6 +629,28 @@ static void tls_local_names(const struct config_listener *cl,
 		memcpy(local->addrs[i], addrs[i].text, sizeof(addrs[i].text));
 		local->names[local->n++] = local->addrs[i];
 	}
+}
+
+/* The local CA in dir, opened (and made) the first time. Only worker 0
+ * issues certificates (start, reload, renewal), so the one it returns is
+ * not freed under anyone. */
+static struct ca *tls_local_ca(const char *dir, char *err, size_t errlen)
+{
+	struct ca *ca;
+
+	pthread_mutex_lock(&tls_ca.lock);
+	if (tls_ca.ca == NULL || strcmp(tls_ca.dir, dir) != 0) {
+		/* The first time, or a reload moved state_dir. */
+		ca = ca_open(dir, true, err, errlen);
+		if (ca != NULL) {
+			ca_free(tls_ca.ca);
+			tls_ca.ca = ca;
+			snprintf(tls_ca.dir, sizeof(tls_ca.dir), "%s", dir);
+		}
+	}
+	ca = strcmp(tls_ca.dir, dir) == 0 ? tls_ca.ca : NULL;
+	pthread_mutex_unlock(&tls_ca.lock);
+	return ca;
 }
 
 /* Warn about vhost names that the certificate chosen for them does not

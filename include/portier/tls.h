@@ -78,6 +78,9 @@ ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained);
  */
 ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n);
 
+/* Close the local CA that tls = auto keeps open (at the end). */
+void tls_forget_ca(void);
+
 /* Send close_notify, best effort: the write half is done. */
 void tls_close_notify(SSL *ssl);
 
