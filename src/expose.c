@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "portier/expose.h"
@@ -104,6 +105,7 @@ static char *expose_config(const struct expose_opts *o,
 static void expose_vhost_names(FILE *fp, const struct expose_opts *o);
 static void expose_banner(const struct expose_opts *o,
                           const struct expose_ports *p);
+static bool expose_serves(const struct addr *a, int family, const char *ip);
 static void expose_probe(const char *backend);
 static bool expose_clean(const char *what, const char *value);
 
@@ -460,36 +462,28 @@ static void expose_banner(const struct expose_opts *o,
 	char first[300] = "", url[300];
 
 	printf("portier: %s is open at\n", o->backend);
-	printf("  %s://localhost:%u/\n", scheme, p->site.port);
-	if (p->site.kind == ADDR_ANY || (p->site.kind == ADDR_INET &&
-	                                 lan_exposed(&p->site, 1))) {
-		naddrs = lan_addresses(addrs, LAN_MAX);
-		for (size_t i = 0; i < naddrs; i++) {
-			int family = addrs[i].family;
-			char bound[ADDR_STRLEN];
+	if (expose_serves(&p->site, AF_INET, "127.0.0.1") ||
+	    expose_serves(&p->site, AF_INET6, "::1"))
+		printf("  %s://localhost:%u/\n", scheme, p->site.port);
+	naddrs = lan_addresses(addrs, LAN_MAX);
+	for (size_t i = 0; i < naddrs; i++) {
+		int family = addrs[i].family;
 
-			/* A specific address: that one only. */
-			if (p->site.kind == ADDR_INET) {
-				addr_format(&p->site, bound, sizeof(bound));
-				if (strstr(bound, addrs[i].text) == NULL)
-					continue;
-			}
-			snprintf(url, sizeof(url),
-			         family == AF_INET6 ? "%s://[%s]:%u/"
-			                            : "%s://%s:%u/",
-			         scheme, addrs[i].text, p->site.port);
-			printf("  %s\n", url);
-			if (first[0] == '\0')
-				snprintf(first, sizeof(first), "%s", url);
-		}
+		if (!expose_serves(&p->site, family, addrs[i].text))
+			continue;
+		snprintf(url, sizeof(url),
+		         family == AF_INET6 ? "%s://[%s]:%u/" : "%s://%s:%u/",
+		         scheme, addrs[i].text, p->site.port);
+		printf("  %s\n", url);
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s", url);
 	}
 	for (size_t i = 0; i < o->nnames; i++)
 		printf("  %s://%s:%u/\n", scheme, o->names[i], p->site.port);
 	if (first[0] == '\0') {
 		printf("Only this machine can open it%s.\n",
-		       naddrs == 0 && p->site.kind == ADDR_ANY
-		           ? " (no network address found)"
-		           : " (listening on loopback)");
+		       lan_exposed(&p->site, 1) ? " (no network address found)"
+		                                : " (listening on loopback)");
 	} else {
 		char *qr = qr_text(first, o->invert);
 
@@ -502,10 +496,15 @@ static void expose_banner(const struct expose_opts *o,
 	if (o->tls) {
 		char host[INET6_ADDRSTRLEN + 2] = "localhost";
 
-		if (naddrs > 0)
+		for (size_t i = 0; i < naddrs; i++) {
+			if (!expose_serves(&p->plain, addrs[i].family,
+			                   addrs[i].text))
+				continue;
 			snprintf(host, sizeof(host),
-			         addrs[0].family == AF_INET6 ? "[%s]" : "%s",
-			         addrs[0].text);
+			         addrs[i].family == AF_INET6 ? "[%s]" : "%s",
+			         addrs[i].text);
+			break;
+		}
 		printf("\nA phone trusts this site once it has the local CA: "
 		       "open http://%s:%u" CA_PAGE_PATH " on it\n"
 		       "and follow the steps (iOS and Android). This "
@@ -516,6 +515,26 @@ static void expose_banner(const struct expose_opts *o,
 		printf("\nVisitors are asked for the user and password of "
 		       "--auth.\n");
 	printf("\nCtrl-C stops it.\n");
+}
+
+/* True when a listener bound to `a` answers on the address `ip` (text, of
+ * `family`): `*`, the wildcard of that family, or that very address. */
+static bool expose_serves(const struct addr *a, int family, const char *ip)
+{
+	unsigned char want[16], *have;
+
+	if (a->kind == ADDR_ANY)
+		return true;
+	if (a->kind != ADDR_INET || a->sa.sa.sa_family != family ||
+	    inet_pton(family, ip, want) != 1)
+		return false;
+	have = family == AF_INET
+	           ? (unsigned char *)&a->sa.sin.sin_addr
+	           : (unsigned char *)&a->sa.sin6.sin6_addr;
+	if (family == AF_INET ? a->sa.sin.sin_addr.s_addr == htonl(INADDR_ANY)
+	                      : IN6_IS_ADDR_UNSPECIFIED(&a->sa.sin6.sin6_addr))
+		return true;
+	return memcmp(have, want, family == AF_INET ? 4 : 16) == 0;
 }
 
 /* Warn when nothing answers on the backend yet; portier starts anyway,

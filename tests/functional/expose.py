@@ -1,0 +1,560 @@
+# SPDX-License-Identifier: MIT
+"""portier expose: a backend opened to the LAN with no configuration file.
+
+expose listens on *:8080 (*:8443 with --tls) and prints the LAN URLs of the
+machine, so its LAN behaviour is checked in a private network namespace:
+as root, with `unshare --net` working, the test runs itself again inside
+one (flag PORTIER_TEST_EXPOSE_NETNS), brings up `lo` and an interface lan0
+(a dummy, else one end of a veth pair) with 192.168.77.2/24 and
+fd00:77::2/64: nothing it does can reach a real network, and the namespace
+ends with the test's processes. Otherwise it runs the checks that loopback
+allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
+
+- every URL printed (localhost and, in the namespace, the LAN addresses of
+  both families) answers 200 from the backend;
+- the QR code decodes (zbarimg) to exactly the first LAN URL;
+- a taken 8080 is reported with the holder's program and pid and expose
+  moves to 8081, printing URLs with 8081; --listen on a taken port fails
+  with status 2 and names the holder;
+- a backend that does not answer yet gives a warning, expose keeps
+  running, and requests succeed once the backend is up;
+- --auth: 401 without credentials, 200 with them, also over LAN IPv6;
+- --host-header backend: the backend sees its own address as Host;
+- --tls: the https URLs verify against the local CA's root (made under
+  $XDG_STATE_HOME), plain HTTP on 8080 redirects to them and serves the
+  CA page and the root;
+- a 403 from Vite's host check makes expose print one hint;
+- SIGINT stops it with status 0.
+
+HOME and XDG_STATE_HOME are in the test's temp dir, so the local CA is
+never made in a real home.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from httptest import (EchoBackend, RawBackend, Reader, read_response,
+                      request, response_bytes)
+from lib import (LOOPBACK4, TestFailure, at_cleanup, check, check_equal,
+                 free_port, info, portier_path, run, run_portier, spawn,
+                 step, tmpdir, wait_until)
+import lib
+from qrtest import decode_terminal_qr
+
+# Set in the environment of the run inside the network namespace.
+NETNS_FLAG = "PORTIER_TEST_EXPOSE_NETNS"
+
+# The namespace's LAN interface and its addresses.
+LAN_IF = "lan0"
+LAN4 = "192.168.77.2"
+LAN6 = "fd00:77::2"
+
+# expose's default ports.
+HTTP_PORT = 8080
+HTTPS_PORT = 8443
+
+# What Vite's dev server answers a Host it does not allow (%s: the host).
+VITE_BLOCKED = ('Blocked request. This host ("%s") is not allowed.\n'
+                'To allow this host, add "%s" to `server.allowedHosts` in '
+                'vite.config.js.')
+
+# A process that holds a TCP port: argv host, port; prints "ready".
+HOLDER = """
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if ":" in host:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind((host, port))
+s.listen()
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+# --- the network namespace -------------------------------------------------
+
+
+def enter_netns():
+    """Run this test again inside a new network namespace (this process
+    becomes it, so its exit status is the test's); return why not when
+    that cannot be done. Returns None inside the namespace."""
+    if os.environ.get(NETNS_FLAG):
+        return None
+    if os.geteuid() != 0:
+        return "not running as root"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"no {tool} command"
+    try:
+        probe = subprocess.run(["unshare", "--net", "true"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unshare --net failed: {e}"
+    if probe.returncode != 0:
+        return f"unshare --net failed: {probe.stderr.strip()}"
+    sys.stdout.flush()
+    os.execvpe("unshare", ["unshare", "--net", "--", sys.executable,
+                           os.path.abspath(__file__), *sys.argv[1:]],
+               dict(os.environ, **{NETNS_FLAG: "1"}))
+    return "exec of unshare failed"
+
+
+def ip(*args):
+    """Run `ip ARGS`; None on success, else its error message."""
+    done = subprocess.run(["ip", *args], capture_output=True, text=True,
+                          timeout=10)
+    if done.returncode == 0:
+        return None
+    return f"ip {' '.join(args)}: {done.stderr.strip()}"
+
+
+def bindable(host):
+    """True when an address of this namespace can be bound (and so is
+    usable: an IPv6 address past duplicate detection)."""
+    return lib.port_is_free(host, 0)
+
+
+def setup_lan():
+    """In the namespace: lo up, and lan0 with LAN4 and (when IPv6 works)
+    LAN6. Returns (has IPv4 LAN, has IPv6 LAN, why the IPv4 or IPv6 part
+    is missing, or None)."""
+    why = ip("link", "set", "lo", "up")
+    if why:
+        raise TestFailure(f"cannot bring up lo in the namespace: {why}")
+    if ip("link", "add", LAN_IF, "type", "dummy"):
+        # No dummy driver: a veth pair, both ends up so that lan0 has a
+        # carrier.
+        why = (ip("link", "add", LAN_IF, "type", "veth", "peer", "name",
+                  LAN_IF + "p") or ip("link", "set", LAN_IF + "p", "up"))
+        if why:
+            return False, False, why
+    why = (ip("link", "set", LAN_IF, "up") or
+           ip("addr", "add", LAN4 + "/24", "dev", LAN_IF))
+    if why:
+        return False, False, why
+    if not wait_until(lambda: bindable(LAN4), 3):
+        return False, False, f"{LAN4} cannot be bound"
+    why = ip("addr", "add", LAN6 + "/64", "dev", LAN_IF, "nodad")
+    if why:
+        return True, False, why
+    if not wait_until(lambda: bindable(LAN6), 3):
+        return True, False, f"{LAN6} cannot be bound"
+    return True, True, None
+
+
+# --- portier expose --------------------------------------------------------
+
+
+class Expose(lib.Portier):
+    """`portier expose ARGS` running in the background, its stdout and
+    stderr in files, stopped (with its process group) at the end."""
+
+    def __init__(self, *args):
+        lib.Portier._count += 1
+        n = lib.Portier._count
+        self.conf = "portier expose " + " ".join(args)
+        self.stderr_path = os.path.join(tmpdir(), f"expose{n}.stderr")
+        self.stdout_path = os.path.join(tmpdir(), f"expose{n}.stdout")
+        cmd = [portier_path(), "expose", *args]
+        info("$ " + " ".join(cmd))
+        with open(self.stderr_path, "wb") as err, \
+                open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True, cwd=tmpdir())
+        lib._portiers.append(self)
+        at_cleanup(self.stop)
+
+    def wait_banner(self, timeout=10.0):
+        """Wait for the end of what expose prints when it runs; False when
+        it exits instead."""
+        def printed():
+            return "Ctrl-C stops it." in self.stdout() or not self.running()
+        wait_until(printed, timeout)
+        if not self.running():
+            return False
+        if "Ctrl-C stops it." not in self.stdout():
+            raise TestFailure(f"portier expose printed no banner in "
+                              f"{timeout} s:\n{self.stdout()}")
+        return True
+
+    def urls(self):
+        """The URLs of the banner, in order."""
+        lines = self.stdout().split("\n")
+        start = next(i for i, line in enumerate(lines)
+                     if line.endswith(" is open at"))
+        out = []
+        for line in lines[start + 1:]:
+            if not line.startswith("  "):
+                break
+            out.append(line.strip())
+        return out
+
+    def dump_log(self):
+        """Print stdout and stderr, so that a failure can be understood."""
+        print(f"\n-- stdout of {self.conf} (pid {self.pid}) --")
+        print(self.stdout().rstrip())
+        super().dump_log()
+
+
+def start_expose(listen, *args):
+    """Start `portier expose` with the options listen() returns, then
+    args, and wait for its banner; returns it and those options. When a
+    port it found free is taken before it binds it (by a test running in
+    parallel), it is started again with new options."""
+    for attempt in range(1, 4):
+        options = listen()
+        e = Expose(*options, *args)
+        if e.wait_banner():
+            return e, options
+        taken = e.proc.returncode == 2 and "already in use" in e.log()
+        if not taken or attempt == 3:
+            raise TestFailure(f"portier expose exited with status "
+                              f"{e.proc.returncode}:\n{e.log()}")
+        info("a port it found free was taken meanwhile; starting it again")
+
+
+def fetch(url, headers=(), ctx=None):
+    """GET url on a new connection (over TLS with ctx, which checks the
+    host name, for https); its Response."""
+    u = urllib.parse.urlsplit(url)
+    raw = socket.create_connection((u.hostname, u.port), timeout=10)
+    at_cleanup(raw.close)
+    sock = raw
+    if u.scheme == "https":
+        sock = ctx.wrap_socket(raw, server_hostname=u.hostname)
+    target = u.path + ("?" + u.query if u.query else "")
+    sock.sendall(request("GET", target or "/", u.netloc,
+                         [*headers, "Connection: close"]))
+    resp = read_response(Reader(sock))
+    sock.close()
+    if resp is None:
+        raise TestFailure(f"{url}: the connection closed with no response")
+    return resp
+
+
+def basic(user, password):
+    """An Authorization field for HTTP basic authentication."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return f"Authorization: Basic {token}"
+
+
+def hold_port(host, port):
+    """A python process listening on (host, port); returns (its Popen,
+    its program name as /proc shows it)."""
+    proc = spawn([sys.executable, "-c", HOLDER, host, str(port)])
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        raise TestFailure(f"the process meant to hold port {port} did not "
+                          "start")
+    with open(f"/proc/{proc.pid}/comm") as f:
+        comm = f.read().strip()
+    info(f"pid {proc.pid} ({comm}) listens on {lib.fmt_addr(host, port)}")
+    return proc, comm
+
+
+def end(proc):
+    """Kill a process that spawn() started, now."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+# --- the checks ------------------------------------------------------------
+
+
+class Test:
+    """The checks, with what the environment allows: `lan4` and `lan6`
+    when the LAN addresses of the namespace exist."""
+
+    def __init__(self, lan4, lan6):
+        self.lan4 = lan4
+        self.lan6 = lan6
+        self.skipped = []
+
+    def listen(self):
+        """The --listen options: none (the default *:8080) in the
+        namespace, an ephemeral loopback port elsewhere."""
+        if self.lan4:
+            return []
+        return ["--listen", f"{LOOPBACK4}:{free_port()}"]
+
+    def expected_urls(self, port, scheme="http"):
+        """The URLs expose should print for a site on `port`."""
+        urls = [f"{scheme}://localhost:{port}/"]
+        if self.lan4:
+            urls.append(f"{scheme}://{LAN4}:{port}/")
+        if self.lan6:
+            urls.append(f"{scheme}://[{LAN6}]:{port}/")
+        return urls
+
+    def skipping(self, what):
+        info(f"SKIPPED: {what}")
+        self.skipped.append(what)
+
+    def main_url(self, e):
+        """The LAN IPv4 URL of e, or its localhost one outside the
+        namespace."""
+        return e.urls()[1 if self.lan4 else 0]
+
+    def site_port(self, args):
+        """The port of the site that `args` (from listen()) asks for."""
+        return int(args[1].rsplit(":", 1)[1]) if args else HTTP_PORT
+
+    def urls_answer(self):
+        step("no configuration file: every URL printed answers 200 from "
+             "the backend")
+        app = EchoBackend("app")
+        e, args = start_expose(self.listen, str(app.port))
+        urls = e.urls()
+        for url in urls:
+            info(f"printed: {url}")
+        check_equal(urls, self.expected_urls(self.site_port(args)),
+                    "the URLs printed: localhost" +
+                    (" and the LAN addresses" if self.lan4 else ""))
+        if not self.lan4:
+            check("Only this machine can open it (listening on loopback)."
+                  in e.stdout(), "it says only this machine can open it")
+        for url in urls:
+            resp = fetch(url)
+            check(resp.status == 200 and resp.json()["name"] == "app",
+                  f"{url} answers 200 from the backend", repr(resp))
+        e.stop()
+        return e, urls
+
+    def qr_code(self, e, urls):
+        step("the QR code decodes to the first LAN URL")
+        if not self.lan4:
+            self.skipping("the QR code (no LAN address outside a network "
+                          "namespace)")
+            return
+        check(f"Scan with a phone on the same network to open {urls[1]}:"
+              in e.stdout(), f"the text above the QR code names {urls[1]}")
+        check_equal(decode_terminal_qr(e.stdout()), urls[1],
+                    "zbarimg reads exactly the first LAN URL")
+
+    def port_taken(self):
+        step("a taken port: expose says who holds it")
+        app = EchoBackend("app")
+        if self.lan4:
+            holder, comm = hold_port("::", HTTP_PORT)
+            pid = holder.pid
+            e, _ = start_expose(lambda: [], str(app.port))
+            line = e.wait_log("trying port 8081", timeout=0)
+            check(line is not None, "expose says 8080 is taken and tries "
+                  "8081", e.log())
+            info(f"stderr: {line}")
+            check(str(pid) in line and comm in line,
+                  f"the line names the holder: pid {pid} ({comm})")
+            check_equal(e.urls(), self.expected_urls(HTTP_PORT + 1),
+                        "the URLs printed use 8081")
+            resp = fetch(f"http://{LAN4}:{HTTP_PORT + 1}/")
+            check_equal(resp.status, 200, "a LAN request on 8081 is "
+                        "answered")
+            e.stop()
+            listen, port = f"*:{HTTP_PORT}", HTTP_PORT
+        else:
+            self.skipping("moving from a taken 8080 to 8081 (needs a "
+                          "network namespace)")
+            port = free_port()
+            holder, comm = hold_port(LOOPBACK4, port)
+            pid = holder.pid
+            listen = f"{LOOPBACK4}:{port}"
+        done = run_portier("expose", "--listen", listen, str(app.port))
+        info(f"stderr: {done.stderr.strip()}")
+        check_equal(done.returncode, 2, f"--listen {listen} (taken) exits "
+                    "with status 2")
+        check(str(pid) in done.stderr and comm in done.stderr,
+              f"the message names the holder: pid {pid} ({comm})")
+        end(holder)
+
+    def backend_late(self):
+        step("a backend not answering yet: a warning, then requests "
+             "succeed once it is up")
+        port = free_port()
+        e, _ = start_expose(self.listen, str(port))
+        line = e.wait_log("nothing answers", timeout=3)
+        check(line is not None, "stderr warns that nothing answers on the "
+              "backend", e.log())
+        info(f"stderr: {line}")
+        check(str(port) in line, "the warning names the backend's port")
+        url = self.main_url(e)
+        resp = fetch(url)
+        info(f"before the backend starts: {resp.status_line}")
+        check(e.running(), "expose keeps running")
+        EchoBackend("late", port=port)
+
+        def answered():
+            r = fetch(url)
+            return r if r.status == 200 else None
+        resp = wait_until(answered, 5, interval=0.2)
+        check(resp is not None and resp.json()["name"] == "late",
+              f"once the backend is up, {url} answers 200 from it")
+        e.stop()
+
+    def auth(self):
+        step("--auth: 401 without credentials, 200 with them")
+        app = EchoBackend("app")
+        e, _ = start_expose(self.listen, "--auth", "ada:s3cret", str(app.port))
+        urls = e.urls()
+        if not self.lan6:
+            self.skipping("--auth over the LAN IPv6 URL")
+        for url in urls:
+            resp = fetch(url)
+            check_equal(resp.status, 401, f"{url} without credentials: 401")
+            check("basic" in resp.headers.get("www-authenticate", "").lower(),
+                  "   with WWW-Authenticate: Basic")
+            resp = fetch(url, [basic("ada", "wrong")])
+            check_equal(resp.status, 401, f"{url} with a wrong password: "
+                        "401")
+            resp = fetch(url, [basic("ada", "s3cret")])
+            check(resp.status == 200 and resp.json()["name"] == "app",
+                  f"{url} with the credentials: 200 from the backend",
+                  repr(resp))
+        e.stop()
+
+    def host_header(self):
+        step("--host-header backend: the backend receives its own address "
+             "as Host")
+        app = EchoBackend("app")
+        own = f"{LOOPBACK4}:{app.port}"
+        e, _ = start_expose(self.listen, "--host-header", "backend", own)
+        for url in e.urls():
+            resp = fetch(url)
+            check_equal(resp.status, 200, f"{url} answers 200")
+            check_equal(app.requests[-1].headers.get("host"), own,
+                        "   the backend received Host: " + own)
+        e.stop()
+
+    def tls(self):
+        step("--tls: the https URLs verify against the local CA, plain "
+             "HTTP redirects and offers the CA")
+        app = EchoBackend("app")
+        e, args = start_expose(self.listen, "--tls", str(app.port))
+        https_port = self.site_port(args) if args else HTTPS_PORT
+        urls = e.urls()
+        check_equal(urls, self.expected_urls(https_port, "https"),
+                    "the https URLs printed")
+        root = os.path.join(os.environ["XDG_STATE_HOME"], "portier",
+                            "ca.pem")
+        check(os.path.exists(root), "the local CA is under "
+              "$XDG_STATE_HOME/portier")
+        ctx = ssl.create_default_context(cafile=root)
+        check(ctx.check_hostname, "the client checks the host name")
+        for url in urls:
+            resp = fetch(url, ctx=ctx)
+            check(resp.status == 200 and resp.json()["name"] == "app",
+                  f"{url} verifies and answers 200 from the backend",
+                  repr(resp))
+        m = re.search(r"open (http://\S+)/portier-ca on it", e.stdout())
+        check(m is not None, "the banner says where a phone gets the CA",
+              e.stdout())
+        plain = m.group(1)
+        if self.lan4:
+            check_equal(plain, f"http://{LAN4}:{HTTP_PORT}",
+                        "the CA page is on the LAN IPv4 address, port 8080")
+        host = urllib.parse.urlsplit(plain).netloc.rsplit(":", 1)[0]
+        resp = fetch(plain + "/some/page?x=1")
+        check_equal((resp.status, resp.headers.get("location")),
+                    (301, f"https://{host}:{https_port}/some/page?x=1"),
+                    f"{plain}/some/page?x=1 redirects (301) to https")
+        with open(root) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        resp = fetch(plain + "/portier-ca")
+        check_equal(resp.status, 200, f"{plain}/portier-ca answers 200")
+        check(resp.headers.get("content-type", "").startswith("text/html")
+              and b"<html" in resp.body, "   with an HTML page")
+        fingerprint = ":".join(f"{b:02X}" for b in
+                               hashlib.sha256(der).digest())
+        check(fingerprint.encode() in resp.body,
+              "   that shows the root's SHA-256 fingerprint")
+        resp = fetch(plain + "/portier-ca.der")
+        check(resp.status == 200 and resp.body == der,
+              f"{plain}/portier-ca.der is the root (DER)", repr(resp))
+        e.stop()
+
+    def vite_hint(self):
+        step("a 403 from Vite's host check: one hint about "
+             "server.allowedHosts")
+
+        def blocked(req, conn):
+            host = req.headers.get("host", "").rsplit(":", 1)[0]
+            body = (VITE_BLOCKED % (host, host)).encode()
+            return response_bytes(403, "Forbidden",
+                                  ["Content-Type: text/plain"], body)
+        vite = RawBackend(blocked)
+        e, _ = start_expose(self.listen, str(vite.port))
+        url = self.main_url(e)
+        for _ in range(3):
+            resp = fetch(url)
+            check(resp.status == 403 and b"server.allowedHosts" in
+                  resp.body, f"{url}: Vite's 403 reaches the client")
+        line = e.wait_log("server.allowedHosts", timeout=3)
+        check(line is not None, "expose prints a hint that mentions "
+              "server.allowedHosts", e.log())
+        info(f"stderr: {line}")
+        check_equal(len(e.log_lines("server.allowedHosts")), 1,
+                    "the hint is printed once for three 403s")
+        e.stop()
+
+    def sigint(self):
+        step("SIGINT stops expose with status 0")
+        app = EchoBackend("app")
+        e, _ = start_expose(self.listen, str(app.port))
+        check_equal(fetch(e.urls()[0]).status, 200, "a request is answered "
+                    "(its connection closed since)")
+        started = time.monotonic()
+        e.send_signal(signal.SIGINT)
+        status = e.wait_exit(5)
+        check(status is not None, "expose exits within 5 s of SIGINT")
+        info(f"exited after {time.monotonic() - started:.2f} s")
+        check_equal(status, 0, "exit status 0")
+
+
+def main():
+    for name in ("home", "state"):
+        os.makedirs(os.path.join(tmpdir(), name))
+    os.environ["HOME"] = os.path.join(tmpdir(), "home")
+    os.environ["XDG_STATE_HOME"] = os.path.join(tmpdir(), "state")
+    lan4 = lan6 = False
+    if NETNS_FLAG in os.environ:
+        step("a private network namespace with a LAN interface")
+        lan4, lan6, why = setup_lan()
+        have = [a for a, ok in ((LAN4, lan4), (LAN6, lan6)) if ok]
+        info(f"lo is up; {LAN_IF}: {', '.join(have) or 'no address'}")
+        if why:
+            info(f"not all of the LAN: {why}")
+    else:
+        why = WHY_NO_NETNS
+    t = Test(lan4, lan6)
+    if not lan4:
+        t.skipping(f"every LAN URL and the default port ({why}); the "
+                   "checks use --listen 127.0.0.1:PORT")
+    e, urls = t.urls_answer()
+    t.qr_code(e, urls)
+    t.port_taken()
+    t.backend_late()
+    t.auth()
+    t.host_header()
+    t.tls()
+    t.vite_hint()
+    t.sigint()
+    if t.skipped:
+        step("skipped")
+        for what in t.skipped:
+            info(what)
+
+
+WHY_NO_NETNS = enter_netns()
+run(main)
