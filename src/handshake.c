@@ -28,6 +28,7 @@
 #include "portier/config.h"
 #include "portier/listener.h"
 #include "portier/log.h"
+#include "portier/metrics.h"
 #include "portier/runtime.h"
 #include "portier/session.h"
 #include "portier/tls.h"
@@ -45,6 +46,7 @@ struct handshake {
 	} peer;
 	socklen_t salen;
 	struct timeval deadline; /* end of the time allowed */
+	int64_t started_ms;      /* unix time in ms of the accept */
 	int fd;
 };
 
@@ -73,6 +75,13 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 	memcpy(&h->peer, sa, h->salen);
 	LIST_INSERT_HEAD(&handshake_list, h, entry);
 	handshake_live++;
+	{
+		struct timeval now;
+
+		event_base_gettimeofday_cached(
+		    runtime_base(listener_runtime(l)), &now);
+		h->started_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	}
 	h->ssl = tls_server_accept(listener_tls(l), fd);
 	h->ev = event_new(runtime_base(listener_runtime(l)), fd, 0,
 	                  handshake_cb, h);
@@ -90,6 +99,27 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 size_t handshake_count(void)
 {
 	return handshake_live;
+}
+
+size_t handshake_describe(struct metrics_conn *out, size_t max, size_t *total)
+{
+	struct handshake *h;
+	size_t n = 0;
+
+	*total += handshake_live;
+	for (h = LIST_FIRST(&handshake_list); h != NULL && n < max;
+	     h = LIST_NEXT(h, entry)) {
+		struct metrics_conn *c = &out[n++];
+
+		memset(c, 0, sizeof(*c));
+		addr_format_sa(&h->peer.sa, h->salen, c->client,
+		               sizeof(c->client));
+		snprintf(c->listener, sizeof(c->listener), "%s",
+		         listener_config(h->listener)->name);
+		c->state = "handshake";
+		c->started_ms = h->started_ms;
+	}
+	return n;
 }
 
 void handshake_close_all(void)
@@ -113,6 +143,7 @@ static void handshake_step(struct handshake *h)
 		SSL *ssl = h->ssl;
 
 		h->ssl = NULL;
+		metrics_add(&listener_metrics(l)->tls_ok, 1);
 		session_begin(l, h->fd, ssl, &h->peer.sa, h->salen);
 		handshake_free(h, false);
 		return;
@@ -156,6 +187,7 @@ static void handshake_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
+		metrics_add(&listener_metrics(h->listener)->tls_failed, 1);
 		if (log_enabled(LOG_LEVEL_INFO)) {
 			char client[ADDR_STRLEN];
 
@@ -189,6 +221,7 @@ static void handshake_failed(struct handshake *h, int r)
 	enum log_level level = LOG_LEVEL_INFO;
 	char client[ADDR_STRLEN], why[256];
 
+	metrics_add(&listener_metrics(h->listener)->tls_failed, 1);
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
 		/* Best effort: the socket has room for a few bytes. */

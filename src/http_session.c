@@ -27,6 +27,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -44,6 +45,7 @@
 #include "portier/http_forward.h"
 #include "portier/listener.h"
 #include "portier/log.h"
+#include "portier/metrics.h"
 #include "portier/proxyproto.h"
 #include "portier/relay.h"
 #include "portier/route.h"
@@ -101,6 +103,10 @@ struct http_session {
 	uint64_t resp_left; /* response body bytes still to forward */
 	uint64_t bytes_in;  /* from the client, this request */
 	uint64_t bytes_out; /* to the client, this request */
+	uint64_t conn_in;   /* ... the requests before it */
+	uint64_t conn_out;
+	uint64_t req_start_us; /* when the request's head came (monotonic) */
+	int64_t started_ms;    /* when the connection came (unix ms) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -132,6 +138,7 @@ struct http_session {
 	uint8_t lingering;   /* HS_FINISH: write side shut, reading to EOF */
 	uint8_t retries;
 	uint8_t fresh;	     /* the next backend connection is a new one */
+	uint8_t req_open;    /* a request is under way, not counted yet */
 	uint32_t retry_len;
 };
 
@@ -195,6 +202,9 @@ static void hs_host_check_hint(struct http_session *s, const char *body,
                                size_t len);
 static void hs_timeout(struct http_session *s);
 static void hs_log_request(struct http_session *s);
+static void hs_open_request(struct http_session *s);
+static void hs_count_request(struct http_session *s);
+static uint64_t hs_now_us(void);
 static void hs_reset_request(struct http_session *s);
 static int hs_arm(struct http_session *s, unsigned ms);
 static ssize_t hs_recv(int fd, SSL *ssl, struct evbuffer **buf, size_t max,
@@ -233,6 +243,12 @@ void http_session_start(struct listener *l, int fd, SSL *ssl,
 	s->cev = event_new(runtime_base(rt), fd, RELAY_EVENTS, hs_client_cb, s);
 	s->last_active = hs_now(s);
 	s->head_start = s->last_active;
+	{
+		struct timeval tv;
+
+		event_base_gettimeofday_cached(runtime_base(rt), &tv);
+		s->started_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	}
 	s->head_timer = 1;
 	if (s->cev == NULL ||
 	    hs_arm(s, runtime_global(rt)->timeout_header_ms) < 0) {
@@ -251,6 +267,41 @@ void http_session_start(struct listener *l, int fd, SSL *ssl,
 size_t http_session_count(void)
 {
 	return hs_live;
+}
+
+size_t http_session_describe(struct metrics_conn *out, size_t max,
+                             size_t *total)
+{
+	struct http_session *s;
+	size_t n = 0;
+
+	*total += hs_live;
+	for (s = LIST_FIRST(&hs_list); s != NULL && n < max;
+	     s = LIST_NEXT(s, entry)) {
+		struct metrics_conn *c = &out[n++];
+
+		addr_format_sa(&s->peer.sa, sizeof(s->peer), c->client,
+		               sizeof(c->client));
+		snprintf(c->listener, sizeof(c->listener), "%s",
+		         listener_config(s->listener)->name);
+		snprintf(c->vhost, sizeof(c->vhost), "%s",
+		         s->vhost != NULL ? s->vhost->name : "");
+		snprintf(c->backend, sizeof(c->backend), "%s",
+		         s->upstream != NULL ? s->upstream->name : "");
+		c->state = s->state == HS_TUNNEL     ? "upgraded"
+		           : s->state == HS_EXCHANGE ? "request"
+		           : s->state == HS_FINISH   ? "closing"
+		           : s->cin != NULL          ? "reading"
+		                                     : "idle";
+		c->bytes_in = s->conn_in + (s->req_open ? s->bytes_in : 0);
+		c->bytes_out = s->conn_out + (s->req_open ? s->bytes_out : 0);
+		if (s->relay != NULL) {
+			c->bytes_in += s->relay->nread[RELAY_CLIENT];
+			c->bytes_out += s->relay->nread[RELAY_BACKEND];
+		}
+		c->started_ms = s->started_ms;
+	}
+	return n;
 }
 
 void http_session_close_all(void)
@@ -302,6 +353,9 @@ static void hs_backend_cb(struct backend *b, short what, void *arg)
 	if (what & BACKEND_FAILED) {
 		char why[2 * ADDR_STRLEN + 128];
 
+		metrics_backend_result(
+		    listener_backend_metrics(s->listener, s->upstream),
+		    b->error);
 		backend_describe_error(b, why, sizeof(why));
 		if (hs_bad_gateway(s, b->error == ETIMEDOUT ? 504 : 502, why) >=
 		    0)
@@ -319,6 +373,8 @@ static void hs_backend_cb(struct backend *b, short what, void *arg)
 		                     (g->timeout_idle_ms % 1000) * 1000};
 
 		s->b_connected = 1;
+		metrics_backend_result(
+		    listener_backend_metrics(s->listener, s->upstream), 0);
 		if (backend_set_timeout(b, g->timeout_idle_ms ? &tv : NULL) <
 		    0) {
 			(void)hs_bad_gateway(s, 502, strerror(errno));
@@ -536,6 +592,7 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 	bool routed;
 
 	hs_reset_request(s);
+	hs_open_request(s);
 	s->requests++;
 	s->bytes_in = n;
 	s->head_timer = 0;
@@ -760,6 +817,9 @@ static int hs_connect(struct http_session *s)
 	if (s->b == NULL)
 		return hs_answer(s, 500, false, "out of memory");
 	if (s->b->failed) {
+		metrics_backend_result(
+		    listener_backend_metrics(s->listener, s->upstream),
+		    s->b->error);
 		backend_describe_error(s->b, why, sizeof(why));
 		return hs_bad_gateway(s, 502, why);
 	}
@@ -773,6 +833,8 @@ static int hs_connect(struct http_session *s)
 			return hs_bad_gateway(s, 502, strerror(errno));
 	} else if (!s->b->connecting) {
 		s->b_connected = 1;
+		metrics_backend_result(
+		    listener_backend_metrics(s->listener, s->upstream), 0);
 	}
 	if (!s->b->reused &&
 	    listener_config(s->listener)->proxy_protocol != CONFIG_PROXY_OFF &&
@@ -1452,6 +1514,12 @@ static int hs_answer_page(struct http_session *s, struct http_error_page *page,
 		hs_close(s);
 		return -1;
 	}
+	if (s->state == HS_HEAD && !s->req_open) {
+		/* Refused before a head could be parsed: a request of its
+		 * own, with none of the facts of the one before. */
+		hs_reset_request(s);
+		hs_open_request(s);
+	}
 	page->html = s->html;
 	page->head_only = s->method_head;
 	page->close = !keep || !s->client_keep;
@@ -1644,9 +1712,12 @@ static void hs_timeout(struct http_session *s)
 	}
 }
 
-/* Write the access log entry of the current request, once. */
+/* The current request ended: count it and write its access log entry,
+ * once. */
 static void hs_log_request(struct http_session *s)
 {
+	if (s->req_open)
+		hs_count_request(s);
 	if (s->log == NULL)
 		return;
 	accesslog_end(s->log, s->vhost ? s->vhost->name : NULL,
@@ -1655,11 +1726,31 @@ static void hs_log_request(struct http_session *s)
 	s->log = NULL;
 }
 
+/* A request begins now: it is counted when it ends. */
+static void hs_open_request(struct http_session *s)
+{
+	s->req_open = 1;
+	s->req_start_us = hs_now_us();
+}
+
+/* Count the request that ends in its listener's and vhost's counters. */
+static void hs_count_request(struct http_session *s)
+{
+	uint64_t now = hs_now_us();
+
+	s->req_open = 0;
+	s->conn_in += s->bytes_in;
+	s->conn_out += s->bytes_out;
+	metrics_request(listener_metrics(s->listener),
+	                listener_vhost_metrics(s->listener, s->vhost),
+	                s->status, s->bytes_in, s->bytes_out,
+	                now > s->req_start_us ? now - s->req_start_us : 0);
+}
+
 /* Forget the facts of the previous request. */
 static void hs_reset_request(struct http_session *s)
 {
-	if (s->log != NULL)
-		hs_log_request(s);
+	hs_log_request(s);
 	s->vhost = NULL;
 	s->upstream = NULL;
 	s->status = 0;
@@ -1929,13 +2020,22 @@ static uint32_t hs_now(const struct http_session *s)
 	                  (uint64_t)tv.tv_usec / 1000);
 }
 
+/* A monotonic clock in microseconds: the loop's cached time ticks too
+ * coarsely for request durations. */
+static uint64_t hs_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* The one way a session ends. */
 static void hs_close(struct http_session *s)
 {
 	struct listener *l = s->listener;
 
-	if (s->log != NULL)
-		hs_log_request(s);
+	hs_log_request(s);
 	SSL_free(s->ssl);
 	close(s->cfd);
 	if (s->cev != NULL)

@@ -30,6 +30,7 @@
 #include "portier/backend.h"
 #include "portier/config.h"
 #include "portier/log.h"
+#include "portier/metrics.h"
 #include "portier/portdiag.h"
 #include "portier/route.h"
 #include "portier/runtime.h"
@@ -50,6 +51,16 @@ struct listener {
 	struct evconnlistener **socks;
 	size_t nsocks;
 	struct event *retry; /* re-enables accepting after EMFILE */
+	/* This worker's counters: the listener's, its backend's, one per
+	 * upstream of the route table (same index), one per vhost of the
+	 * configuration (same index; NULL for those that do not serve it)
+	 * and the last for requests no vhost serves. */
+	struct metrics_listener *metrics;
+	struct metrics_backend *backend_metrics;
+	struct metrics_backend **route_metrics;
+	struct upstream *route_ups;
+	size_t nroute_ups;
+	struct metrics_vhost **vhost_metrics;
 	time_t log_second;   /* second of the counts below */
 	unsigned logged;     /* refusal messages logged in log_second */
 	unsigned suppressed; /* ... and left out */
@@ -66,6 +77,7 @@ static void listener_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void listener_log_throttled(struct listener *l, enum log_level level,
                                    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int listener_metrics_init(struct listener *l);
 
 struct listener *listener_new(struct runtime *rt,
                               const struct config_listener *cfg, char *err,
@@ -90,6 +102,8 @@ struct listener *listener_new(struct runtime *rt,
 		if (l->routes == NULL)
 			goto nomem;
 	}
+	if (listener_metrics_init(l) < 0)
+		goto nomem;
 	/* Two sockets at most per address (`*` and localhost). */
 	l->socks = calloc(cfg->nbinds * 2, sizeof(*l->socks));
 	if (l->socks == NULL)
@@ -167,6 +181,8 @@ void listener_unref(struct listener *l)
 			backend_close_idle_of(&ups[i]);
 	}
 	route_table_free(l->routes);
+	free(l->route_metrics);
+	free(l->vhost_metrics);
 	free(l->socks);
 	runtime_gen_unref(l->gen);
 	free(l);
@@ -199,7 +215,68 @@ struct runtime *listener_runtime(const struct listener *l)
 
 void listener_session_closed(struct listener *l)
 {
+	metrics_add(&l->metrics->closed, 1);
 	runtime_session_closed(l->rt, l->gen, l->cfg);
+}
+
+struct metrics_listener *listener_metrics(const struct listener *l)
+{
+	return l->metrics;
+}
+
+struct metrics_vhost *listener_vhost_metrics(const struct listener *l,
+                                             const struct config_vhost *v)
+{
+	const struct config *cfg = runtime_gen_config(l->gen);
+
+	return l->vhost_metrics[v != NULL ? (size_t)(v - cfg->vhosts)
+	                                  : cfg->nvhosts];
+}
+
+struct metrics_backend *listener_backend_metrics(const struct listener *l,
+                                                 const struct upstream *up)
+{
+	if (up == &l->upstream)
+		return l->backend_metrics;
+	return l->route_metrics[up - l->route_ups];
+}
+
+/* Take this worker's counter blocks for the listener, its vhosts and its
+ * backends: the hot path then only follows pointers. */
+static int listener_metrics_init(struct listener *l)
+{
+	const struct config *cfg = runtime_gen_config(l->gen);
+	unsigned w = runtime_index(l->rt);
+
+	l->metrics = metrics_listener_get(l->cfg->name, w);
+	if (l->metrics == NULL)
+		return -1;
+	if (l->cfg->has_backend && (l->backend_metrics = metrics_backend_get(
+	                                l->upstream.name, w)) == NULL)
+		return -1;
+	if (l->routes == NULL)
+		return 0;
+	l->route_ups = route_upstreams(l->routes, &l->nroute_ups);
+	l->route_metrics = calloc(l->nroute_ups + 1, sizeof(*l->route_metrics));
+	l->vhost_metrics = calloc(cfg->nvhosts + 1, sizeof(*l->vhost_metrics));
+	if (l->route_metrics == NULL || l->vhost_metrics == NULL)
+		return -1;
+	for (size_t i = 0; i < l->nroute_ups; i++) {
+		l->route_metrics[i] =
+		    metrics_backend_get(l->route_ups[i].name, w);
+		if (l->route_metrics[i] == NULL)
+			return -1;
+	}
+	for (size_t i = 0; i < cfg->nvhosts; i++) {
+		if (!route_serves(&cfg->vhosts[i], l->cfg))
+			continue;
+		l->vhost_metrics[i] =
+		    metrics_vhost_get(l->cfg->name, cfg->vhosts[i].name, w);
+		if (l->vhost_metrics[i] == NULL)
+			return -1;
+	}
+	l->vhost_metrics[cfg->nvhosts] = metrics_vhost_get(l->cfg->name, "", w);
+	return l->vhost_metrics[cfg->nvhosts] != NULL ? 0 : -1;
 }
 
 /* Bind one configured address: `*` and localhost stand for two sockets. */
@@ -340,6 +417,7 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	         !cidr_match_any(cfg->allow.blocks, cfg->allow.n, sa))
 		rule = "allow";
 	if (rule != NULL) {
+		metrics_add(&l->metrics->refused_acl, 1);
 		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
 		listener_log_throttled(l, LOG_LEVEL_INFO,
 		                       "client=%s listener=%s: denied by the "
@@ -352,6 +430,7 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	if (admit != RUNTIME_ADMITTED) {
 		bool global = admit == RUNTIME_FULL;
 
+		metrics_add(&l->metrics->refused_limit, 1);
 		addr_format_sa(sa, (socklen_t)salen, client, sizeof(client));
 		listener_log_throttled(
 		    l, LOG_LEVEL_WARN,
@@ -363,6 +442,7 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	metrics_add(&l->metrics->accepted, 1);
 	session_start(l, fd, sa, (socklen_t)salen);
 }
 

@@ -4,12 +4,15 @@
  * worker, each with its own listening sockets (SO_REUSEPORT when there are
  * several, so that the kernel spreads new connections), its own sessions,
  * and nothing else shared but the read-only configuration and the
- * connection counters that max_connections applies to.
+ * connection counters that max_connections applies to (the counters of
+ * the status page are per worker, summed when read: metrics.c).
  *
- * Worker 0 runs in the main thread and owns the signals. A graceful stop
- * closes every listening socket at once (new clients are refused by the
- * kernel, not left waiting) and lets open connections finish for up to
- * RUNTIME_DRAIN_SECONDS; the other workers hear of it through a pipe.
+ * Worker 0 runs in the main thread and owns the signals and the admin
+ * server. A graceful stop closes every listening socket at once (new
+ * clients are refused by the kernel, not left waiting) and lets open
+ * connections finish for up to RUNTIME_DRAIN_SECONDS; the other workers
+ * hear of it through a pipe, the same one that brings them the admin
+ * server's requests for a snapshot of their live connections.
  */
 #include "config.h"
 
@@ -30,10 +33,12 @@
 
 #include "portier/runtime.h"
 #include "portier/accesslog.h"
+#include "portier/admin.h"
 #include "portier/config.h"
 #include "portier/daemon.h"
 #include "portier/listener.h"
 #include "portier/log.h"
+#include "portier/metrics.h"
 #include "portier/session.h"
 #include "portier/tls.h"
 #include "portier/udp.h"
@@ -81,6 +86,8 @@ struct runtime {
 	int order_pipe[2];
 	struct event *drain; /* end of the graceful stop */
 	struct event *renew; /* worker 0: tls = auto certificate renewal */
+	struct admin *admin; /* worker 0: the status page, or NULL */
+	uint64_t described;  /* the last snapshot asked of it (by worker 0) */
 	pthread_t thread;
 	bool thread_started;
 	bool stopping;
@@ -93,6 +100,7 @@ struct runtime {
 #define RUNTIME_ORDER_STOP 's' /* stop accepting and drain */
 #define RUNTIME_ORDER_NOW  'n' /* close everything now */
 #define RUNTIME_ORDER_SWITCH 'r' /* run the listeners of a reload */
+#define RUNTIME_ORDER_DESCRIBE 'd' /* snapshot the live connections */
 
 static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
                                            size_t errlen);
@@ -146,6 +154,11 @@ struct runtime *runtime_new(struct config *cfg)
 	for (size_t i = 0; i < cfg->notes.n; i++)
 		log_warn("%s", cfg->notes.v[i]);
 	runtime_raise_nofile(cfg);
+	if (metrics_init(shared->nworkers) < 0) {
+		log_error("out of memory");
+		config_free(cfg);
+		goto err;
+	}
 	if (accesslog_open(&cfg->global, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		config_free(cfg);
@@ -167,10 +180,18 @@ struct runtime *runtime_new(struct config *cfg)
 		}
 	}
 	shared->building = NULL;
+	if (cfg->global.has_admin &&
+	    (main_rt->admin = admin_new(main_rt, &cfg->global.admin, err,
+	                                sizeof(err))) == NULL) {
+		log_error("%s", err);
+		goto err;
+	}
 	/* No thread runs yet: every worker's listeners start from here. */
 	for (unsigned i = 0; i < shared->nworkers; i++)
 		runtime_set_start(&shared->workers[i],
 		                  &shared->workers[i].set);
+	if (main_rt->admin != NULL && admin_start(main_rt->admin) < 0)
+		log_error("admin: cannot accept: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
 		main_rt->signals[i] = evsignal_new(main_rt->base, signos[i],
 		                                   runtime_signal_cb, main_rt);
@@ -362,6 +383,34 @@ unsigned runtime_workers(const struct runtime *rt)
 bool runtime_is_first(const struct runtime *rt)
 {
 	return rt->index == 0;
+}
+
+unsigned runtime_index(const struct runtime *rt)
+{
+	return rt->index;
+}
+
+uint64_t runtime_describe(struct runtime *rt)
+{
+	struct runtime_shared *shared = rt->shared;
+	uint64_t seq = metrics_live_ask();
+
+	for (unsigned i = 1; i < shared->nworkers; i++) {
+		struct runtime *w = &shared->workers[i];
+		char order = RUNTIME_ORDER_DESCRIBE;
+
+		/* One order at a time: a worker that has not answered the
+		 * last one answers this request with it (metrics_live_take),
+		 * and a stuck worker cannot fill its pipe. */
+		if (metrics_live_answered(i) < w->described)
+			continue;
+		w->described = seq;
+		if (write(w->order_pipe[1], &order, 1) < 0)
+			log_debug("cannot reach worker %u: %s", i,
+			          strerror(errno));
+	}
+	metrics_live_take(rt->index, session_describe);
+	return seq;
 }
 
 enum runtime_admit runtime_admit(struct runtime *rt, struct runtime_gen *gen,
@@ -586,11 +635,13 @@ static void runtime_reload(struct runtime *rt)
 	if (atomic_load(&shared->switching) > 0) {
 		log_warn("SIGHUP: the previous reload is still being applied; "
 		         "send SIGHUP again in a moment");
+		metrics_reload(false);
 		return;
 	}
 	if (access(path, F_OK) < 0) {
 		log_warn("SIGHUP: %s is not a file (nothing to read again)",
 		         path);
+		metrics_reload(false);
 		return;
 	}
 	cfg = config_load(path, err, sizeof(err));
@@ -608,6 +659,7 @@ static void runtime_reload(struct runtime *rt)
 			line = end + 1;
 		}
 		log_error("SIGHUP: the running configuration stays");
+		metrics_reload(false);
 		return;
 	}
 	for (size_t i = 0; i < cfg->notes.n; i++)
@@ -618,6 +670,7 @@ static void runtime_reload(struct runtime *rt)
 	gen = runtime_gen_new(cfg, err, sizeof(err));
 	if (gen == NULL) {
 		log_error("SIGHUP: %s; the running configuration stays", err);
+		metrics_reload(false);
 		return;
 	}
 	shared->building = gen;
@@ -633,6 +686,7 @@ static void runtime_reload(struct runtime *rt)
 			                 &shared->workers[i].next, false);
 		runtime_gen_unref(gen);
 		log_error("SIGHUP: %s; the running configuration stays", err);
+		metrics_reload(false);
 		return;
 	}
 	if (gen->cfg->global.log_level != old->cfg->global.log_level)
@@ -643,6 +697,10 @@ static void runtime_reload(struct runtime *rt)
 	     strcmp(gen->cfg->global.access_log,
 	            old->cfg->global.access_log) != 0))
 		log_warn("SIGHUP: access_log changes at the next start");
+	if (gen->cfg->global.has_admin != old->cfg->global.has_admin ||
+	    (gen->cfg->global.has_admin &&
+	     !addr_equal(&gen->cfg->global.admin, &old->cfg->global.admin)))
+		log_warn("SIGHUP: admin changes at the next start");
 	atomic_store(&shared->gen, gen);
 	atomic_store(&shared->switching, shared->nworkers - 1);
 	for (unsigned i = 1; i < shared->nworkers; i++) {
@@ -656,6 +714,7 @@ static void runtime_reload(struct runtime *rt)
 	}
 	runtime_switch(rt);
 	runtime_gen_unref(old);
+	metrics_reload(true);
 	log_info("SIGHUP: configuration reloaded from %s: %zu listener%s",
 	         gen->cfg->path, rt->set.nlisteners + rt->set.nudps,
 	         rt->set.nlisteners + rt->set.nudps == 1 ? "" : "s");
@@ -711,6 +770,7 @@ static void runtime_worker_free(struct runtime *rt)
 		event_free(rt->drain);
 	if (rt->renew != NULL)
 		event_free(rt->renew);
+	admin_free(rt->admin);
 	if (rt->base != NULL)
 		event_base_free(rt->base);
 }
@@ -810,6 +870,8 @@ static void runtime_stop_local(struct runtime *rt)
 	struct timeval tv = {RUNTIME_DRAIN_SECONDS, 0};
 
 	rt->stopping = true;
+	if (rt->admin != NULL)
+		admin_close(rt->admin);
 	for (size_t i = 0; i < rt->set.nlisteners; i++)
 		listener_close(rt->set.listeners[i]);
 	for (size_t i = 0; i < rt->set.nudps; i++)
@@ -861,6 +923,10 @@ static void runtime_order_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (order == RUNTIME_ORDER_SWITCH) {
 		runtime_switch(rt);
+		return;
+	}
+	if (order == RUNTIME_ORDER_DESCRIBE) {
+		metrics_live_take(rt->index, session_describe);
 		return;
 	}
 	session_close_all();

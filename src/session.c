@@ -32,6 +32,7 @@
 #include "portier/http_session.h"
 #include "portier/listener.h"
 #include "portier/log.h"
+#include "portier/metrics.h"
 #include "portier/proxyproto.h"
 #include "portier/relay.h"
 #include "portier/route.h"
@@ -64,6 +65,9 @@ struct session {
 	struct evbuffer *hello; /* tls-passthrough: the client's first bytes,
 	                           sent to the backend first */
 	char *sni;              /* tls-passthrough: the name asked for */
+	const struct config_vhost *vhost; /* tls-passthrough: its vhost */
+	int64_t started_ms;               /* when it began (unix time in ms) */
+	uint32_t hello_len; /* bytes of the ClientHello read to route */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -97,6 +101,8 @@ static void session_close(struct session *s);
 static void session_log(const struct session *s, enum log_level level,
                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int64_t session_now_ms(struct event_base *base);
+static uint64_t session_bytes_in(const struct session *s);
 
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
                    socklen_t salen)
@@ -126,6 +132,7 @@ void session_begin(struct listener *l, int fd, SSL *ssl,
 	s->listener = listener_ref(l);
 	s->client_fd = fd;
 	s->backend_fd = -1;
+	s->started_ms = session_now_ms(runtime_base(listener_runtime(l)));
 	memcpy(&s->peer, sa,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
@@ -160,6 +167,40 @@ void session_begin(struct listener *l, int fd, SSL *ssl,
 size_t session_count(void)
 {
 	return session_live + http_session_count() + handshake_count();
+}
+
+size_t session_describe(struct metrics_conn *out, size_t max, size_t *total)
+{
+	struct session *s;
+	size_t n = 0;
+
+	*total = session_live;
+	for (s = LIST_FIRST(&session_list); s != NULL && n < max;
+	     s = LIST_NEXT(s, entry)) {
+		struct metrics_conn *c = &out[n];
+
+		addr_format_sa(&s->peer.sa, sizeof(s->peer), c->client,
+		               sizeof(c->client));
+		snprintf(c->listener, sizeof(c->listener), "%s",
+		         listener_config(s->listener)->name);
+		snprintf(c->vhost, sizeof(c->vhost), "%s",
+		         s->vhost != NULL ? s->vhost->name
+		         : s->sni != NULL ? s->sni
+		                          : "");
+		snprintf(c->backend, sizeof(c->backend), "%s",
+		         s->upstream != NULL ? s->upstream->name : "");
+		c->state = s->state == SESSION_RELAYING ? "relaying"
+		           : s->state == SESSION_HELLO  ? "hello"
+		                                        : "connecting";
+		c->bytes_in = session_bytes_in(s);
+		c->bytes_out = s->relay.nread[RELAY_BACKEND];
+		c->started_ms = s->started_ms;
+		n++;
+	}
+	n += http_session_describe(out + n, max - n, total);
+	n += handshake_describe(out + n, max - n, total);
+	n += udp_describe(out + n, max - n, total);
+	return n;
 }
 
 void session_close_all(void)
@@ -241,6 +282,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 		}
 		(void)route_lookup(t, name, "", 0, &m);
 		s->upstream = m.upstream;
+		s->vhost = m.vhost;
 		if (s->upstream == NULL) {
 			session_log(s, LOG_LEVEL_INFO,
 			            "closed: no vhost for the TLS server name "
@@ -272,6 +314,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 	}
 	/* Bytes may have come after the hello without a new edge: the
 	 * relay looks at the client first thing. The header timer ends. */
+	s->hello_len = (uint32_t)evbuffer_get_length(s->hello);
 	s->client_ready = EV_READ;
 	if (event_add(s->client_ev, NULL) < 0) {
 		session_close(s);
@@ -341,6 +384,8 @@ static void session_connected(struct session *s, short ready)
 	if (s->ntargets > 1 &&
 	    getsockname(s->backend_fd, (struct sockaddr *)&local, &len) == 0)
 		upstream_answered(s->upstream, local.ss_family);
+	metrics_backend_result(
+	    listener_backend_metrics(s->listener, s->upstream), 0);
 	if (cfg->proxy_protocol != CONFIG_PROXY_OFF) {
 		uint8_t hdr[PROXYPROTO_MAX];
 		int n;
@@ -437,6 +482,9 @@ static void session_connect_failed(struct session *s, int err, bool timeout)
 		session_connect(s);
 		return;
 	}
+	metrics_backend_result(
+	    listener_backend_metrics(s->listener, s->upstream),
+	    timeout ? ETIMEDOUT : err);
 	if (s->attempt == 0) {
 		session_log(s, LOG_LEVEL_WARN,
 		            "connect to %s failed: %s; closing the client "
@@ -540,6 +588,18 @@ static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 static void session_close(struct session *s)
 {
 	struct listener *l = s->listener;
+	struct metrics_listener *m = listener_metrics(l);
+	uint64_t in = session_bytes_in(s);
+	uint64_t out = s->relay.nread[RELAY_BACKEND];
+
+	metrics_add(&m->bytes_in, in);
+	metrics_add(&m->bytes_out, out);
+	if (listener_routes(l) != NULL) {
+		struct metrics_vhost *v = listener_vhost_metrics(l, s->vhost);
+
+		metrics_add(&v->bytes_in, in);
+		metrics_add(&v->bytes_out, out);
+	}
 
 	/* close(2) first: it drops the sockets from epoll, and the
 	 * EPOLL_CTL_DEL that event_free then issues fails at once with
@@ -561,6 +621,24 @@ static void session_close(struct session *s)
 	free(s);
 	listener_session_closed(l);
 	listener_unref(l);
+}
+
+/* Bytes read from the client: the ClientHello read to route, then what
+ * the relay read. */
+static uint64_t session_bytes_in(const struct session *s)
+{
+	if (s->hello_len == 0 && s->hello != NULL)
+		return evbuffer_get_length(s->hello);
+	return s->hello_len + s->relay.nread[RELAY_CLIENT];
+}
+
+/* The loop's clock as unix time in ms. */
+static int64_t session_now_ms(struct event_base *base)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(base, &tv);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* Log with the session's context: client, listener, backend, bytes. */

@@ -54,6 +54,7 @@
 #include "portier/addr.h"
 #include "portier/config.h"
 #include "portier/log.h"
+#include "portier/metrics.h"
 #include "portier/portdiag.h"
 #include "portier/proxyproto.h"
 #include "portier/runtime.h"
@@ -126,6 +127,9 @@ struct udp_flow {
 	uint64_t last_ms;          /* last datagram either way */
 	uint64_t from_client;      /* datagrams forwarded each way */
 	uint64_t from_backend;
+	uint64_t bytes_in; /* ... and their bytes */
+	uint64_t bytes_out;
+	uint64_t created_ms; /* udp_now_ms() when it began */
 	uint32_t hash;
 	int fd;                  /* connected to the backend */
 	uint16_t first_len;      /* length of `first` */
@@ -164,6 +168,8 @@ struct udp_listener {
 	struct runtime_gen *gen; /* reference held: cfg lives in it */
 	const struct config_listener *cfg;
 	struct upstream upstream;
+	struct metrics_listener *metrics; /* this worker's counters */
+	struct metrics_backend *backend_metrics;
 	struct udp_sock *socks; /* never moved: flows point into it */
 	size_t nsocks;
 	struct udp_flow **table; /* hash buckets, a power of two of them */
@@ -251,6 +257,11 @@ struct udp_listener *udp_listener_new(struct runtime *rt,
 	u->cfg = cfg;
 	upstream_init(&u->upstream, &cfg->backend);
 	TAILQ_INIT(&u->lru);
+	u->metrics = metrics_listener_get(cfg->name, runtime_index(rt));
+	u->backend_metrics =
+	    metrics_backend_get(u->upstream.name, runtime_index(rt));
+	if (u->metrics == NULL || u->backend_metrics == NULL)
+		goto nomem;
 	if (getrandom(&u->seed, sizeof(u->seed), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(u->seed))
 		u->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)u;
@@ -359,6 +370,40 @@ size_t udp_listener_flows(const struct udp_listener *u)
 size_t udp_flow_count(void)
 {
 	return atomic_load(&udp_flows_live);
+}
+
+size_t udp_describe(struct metrics_conn *out, size_t max, size_t *total)
+{
+	struct timespec wall;
+	int64_t now_ms, mono_ms = (int64_t)udp_now_ms();
+	struct udp_listener *u;
+	struct udp_flow *f;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	now_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+	for (u = LIST_FIRST(&udp_active); u != NULL; u = LIST_NEXT(u, active)) {
+		*total += u->nflows;
+		for (f = TAILQ_FIRST(&u->lru); f != NULL && n < max;
+		     f = TAILQ_NEXT(f, lru)) {
+			struct metrics_conn *c = &out[n];
+
+			memset(c, 0, sizeof(*c));
+			addr_format_sa(&f->peer.sa, sizeof(f->peer), c->client,
+			               sizeof(c->client));
+			snprintf(c->listener, sizeof(c->listener), "%s",
+			         u->cfg->name);
+			snprintf(c->backend, sizeof(c->backend), "%s",
+			         u->upstream.name);
+			c->state = "udp";
+			c->bytes_in = f->bytes_in;
+			c->bytes_out = f->bytes_out;
+			c->started_ms =
+			    now_ms - (mono_ms - (int64_t)f->created_ms);
+			n++;
+		}
+	}
+	return n;
 }
 
 void udp_close_all(void)
@@ -606,6 +651,7 @@ static void udp_backend_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!f->answered) {
 			f->answered = 1;
+			metrics_backend_result(u->backend_metrics, 0);
 			upstream_answered(&u->upstream, f->family);
 			free(f->first);
 			f->first = NULL;
@@ -628,6 +674,7 @@ static int udp_recv_answers(struct udp_listener *u, struct udp_flow *f)
 	                        ? sizeof(struct sockaddr_in)
 	                        : sizeof(struct sockaddr_in6);
 	size_t controllen = 0;
+	uint64_t bytes = 0;
 	int first, n;
 
 	if (b->nans > 0 && b->ans_via != f->via)
@@ -655,6 +702,7 @@ static int udp_recv_answers(struct udp_listener *u, struct udp_flow *f)
 		struct msghdr *h = &b->ans[i].msg_hdr;
 
 		b->iov_ans[i].iov_len = b->ans[i].msg_len;
+		bytes += b->ans[i].msg_len;
 		/* Copies: the flow may end before the answers leave. */
 		b->to[i] = f->peer;
 		h->msg_name = &b->to[i];
@@ -664,6 +712,8 @@ static int udp_recv_answers(struct udp_listener *u, struct udp_flow *f)
 		h->msg_control = controllen ? b->cans[i].buf : NULL;
 		h->msg_controllen = controllen;
 	}
+	f->bytes_out += bytes;
+	metrics_add(&u->metrics->bytes_out, bytes);
 	b->nans += n;
 	b->ans_via = f->via;
 	if (b->nans == UDP_BATCH)
@@ -958,7 +1008,12 @@ static void udp_to_backend(struct udp_listener *u, struct udp_flow *f,
 {
 	struct udp_batch *b = u->batch;
 	int i = start, end = start + count, refusals = 0;
+	uint64_t bytes = 0;
 
+	for (int k = start; k < end; k++)
+		bytes += b->in[k].msg_len;
+	f->bytes_in += bytes;
+	metrics_add(&u->metrics->bytes_in, bytes);
 	f->from_client += (unsigned)count;
 	udp_flow_touch(u, f, now);
 	while (i < end) {
@@ -1210,6 +1265,7 @@ static struct udp_flow *udp_flow_new(struct udp_listener *u, struct udp_sock *s,
 	         !cidr_match_any(cfg->allow.blocks, cfg->allow.n, sa))
 		rule = "allow";
 	if (rule != NULL) {
+		metrics_add(&u->metrics->refused_acl, 1);
 		addr_format_sa(sa, b->in[i].msg_hdr.msg_namelen, client,
 		               sizeof(client));
 		udp_log_throttled(
@@ -1218,8 +1274,10 @@ static struct udp_flow *udp_flow_new(struct udp_listener *u, struct udp_sock *s,
 		    cfg->name, rule);
 		return NULL;
 	}
-	if (!udp_admit(u, sa))
+	if (!udp_admit(u, sa)) {
+		metrics_add(&u->metrics->refused_limit, 1);
 		return NULL;
+	}
 	f = calloc(1, sizeof(*f) + (pp ? UDP_PP_MAX : 0));
 	if (f == NULL)
 		goto fail;
@@ -1248,11 +1306,13 @@ static struct udp_flow *udp_flow_new(struct udp_listener *u, struct udp_sock *s,
 	if (pp)
 		udp_flow_proxy_header(f, s);
 	f->last_ms = now;
+	f->created_ms = now;
 	f->hash = hash;
 	f->next = u->table[hash & (u->tablesize - 1)];
 	u->table[hash & (u->tablesize - 1)] = f;
 	TAILQ_INSERT_TAIL(&u->lru, f, lru);
 	u->nflows++;
+	metrics_add(&u->metrics->accepted, 1);
 	atomic_fetch_add(&udp_flows_live, 1);
 	udp_table_grow(u);
 	if (!u->in_active) {
@@ -1304,6 +1364,7 @@ static void udp_flow_close(struct udp_listener *u, struct udp_flow *f,
 	udp_table_remove(u, f);
 	TAILQ_REMOVE(&u->lru, f, lru);
 	u->nflows--;
+	metrics_add(&u->metrics->closed, 1);
 	atomic_fetch_sub(&udp_flows_live, 1);
 	event_free(f->ev);
 	close(f->fd);
@@ -1364,6 +1425,7 @@ static int udp_flow_switch(struct udp_listener *u, struct udp_flow *f)
 static void udp_flow_refused(struct udp_listener *u, struct udp_flow *f)
 {
 	u->refused++;
+	metrics_backend_result(u->backend_metrics, ECONNREFUSED);
 	udp_flow_log(u, f, LOG_LEVEL_DEBUG,
 	             "the backend refused a datagram (port unreachable; %llu "
 	             "refused so far)",

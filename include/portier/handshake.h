@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 struct listener;
+struct metrics_conn;
 
 /* Start the handshake on a freshly accepted socket of a tls listener;
  * takes ownership of fd (closed on failure) and a reference on l. */
@@ -21,6 +22,11 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 
 /* Number of handshakes under way in this worker thread. */
 size_t handshake_count(void);
+
+/* Describe up to max handshakes of this thread into out; returns how
+ * many, and adds how many there are to *total. */
+size_t handshake_describe(struct metrics_conn *out, size_t max,
+                          size_t *total);
 
 /* Abandon every handshake of this worker thread (end of the drain). */
 void handshake_close_all(void);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 struct listener;
+struct metrics_conn;
 struct ssl_st;
 
 /* Start a session for a freshly accepted client socket of an http
@@ -23,6 +24,11 @@ void http_session_start(struct listener *l, int fd, struct ssl_st *ssl,
 
 /* Number of HTTP sessions alive in this worker thread. */
 size_t http_session_count(void);
+
+/* Describe up to max HTTP sessions of this thread into out; returns how
+ * many, and adds how many there are to *total. */
+size_t http_session_describe(struct metrics_conn *out, size_t max,
+			     size_t *total);
 
 /* Close every HTTP session and idle backend connection of this worker
  * thread now (end of the drain period). */

@@ -11,6 +11,10 @@
 
 struct addr;
 struct config_listener;
+struct config_vhost;
+struct metrics_backend;
+struct metrics_listener;
+struct metrics_vhost;
 struct runtime;
 struct route_table;
 struct upstream;
@@ -63,5 +67,17 @@ struct runtime *listener_runtime(const struct listener *l);
 
 /* A session of this listener ended (counts toward max_connections). */
 void listener_session_closed(struct listener *l);
+
+/* This worker's counters of the listener. */
+struct metrics_listener *listener_metrics(const struct listener *l);
+
+/* ... of vhost v (of the listener's configuration; NULL: a request no
+ * vhost served) on this listener; v must serve the listener. */
+struct metrics_vhost *listener_vhost_metrics(const struct listener *l,
+					     const struct config_vhost *v);
+
+/* ... of backend up: the listener's own, or one of its route table's. */
+struct metrics_backend *listener_backend_metrics(const struct listener *l,
+						 const struct upstream *up);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 struct config_global;
@@ -83,6 +84,14 @@ unsigned runtime_workers(const struct runtime *rt);
 
 /* True for worker 0, the one in the main thread. */
 bool runtime_is_first(const struct runtime *rt);
+
+/* The worker's number, 0 to runtime_workers() - 1. */
+unsigned runtime_index(const struct runtime *rt);
+
+/* From worker 0: ask every worker for a snapshot of its live connections
+ * (metrics_live_take; worker 0's own is taken at once). Returns the number
+ * metrics_live_ready waits for. */
+uint64_t runtime_describe(struct runtime *rt);
 
 /* Whether a new connection fits the limits. */
 enum runtime_admit {

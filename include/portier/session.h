@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 struct listener;
+struct metrics_conn;
 struct ssl_st;
 
 /* Start a session for a freshly accepted client socket: the TLS
@@ -26,6 +27,12 @@ void session_begin(struct listener *l, int fd, struct ssl_st *ssl,
 
 /* Number of sessions alive in this worker thread. */
 size_t session_count(void);
+
+/* Describe up to max connections of this worker thread, of every kind
+ * (sessions, HTTP sessions, TLS handshakes, UDP flows), into out for the
+ * status page; returns how many, and sets *total to how many there are. */
+size_t session_describe(struct metrics_conn *out, size_t max,
+			size_t *total);
 
 /* Close every session of this worker thread now (end of the drain
  * period). */

@@ -18,6 +18,7 @@
 
 struct addr;
 struct config_listener;
+struct metrics_conn;
 struct runtime;
 
 struct udp_listener;
@@ -61,6 +62,10 @@ void udp_listener_free(struct udp_listener *u);
 
 /* Flows alive in every worker together. */
 size_t udp_flow_count(void);
+
+/* Describe up to max flows of this worker thread into out; returns how
+ * many, and adds how many there are to *total. */
+size_t udp_describe(struct metrics_conn *out, size_t max, size_t *total);
 
 /* End every flow of this worker thread now (end of the drain period). */
 void udp_close_all(void);

@@ -311,9 +311,7 @@ static const struct good_case good_cases[] = {
      "timeout_idle = 2m\n"
      "timeout_header = 1h\n"
      "workers = 4\n" TCP_A,
-     check_every_global_key,
-     "t.ini:9: admin = 127.0.0.1:9000 is not supported yet by this "
-     "version; no status page is served\n"},
+     check_every_global_key, ""},
     {"every listener key",
      "[listener web]\n"
      "bind = 8080, [::1]:8080\n"
