@@ -146,6 +146,8 @@ struct http_session {
 static _Thread_local LIST_HEAD(, http_session)
     hs_list = LIST_HEAD_INITIALIZER(hs_list);
 static _Thread_local size_t hs_live;
+/* A graceful stop: no connection is kept alive after its response. */
+static _Thread_local bool hs_stopping;
 /* The head being parsed: too big for each session to keep one. */
 static _Thread_local struct http_head hs_head;
 /* Where a head is read when nothing waits before it, so that a request
@@ -302,6 +304,27 @@ size_t http_session_describe(struct metrics_conn *out, size_t max,
 		c->started_ms = s->started_ms;
 	}
 	return n;
+}
+
+void http_session_stop(void)
+{
+	struct http_session *s, *next;
+
+	hs_stopping = true;
+	for (s = LIST_FIRST(&hs_list); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
+		/* Between requests: nothing is lost by closing now (a
+		 * response still being written goes out first). */
+		if (s->state != HS_HEAD || s->cin != NULL)
+			continue;
+		if (s->cout != NULL) {
+			s->state = HS_FINISH;
+			continue;
+		}
+		if (s->ssl != NULL)
+			tls_close_notify(s->ssl);
+		hs_close(s);
+	}
 }
 
 void http_session_close_all(void)
@@ -1366,7 +1389,7 @@ static int hs_end_exchange(struct http_session *s)
 		evbuffer_free(s->bin);
 		s->bin = NULL;
 	}
-	if (!s->client_keep) {
+	if (!s->client_keep || hs_stopping) {
 		s->state = HS_FINISH;
 		return 1;
 	}

@@ -39,6 +39,7 @@
 #include "portier/listener.h"
 #include "portier/log.h"
 #include "portier/metrics.h"
+#include "portier/http_session.h"
 #include "portier/session.h"
 #include "portier/tls.h"
 #include "portier/udp.h"
@@ -876,6 +877,9 @@ static void runtime_stop_local(struct runtime *rt)
 		listener_close(rt->set.listeners[i]);
 	for (size_t i = 0; i < rt->set.nudps; i++)
 		udp_listener_close(rt->set.udps[i]);
+	/* Idle keep-alive connections would hold the stop for the whole
+	 * drain period. */
+	http_session_stop();
 	if (session_count() == 0)
 		event_base_loopbreak(rt->base);
 	else

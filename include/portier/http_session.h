@@ -30,6 +30,10 @@ size_t http_session_count(void);
 size_t http_session_describe(struct metrics_conn *out, size_t max,
 			     size_t *total);
 
+/* A graceful stop began: close this worker's connections that wait
+ * between requests now, and every other after its response. */
+void http_session_stop(void);
+
 /* Close every HTTP session and idle backend connection of this worker
  * thread now (end of the drain period). */
 void http_session_close_all(void);

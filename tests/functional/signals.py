@@ -5,15 +5,19 @@
 - with a relayed connection open: new connects are refused at once, the
   open connection keeps relaying, and portier exits 0 soon after it ends;
 - a connection that never ends is cut when the 10 s drain time is over,
-  or at once on a second signal.
+  or at once on a second signal;
+- an HTTP connection that waits between requests is closed at once, so it
+  does not hold the stop for the drain period.
 """
 
 import signal
 import socket
 import time
 
+from httptest import Conn, EchoBackend, request
 from lib import (LOOPBACK4, Forward, check, check_closed_without_data,
-                 check_equal, echo_ok, info, run, step, wait_until)
+                 check_equal, echo_ok, fmt_addr, free_port, info, run,
+                 section, start_portier, step, wait_until)
 
 DRAIN_SECONDS = 10
 
@@ -111,7 +115,28 @@ def test_second_signal():
                               within=1)
 
 
+def test_idle_keepalive():
+    step("SIGINT with an idle keep-alive HTTP connection: closed at once, "
+         "exit 0 within 2 s")
+    backend = EchoBackend("app")
+    port = free_port()
+    portier = start_portier(section("listener web",
+                                    bind=fmt_addr(LOOPBACK4, port),
+                                    mode="http", backend=backend.addr))
+    conn = Conn(LOOPBACK4, port)
+    check_equal(conn.exchange(request("GET", "/", "a.test")).status, 200,
+                "a request on a keep-alive connection")
+    started = time.monotonic()
+    portier.send_signal(signal.SIGINT)
+    check(conn.closed(within=2), "the idle connection is closed")
+    status = portier.wait_exit(5)
+    elapsed = time.monotonic() - started
+    check_equal(status, 0, "exit status 0")
+    check(elapsed < 2, f"within 2 s, not the drain period ({elapsed:.1f} s)")
+
+
 def main():
+    test_idle_keepalive()
     test_idle(signal.SIGTERM)
     test_idle(signal.SIGINT)
     test_drain(signal.SIGTERM)
