@@ -38,6 +38,7 @@
 #include "portier/addr.h"
 #include "portier/config.h"
 #include "portier/http.h"
+#include "portier/lan.h"
 #include "portier/log.h"
 #include "portier/metrics.h"
 #include "portier/portdiag.h"
@@ -106,7 +107,6 @@ static void admin_text(struct admin_conn *c, int status, const char *fields,
                        const char *text);
 static void admin_status(struct admin_conn *c);
 static void admin_status_answer(struct admin_conn *c);
-static bool admin_loopback(const struct sockaddr *sa);
 static bool admin_host_ok(const struct admin *a, const char *host);
 static void admin_conn_free(struct admin_conn *c);
 
@@ -351,7 +351,7 @@ static void admin_route(struct admin_conn *c, const char *buf,
 		}
 	}
 	c->head_only = h->method_head;
-	if (!admin_loopback(&c->peer.sa)) {
+	if (!lan_is_loopback(&c->peer.sa)) {
 		char client[ADDR_STRLEN];
 
 		addr_format_sa(&c->peer.sa, sizeof(c->peer), client,
@@ -507,24 +507,6 @@ static void admin_status_answer(struct admin_conn *c)
 }
 
 /* --- helpers ------------------------------------------------------------- */
-
-/* True for 127.0.0.0/8, ::1 and v4-mapped 127.0.0.0/8. */
-static bool admin_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a =
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
 
 /* True when host (lower case, no port; "" when none was sent) names this
  * machine: an IP address, localhost or a name under it, or the host

@@ -18,7 +18,6 @@
 #include "portier/addr.h"
 
 static bool lan_link_local(const struct sockaddr *sa);
-static bool lan_loopback(const struct sockaddr *sa);
 
 size_t lan_addresses(struct lan_addr *out, size_t max)
 {
@@ -40,7 +39,7 @@ size_t lan_addresses(struct lan_addr *out, size_t max)
 			const void *ip;
 
 			if (sa == NULL || sa->sa_family != family ||
-			    !(i->ifa_flags & IFF_UP) || lan_loopback(sa) ||
+			    !(i->ifa_flags & IFF_UP) || lan_is_loopback(sa) ||
 			    lan_link_local(sa) != link)
 				continue;
 			ip = family == AF_INET
@@ -73,14 +72,13 @@ bool lan_exposed(const struct addr *binds, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (binds[i].kind == ADDR_ANY ||
 		    (binds[i].kind == ADDR_INET &&
-		     !lan_loopback(&binds[i].sa.sa)))
+		     !lan_is_loopback(&binds[i].sa.sa)))
 			return true;
 	}
 	return false;
 }
 
-/* 127.0.0.0/8, ::1 and v4-mapped 127/8. */
-static bool lan_loopback(const struct sockaddr *sa)
+bool lan_is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s = (const void *)sa;

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 struct addr;
+struct sockaddr;
 
 /* Most addresses lan_addresses reports. */
 #define LAN_MAX 16
@@ -28,6 +29,9 @@ struct lan_addr {
  * Fills at most max entries and returns how many.
  */
 size_t lan_addresses(struct lan_addr *out, size_t max);
+
+/* True for 127.0.0.0/8, ::1 and v4-mapped 127.0.0.0/8. */
+bool lan_is_loopback(const struct sockaddr *sa);
 
 /* True when any of the bind addresses is reachable from other hosts (not
  * loopback). */
