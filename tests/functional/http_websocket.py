@@ -18,57 +18,19 @@ handshake of RFC 6455 and an echo of every frame.
 """
 
 import base64
-import hashlib
 import os
 import struct
 import time
 
-from httptest import (EchoBackend, HttpPortier, Reader, describe,
-                      read_request, request, response_bytes)
+from httptest import (WS_BINARY, WS_CLOSE, WS_TEXT, EchoBackend,
+                      HttpPortier, Reader, describe, read_request, request,
+                      response_bytes, ws_accept_key, ws_frame, ws_read_frame)
 from lib import (KIB, Server, TestFailure, check, check_equal, info, run,
                  step)
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
+TEXT, BINARY, CLOSE = WS_TEXT, WS_BINARY, WS_CLOSE
+accept_key, frame, read_frame = ws_accept_key, ws_frame, ws_read_frame
 HEADER_TIMEOUT = 1.0
-
-
-def accept_key(key):
-    return base64.b64encode(
-        hashlib.sha1((key + GUID).encode()).digest()).decode()
-
-
-def frame(payload, opcode=TEXT, masked=False):
-    """One final WebSocket frame; masked as a client sends it."""
-    n = len(payload)
-    bit = 0x80 if masked else 0
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 65536:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if masked:
-        mask = os.urandom(4)
-        head += mask
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + payload
-
-
-def read_frame(reader):
-    """(opcode, payload) of the next frame, unmasked."""
-    b0, b1 = reader.exactly(2)
-    n = b1 & 0x7f
-    if n == 126:
-        n = struct.unpack("!H", reader.exactly(2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", reader.exactly(8))[0]
-    mask = reader.exactly(4) if b1 & 0x80 else None
-    payload = reader.exactly(n)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return b0 & 0x0f, payload
 
 
 def ws_backend(conn, server):

@@ -14,7 +14,8 @@
   OpenSSL error of a failed handshake.
 - `TlsPortier` starts portier with listeners of any mode on ephemeral
   ports, and says so plainly when this portier cannot terminate TLS.
-- WebSocket framing (`ws_frame`, `ws_read_frame`) and `ws_echo_backend`.
+- WebSocket framing (`ws_frame`, `ws_read_frame`) and `ws_echo_backend`,
+  from httptest.
 """
 
 import base64
@@ -29,7 +30,11 @@ import struct
 import subprocess
 import warnings
 
-from httptest import Conn, Reader, read_request
+from httptest import Conn, Reader  # noqa: F401 (Reader: for the tests)
+# The WebSocket helpers live in httptest; the TLS tests take them from here.
+from httptest import (WS_BINARY, WS_CLOSE, WS_TEXT,  # noqa: F401
+                      ws_accept_key, ws_echo_backend, ws_frame,
+                      ws_read_frame)
 from lib import (KIB, LOOPBACK4, TestFailure, at_cleanup, fmt_addr,
                  free_port, info, section, skip, start_portier, tmpdir,
                  wait_until)
@@ -294,81 +299,6 @@ def wait_log_line(portier, pattern, timeout=5.0):
 
     wait_until(seen, timeout)
     return found[0] if found else None
-
-
-# --- WebSocket -------------------------------------------------------------
-
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-WS_TEXT, WS_BINARY, WS_CLOSE = 0x1, 0x2, 0x8
-
-
-def ws_accept_key(key):
-    """The Sec-WebSocket-Accept for Sec-WebSocket-Key `key`."""
-    return base64.b64encode(
-        hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-
-
-def ws_frame(payload, opcode=WS_TEXT, masked=False):
-    """One final WebSocket frame; masked as a client sends it."""
-    n = len(payload)
-    bit = 0x80 if masked else 0
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 65536:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if masked:
-        mask = os.urandom(4)
-        head += mask
-        key = (mask * (n // 4 + 1))[:n]
-        payload = (int.from_bytes(payload, "big") ^
-                   int.from_bytes(key, "big")).to_bytes(n, "big")
-    return head + payload
-
-
-def ws_read_frame(reader):
-    """(opcode, payload) of the next frame, unmasked."""
-    b0, b1 = reader.exactly(2)
-    n = b1 & 0x7f
-    if n == 126:
-        n = struct.unpack("!H", reader.exactly(2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", reader.exactly(8))[0]
-    mask = reader.exactly(4) if b1 & 0x80 else None
-    payload = reader.exactly(n)
-    if mask:
-        key = (mask * (n // 4 + 1))[:n]
-        payload = (int.from_bytes(payload, "big") ^
-                   int.from_bytes(key, "big")).to_bytes(n, "big")
-    return b0 & 0x0f, payload
-
-
-def ws_echo_backend(conn, server):
-    """A WebSocket server on one connection: accepts the upgrade (keeping
-    the request in server.requests), then echoes every frame until a
-    close frame, which it answers. Returns how many frames it echoed."""
-    reader = Reader(conn)
-    try:
-        req = read_request(reader)
-        if req is None:
-            return 0
-        server.requests.append(req)
-        key = req.headers.get("sec-websocket-key", "")
-        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
-                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: " +
-                     ws_accept_key(key).encode() + b"\r\n\r\n")
-        count = 0
-        while True:
-            opcode, payload = ws_read_frame(reader)
-            conn.sendall(ws_frame(payload, opcode))
-            if opcode == WS_CLOSE:
-                return count
-            count += 1
-    finally:
-        conn.close()
 
 
 # Bytes a reader of bulk data asks for at once.
