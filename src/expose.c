@@ -413,6 +413,9 @@ static char *expose_config(const struct expose_opts *o,
 			fprintf(fp, "auth = %.*s:%s\n", (int)(colon - o->auth),
 			        o->auth, hash);
 			free(hash);
+			/* The password is in argv, which ps shows to every
+			 * user: only the hash is needed from now on. */
+			memset((char *)colon + 1, '*', strlen(colon + 1));
 		}
 	}
 	if (fclose(fp) != 0) {
