@@ -57,6 +57,11 @@ SSL *tls_server_accept(struct tls_server *t, int fd)
 int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* The BIO of a TLS connection on socket fd (not closed with the BIO):
+ * OpenSSL's socket BIO, whose reads also tell tls_readv whether they
+ * emptied the socket. NULL when out of memory. */
+BIO *tls_socket_bio(int fd) __attribute__((warn_unused_result));
+
 /* The host name the client sent in SNI (lower case as sent), or NULL. */
 const char *tls_sni(const SSL *ssl);
 

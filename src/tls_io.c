@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading and writing through a TLS connection, with the edge-triggered
+ * contract of plain sockets that the relay and the HTTP sessions rely on:
+ * tls_readv says whether the socket was drained (a socket BIO of our own
+ * notes when a read(2) got less than it asked for), tls_writev gathers
+ * small pieces into one record and takes a retried write from the same
+ * first bytes, as OpenSSL requires.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "portier/tls.h"
+#include "portier/log.h"
+
+/* Largest plaintext of one TLS record. */
+#define TLS_RECORD 16384
+
+static int tls_io_error(SSL *ssl, int r);
+static int tls_bio_read(BIO *b, char *buf, int len);
+
+/* The BIO of every TLS connection: OpenSSL's socket BIO, but with reads
+ * that say whether they emptied the socket (tls_read_short, in the thread
+ * that reads), so that tls_readv knows when to stop without one more
+ * read(2) to EAGAIN per request. */
+static BIO_METHOD *tls_bio_method;
+static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool tls_read_short;
+
+ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
+{
+	size_t total = 0;
+
+	*drained = false;
+	for (int i = 0; i < n; i++) {
+		size_t off = 0;
+
+		while (off < iov[i].iov_len) {
+			size_t got = 0;
+			int r;
+
+			tls_read_short = false;
+			r = SSL_read_ex(ssl, (char *)iov[i].iov_base + off,
+			                iov[i].iov_len - off, &got);
+			if (r == 1) {
+				off += got;
+				/* Nothing left in OpenSSL, and its last read
+				 * emptied the socket: the next bytes bring an
+				 * edge, as after a short read of a plain
+				 * socket. */
+				if (tls_read_short && !SSL_has_pending(ssl)) {
+					*drained = true;
+					return (ssize_t)(total + off);
+				}
+				continue;
+			}
+			total += off;
+			*drained = SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
+			if (total > 0) {
+				/* The end or an error comes back on the next
+				 * call: OpenSSL remembers it. */
+				ERR_clear_error();
+				return (ssize_t)total;
+			}
+			return tls_io_error(ssl, r);
+		}
+		total += off;
+	}
+	return (ssize_t)total;
+}
+
+ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n)
+{
+	static _Thread_local char gather[TLS_RECORD];
+	size_t total = 0, skip = 0;
+	int i = 0;
+
+	/* Pieces smaller than a record go out together, copied into one:
+	 * a head and the start of a body make one record, not two. The
+	 * copy is taken the same way from the same first bytes when a
+	 * blocked write is retried, which OpenSSL requires. */
+	if (n > 1 && iov[0].iov_len < TLS_RECORD) {
+		size_t len = 0;
+
+		while (i < n && len < sizeof(gather)) {
+			size_t take = iov[i].iov_len;
+
+			if (take > sizeof(gather) - len)
+				take = sizeof(gather) - len;
+			memcpy(gather + len, iov[i].iov_base, take);
+			len += take;
+			if (take < iov[i].iov_len) {
+				skip = take;
+				break;
+			}
+			i++;
+		}
+		while (total < len) {
+			size_t put = 0;
+			int r = SSL_write_ex(ssl, gather + total, len - total,
+			                     &put);
+
+			if (r != 1)
+				return total > 0 ? (ssize_t)total
+				                 : tls_io_error(ssl, r);
+			total += put;
+		}
+	}
+	/* The rest a record at a time, until the socket is full: a short
+	 * count then means what it means for a plain socket. */
+	for (; i < n; i++, skip = 0) {
+		size_t off = skip;
+
+		while (off < iov[i].iov_len) {
+			size_t put = 0;
+			int r = SSL_write_ex(ssl, (char *)iov[i].iov_base + off,
+			                     iov[i].iov_len - off, &put);
+
+			if (r != 1) {
+				total += off - skip;
+				return total > 0 ? (ssize_t)total
+				                 : tls_io_error(ssl, r);
+			}
+			off += put;
+		}
+		total += off - skip;
+	}
+	return (ssize_t)total;
+}
+
+void tls_close_notify(SSL *ssl)
+{
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
+const char *tls_error_reason(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	if (reason != NULL)
+		snprintf(buf, len, "%s", reason);
+	else if (e != 0)
+		snprintf(buf, len, "OpenSSL error %lx", e);
+	else
+		snprintf(buf, len, "%s", errno ? strerror(errno)
+		                               : "connection closed");
+	ERR_clear_error();
+	return buf;
+}
+
+/* Make tls_bio_method: the socket BIO's functions, with tls_bio_read. */
+static void tls_bio_init(void)
+{
+	const BIO_METHOD *sock = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+	                                 BIO_TYPE_DESCRIPTOR,
+	                             "portier socket");
+
+	if (m == NULL || BIO_meth_set_write(m, BIO_meth_get_write(sock)) != 1 ||
+	    BIO_meth_set_read(m, tls_bio_read) != 1 ||
+	    BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) != 1 ||
+	    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) != 1 ||
+	    BIO_meth_set_create(m, BIO_meth_get_create(sock)) != 1 ||
+	    BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock)) != 1) {
+		BIO_meth_free(m);
+		return;
+	}
+	tls_bio_method = m;
+}
+
+BIO *tls_socket_bio(int fd)
+{
+	BIO *b;
+
+	pthread_once(&tls_bio_once, tls_bio_init);
+	if (tls_bio_method == NULL)
+		return BIO_new_socket(fd, BIO_NOCLOSE);
+	b = BIO_new(tls_bio_method);
+	if (b != NULL)
+		BIO_set_fd(b, fd, BIO_NOCLOSE);
+	return b;
+}
+
+/* read(2) for OpenSSL, noting whether it emptied the socket. */
+static int tls_bio_read(BIO *b, char *buf, int len)
+{
+	int fd = (int)BIO_get_fd(b, NULL);
+	ssize_t n;
+
+	if (buf == NULL || len <= 0)
+		return 0;
+	BIO_clear_retry_flags(b);
+	do
+		n = recv(fd, buf, (size_t)len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			BIO_set_retry_read(b);
+			tls_read_short = true;
+		}
+		return -1;
+	}
+	if (n == 0)
+		BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+	if (n < len)
+		tls_read_short = true;
+	return (int)n;
+}
+
+/* errno for a failed SSL_read_ex or SSL_write_ex; returns -1, or 0 at the
+ * end of the stream. */
+static int tls_io_error(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0)
+			errno = ECONNRESET;
+		ERR_clear_error();
+		return -1;
+	default:
+		if (log_enabled(LOG_LEVEL_DEBUG)) {
+			char why[256];
+
+			log_debug("TLS error: %s",
+			          tls_error_reason(why, sizeof(why)));
+		}
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
