@@ -115,43 +115,7 @@ mkdir -p "$tmp/nginx-tmp"
 # buffering keeps its defaults: nginx may spill a response the client reads
 # slower than it arrives into a file of proxy_temp_path, which measured
 # faster on the 1 MiB row than forbidding it (proxy_max_temp_file_size 0).
-cat >"$tmp/nginx.conf" <<EOF
-$nginx_user
-daemon off;
-master_process on;
-worker_processes $loops;
-worker_rlimit_nofile $nofile;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events {
-	worker_connections $nginx_conns;
-}
-http {
-	access_log off;
-	keepalive_timeout 300s;
-	keepalive_requests 100000000;
-	client_body_temp_path $tmp/nginx-tmp/body;
-	proxy_temp_path $tmp/nginx-tmp/proxy;
-	fastcgi_temp_path $tmp/nginx-tmp/fastcgi;
-	uwsgi_temp_path $tmp/nginx-tmp/uwsgi;
-	scgi_temp_path $tmp/nginx-tmp/scgi;
-	upstream origin {
-		server 127.0.0.1:$port_backend;
-		keepalive 64;
-		keepalive_requests 100000000;
-		keepalive_timeout 300s;
-	}
-	server {
-		listen 127.0.0.1:$port_nginx backlog=4096;
-		location / {
-			proxy_pass http://origin;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header X-Forwarded-For \$remote_addr;
-		}
-	}
-}
-EOF
+nginx_proxy_conf ""
 
 cat >"$tmp/haproxy.cfg" <<EOF
 global

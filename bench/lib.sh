@@ -349,6 +349,53 @@ http {
 EOF
 }
 
+# nginx_proxy_conf LISTEN_FLAGS [SERVER_LINES]: nginx as the reverse proxy
+# of the benches, written to $tmp/nginx.conf: a pool of up to 64 idle
+# backend connections per worker, HTTP/1.1 to the backend without
+# "Connection: close", X-Forwarded-For as the other proxies add it.
+# LISTEN_FLAGS go on the listen line (ssl), SERVER_LINES into the server
+# block (certificates).
+nginx_proxy_conf() {
+	cat >"$tmp/nginx.conf" <<EOF
+$nginx_user
+daemon off;
+master_process on;
+worker_processes $loops;
+worker_rlimit_nofile $nofile;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log warn;
+events {
+	worker_connections $nginx_conns;
+}
+http {
+	access_log off;
+	keepalive_timeout 300s;
+	keepalive_requests 100000000;
+	client_body_temp_path $tmp/nginx-tmp/body;
+	proxy_temp_path $tmp/nginx-tmp/proxy;
+	fastcgi_temp_path $tmp/nginx-tmp/fastcgi;
+	uwsgi_temp_path $tmp/nginx-tmp/uwsgi;
+	scgi_temp_path $tmp/nginx-tmp/scgi;
+	upstream origin {
+		server 127.0.0.1:$port_backend;
+		keepalive 64;
+		keepalive_requests 100000000;
+		keepalive_timeout 300s;
+	}
+	server {
+		listen 127.0.0.1:$port_nginx${1:+ $1} backlog=4096;
+${2:-}
+		location / {
+			proxy_pass http://origin;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header X-Forwarded-For \$remote_addr;
+		}
+	}
+}
+EOF
+}
+
 # check_http PORT [CAFILE]: two keep-alive requests on one connection to
 # 127.0.0.1:PORT, /small and /1m, both responses complete; with CAFILE over
 # TLS, the server's certificate verified against CAFILE for 127.0.0.1. On

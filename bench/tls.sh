@@ -208,49 +208,15 @@ EOF
 
 # nginx terminating TLS, otherwise the reverse proxy of http.sh. nginx
 # answers ALPN with http/1.1 as long as http2 is off.
-cat >"$tmp/nginx.conf" <<EOF
-$nginx_user
-daemon off;
-master_process on;
-worker_processes $loops;
-worker_rlimit_nofile $nofile;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events {
-	worker_connections $nginx_conns;
-}
-http {
-	access_log off;
-	keepalive_timeout 300s;
-	keepalive_requests 100000000;
-	client_body_temp_path $tmp/nginx-tmp/body;
-	proxy_temp_path $tmp/nginx-tmp/proxy;
-	fastcgi_temp_path $tmp/nginx-tmp/fastcgi;
-	uwsgi_temp_path $tmp/nginx-tmp/uwsgi;
-	scgi_temp_path $tmp/nginx-tmp/scgi;
-	upstream origin {
-		server 127.0.0.1:$port_backend;
-		keepalive 64;
-		keepalive_requests 100000000;
-		keepalive_timeout 300s;
-	}
-	server {
-		listen 127.0.0.1:$port_nginx ssl backlog=4096;
+nginx_proxy_conf ssl "$(cat <<EOF
 		ssl_certificate $tls/cert.pem;
 		ssl_certificate_key $tls/key.pem;
 		ssl_protocols TLSv1.2 TLSv1.3;
 		ssl_ciphers $tls12_ciphers;
 		ssl_conf_command Ciphersuites $tls13_suites;
 		ssl_ecdh_curve $tls_groups;
-		location / {
-			proxy_pass http://origin;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header X-Forwarded-For \$remote_addr;
-		}
-	}
-}
 EOF
+)"
 
 # hitch: one backend connection per client connection, the bytes relayed
 # as they are. Started as root it insists on a user to switch to.
