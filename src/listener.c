@@ -37,8 +37,6 @@
 #include "portier/session.h"
 #include "portier/upstream.h"
 
-/* Refusal messages a listener logs per second before it counts them. */
-#define LISTENER_LOG_BURST 10
 
 /* A [listener] section brought to life. */
 struct listener {
@@ -61,9 +59,7 @@ struct listener {
 	struct upstream *route_ups;
 	size_t nroute_ups;
 	struct metrics_vhost **vhost_metrics;
-	time_t log_second;   /* second of the counts below */
-	unsigned logged;     /* refusal messages logged in log_second */
-	unsigned suppressed; /* ... and left out */
+	struct log_throttle throttle; /* of refusal messages */
 };
 
 static int listener_bind_addr(struct listener *l, const struct addr *a,
@@ -369,35 +365,17 @@ fail:
 	return -1;
 }
 
-/* Log a refusal or an accept failure: up to LISTENER_LOG_BURST a second,
+/* Log a refusal or an accept failure: up to LOG_THROTTLE_BURST a second,
  * then a count of the rest, so that a scanner or a flood cannot fill the
  * log. */
 static void listener_log_throttled(struct listener *l, enum log_level level,
                                    const char *fmt, ...)
 {
-	time_t now = time(NULL);
-	char msg[512];
 	va_list ap;
 
-	if (now != l->log_second) {
-		if (l->suppressed)
-			log_msg(level,
-			        "listener %s: %u more such messages were "
-			        "not logged",
-			        l->cfg->name, l->suppressed);
-		l->log_second = now;
-		l->logged = 0;
-		l->suppressed = 0;
-	}
-	if (l->logged >= LISTENER_LOG_BURST) {
-		l->suppressed++;
-		return;
-	}
-	l->logged++;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vthrottled(&l->throttle, l->cfg->name, level, fmt, ap);
 	va_end(ap);
-	log_msg(level, "%s", msg);
 }
 
 /* A client connected: check the access lists and limits, then hand the

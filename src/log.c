@@ -85,3 +85,26 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	}
 	errno = saved_errno;
 }
+
+void log_vthrottled(struct log_throttle *t, const char *name,
+                    enum log_level level, const char *fmt, va_list ap)
+{
+	time_t now = time(NULL);
+
+	if (now != t->second) {
+		if (t->suppressed)
+			log_msg(level,
+			        "listener %s: %u more such messages were "
+			        "not logged",
+			        name, t->suppressed);
+		t->second = now;
+		t->logged = 0;
+		t->suppressed = 0;
+	}
+	if (t->logged >= LOG_THROTTLE_BURST) {
+		t->suppressed++;
+		return;
+	}
+	t->logged++;
+	log_vmsg(level, fmt, ap);
+}

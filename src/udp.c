@@ -65,7 +65,6 @@
 #define UDP_SLOT         65536     /* bytes per datagram buffer */
 #define UDP_SOCKBUF      (4 << 20) /* bound sockets: absorb bursts */
 #define UDP_FLOW_SOCKBUF (1 << 20) /* flow sockets' receive buffer */
-#define UDP_LOG_BURST    10        /* messages a second before counting */
 #define UDP_TABLE_MIN    64        /* hash buckets at first */
 #define UDP_PP_MAX       52        /* PROXY v2 header over IPv6 */
 #define UDP_GSO_SEGS     64        /* datagrams per GSO send, at most */
@@ -186,8 +185,7 @@ struct udp_listener {
 	bool no_gso; /* a client's path refused GSO: answers one by one */
 	unsigned long long evicted; /* flows evicted for a new one */
 	unsigned long long refused; /* ICMP port unreachable from the backend */
-	time_t log_second;          /* throttled messages: second of */
-	unsigned logged, suppressed; /* ... counts logged and left out */
+	struct log_throttle throttle; /* of refusals, evictions, errors */
 };
 
 /* What udp_sendmmsg returns. */
@@ -1503,34 +1501,14 @@ static void udp_flow_log(const struct udp_listener *u, const struct udp_flow *f,
 	        u->cfg->name, u->upstream.name, msg);
 }
 
-/* Log a refusal, an eviction or an error: up to UDP_LOG_BURST a second,
+/* Log a refusal, an eviction or an error: up to LOG_THROTTLE_BURST a second,
  * then a count of the rest, so that a flood cannot fill the log. */
 static void udp_log_throttled(struct udp_listener *u, enum log_level level,
                               const char *fmt, ...)
 {
-	time_t now = time(NULL);
-	char msg[512];
 	va_list ap;
 
-	if (now != u->log_second) {
-		if (u->suppressed)
-			log_msg(level,
-			        "listener %s: %u more such messages were "
-			        "not logged",
-			        u->cfg->name, u->suppressed);
-		u->log_second = now;
-		u->logged = 0;
-		u->suppressed = 0;
-	}
-	if (u->logged >= UDP_LOG_BURST) {
-		u->suppressed++;
-		return;
-	}
-	u->logged++;
-	if (!log_enabled(level))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vthrottled(&u->throttle, u->cfg->name, level, fmt, ap);
 	va_end(ap);
-	log_msg(level, "%s", msg);
 }

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <time.h>
 
 /* Severity, most severe first; a message is written when its level is at
  * most the configured one. */
@@ -35,6 +36,24 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* As log_msg with a va_list. */
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* A budget of log lines per second for messages that clients can cause
+ * at will (refusals, evictions): zero it before use. */
+struct log_throttle {
+	time_t second;       /* the second of the counts below */
+	unsigned logged;     /* lines written in that second */
+	unsigned suppressed; /* ... and left out */
+};
+
+/* Lines a throttle lets through each second before it counts instead. */
+#define LOG_THROTTLE_BURST 10
+
+/* As log_vmsg, unless t's budget for this second is spent; then the line
+ * is counted, and the count is logged for `name` in the next second that
+ * logs. */
+void log_vthrottled(struct log_throttle *t, const char *name,
+		    enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
