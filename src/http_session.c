@@ -139,7 +139,10 @@ struct http_session {
 	uint8_t retries;
 	uint8_t fresh;	     /* the next backend connection is a new one */
 	uint8_t req_open;    /* a request is under way, not counted yet */
+	uint8_t c_watched;   /* cev watches the socket, not just a timer */
+	uint8_t c_timed;     /* c_timeout is set */
 	uint32_t retry_len;
+	struct timeval c_timeout; /* cev's timer, kept for hs_watch */
 };
 
 /* Sessions belong to the worker thread that accepted them. */
@@ -209,6 +212,8 @@ static void hs_count_request(struct http_session *s);
 static uint64_t hs_now_us(void);
 static void hs_reset_request(struct http_session *s);
 static int hs_arm(struct http_session *s, unsigned ms);
+static int hs_timer(struct http_session *s, const struct timeval *tv);
+static int hs_watch(struct http_session *s);
 static ssize_t hs_recv(int fd, SSL *ssl, struct evbuffer **buf, size_t max,
                        uint8_t *readable, uint8_t rdhup);
 static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
@@ -242,7 +247,10 @@ void http_session_start(struct listener *l, int fd, SSL *ssl,
 	LIST_INSERT_HEAD(&hs_list, s, entry);
 	hs_live++;
 	s->c_writable = 1;
-	s->cev = event_new(runtime_base(rt), fd, RELAY_EVENTS, hs_client_cb, s);
+	/* Only a timer until the session has to wait for the socket: a
+	 * request read whole at once and answered with a close never
+	 * costs an epoll registration (hs_watch). */
+	s->cev = event_new(runtime_base(rt), -1, EV_PERSIST, hs_client_cb, s);
 	s->last_active = hs_now(s);
 	s->head_start = s->last_active;
 	{
@@ -444,8 +452,21 @@ static void hs_run(struct http_session *s)
 	for (int round = 0; round < HS_BUDGET; round++) {
 		int r = hs_step(s);
 
-		if (r <= 0)
+		if (r < 0)
 			return;
+		if (r == 0) {
+			/* Waiting: on the client too, unless all the
+			 * exchange still needs is the backend's answer. */
+			if (!s->c_watched &&
+			    !(s->state == HS_EXCHANGE && s->req_done &&
+			      s->cout == NULL) &&
+			    hs_watch(s) < 0) {
+				hs_log(s, LOG_LEVEL_WARN, "cannot watch the "
+				       "client: %s", strerror(errno));
+				hs_close(s);
+			}
+			return;
+		}
 	}
 	event_active(s->cev, 0, 0);
 }
@@ -519,7 +540,7 @@ static int hs_head_deadline(struct http_session *s)
 		                 limit);
 	tv.tv_sec = (limit - spent) / 1000;
 	tv.tv_usec = ((limit - spent) % 1000) * 1000;
-	if (event_add(s->cev, &tv) < 0) {
+	if (hs_timer(s, &tv) < 0) {
 		hs_close(s);
 		return -1;
 	}
@@ -1337,6 +1358,12 @@ static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
 	}
 	free(s->retry);
 	s->retry = NULL;
+	if (hs_watch(s) < 0) {
+		hs_log(s, LOG_LEVEL_WARN, "cannot watch the client: %s",
+		       strerror(errno));
+		hs_close(s);
+		return -1;
+	}
 	s->relay = calloc(1, sizeof(*s->relay));
 	if (s->relay == NULL)
 		return hs_answer(s, 500, false, "out of memory");
@@ -1790,12 +1817,36 @@ static int hs_arm(struct http_session *s, unsigned ms)
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	if (ms == 0)
-		return event_add(s->cev, NULL);
+		return hs_timer(s, NULL);
 	/* A common timeout keeps the timers of one length in a list,
 	 * cheaper than libevent's heap for the thousands of sessions that
 	 * share it. */
-	return event_add(s->cev, event_base_init_common_timeout(
-	                             event_get_base(s->cev), &tv));
+	return hs_timer(s, event_base_init_common_timeout(
+	                       event_get_base(s->cev), &tv));
+}
+
+/* Set the client event's timer to tv (NULL: none), and remember it. */
+static int hs_timer(struct http_session *s, const struct timeval *tv)
+{
+	s->c_timed = tv != NULL;
+	if (tv != NULL)
+		s->c_timeout = *tv;
+	return event_add(s->cev, tv);
+}
+
+/* Watch the client socket from now on (edge-triggered, as the relay
+ * does); the timer stays as it was. An epoll registration reports the
+ * socket's state at once, so no edge is missed by registering late. */
+static int hs_watch(struct http_session *s)
+{
+	struct event_base *base = event_get_base(s->cev);
+
+	if (s->c_watched)
+		return 0;
+	event_del(s->cev);
+	event_assign(s->cev, base, s->cfd, RELAY_EVENTS, hs_client_cb, s);
+	s->c_watched = 1;
+	return event_add(s->cev, s->c_timed ? &s->c_timeout : NULL);
 }
 
 /* --- bytes ------------------------------------------------------------- */
