@@ -173,7 +173,8 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 static ssize_t hs_scratch_read(int fd, SSL *ssl, uint8_t *readable,
                                uint8_t rdhup);
 static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
-                    uint8_t *writable, const struct iovec *iov, int n);
+                    uint8_t *writable, const struct iovec *iov, int n,
+                    int flags);
 static int hs_queue_request_head(struct http_session *s, const char *head,
                                  size_t len);
 static ssize_t hs_final_head(struct http_session *s, const char *buf);
@@ -789,7 +790,8 @@ static int hs_queue_request_head(struct http_session *s, const char *head,
 			return hs_answer(s, 500, false, "out of memory");
 		return 1;
 	}
-	if (hs_queue(s->b->fd, NULL, &s->bout, &s->b_writable, &iov, 1) < 0)
+	if (hs_queue(s->b->fd, NULL, &s->bout, &s->b_writable, &iov, 1, 0) <
+	    0)
 		return hs_backend_gone(s, errno);
 	s->last_active = hs_now(s);
 	return 1;
@@ -1195,8 +1197,13 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 	iov[1].iov_base = hs_scratch + head;
 	iov[1].iov_len = body;
 	s->bytes_out += (uint64_t)out + body;
+	/* The last bytes of a connection: held back (MSG_MORE) for the close
+	 * that follows at once to send its FIN in the same segment. */
 	if (hs_queue(s->cfd, s->ssl, &s->cout, &s->c_writable, iov,
-	             body > 0 ? 2 : 1) < 0) {
+	             body > 0 ? 2 : 1,
+	             s->resp_state == HS_RESP_DONE && !s->client_keep
+	                 ? MSG_MORE
+	                 : 0) < 0) {
 		hs_log(s, LOG_LEVEL_DEBUG, "closed: %s on the client side",
 		       strerror(errno));
 		hs_log_request(s);
@@ -1949,11 +1956,13 @@ static ssize_t hs_scratch_read(int fd, SSL *ssl, uint8_t *readable,
 
 /*
  * Send n pieces to fd now when nothing waits in *out and fd is writable,
- * and keep in *out (made when needed) what it did not take. Returns 0, or
- * -1 with errno on a socket error or ENOMEM.
+ * and keep in *out (made when needed) what it did not take; flags go to
+ * send(2) on a plain socket. Returns 0, or -1 with errno on a socket error
+ * or ENOMEM.
  */
 static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
-                    uint8_t *writable, const struct iovec *iov, int n)
+                    uint8_t *writable, const struct iovec *iov, int n,
+                    int flags)
 {
 	size_t sent = 0;
 	bool tried = *out == NULL && *writable;
@@ -1968,8 +1977,10 @@ static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
 		else
 			do
 				w = n == 1 ? send(fd, iov[0].iov_base,
-				                  iov[0].iov_len, MSG_NOSIGNAL)
-				           : sendmsg(fd, &msg, MSG_NOSIGNAL);
+				                  iov[0].iov_len,
+				                  MSG_NOSIGNAL | flags)
+				           : sendmsg(fd, &msg,
+				                     MSG_NOSIGNAL | flags);
 			while (w < 0 && errno == EINTR);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
