@@ -331,6 +331,17 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	if (bind(fd, &a->sa.sa, a->salen) < 0 || listen(fd, SOMAXCONN) < 0)
 		goto fail;
 listen:
+	/* An HTTP client's request needs no ACK of its own: the response
+	 * carries it moments later (or the delayed-ACK timer does). Sockets
+	 * accepted afterwards inherit the setting, which listen(2) resets,
+	 * so it comes after; an inherited socket may have had another
+	 * mode. */
+	{
+		int quick = l->cfg->mode != CONFIG_MODE_HTTP;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &quick,
+		                 sizeof(quick));
+	}
 	/* Accepting starts with listener_start, in the worker's thread. */
 	el = evconnlistener_new(runtime_base(l->rt), listener_accept_cb, l,
 	                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
