@@ -45,7 +45,8 @@
 # run, portier included.
 #
 # With --rounds N every wrk test runs N times, alternating between the
-# servers, and the median is kept.
+# servers, each round starting one server further (a server measured right
+# after the backend was found slower), and the median is kept.
 #
 # Usage: bench/http.sh [--portier PATH] [--duration SECONDS] [--rounds N]
 #                      [--quick] [--threads N] [--pin] [--keep]

@@ -38,8 +38,10 @@
 # failed to run.
 #
 # With --rounds N every wrk test runs N times, alternating between the
-# servers, and the median is kept: on a machine with other load this evens
-# out drifts that would otherwise favour whichever server ran first.
+# servers, each round starting one server further (a server measured right
+# after the backend was found slower), and the median is kept: this evens
+# out drifts that would otherwise favour a server by its place in the
+# order.
 #
 # Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
 #                     [--quick] [--threads N] [--pin] [--keep]

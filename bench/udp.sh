@@ -43,7 +43,8 @@
 # over both cores, portier's one event loop and rinetd cannot. --pin gives
 # the proxies CPU 0 and the rest CPUs 1 and up. Each run is preceded by a
 # 1-second warm-up whose result is discarded; --rounds N runs every test N
-# times, alternating between the targets, and keeps the median.
+# times, alternating between the targets, each round starting one target
+# further, and keeps the median.
 #
 # Every process runs from a temporary directory, uses free ports of
 # 127.0.0.1 only, and is stopped on exit (each in its own process group, so
@@ -294,14 +295,14 @@ run_bulk() {
 }
 
 # measure KIND ROWS...: run KIND (rr or bulk) for every target $rounds
-# times, round-robin, and keep the median of each of its ROWS in
-# result[ROW,TARGET].
+# times, round-robin (round_order), and keep the median of each of its
+# ROWS in result[ROW,TARGET].
 measure() {
 	local kind=$1 r t row ok
 	shift
 	declare -A values failed
 	for r in $(seq "$rounds"); do
-		for t in "${targets[@]}"; do
+		for t in $(round_order "$r"); do
 			note "$kind: $t (round $r of $rounds)"
 			if [ "$t" != backend ] && ! any_alive "${pid[$t]}"; then
 				note "$t is no longer running"
