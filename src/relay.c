@@ -50,6 +50,7 @@ static int relay_pull(struct relay *relay, int from);
 static int relay_flush(struct relay *relay, int to);
 static ssize_t relay_send(struct relay_side *dst, size_t *offered);
 static int relay_defer_eof(struct relay *relay, int from);
+static void relay_later_cb(evutil_socket_t fd, short what, void *arg);
 static bool relay_at_eof(const struct relay_side *side);
 static int relay_shut(struct relay *relay, int to);
 static void relay_drop_empty(struct relay_side *side);
@@ -114,18 +115,6 @@ int relay_start(struct relay *relay, struct event *client_ev,
 
 void relay_io(struct relay *relay, enum relay_side_id side, short what)
 {
-	if ((what & EV_TIMEOUT) && relay->side[side].eof_later) {
-		/* The FIN put off by relay_pull: read it now, and give the
-		 * event back its idle timeout. */
-		relay->side[side].eof_later = 0;
-		relay->side[side].readable = 1;
-		if (event_add(relay->side[side].ev, relay->idle_tv) < 0) {
-			(void)relay_fail(relay, side, ENOMEM);
-			return;
-		}
-		relay_pump(relay);
-		return;
-	}
 	if (what & EV_TIMEOUT) {
 		/* Each side's timer runs on its own; the relay is idle
 		 * only when nothing moved either way. A persistent event
@@ -147,6 +136,10 @@ void relay_io(struct relay *relay, enum relay_side_id side, short what)
 
 void relay_free(struct relay *relay)
 {
+	if (relay->later != NULL) {
+		event_free(relay->later);
+		relay->later = NULL;
+	}
 	for (int i = 0; i < 2; i++) {
 		if (relay->side[i].out != NULL) {
 			evbuffer_free(relay->side[i].out);
@@ -403,16 +396,39 @@ static void relay_drop_empty(struct relay_side *side)
  * the loop rather than now: by then the other peer, which is being sent
  * those bytes, has often closed too, and both directions end with two
  * close(2) and no shutdown(2) (HAProxy gets the same by reading again only
- * when polled). A zero timeout on the side's own event brings it back after
- * the loop's next poll, whose events run first.
+ * when polled). A timer of its own, due at once, runs after the loop's
+ * next poll, whose events come first. (A zero timeout on the side's event
+ * would do the same, but libevent takes an event whose timer fires out of
+ * epoll and puts it back: two epoll_ctl(2) per connection.)
  */
 static int relay_defer_eof(struct relay *relay, int from)
 {
 	static const struct timeval now = {0, 0};
-	struct relay_side *src = &relay->side[from];
 
-	src->eof_later = 1;
-	return event_add(src->ev, &now);
+	if (relay->later == NULL) {
+		relay->later = event_new(event_get_base(relay->side[from].ev),
+		                         -1, 0, relay_later_cb, relay);
+		if (relay->later == NULL)
+			return -1;
+	}
+	relay->side[from].eof_later = 1;
+	return event_add(relay->later, &now);
+}
+
+/* The turn after relay_defer_eof: read the FINs put off. */
+static void relay_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *relay = arg;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < 2; i++) {
+		if (relay->side[i].eof_later) {
+			relay->side[i].eof_later = 0;
+			relay->side[i].readable = 1;
+		}
+	}
+	relay_pump(relay);
 }
 
 /* True when the next thing to read from the side is its FIN. */

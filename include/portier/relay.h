@@ -79,6 +79,7 @@ struct relay {
 	relay_done_cb done_cb;
 	void *arg;
 	const struct timeval *idle_tv; /* the events' idle timeout, or NULL */
+	struct event *later;	       /* brings put-off FINs; made on use */
 	uint32_t idle_ms;
 	uint32_t last_active; /* coarse ms clock of the last byte either way */
 	int error;	      /* errno of RELAY_END_ERROR */
