@@ -45,8 +45,8 @@
 # run, portier included.
 #
 # With --rounds N every wrk test runs N times, alternating between the
-# servers, each round starting one server further (a server measured right
-# after the backend was found slower), and the median is kept.
+# servers (the proxies one place further each round, as the server measured
+# right after the backend was found slower), and the median is kept.
 #
 # Usage: bench/http.sh [--portier PATH] [--duration SECONDS] [--rounds N]
 #                      [--quick] [--threads N] [--pin] [--keep]
@@ -156,6 +156,7 @@ EOF
 
 # Targets in table order: the backend reached directly (the reference), then
 # the proxies.
+reference=backend
 targets=(backend)
 [ -n "$portier" ] && targets+=(portier)
 targets+=(haproxy nginx)

@@ -517,15 +517,22 @@ median() {
 		END { print v[int((NR + 1) / 2)] }'
 }
 
-# round_order ROUND: the targets in the order of round ROUND (1, 2, ...):
-# each round starts one target further, so that over as many rounds as
-# there are targets every server runs once right after each other one.
-# (Whichever server runs right after the backend reached directly was
-# measured up to a fifth slower on a 2-core machine, warm-up or not.)
+# round_order ROUND: the targets in the order of round ROUND (1, 2, ...).
+# The reference target ($reference: the backend reached directly, when the
+# script has one) runs first in every round, and the others are rotated one
+# place each round, so that over as many rounds as there are of them each
+# runs once right after the reference: on a 2-core machine whichever server
+# ran right after the backend reached directly came out up to a fifth
+# slower, warm-up or not.
 round_order() {
-	local n=${#targets[@]} k
+	local rest=() t k n
+	for t in "${targets[@]}"; do
+		[ "$t" = "${reference:-}" ] && echo "$t" && continue
+		rest+=("$t")
+	done
+	n=${#rest[@]}
 	for ((k = 0; k < n; k++)); do
-		echo "${targets[$(((k + $1 - 1) % n))]}"
+		echo "${rest[$(((k + $1 - 1) % n))]}"
 	done
 }
 

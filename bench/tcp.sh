@@ -38,8 +38,8 @@
 # failed to run.
 #
 # With --rounds N every wrk test runs N times, alternating between the
-# servers, each round starting one server further (a server measured right
-# after the backend was found slower), and the median is kept: this evens
+# servers (the proxies one place further each round, as the server measured
+# right after the backend was found slower), and the median is kept: this evens
 # out drifts that would otherwise favour a server by its place in the
 # order.
 #
@@ -142,6 +142,7 @@ EOF
 
 # Targets in table order: nginx reached directly (the reference), then the
 # proxies.
+reference=nginx
 targets=(nginx)
 [ -n "$portier" ] && targets+=(portier)
 targets+=(haproxy rinetd)

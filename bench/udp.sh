@@ -43,8 +43,8 @@
 # over both cores, portier's one event loop and rinetd cannot. --pin gives
 # the proxies CPU 0 and the rest CPUs 1 and up. Each run is preceded by a
 # 1-second warm-up whose result is discarded; --rounds N runs every test N
-# times, alternating between the targets, each round starting one target
-# further, and keeps the median.
+# times, alternating between the targets (the relays one place further
+# each round), and keeps the median.
 #
 # Every process runs from a temporary directory, uses free ports of
 # 127.0.0.1 only, and is stopped on exit (each in its own process group, so
@@ -156,6 +156,7 @@ EOF
 
 # Targets in table order: the backend reached directly (the reference),
 # then the proxies.
+reference=backend
 targets=(backend)
 [ -n "$portier" ] && targets+=(portier)
 targets+=(socat rinetd)
