@@ -1198,7 +1198,8 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 	iov[1].iov_len = body;
 	s->bytes_out += (uint64_t)out + body;
 	/* The last bytes of a connection: held back (MSG_MORE) for the close
-	 * that follows at once to send its FIN in the same segment. */
+	 * that follows at once to send its FIN (and TLS its close_notify) in
+	 * the same segment. */
 	if (hs_queue(s->cfd, s->ssl, &s->cout, &s->c_writable, iov,
 	             body > 0 ? 2 : 1,
 	             s->resp_state == HS_RESP_DONE && !s->client_keep
@@ -1957,8 +1958,8 @@ static ssize_t hs_scratch_read(int fd, SSL *ssl, uint8_t *readable,
 /*
  * Send n pieces to fd now when nothing waits in *out and fd is writable,
  * and keep in *out (made when needed) what it did not take; flags go to
- * send(2) on a plain socket. Returns 0, or -1 with errno on a socket error
- * or ENOMEM.
+ * send(2) (MSG_MORE also through TLS). Returns 0, or -1 with errno on a
+ * socket error or ENOMEM.
  */
 static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
                     uint8_t *writable, const struct iovec *iov, int n,
@@ -1973,7 +1974,7 @@ static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
 		ssize_t w;
 
 		if (ssl != NULL)
-			w = tls_writev(ssl, iov, n);
+			w = tls_writev(ssl, iov, n, flags);
 		else
 			do
 				w = n == 1 ? send(fd, iov[0].iov_base,
@@ -2032,7 +2033,7 @@ static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
 			offered += vec[i].iov_len;
 		}
 		if (ssl != NULL)
-			w = tls_writev(ssl, iov, n);
+			w = tls_writev(ssl, iov, n, 0);
 		else if (n == 1)
 			w = send(fd, iov[0].iov_base, iov[0].iov_len,
 			         MSG_NOSIGNAL);

@@ -373,7 +373,7 @@ static ssize_t relay_send(struct relay_side *dst, size_t *offered)
 		*offered += vec[i].iov_len;
 	}
 	if (dst->ssl != NULL)
-		return tls_writev(dst->ssl, iov, n);
+		return tls_writev(dst->ssl, iov, n, 0);
 	if (n == 1)
 		return send(dst->fd, iov[0].iov_base, iov[0].iov_len,
 		            MSG_NOSIGNAL);

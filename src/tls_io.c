@@ -26,6 +26,8 @@
 
 static int tls_io_error(SSL *ssl, int r);
 static int tls_bio_read(BIO *b, char *buf, int len);
+static int tls_bio_write(BIO *b, const char *buf, int len);
+static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n);
 
 /* The BIO of every TLS connection: OpenSSL's socket BIO, but with reads
  * that say whether they emptied the socket (tls_read_short, in the thread
@@ -34,6 +36,8 @@ static int tls_bio_read(BIO *b, char *buf, int len);
 static BIO_METHOD *tls_bio_method;
 static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool tls_read_short;
+/* The flags of the writes the BIO makes now (MSG_MORE, or 0). */
+static _Thread_local int tls_write_flags;
 
 ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
 {
@@ -77,7 +81,18 @@ ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
 	return (ssize_t)total;
 }
 
-ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n)
+ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n, int flags)
+{
+	ssize_t r;
+
+	tls_write_flags = flags;
+	r = tls_write_records(ssl, iov, n);
+	tls_write_flags = 0;
+	return r;
+}
+
+/* tls_writev's work. */
+static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 {
 	static _Thread_local char gather[TLS_RECORD];
 	size_t total = 0, skip = 0;
@@ -138,8 +153,10 @@ ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n)
 
 void tls_close_notify(SSL *ssl)
 {
+	tls_write_flags = MSG_MORE;
 	if (SSL_shutdown(ssl) < 0)
 		ERR_clear_error();
+	tls_write_flags = 0;
 }
 
 const char *tls_error_reason(char *buf, size_t len)
@@ -158,7 +175,8 @@ const char *tls_error_reason(char *buf, size_t len)
 	return buf;
 }
 
-/* Make tls_bio_method: the socket BIO's functions, with tls_bio_read. */
+/* Make tls_bio_method: the socket BIO's functions, with tls_bio_read and
+ * tls_bio_write. */
 static void tls_bio_init(void)
 {
 	const BIO_METHOD *sock = BIO_s_socket();
@@ -166,7 +184,7 @@ static void tls_bio_init(void)
 	                                 BIO_TYPE_DESCRIPTOR,
 	                             "portier socket");
 
-	if (m == NULL || BIO_meth_set_write(m, BIO_meth_get_write(sock)) != 1 ||
+	if (m == NULL || BIO_meth_set_write(m, tls_bio_write) != 1 ||
 	    BIO_meth_set_read(m, tls_bio_read) != 1 ||
 	    BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) != 1 ||
 	    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) != 1 ||
@@ -214,6 +232,26 @@ static int tls_bio_read(BIO *b, char *buf, int len)
 		BIO_set_flags(b, BIO_FLAGS_IN_EOF);
 	if (n < len)
 		tls_read_short = true;
+	return (int)n;
+}
+
+/* send(2) for OpenSSL, with the flags of the moment (tls_write_flags). */
+static int tls_bio_write(BIO *b, const char *buf, int len)
+{
+	int fd = (int)BIO_get_fd(b, NULL);
+	ssize_t n;
+
+	if (buf == NULL || len <= 0)
+		return 0;
+	BIO_clear_retry_flags(b);
+	do
+		n = send(fd, buf, (size_t)len, MSG_NOSIGNAL | tls_write_flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			BIO_set_retry_write(b);
+		return -1;
+	}
 	return (int)n;
 }
 

@@ -79,14 +79,18 @@ ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained);
 /*
  * Write from iov as writev(2) does: bytes taken, or -1 with errno (EAGAIN
  * when the socket is full: call again with the same bytes first, and
- * perhaps more). Small pieces are gathered into one record.
+ * perhaps more). Small pieces are gathered into one record. `flags` may
+ * hold MSG_MORE, as for send(2): the last segment waits for what follows
+ * (the close_notify and FIN of a connection that ends now).
  */
-ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n);
+ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n, int flags);
 
 /* Close the local CA that tls = auto keeps open (at the end). */
 void tls_forget_ca(void);
 
-/* Send close_notify, best effort: the write half is done. */
+/* Send close_notify, best effort: the write half is done. The caller
+ * closes or shuts down the socket right after: the alert waits for that
+ * FIN and leaves in the same segment. */
 void tls_close_notify(SSL *ssl);
 
 /* OpenSSL's reason for the last failure of this thread, for a log line;
