@@ -70,6 +70,7 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
                                struct sockaddr *sa, int salen, void *arg);
 static void listener_error_cb(struct evconnlistener *el, void *arg);
 static void listener_retry_cb(evutil_socket_t fd, short what, void *arg);
+static bool listener_client_first(const struct config_listener *cfg);
 static void listener_log_throttled(struct listener *l, enum log_level level,
                                    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -342,6 +343,18 @@ listen:
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &quick,
 		                 sizeof(quick));
 	}
+	/* When the client speaks first (HTTP, a TLS ClientHello), the kernel
+	 * hands over a connection once its first bytes are in: the session
+	 * reads them at once: no read that finds nothing, no epoll
+	 * registration to add and remove. A client that sends
+	 * nothing is handed over after a second all the same, and the
+	 * session's timeouts apply from then on. */
+	{
+		int secs = listener_client_first(l->cfg) ? 1 : 0;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+		                 sizeof(secs));
+	}
 	/* Accepting starts with listener_start, in the worker's thread. */
 	el = evconnlistener_new(runtime_base(l->rt), listener_accept_cb, l,
 	                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
@@ -374,6 +387,16 @@ fail:
 	snprintf(err, errlen, "cannot bind %s (listener %s): %s", name,
 	         l->cfg->name, why);
 	return -1;
+}
+
+/* True when the client sends the first bytes of every connection: HTTP
+ * requests, TLS handshakes. A tcp listener may carry a protocol whose
+ * server speaks first (SMTP, SSH). */
+static bool listener_client_first(const struct config_listener *cfg)
+{
+	return cfg->mode == CONFIG_MODE_HTTP ||
+	       cfg->mode == CONFIG_MODE_TLS_PASSTHROUGH ||
+	       cfg->tls != CONFIG_TLS_OFF;
 }
 
 /* Log a refusal or an accept failure: up to LOG_THROTTLE_BURST a second,

@@ -8,7 +8,7 @@
   whose accept queue is full), and when a connected backend does not
   answer within timeout_idle;
 - 408 when a request head does not arrive within timeout_header, whether
-  it stalls or trickles;
+  it stalls or trickles, and for a client that sends nothing at all;
 - 431 for a 40 KiB header field and for too many fields; the backend sees
   nothing;
 - the 404 page of a listener without default backend, in both forms, on a
@@ -203,6 +203,20 @@ def test_header_timeout(s):
     check(0.8 * HEADER_TIMEOUT <= elapsed <= HEADER_TIMEOUT + 2.5,
           "about timeout_header after its first byte",
           f"after {elapsed:.2f} s")
+    check(c.closed(), "then the connection closes")
+
+    step("a client that connects and sends nothing: 408 all the same")
+    c = s.ph.conn("web")
+    started = time.monotonic()
+    resp = c.response()
+    elapsed = time.monotonic() - started
+    check_equal(resp.status, 408, "408 Request Timeout")
+    # The kernel hands such a connection over after a second (portier
+    # asks to be woken by the first bytes of a client that speaks
+    # first), and timeout_header runs from then on.
+    check(0.8 * HEADER_TIMEOUT <= elapsed <= HEADER_TIMEOUT + 2.5,
+          "about timeout_header after the connect, and a second at most "
+          "more", f"after {elapsed:.2f} s")
     check(c.closed(), "then the connection closes")
 
     step("a request head that trickles a byte every 0.1 s: 408 all the "

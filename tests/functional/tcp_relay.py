@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """TCP relay: bytes arrive intact in both directions, on one connection and
 on many at once, and 100 MiB each way (concurrently) keep their SHA-256. A
-reset on one side closes the other side's connection.
+reset on one side closes the other side's connection. A backend that speaks
+first (SMTP, SSH) reaches a client that has sent nothing, at once.
 """
 
 import time
@@ -63,6 +64,29 @@ def test_resets():
     check(len(results) == 2, "a new client's 1 MiB reaches the backend")
 
 
+def greet(conn, server):
+    """A server that speaks first: a banner, then an echo of one line."""
+    conn.sendall(b"220 ready\r\n")
+    line = conn.recv(100)
+    conn.sendall(line)
+    conn.close()
+
+
+def test_server_first():
+    step("a backend that speaks first: its banner reaches a client that "
+         "has sent nothing, at once")
+    fwd = Forward(backend=Server(greet))
+    c = fwd.connect()
+    started = time.monotonic()
+    banner = recv_exactly(c, 11)
+    elapsed = time.monotonic() - started
+    check_equal(banner, b"220 ready\r\n", "the banner")
+    check(elapsed < 0.5, "within half a second of the connect",
+          f"after {elapsed:.2f} s")
+    check(echo_ok(c, b"EHLO client\r\n"), "then the client's line goes "
+          "through and comes back")
+
+
 def test_echo():
     step("a small message goes through and comes back")
     fwd = Forward()
@@ -115,6 +139,7 @@ def test_bulk():
 
 def main():
     test_echo()
+    test_server_first()
     test_bulk()
     test_resets()
 
