@@ -14,11 +14,11 @@
  * An EOF becomes shutdown(SHUT_WR) on the other side once its output is
  * empty (true half-close, as in nginx's stream proxy); when that completes
  * both directions the sockets are simply closed by the owner. A FIN that
- * arrives with the last bytes is read one turn of the loop later, and when
- * the other peer's FIN is already there too, both directions end at once
- * with no shutdown(2): a request-response connection then costs the
- * closing side nothing more than close(2). Errors and the idle timeout end
- * the relay through relay_end, once.
+ * arrives with the last bytes needs no read of its own: the bytes go out
+ * with MSG_MORE and leave in one segment with the FIN that follows them,
+ * and when the other peer's FIN is already there too, both directions end
+ * at once with no shutdown(2). Errors and the idle timeout end the relay
+ * through relay_end, once.
  */
 #include "config.h"
 
@@ -48,7 +48,7 @@ static bool relay_kernel_moved(struct relay *relay);
 static void relay_pump(struct relay *relay);
 static int relay_pull(struct relay *relay, int from);
 static int relay_flush(struct relay *relay, int to);
-static ssize_t relay_send(struct relay_side *dst, size_t *offered);
+static ssize_t relay_send(struct relay_side *dst, int flags, size_t *offered);
 static int relay_defer_eof(struct relay *relay, int from);
 static void relay_later_cb(evutil_socket_t fd, short what, void *arg);
 static bool relay_at_eof(const struct relay_side *side);
@@ -298,10 +298,15 @@ static int relay_pull(struct relay *relay, int from)
 		/* A short read emptied the socket: the next byte to arrive
 		 * brings a new edge, so no read to EAGAIN is needed. Not so
 		 * for a FIN that came with the bytes: its edge is spent, and
-		 * only EV_CLOSED (EPOLLRDHUP) told of it. */
+		 * only EV_CLOSED (EPOLLRDHUP) told of it. On a plain socket
+		 * that FIN is all that is left: the side has ended, and the
+		 * bytes leave with the FIN in one segment. TLS has its
+		 * close_notify to read first, on the next turn. */
 		if (drained && relay->early_close) {
 			src->readable = 0;
-			if (src->rdhup && relay_defer_eof(relay, from) < 0)
+			if (src->rdhup && src->ssl == NULL)
+				src->eof = 1;
+			else if (src->rdhup && relay_defer_eof(relay, from) < 0)
 				return relay_fail(relay, from, ENOMEM);
 		}
 		while (left > 0) {
@@ -326,7 +331,7 @@ static int relay_flush(struct relay *relay, int to)
 
 	while (relay_pending(dst) > 0) {
 		size_t offered;
-		ssize_t n = relay_send(dst, &offered);
+		ssize_t n = relay_send(dst, src->eof ? MSG_MORE : 0, &offered);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -356,8 +361,9 @@ static int relay_flush(struct relay *relay, int to)
  * were handed to the kernel. One chain, the usual case, goes out with
  * send(2), which the kernel handles more cheaply than an iovec; more go
  * out with sendmsg(2). MSG_NOSIGNAL: a vanished peer is an EPIPE, not a
- * signal. */
-static ssize_t relay_send(struct relay_side *dst, size_t *offered)
+ * signal. flags may add MSG_MORE: the last bytes then wait for the FIN
+ * that the shutdown(2) or close(2) about to follow sends with them. */
+static ssize_t relay_send(struct relay_side *dst, int flags, size_t *offered)
 {
 	struct evbuffer_iovec vec[RELAY_IOV_MAX];
 	struct iovec iov[RELAY_IOV_MAX];
@@ -373,12 +379,12 @@ static ssize_t relay_send(struct relay_side *dst, size_t *offered)
 		*offered += vec[i].iov_len;
 	}
 	if (dst->ssl != NULL)
-		return tls_writev(dst->ssl, iov, n, 0);
+		return tls_writev(dst->ssl, iov, n, flags);
 	if (n == 1)
 		return send(dst->fd, iov[0].iov_base, iov[0].iov_len,
-		            MSG_NOSIGNAL);
+		            MSG_NOSIGNAL | flags);
 	msg.msg_iovlen = (size_t)n;
-	return sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
+	return sendmsg(dst->fd, &msg, MSG_NOSIGNAL | flags);
 }
 
 /* Give back an output buffer that holds nothing: idle connections keep no
@@ -392,11 +398,12 @@ static void relay_drop_empty(struct relay_side *side)
 }
 
 /*
- * Read the FIN that came with side `from`'s last bytes on the next turn of
- * the loop rather than now: by then the other peer, which is being sent
- * those bytes, has often closed too, and both directions end with two
- * close(2) and no shutdown(2) (HAProxy gets the same by reading again only
- * when polled). A timer of its own, due at once, runs after the loop's
+ * Read the end of a TLS side whose last bytes came with its FIN (its
+ * close_notify comes before the FIN) on the next turn of the loop rather
+ * than now: by then the other peer, which is being sent those bytes, has
+ * often closed too, and both directions end with two close(2) and no
+ * shutdown(2) (HAProxy gets the same by reading again only when polled).
+ * A timer of its own, due at once, runs after the loop's
  * next poll, whose events come first. (A zero timeout on the side's event
  * would do the same, but libevent takes an event whose timer fires out of
  * epoll and puts it back: two epoll_ctl(2) per connection.)
