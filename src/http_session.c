@@ -2151,17 +2151,19 @@ static void hs_close(struct http_session *s)
 static void hs_log(const struct http_session *s, enum log_level level,
                    const char *fmt, ...)
 {
-	char client[ADDR_STRLEN], msg[1024];
+	char client[ADDR_STRLEN];
+	struct log_conn c = {
+	    .client = client,
+	    .listener = listener_config(s->listener)->name,
+	    .vhost = s->vhost ? s->vhost->name : NULL,
+	    .backend = s->upstream ? s->upstream->name : NULL,
+	};
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
 	addr_format_sa(&s->peer.sa, sizeof(s->peer), client, sizeof(client));
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vconn(level, &c, fmt, ap);
 	va_end(ap);
-	log_msg(level, "client=%s listener=%s%s%s%s%s: %s", client,
-	        listener_config(s->listener)->name, s->vhost ? " vhost=" : "",
-	        s->vhost ? s->vhost->name : "", s->upstream ? " backend=" : "",
-	        s->upstream ? s->upstream->name : "", msg);
 }

@@ -86,6 +86,31 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+void log_conn(enum log_level level, const struct log_conn *c,
+              const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vconn(level, c, fmt, ap);
+	va_end(ap);
+}
+
+void log_vconn(enum log_level level, const struct log_conn *c,
+               const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (!log_enabled(level))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_msg(level, "client=%s listener=%s%s%s%s%s%s%s: %s", c->client,
+	        c->listener, c->vhost ? " vhost=" : "", c->vhost ? c->vhost : "",
+	        c->sni ? " sni=" : "", c->sni ? c->sni : "",
+	        c->backend ? " backend=" : "", c->backend ? c->backend : "",
+	        msg);
+}
+
 void log_vthrottled(struct log_throttle *t, const char *name,
                     enum log_level level, const char *fmt, va_list ap)
 {

@@ -646,6 +646,12 @@ static void session_log(const struct session *s, enum log_level level,
                         const char *fmt, ...)
 {
 	char client[ADDR_STRLEN], msg[512];
+	struct log_conn c = {
+	    .client = client,
+	    .listener = listener_config(s->listener)->name,
+	    .sni = s->sni,
+	    .backend = s->upstream ? s->upstream->name : NULL,
+	};
 	va_list ap;
 
 	if (!log_enabled(level))
@@ -655,18 +661,11 @@ static void session_log(const struct session *s, enum log_level level,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (s->state == SESSION_RELAYING)
-		log_msg(level,
-		        "client=%s listener=%s%s%s backend=%s: %s (%llu bytes "
-		        "from the client, %llu from the backend)",
-		        client, listener_config(s->listener)->name,
-		        s->sni ? " sni=" : "", s->sni ? s->sni : "",
-		        s->upstream->name, msg,
-		        (unsigned long long)s->relay.nread[RELAY_CLIENT],
-		        (unsigned long long)s->relay.nread[RELAY_BACKEND]);
+		log_conn(level, &c,
+		         "%s (%llu bytes from the client, %llu from the "
+		         "backend)",
+		         msg, (unsigned long long)s->relay.nread[RELAY_CLIENT],
+		         (unsigned long long)s->relay.nread[RELAY_BACKEND]);
 	else
-		log_msg(level, "client=%s listener=%s%s%s%s%s: %s", client,
-		        listener_config(s->listener)->name,
-		        s->sni ? " sni=" : "", s->sni ? s->sni : "",
-		        s->upstream ? " backend=" : "",
-		        s->upstream ? s->upstream->name : "", msg);
+		log_conn(level, &c, "%s", msg);
 }

@@ -1488,17 +1488,18 @@ static uint64_t udp_now_ms(void)
 static void udp_flow_log(const struct udp_listener *u, const struct udp_flow *f,
                          enum log_level level, const char *fmt, ...)
 {
-	char client[ADDR_STRLEN], msg[512];
+	char client[ADDR_STRLEN];
+	struct log_conn c = {.client = client,
+	                     .listener = u->cfg->name,
+	                     .backend = u->upstream.name};
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
 	addr_format_sa(&f->peer.sa, sizeof(f->peer), client, sizeof(client));
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vconn(level, &c, fmt, ap);
 	va_end(ap);
-	log_msg(level, "client=%s listener=%s backend=%s: %s", client,
-	        u->cfg->name, u->upstream.name, msg);
 }
 
 /* Log a refusal, an eviction or an error: up to LOG_THROTTLE_BURST a second,

@@ -37,6 +37,25 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* What a line about a connection names, in this order; NULL fields are
+ * left out (client and listener always come). */
+struct log_conn {
+	const char *client; /* the client's address, formatted */
+	const char *listener;
+	const char *vhost;
+	const char *sni;
+	const char *backend;
+};
+
+/* Write "client=ADDR listener=NAME [vhost=..] [sni=..] [backend=..]: "
+ * and the message. */
+void log_conn(enum log_level level, const struct log_conn *c,
+	      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* As log_conn with a va_list. */
+void log_vconn(enum log_level level, const struct log_conn *c,
+	       const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 /* A budget of log lines per second for messages that clients can cause
  * at will (refusals, evictions): zero it before use. */
 struct log_throttle {
