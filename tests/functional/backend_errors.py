@@ -12,44 +12,11 @@ the log names the backend and the reason.
 """
 
 import hashlib
-import socket
 import time
 
-from lib import (LOOPBACK4, Forward, at_cleanup, check,
-                 check_closed_without_data, check_equal, check_log, collect,
-                 echo_ok, free_port, info, recv_until_eof, run, step)
-
-
-class Unreachable:
-    """A backend address whose connects never complete: a listening socket
-    with backlog 0 whose accept queue is already full (Linux then drops
-    new SYNs)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        at_cleanup(self.sock.close)
-        self.sock.bind((LOOPBACK4, 0))
-        self.sock.listen(0)
-        self.port = self.sock.getsockname()[1]
-        self.addr = f"{LOOPBACK4}:{self.port}"
-        for _ in range(2):
-            filler = socket.socket()
-            at_cleanup(filler.close)
-            filler.setblocking(False)
-            filler.connect_ex((LOOPBACK4, self.port))
-        time.sleep(0.1)
-
-    def really_hangs(self):
-        """True when a connect to it does not complete in 1.5 s."""
-        probe = socket.socket()
-        probe.settimeout(1.5)
-        try:
-            probe.connect((LOOPBACK4, self.port))
-            return False
-        except socket.timeout:
-            return True
-        finally:
-            probe.close()
+from lib import (Forward, Unreachable, check, check_closed_without_data,
+                 check_equal, check_log, collect, echo_ok, free_port, info,
+                 recv_until_eof, run, step)
 
 
 def closes_at_once(conn, server):
