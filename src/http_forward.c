@@ -27,6 +27,7 @@ struct head_writer {
 
 static bool http_forward_hop(const struct http_head *h, size_t i,
                              bool upgrade);
+static bool x_forwarded(const char *buf, const struct http_header *f);
 static int writer_open(struct head_writer *w, char *out, size_t cap,
                        size_t need);
 static void put(struct head_writer *w, const void *s, size_t n);
@@ -105,6 +106,10 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 		default:
 			if (http_forward_hop(h, i, how->upgrade))
 				continue;
+			/* X-Forwarded-Port, -Prefix, -Ssl...: frameworks
+			 * believe them as they believe -Proto. */
+			if (!trusted && x_forwarded(buf, &h->headers[i]))
+				continue;
 		}
 		put_field(&w, buf, &h->headers[i]);
 	}
@@ -181,6 +186,24 @@ ssize_t http_forward_response(char *out, size_t cap, const char *buf,
 		put(&w, "Connection: keep-alive\r\n", 24);
 	put(&w, "\r\n", 2);
 	return (ssize_t)w.len;
+}
+
+/* True for a field whose name starts with "X-Forwarded-", any case. */
+static bool x_forwarded(const char *buf, const struct http_header *f)
+{
+	static const char prefix[] = "x-forwarded-";
+	const char *name = buf + f->name.off;
+
+	if (f->name.len < sizeof(prefix))
+		return false;
+	for (size_t i = 0; i < sizeof(prefix) - 1; i++) {
+		char c = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32)
+		                                          : name[i];
+
+		if (c != prefix[i])
+			return false;
+	}
+	return true;
 }
 
 /* True when header i concerns only one hop (RFC 9110 section 7.6.1). */

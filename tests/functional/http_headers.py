@@ -5,7 +5,8 @@
   added, once each;
 - copies a client sends are removed, unless the client is in the
   listener's trusted_proxies: then X-Forwarded-For and Forwarded get the
-  client appended, and its X-Forwarded-Proto and -Host are kept;
+  client appended, and its X-Forwarded-Proto and -Host are kept; any other
+  X-Forwarded-* field (-Port, -Prefix...) is removed or kept alike;
 - hop-by-hop fields (Connection and the fields it names, Keep-Alive, TE,
   Trailer, Proxy-*, Upgrade without an upgrade) are not forwarded, in
   either direction;
@@ -24,6 +25,10 @@ from lib import (check, check_equal, info, run, step, tmpdir, wait_until)
 SPOOFED = ["X-Forwarded-For: 1.2.3.4", "x-forwarded-for: 5.6.7.8",
            "X-Forwarded-Proto: https", "X-Forwarded-Host: evil.example",
            "Forwarded: for=1.2.3.4;proto=https"]
+# Other X-Forwarded-* fields that frameworks believe (scheme, port, path
+# prefix): removed like the others, kept from a trusted proxy.
+SPOOFED_OTHER = ["X-Forwarded-Port: 443", "x-forwarded-prefix: /admin",
+                 "X-Forwarded-Ssl: on", "X-FORWARDED-SERVER: evil"]
 
 
 def fields_of(got, name):
@@ -68,15 +73,27 @@ def test_forwarding():
     check_forwarding(sent(p, "web", "app.test:8080", source="127.0.0.2"),
                      "127.0.0.2", "app.test:8080")
     info("untrusted client sends its own copies: removed")
-    check_forwarding(sent(p, "web", headers=SPOOFED), "127.0.0.1",
-                     "app.test")
+    got = sent(p, "web", headers=SPOOFED + SPOOFED_OTHER)
+    check_forwarding(got, "127.0.0.1", "app.test")
+    for name in ("x-forwarded-port", "x-forwarded-prefix",
+                 "x-forwarded-ssl", "x-forwarded-server"):
+        check_equal(fields_of(got, name), [], f"   no {name}")
+    check_equal(fields_of(sent(p, "web", headers=["X-Forwarded-: x",
+                                                   "X-Forwardedx: y"]),
+                          "x-forwarded-"), ["x"],
+                "   X-Forwarded- with nothing after it is another field")
     info("trusted listener, client 127.0.0.2 not in trusted_proxies: "
          "removed")
     check_forwarding(sent(p, "trust", headers=SPOOFED, source="127.0.0.2"),
                      "127.0.0.2", "app.test")
     info("trusted client (127.0.0.1): kept, the client appended")
+    got = sent(p, "trust", headers=SPOOFED + SPOOFED_OTHER)
+    check_equal(fields_of(got, "x-forwarded-port"), ["443"],
+                "   x-forwarded-port kept")
+    check_equal(fields_of(got, "x-forwarded-prefix"), ["/admin"],
+                "   x-forwarded-prefix kept")
     check_forwarding(
-        sent(p, "trust", headers=SPOOFED), "127.0.0.1", "app.test",
+        got, "127.0.0.1", "app.test",
         xff="1.2.3.4, 5.6.7.8, 127.0.0.1", proto="https",
         xhost="evil.example",
         forwarded='for=1.2.3.4;proto=https, for=127.0.0.1;'
