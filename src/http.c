@@ -189,6 +189,7 @@ static ssize_t fail(struct http_head *h, int status, const char *why);
 static ssize_t head_scan(struct parser *ps, size_t len, size_t from);
 static ssize_t request_line(struct parser *ps, size_t s, size_t e);
 static ssize_t request_target(struct parser *ps, size_t s, size_t n);
+static bool method_idempotent(const char *m, size_t n);
 static const char *authority(const char *p, size_t n, bool need_port,
                              char *host, uint16_t *port);
 static ssize_t status_line(struct parser *ps, size_t s, size_t e);
@@ -383,6 +384,10 @@ static ssize_t head_scan(struct parser *ps, size_t len, size_t from)
 		if (nl == NULL) {
 			if (cr != NULL && cr + 1 < b + lim)
 				return fail(ps->h, ps->bad, "bare CR in head");
+			if (len >= HTTP_MAX_HEAD && lines == 0 && pos < lim &&
+			    ps->big == 431)
+				return fail(ps->h, 414,
+				            "request line too long");
 			if (len >= HTTP_MAX_HEAD)
 				return fail(ps->h, ps->big, "head too long");
 			return 0;
@@ -435,14 +440,30 @@ static ssize_t request_line(struct parser *ps, size_t s, size_t e)
 	if (e - i - 1 != 8 || memcmp(v, "HTTP/", 5) != 0 || !IS_DIGIT(v[5]) ||
 	    v[6] != '.' || !IS_DIGIT(v[7]))
 		return fail(h, 400, "invalid HTTP version");
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+	if (v[5] != '1')
 		return fail(h, 505, "unsupported HTTP version");
-	h->version_minor = v[7] - '0';
+	/* HTTP/1.2 and later minor versions are read as the highest one
+	 * implemented (RFC 9110 section 2.5). */
+	h->version_minor = v[7] == '0' ? 0 : 1;
 	/* Methods are case-sensitive. */
 	h->method_head = h->method.len == 4 && memcmp(b + s, "HEAD", 4) == 0;
 	h->method_connect =
 	    h->method.len == 7 && memcmp(b + s, "CONNECT", 7) == 0;
+	h->idempotent = method_idempotent(b + s, h->method.len);
 	return request_target(ps, t, i - t);
+}
+
+/* True for the methods whose repetition has the effect of one request
+ * (RFC 9110 section 9.2.2), the only ones a proxy may send again. */
+static bool method_idempotent(const char *m, size_t n)
+{
+	static const char *const names[] = {"GET",   "HEAD", "OPTIONS",
+	                                    "TRACE", "PUT",  "DELETE"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && memcmp(m, names[i], n) == 0)
+			return true;
+	return false;
 }
 
 /* Classify the request target b[s..s+n) and take its path and host. */

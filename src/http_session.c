@@ -131,6 +131,7 @@ struct http_session {
 	uint8_t client_keep; /* the client connection outlives the exchange */
 	uint8_t backend_keep;
 	uint8_t method_head;
+	uint8_t idempotent;  /* the request may be sent twice */
 	uint8_t upgrade;     /* the request asks to upgrade */
 	uint8_t client_minor;
 	uint8_t dechunk;     /* the response goes to an HTTP/1.0 client */
@@ -225,6 +226,7 @@ static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
 static void hs_drop_empty(struct evbuffer **buf);
 static uint32_t hs_now(const struct http_session *s);
 static void hs_close(struct http_session *s);
+static void hs_cut_short(struct http_session *s);
 static void hs_log(const struct http_session *s, enum log_level level,
                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -643,6 +645,7 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 	s->head_timer = 0;
 	s->parsed_len = 0;
 	s->method_head = h->method_head;
+	s->idempotent = h->idempotent;
 	s->client_minor = (uint8_t)h->version_minor;
 	s->client_keep = h->keep_alive;
 	s->upgrade = h->upgrade && !h->upgrade_h2c;
@@ -775,8 +778,11 @@ static int hs_queue_request_head(struct http_session *s, const char *head,
 
 	/* A pooled connection may be closed by the backend just as it is
 	 * used: keep the head (a small copy), to send it again on a new
-	 * connection. */
-	if (s->b->reused && s->req_body == HTTP_BODY_NONE && s->retries < 2) {
+	 * connection. Only an idempotent request without a body goes twice:
+	 * the backend may have acted on the first one before it closed (RFC
+	 * 9112 section 9.3.1). */
+	if (s->b->reused && s->idempotent && s->req_body == HTTP_BODY_NONE &&
+	    s->retries < 2) {
 		s->retry = malloc(len);
 		if (s->retry != NULL) {
 			memcpy(s->retry, head, len);
@@ -1234,7 +1240,7 @@ static int hs_response_body(struct http_session *s)
 				hs_log(s, LOG_LEVEL_WARN, "closed: the backend "
 				       "sent a bad chunked body: %s", error);
 				hs_log_request(s);
-				hs_close(s);
+				hs_cut_short(s);
 				return -1;
 			}
 			if (s->resp_chunk.done)
@@ -1290,8 +1296,23 @@ static int hs_response_body(struct http_session *s)
 	       "the response body", n == 0 ? "closed the connection"
 	                                    : strerror(errno));
 	hs_log_request(s);
-	hs_close(s);
+	hs_cut_short(s);
 	return -1;
+}
+
+/* Close a client connection whose response was cut short. An HTTP/1.0
+ * client reads a body that was chunked until the close: a FIN would make
+ * the part it got look whole, so it gets a reset (RFC 9112 section 8);
+ * every other framing shows the cut by itself. */
+static void hs_cut_short(struct http_session *s)
+{
+	if (s->dechunk) {
+		struct linger abort_close = {1, 0};
+
+		(void)setsockopt(s->cfd, SOL_SOCKET, SO_LINGER, &abort_close,
+		                 sizeof(abort_close));
+	}
+	hs_close(s);
 }
 
 /* The backend closed or failed (err 0: a clean close) before its response

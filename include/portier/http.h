@@ -95,7 +95,8 @@ struct http_head {
 	/* Response: the status code and reason phrase. */
 	int status;
 	struct http_slice reason;
-	int version_minor; /* HTTP/1.<minor>: 0 or 1 */
+	int version_minor; /* HTTP/1.<minor>: 0 or 1 (a higher minor
+			      version is read as 1, RFC 9110 section 2.5) */
 
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t nheaders;
@@ -113,10 +114,12 @@ struct http_head {
 				 any case). With HTTP_F_EXPECT seen and this
 				 false, the expectation is unknown: 417 */
 	bool method_head;     /* request: HEAD */
+	bool idempotent;      /* request: GET, HEAD, OPTIONS, TRACE, PUT or
+				 DELETE (RFC 9110 section 9.2.2) */
 	bool method_connect;  /* request: CONNECT (refused with 501 by the
 				 caller; parsed so it can say so) */
 	bool absolute_form;   /* request: the target carried an authority */
-	/* When parsing fails: the status to answer (400, 431, 501, 505 for
+	/* When parsing fails: the status to answer (400, 414, 431, 501, 505 for
 	 * requests; 502 for responses) and a short reason for the log (a
 	 * static string). The other fields are meaningful only after a
 	 * complete parse. */

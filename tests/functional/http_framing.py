@@ -16,13 +16,13 @@ canned responses, so that the tests see what portier forwards:
 - a malformed response (or a response head over the limit) gives 502, and
   the next request goes to a new backend connection;
 - a reused backend connection that closes before answering gets a
-  bodyless request again on a new connection, never a request with a
-  body; a malformed chunked request body gets 400 and its bytes never
+  bodyless idempotent request (GET) again on a new connection, never a
+  request with a body or a POST without one; a malformed chunked request body gets 400 and its bytes never
   reach the backend;
 - a close-delimited response reaches an HTTP/1.1 client, which is then
   closed too; 103 Early Hints reaches an HTTP/1.1 client only;
 - an HTTP/1.0 client gets a close-delimited body when the backend answers
-  chunked;
+  chunked, and a reset when that body is cut short;
 - Expect: 100-continue gets the backend's 100 Continue.
 """
 
@@ -90,6 +90,10 @@ def respond(req, conn):
         return (b"HTTP/1.1 103 Early Hints\r\n"
                 b"Link: </style.css>; rel=preload\r\n\r\n" +
                 response_bytes(200, "OK", [], b"after the hints"))
+    if t == "/cut-chunked":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                     b"\r\n5\r\nhello\r\n")
+        return None  # closed in the middle of the body
     if t.startswith("/drop") and req.nth > 1:
         return None  # as if the backend closed an idle connection
     body = f"{req.method} {t} body={req.body.decode('latin-1')}".encode()
@@ -333,6 +337,16 @@ def test_reuse_retry(s):
     tries = [r for r in s.flaky.requests if r.target == "/drop-post"]
     check_equal(len(tries), 1, "   the POST was not sent twice")
     c.close()
+    c = s.conn()
+    resp = c.exchange(request("GET", "/warm", "flaky.test"))
+    check_equal(resp.status, 200, "a bodyless POST: first a GET warms a "
+                "backend connection")
+    resp = c.exchange(request("POST", "/drop-bodyless", "flaky.test"))
+    check_equal(resp.status, 502, "POST without a body on a reused "
+                "connection that closes: 502 (not idempotent)")
+    tries = [r for r in s.flaky.requests if r.target == "/drop-bodyless"]
+    check_equal(len(tries), 1, "   the POST was not sent twice")
+    c.close()
 
     step("a malformed chunked request body: 400, its bytes never reach "
          "the backend")
@@ -391,6 +405,22 @@ def test_http10(s):
           str(resp.headers.list))
     check_equal(resp.body, b"hello world",
                 "the body without chunk framing, until the close")
+
+    step("HTTP/1.0 client, chunked response cut short: a reset, not a "
+         "FIN that would make the part look whole")
+    c = s.conn()
+    c.send(b"GET /cut-chunked HTTP/1.0\r\nHost: frame.test\r\n\r\n")
+    got, reset = b"", False
+    try:
+        while True:
+            data = c.sock.recv(65536)
+            if not data:
+                break
+            got += data
+    except ConnectionResetError:
+        reset = True
+    check(reset, "the connection is reset", repr(got))
+    c.close()
 
     step("HTTP/1.0 client without keep-alive: answered, then closed")
     c = s.conn()
