@@ -88,6 +88,8 @@ static _Thread_local LIST_HEAD(, session)
 static _Thread_local size_t session_live;
 
 static void session_read_hello(struct session *s);
+static void session_hello_wait(struct session *s);
+static void session_hello_timeout(struct session *s);
 static void session_route_hello(struct session *s,
                                 enum clienthello_result r, const char *name);
 static void session_alert(struct session *s, uint8_t alert);
@@ -255,8 +257,10 @@ static void session_read_hello(struct session *s)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return; /* wait for more */
+		if (n < 0) {
+			session_hello_wait(s);
+			return;
+		}
 		r = clienthello_parse(evbuffer_pullup(s->hello, -1),
 		                      evbuffer_get_length(s->hello), name,
 		                      sizeof(name));
@@ -264,6 +268,44 @@ static void session_read_hello(struct session *s)
 			break;
 	}
 	session_route_hello(s, r, name);
+}
+
+/* Wait for more of the ClientHello, until timeout_header after the
+ * accept: the client event persists, so its timer would start again with
+ * every byte and a client sending one byte at a time would never meet it.
+ * The time left is set anew after each read. */
+static void session_hello_wait(struct session *s)
+{
+	unsigned ms = runtime_global(listener_runtime(s->listener))
+	                  ->timeout_header_ms;
+	int64_t left;
+	struct timeval tv;
+
+	if (ms == 0)
+		return;
+	left = s->started_ms + ms -
+	       session_now_ms(runtime_base(listener_runtime(s->listener)));
+	if (left <= 0) {
+		session_hello_timeout(s);
+		return;
+	}
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	if (event_add(s->client_ev, &tv) < 0) {
+		session_log(s, LOG_LEVEL_WARN, "cannot watch the client: %s",
+		            strerror(errno));
+		session_close(s);
+	}
+}
+
+/* No complete ClientHello within timeout_header. */
+static void session_hello_timeout(struct session *s)
+{
+	session_log(s, LOG_LEVEL_INFO,
+	            "closed: no complete TLS ClientHello within %u ms",
+	            runtime_global(listener_runtime(s->listener))
+	                ->timeout_header_ms);
+	session_close(s);
 }
 
 /* The ClientHello is read: pick the backend of the vhost its SNI name
@@ -523,12 +565,7 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->state == SESSION_HELLO) {
 		if (what & EV_TIMEOUT) {
-			session_log(s, LOG_LEVEL_INFO,
-			            "closed: no complete TLS ClientHello within "
-			            "%u ms",
-			            runtime_global(listener_runtime(s->listener))
-			                ->timeout_header_ms);
-			session_close(s);
+			session_hello_timeout(s);
 			return;
 		}
 		session_read_hello(s);

@@ -220,6 +220,31 @@ def main():
           f"timeout_header ({waited:.1f} s)")
     check(wait_log_line(portier.portier, r"no complete TLS ClientHello "
                         r"within 1000 ms") is not None, "   and logged")
+
+    # A byte every 0.2 s keeps the connection busy but the hello never
+    # ends in time: timeout_header counts from the accept, not from the
+    # last byte.
+    sock = connect("127.0.0.1", rawport)
+    sock.settimeout(0.2)
+    started = time.monotonic()
+    closed_after = None
+    for i in range(40):
+        try:
+            sock.sendall(renamed[i:i + 1])
+            if sock.recv(100) == b"":
+                closed_after = time.monotonic() - started
+                break
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            closed_after = time.monotonic() - started
+            break
+    sock.close()
+    check(closed_after is not None and closed_after < 4,
+          "a client that drips its hello a byte at a time is closed "
+          "after timeout_header too",
+          f"closed after {closed_after} s" if closed_after is not None
+          else "still open after 40 bytes over 8 s")
     check_equal(raw.accepted, before,
                 "none of these reached the backend")
 
