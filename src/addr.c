@@ -540,6 +540,20 @@ static int parse_bracketed(struct span text, struct addr *out, char *err,
 		return -1;
 	out->kind = ADDR_INET;
 	out->port = portnum;
+	if (IN6_IS_ADDR_V4MAPPED(&out->sa.sin6.sin6_addr)) {
+		/* [::ffff:a.b.c.d] is the IPv4 address a.b.c.d: an IPv6
+		 * socket could not bind it (portier's are IPv6-only), and
+		 * it overlaps the IPv4 address everywhere else. */
+		struct in_addr in;
+
+		memcpy(&in, &out->sa.sin6.sin6_addr.s6_addr[12], sizeof(in));
+		memset(&out->sa, 0, sizeof(out->sa));
+		out->sa.sin.sin_family = AF_INET;
+		out->sa.sin.sin_addr = in;
+		out->sa.sin.sin_port = htons(portnum);
+		out->salen = sizeof(struct sockaddr_in);
+		return 0;
+	}
 	out->sa.sin6.sin6_family = AF_INET6;
 	out->sa.sin6.sin6_port = htons(portnum);
 	out->salen = sizeof(struct sockaddr_in6);

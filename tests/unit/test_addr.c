@@ -184,6 +184,16 @@ static void test_parse_sockaddr(void **state)
 	assert_int_equal(a.sa.sin6.sin6_port, htons(443));
 	assert_true(IN6_IS_ADDR_LOOPBACK(&a.sa.sin6.sin6_addr));
 
+	/* A v4-mapped address is the IPv4 address: bindable, and the same
+	 * as 127.0.0.1 for the overlap checks. */
+	assert_int_equal(addr_parse("[::ffff:127.0.0.1]:443", ADDR_FOR_BIND,
+	                            &a, err, sizeof(err)),
+	                 0);
+	assert_int_equal(a.salen, sizeof(struct sockaddr_in));
+	assert_int_equal(a.sa.sin.sin_family, AF_INET);
+	assert_int_equal(a.sa.sin.sin_port, htons(443));
+	assert_int_equal(a.sa.sin.sin_addr.s_addr, htonl(0x7f000001));
+
 	assert_int_equal(addr_parse("unix:/run/x.sock", ADDR_FOR_BACKEND, &a,
 	                            err, sizeof(err)),
 	                 0);
