@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,7 +26,9 @@
 #include "portier/expose.h"
 #include "portier/log.h"
 #include "portier/ports.h"
+#include "portier/route.h"
 #include "portier/runtime.h"
+#include "portier/tls.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -95,10 +99,21 @@ static int cmd_hash(int argc, char **argv);
 static int read_password(const char *prompt, char *buf, size_t len);
 static const char *default_config_path(void);
 static struct config *load_config(const char *path);
+static int check_certificates(const char *path, const struct config *cfg,
+                              bool lenient);
+static int check_accounts(const char *path, const struct config *cfg);
 
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* --help and --version, as people type them, mean -h and -V for
+	 * every command (each parses short options with getopt). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0)
+			argv[i] = (char *)"-h";
+		else if (strcmp(argv[i], "--version") == 0)
+			argv[i] = (char *)"-V";
+	}
 	if (argc > 1 && argv[1][0] != '-') {
 		if (strcmp(argv[1], "ports") == 0)
 			return cmd_ports(argc - 1, argv + 1);
@@ -173,11 +188,15 @@ static int cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (check) {
+		int bad = check_certificates(path, cfg, true) +
+		          check_accounts(path, cfg);
+
 		for (size_t i = 0; i < cfg->notes.n; i++)
 			fprintf(stderr, "%s\n", cfg->notes.v[i]);
-		printf("%s: configuration OK\n", path);
+		if (bad == 0)
+			printf("%s: configuration OK\n", path);
 		config_free(cfg);
-		return 0;
+		return bad ? 1 : 0;
 	}
 	if (verbosity < 0)
 		log_set_level(LOG_LEVEL_WARN);
@@ -185,6 +204,13 @@ static int cmd_run(int argc, char **argv)
 		log_set_level(LOG_LEVEL_DEBUG);
 	else
 		log_set_level(cfg->global.log_level);
+	/* What the configuration names must be there before a port is
+	 * opened: a configuration error, status 1. */
+	if (check_certificates(path, cfg, false) + check_accounts(path, cfg) >
+	    0) {
+		config_free(cfg);
+		return 1;
+	}
 	rt = runtime_new(cfg);
 	if (rt == NULL)
 		return 2;
@@ -252,6 +278,78 @@ static struct config *load_config(const char *path)
 		fputs(err, stderr);
 	free(err);
 	return cfg;
+}
+
+/* Load the certificates and keys of the tls = on listeners and their
+ * vhosts as a start does, so that a key that does not match its
+ * certificate is a configuration error, found by -t too. With `lenient`
+ * (-t), a file that is not there is only noted: a configuration may be
+ * checked before its files are put in place (the examples in conf/ are).
+ * tls = auto is left to the start: checking it would make the local CA.
+ * Returns the number of listeners that would not start. */
+static int check_certificates(const char *path, const struct config *cfg,
+                              bool lenient)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct config_listener *cl = &cfg->listeners[i];
+		const char *missing = NULL;
+		char err[512];
+		struct tls_server *t;
+
+		if (cl->tls != CONFIG_TLS_ON)
+			continue;
+		if (access(cl->tls_cert, F_OK) < 0)
+			missing = cl->tls_cert;
+		else if (access(cl->tls_key, F_OK) < 0)
+			missing = cl->tls_key;
+		for (size_t j = 0; j < cfg->nvhosts && missing == NULL; j++) {
+			const struct config_vhost *v = &cfg->vhosts[j];
+
+			if (v->tls_cert == NULL || !route_serves(v, cl))
+				continue;
+			if (access(v->tls_cert, F_OK) < 0)
+				missing = v->tls_cert;
+			else if (access(v->tls_key, F_OK) < 0)
+				missing = v->tls_key;
+		}
+		if (missing != NULL && lenient) {
+			fprintf(stderr,
+			        "%s: note: listener %s: %s is not there, its "
+			        "certificates are not checked (portier will "
+			        "not start without it)\n",
+			        path, cl->name, missing);
+			continue;
+		}
+		t = tls_server_new(cfg, cl, err, sizeof(err));
+		if (t == NULL) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			bad++;
+		}
+		tls_server_unref(t);
+	}
+	return bad;
+}
+
+/* The user and group to run as must exist. Returns the number that do
+ * not. */
+static int check_accounts(const char *path, const struct config *cfg)
+{
+	const char *user = cfg->global.user, *group = cfg->global.group;
+	int bad = 0;
+
+	if (user != NULL && getpwnam(user) == NULL) {
+		fprintf(stderr, "%s: [global] user %s: no such user on this "
+		        "machine\n", path, user);
+		bad++;
+	}
+	if (group != NULL && getgrnam(group) == NULL) {
+		fprintf(stderr, "%s: [global] group %s: no such group on this "
+		        "machine\n", path, group);
+		bad++;
+	}
+	return bad;
 }
 
 /* portier hash: a crypt(3) hash of a password for `auth = USER:HASH`. The

@@ -365,22 +365,32 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
 		         t->listener, cert, tls_error_reason(why, sizeof(why)));
 		goto err;
 	}
+	/* OpenSSL checks the key against the certificate as it loads it:
+	 * a key of the right type from another certificate (a renewal
+	 * half done, or a chain file with the leaf not first) fails there. */
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		unsigned long e = ERR_peek_last_error();
+
+		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+		    (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+		     ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
+			goto mismatch;
 		snprintf(err, errlen,
 		         "listener %s: tls_key %s: not a PEM private key (%s)",
 		         t->listener, key, tls_error_reason(why, sizeof(why)));
 		goto err;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen,
-		         "listener %s: the key in %s does not belong to the "
-		         "certificate in %s",
-		         t->listener, key, cert);
-		ERR_clear_error();
-		goto err;
-	}
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		goto mismatch;
 	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
 	return ctx;
+mismatch:
+	snprintf(err, errlen,
+	         "listener %s: the key in %s does not belong to the "
+	         "certificate in %s (with a chain in that file, the "
+	         "server's own certificate comes first)",
+	         t->listener, key, cert);
+	ERR_clear_error();
 err:
 	SSL_CTX_free(ctx);
 	return NULL;

@@ -139,6 +139,16 @@ def test_version_help():
     check_equal(r.returncode, 0, "-h: exit status")
     check("-c" in r.stdout and "-t" in r.stdout,
           "-h: stdout lists the -c and -t options")
+    step("--version and --help are -V and -h, for the commands too")
+    r = run_portier("--version")
+    check(r.returncode == 0 and re.search(r"portier\D*\d+\.\d+", r.stdout),
+          "--version: exit 0 and the version", r.stdout + r.stderr)
+    for args in (["--help"], ["ports", "--help"], ["doctor", "--help"],
+                 ["ca", "--help"], ["expose", "--help"]):
+        r = run_portier(*args)
+        check(r.returncode == 0 and "usage: portier" in r.stdout,
+              f"{' '.join(args)}: exit 0 and the usage",
+              r.stdout + r.stderr)
 
 
 def log_levels(text):

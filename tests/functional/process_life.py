@@ -6,7 +6,8 @@
 - user and group (as root): the process runs as that user and group once
   the ports are bound, while a port below 1024 was still bound as root;
   started as another user, a different user is a configuration it cannot
-  honour: exit status 2 with a clear message;
+  honour: exit status 2 with a clear message; a user that does not exist
+  is a configuration error: exit status 1 before any port is opened;
 - root without user: a warning that says how to drop privileges;
 - SIGUSR1 after the access log was renamed: new lines go to a new file at
   the configured path, the lines before stay in the renamed one.
@@ -118,12 +119,15 @@ def main():
     portier.send_signal(signal.SIGTERM)
     check_equal(portier.wait_exit(10), 0, "and stops cleanly")
 
-    step("a user that does not exist: exit status 2, saying so")
+    step("a user that does not exist: a configuration error (exit status "
+         "1) before any port is opened, saying so")
     portier = start_portier(config(backend, free_port(),
                                    user="no-such-user-here"), ready=False)
-    check_equal(portier.wait_exit(10), 2, "exit status 2")
+    check_equal(portier.wait_exit(10), 1, "exit status 1")
     check("user no-such-user-here: no such user" in portier.log(),
           "the message names the user")
+    check("listening on" not in portier.log(), "no port was opened",
+          portier.log())
 
 
 if __name__ == "__main__":

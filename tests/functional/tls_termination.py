@@ -37,7 +37,7 @@ import time
 
 from httptest import EchoBackend, request
 from lib import (LOOPBACK4, TestFailure, Worker, check, check_equal, connect,
-                 info, run, step, tmpdir)
+                 info, run, run_portier, step, tmpdir)
 from tlstest import (TLS13_SUITES, TlsConn, TlsPortier, client_context,
                      handshake_error, handshake_line, make_pki, peer_name,
                      s_client, tls_connect, tls_reason, wait_log_line)
@@ -517,8 +517,37 @@ def watch_closes(socks, t0, limit):
     return out
 
 
+def test_key_mismatch(s):
+    step("a key that is not the certificate's, or a chain file with the "
+         "leaf not first: the check says so and names both files")
+    reversed_chain = os.path.join(tmpdir(), "ca-first.pem")
+    with open(s.pki.chain["app.test"]) as f:
+        pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?"
+                          r"-----END CERTIFICATE-----\n", f.read(), re.S)
+    check_equal(len(pems), 2, "the app.test chain file holds two "
+                "certificates")
+    with open(reversed_chain, "w") as f:
+        f.write(pems[1] + pems[0])
+    for what, cert, key in [
+            ("the key of another certificate", s.pki.chain["app.test"],
+             s.pki.key["other.test"]),
+            ("the CA before the leaf", reversed_chain,
+             s.pki.key["app.test"])]:
+        conf = os.path.join(tmpdir(), "mismatch.ini")
+        with open(conf, "w") as f:
+            f.write(f"[listener web]\nbind = 127.0.0.1:1\nmode = http\n"
+                    f"backend = 127.0.0.1:2\ntls = on\n"
+                    f"tls_cert = {cert}\ntls_key = {key}\n")
+        proc = run_portier("-t", "-c", conf)
+        check(proc.returncode != 0, f"{what}: -t fails")
+        check(f"the key in {key} does not belong to the certificate in "
+              f"{cert}" in proc.stderr, "   and names both files",
+              proc.stderr)
+
+
 def main():
     s = Setup()
+    test_key_mismatch(s)
     test_certificates(s)
     test_versions(s)
     test_alpn(s)
