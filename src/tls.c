@@ -625,7 +625,10 @@ static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
 }
 
 /* ALPN: http/1.1 when the client offers it; never h2, which portier does
- * not speak. Without a match the handshake goes on without ALPN. */
+ * not speak. A client that offers protocols but not http/1.1 gets the
+ * no_application_protocol alert RFC 7301 section 3.2 asks for (as nginx
+ * and Go do): a clear refusal, rather than a connection on which it would
+ * speak a protocol the server does not. */
 static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
                        unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
@@ -637,7 +640,7 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 	if (SSL_select_next_proto((unsigned char **)out, outlen, http11,
 	                          sizeof(http11) - 1, in,
 	                          inlen) != OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_NOACK;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	return SSL_TLSEXT_ERR_OK;
 }
 

@@ -19,8 +19,10 @@
 #include <stdint.h>
 
 /* Most bytes, TLS record headers included, that a ClientHello may take;
- * the buffer the caller reads into never needs to be larger. */
-#define CLIENTHELLO_MAX 16384
+ * the buffer the caller reads into never needs to be larger. A hello in
+ * one record of the largest size (2^14 bytes and its 5-byte header) fits;
+ * larger ones, which no browser sends, are turned away. */
+#define CLIENTHELLO_MAX (16384 + 5)
 
 /* Room for the longest host name and its NUL. */
 #define CLIENTHELLO_NAME_MAX 256
