@@ -18,6 +18,7 @@
 #include "portier/addr.h"
 #include "portier/config.h"
 #include "portier/http.h"
+#include "portier/log.h"
 
 /* Longest copy of a client's string a line keeps. */
 #define ACCESSLOG_FIELD_MAX 2048
@@ -213,6 +214,56 @@ out:
 	free(e->referer);
 	free(e->agent);
 	free(e);
+}
+
+void accesslog_stream(const char *proto, const struct log_conn *c,
+                      uint64_t bytes_in, uint64_t bytes_out,
+                      uint64_t duration_ms, const char *end)
+{
+	char listener[256 * 4 + 1], sni[256 * 4 + 1], backend[512 * 4 + 1];
+	char when[64], line[4096 + sizeof(listener) + sizeof(sni) +
+	                   sizeof(backend)];
+	bool json = accesslog_format == CONFIG_LOG_JSON;
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (accesslog_fd < 0)
+		return;
+	accesslog_escape(listener, sizeof(listener), c->listener, json);
+	accesslog_escape(sni, sizeof(sni), c->sni, json);
+	accesslog_escape(backend, sizeof(backend), c->backend, json);
+	localtime_r(&now, &tm);
+	if (json) {
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		n = snprintf(line, sizeof(line),
+		             "{\"time\":\"%s\",\"client\":\"%s\","
+		             "\"listener\":\"%s\",\"protocol\":\"%s\","
+		             "\"sni\":%s%s%s,\"backend\":%s%s%s,"
+		             "\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		             "\"duration_ms\":%llu,\"end\":\"%s\"}\n",
+		             when, c->client, listener, proto,
+		             c->sni ? "\"" : "", c->sni ? sni : "null",
+		             c->sni ? "\"" : "", c->backend ? "\"" : "",
+		             c->backend ? backend : "null",
+		             c->backend ? "\"" : "", (unsigned long long)bytes_in,
+		             (unsigned long long)bytes_out,
+		             (unsigned long long)duration_ms, end);
+	} else {
+		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+		n = snprintf(line, sizeof(line),
+		             "%s - - [%s] \"%s %s\" - %llu \"-\" \"-\" "
+		             "sni=%s backend=%s in=%llu ms=%llu end=\"%s\"\n",
+		             c->client, when, proto, listener,
+		             (unsigned long long)bytes_out,
+		             c->sni ? sni : "-", c->backend ? backend : "-",
+		             (unsigned long long)bytes_in,
+		             (unsigned long long)duration_ms, end);
+	}
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    write(accesslog_fd, line, (size_t)n) < 0) {
+		/* Nowhere left to say so. */
+	}
 }
 
 /* A NUL-terminated copy of len bytes at buf + off, cut at the limit. */

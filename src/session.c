@@ -26,6 +26,7 @@
 
 #include "portier/session.h"
 #include "portier/addr.h"
+#include "portier/accesslog.h"
 #include "portier/clienthello.h"
 #include "portier/config.h"
 #include "portier/handshake.h"
@@ -67,6 +68,7 @@ struct session {
 	char *sni;              /* tls-passthrough: the name asked for */
 	const struct config_vhost *vhost; /* tls-passthrough: its vhost */
 	int64_t started_ms;               /* when it began (unix time in ms) */
+	const char *end;    /* how it ended, for the access log (static) */
 	uint32_t hello_len; /* bytes of the ClientHello read to route */
 	union {
 		struct sockaddr sa;
@@ -105,6 +107,8 @@ static void session_log(const struct session *s, enum log_level level,
     __attribute__((format(printf, 3, 4)));
 static int64_t session_now_ms(struct event_base *base);
 static uint64_t session_bytes_in(const struct session *s);
+static void session_access_log(const struct session *s, uint64_t in,
+                               uint64_t out);
 
 void session_start(struct listener *l, int fd, const struct sockaddr *sa,
                    socklen_t salen)
@@ -601,13 +605,17 @@ static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 
 	switch (why) {
 	case RELAY_END_DONE:
+		s->end = "done";
 		session_log(s, LOG_LEVEL_DEBUG, "closed");
 		break;
 	case RELAY_END_IDLE:
+		s->end = "idle";
 		session_log(s, LOG_LEVEL_INFO, "closed: idle for %u ms",
 		            relay->idle_ms);
 		break;
 	case RELAY_END_ERROR:
+		s->end = relay->error_side == RELAY_CLIENT ? "client error"
+		                                           : "backend error";
 		session_log(s,
 		            relay->error == ECONNRESET || relay->error == EPIPE
 		                ? LOG_LEVEL_DEBUG
@@ -631,6 +639,8 @@ static void session_close(struct session *s)
 
 	metrics_add(&m->bytes_in, in);
 	metrics_add(&m->bytes_out, out);
+	if (accesslog_enabled())
+		session_access_log(s, in, out);
 	if (listener_routes(l) != NULL) {
 		struct metrics_vhost *v = listener_vhost_metrics(l, s->vhost);
 
@@ -658,6 +668,37 @@ static void session_close(struct session *s)
 	free(s);
 	listener_session_closed(l);
 	listener_unref(l);
+}
+
+/* The access log line of a connection that ends. */
+static void session_access_log(const struct session *s, uint64_t in,
+                               uint64_t out)
+{
+	char client[ADDR_STRLEN];
+	const struct config_listener *cl = listener_config(s->listener);
+	struct log_conn c = {
+	    .client = client,
+	    .listener = cl->name,
+	    .sni = s->sni,
+	    .backend = s->state >= SESSION_CONNECTING && s->upstream
+	                   ? s->upstream->name
+	                   : NULL,
+	};
+	const char *end = s->end;
+	int64_t now = session_now_ms(runtime_base(listener_runtime(s->listener)));
+
+	if (end == NULL)
+		end = s->state == SESSION_RELAYING     ? "closed"
+		      : s->state == SESSION_CONNECTING ? "no backend connection"
+		      : s->state == SESSION_HELLO      ? "no ClientHello"
+		                                       : "refused";
+	addr_format_sa(&s->peer.sa, sizeof(s->peer), client, sizeof(client));
+	accesslog_stream(cl->mode == CONFIG_MODE_TLS_PASSTHROUGH ? "TLS"
+	                                                         : "TCP",
+	                 &c, in, out,
+	                 now > s->started_ms ? (uint64_t)(now - s->started_ms)
+	                                     : 0,
+	                 end);
 }
 
 /* Bytes read from the client: the ClientHello read to route, then what

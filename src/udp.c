@@ -51,6 +51,7 @@
 #include <event2/event.h>
 
 #include "portier/udp.h"
+#include "portier/accesslog.h"
 #include "portier/addr.h"
 #include "portier/config.h"
 #include "portier/log.h"
@@ -1359,6 +1360,19 @@ static void udp_flow_close(struct udp_listener *u, struct udp_flow *f,
 		             "%llu from the backend)",
 		             why, (unsigned long long)f->from_client,
 		             (unsigned long long)f->from_backend);
+	if (accesslog_enabled()) {
+		char client[ADDR_STRLEN];
+		struct log_conn c = {.client = client,
+		                     .listener = u->cfg->name,
+		                     .backend = u->upstream.name};
+		uint64_t now = udp_now_ms();
+
+		addr_format_sa(&f->peer.sa, sizeof(f->peer), client,
+		               sizeof(client));
+		accesslog_stream("UDP", &c, f->bytes_in, f->bytes_out,
+		                 now > f->created_ms ? now - f->created_ms : 0,
+		                 why != NULL ? why : "stopped");
+	}
 	udp_table_remove(u, f);
 	TAILQ_REMOVE(&u->lru, f, lru);
 	u->nflows--;

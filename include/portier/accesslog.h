@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The access log: one line per HTTP request, in the combined format of
- * Apache and nginx (with portier's own fields after it) or as JSON.
+ * Apache and nginx (with portier's own fields after it) or as JSON; and
+ * one line per TCP connection, tls-passthrough connection or UDP flow of
+ * the other modes, when it ends.
  *
  * An entry is begun when a request head is parsed, with copies of what the
  * line needs from it, and written when the exchange ends. Lines from every
@@ -17,6 +19,7 @@
 struct config_global;
 struct http_head;
 struct accesslog_entry;
+struct log_conn;
 
 /* Open the log `g` asks for ("stderr" or a path; none when NULL). On
  * failure writes why into err and returns -1. */
@@ -47,5 +50,17 @@ struct accesslog_entry *accesslog_begin(const char *buf,
 void accesslog_end(struct accesslog_entry *e, const char *vhost,
 		   const char *backend, int status, uint64_t bytes_in,
 		   uint64_t bytes_out);
+
+/*
+ * Write the line of a connection (or UDP flow) that ended: `proto` is
+ * "TCP", "TLS" (passthrough) or "UDP"; c gives the client, listener, SNI
+ * name and backend (NULL when none was reached); bytes_in came from the
+ * client, bytes_out from the backend; `end` says how it ended ("done",
+ * "idle", "backend refused"...). In the combined format the request is
+ * "PROTO LISTENER" and the status "-".
+ */
+void accesslog_stream(const char *proto, const struct log_conn *c,
+                      uint64_t bytes_in, uint64_t bytes_out,
+                      uint64_t duration_ms, const char *end);
 
 #endif
