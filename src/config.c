@@ -54,6 +54,10 @@ static int config_handler_cb(void *user, const char *section, const char *name,
 static int config_handler_cb(void *user, const char *section, const char *name,
                              const char *value);
 #endif
+static void config_long_line(struct config_parser *p, const char *s,
+                             const char *eq, const char *e);
+static void config_key_line(struct config_parser *p, const char *name,
+                            const char *value);
 static void config_section_begin(struct config_parser *p, const char *text,
                                  size_t n);
 static void config_section_end(struct config_parser *p);
@@ -295,10 +299,9 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 			continue;
 		}
 		if (num < 2 || n > (size_t)num - 2) {
-			config_error(p, p->lineno,
-			             "line is longer than %d characters; "
-			             "split long lists over several lines",
-			             num < 2 ? 0 : num - 2);
+			/* Longer than inih's line buffer (a long path, say):
+			 * split here the way inih does. */
+			config_long_line(p, s, eq, e);
 			continue;
 		}
 		memcpy(buf, s, n);
@@ -307,6 +310,29 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 		return buf;
 	}
 	return NULL;
+}
+
+/* A "key = value" line too long for inih, s..e with its '=' at eq: the
+ * key without trailing blanks, the value without leading ones, as inih
+ * would hand them over. */
+static void config_long_line(struct config_parser *p, const char *s,
+                             const char *eq, const char *e)
+{
+	const char *ke = eq, *v = eq + 1;
+	char *name, *value;
+
+	while (ke > s && isspace((unsigned char)ke[-1]))
+		ke--;
+	while (v < e && isspace((unsigned char)*v))
+		v++;
+	name = strndup(s, (size_t)(ke - s));
+	value = strndup(v, (size_t)(e - v));
+	if (name == NULL || value == NULL)
+		p->oom = true;
+	else
+		config_key_line(p, name, value);
+	free(name);
+	free(value);
 }
 
 /* The handler inih calls for each "key = value" line. */
@@ -318,32 +344,40 @@ static int config_handler_cb(void *user, const char *section, const char *name,
                              const char *value)
 #endif
 {
-	struct config_parser *p = user;
+	/* inih's section name is truncated at 49 bytes: p tracks its own */
+	(void)section;
+#if INI_HANDLER_LINENO
+	(void)lineno;
+#endif
+	config_key_line(user, name, value ? value : "");
+	return 1;
+}
+
+/* One "key = value" line of the current section. */
+static void config_key_line(struct config_parser *p, const char *name,
+                            const char *value)
+{
 	const struct config_key *k;
 	size_t idx;
 	int r;
 
-	/* inih's section name is truncated at 49 bytes: p tracks its own */
-	(void)section;
 	if (p->oom || p->section == SECTION_SKIP)
-		return 1;
-	if (!value)
-		value = "";
+		return;
 	if (*name == '\0') {
 		config_error(p, p->lineno, "missing key before '='");
-		return 1;
+		return;
 	}
 	k = p->section == SECTION_NONE ? NULL
 	                               : config_key_find(p->section, name, 0);
 	if (!k) {
 		config_unknown_key(p, name);
-		return 1;
+		return;
 	}
 	idx = (size_t)(k - config_keys);
 	if (p->state->seen[idx] && !(k->flags & KEY_LIST)) {
 		config_error(p, p->lineno, "%s given twice (first on line %d)",
 		             name, p->state->seen[idx]);
-		return 1;
+		return;
 	}
 	if (!p->state->seen[idx])
 		p->state->seen[idx] = p->lineno;
@@ -352,7 +386,6 @@ static int config_handler_cb(void *user, const char *section, const char *name,
 		p->state->bad[idx] = true;
 	if (r > 0)
 		config_pending_note(p, k, value);
-	return 1;
 }
 
 /* Add a note when `k` set to `value` is a pending feature. */

@@ -281,6 +281,11 @@ static void check_long_line(const struct config *cfg)
 	assert_int_equal(cfg->listeners[0].deny.n, 1);
 }
 
+static void check_longer_line(const struct config *cfg)
+{
+	assert_int_equal(cfg->listeners[0].allow.n, 30);
+}
+
 struct good_case {
 	const char *title;
 	const char *text;
@@ -449,6 +454,14 @@ static const struct good_case good_cases[] = {
            "inih's line buffer of two hundred bytes, which does not matter "
            "because comments are dropped before the line is handed over\n",
      check_long_line, ""},
+    {"a line longer than inih's buffer, split by portier",
+     TCP_A "allow   =   10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, "
+           "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
+           "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
+           "10.0.0.17, 10.0.0.18, 10.0.0.19, 10.0.0.20, 10.0.0.21, "
+           "10.0.0.22, 10.0.0.23, 10.0.0.24, 10.0.0.25, 10.0.0.26, "
+           "10.0.0.27, 10.0.0.28, 10.0.0.29, 10.0.0.30   ; and a comment\n",
+     check_longer_line, ""},
 };
 
 static void test_good_configs(void **state)
@@ -526,9 +539,13 @@ static const struct bad_case bad_cases[] = {
     {TCP_A "allow = 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, "
            "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
            "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
+           "10.0.0.17, 10.0.0.18, 10.0.0.19, 10.0.0.x\n",
+     "t.ini:5: allow: '10.0.0.x' is not an IP address\n"},
+    {TCP_A "alow    =   10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, "
+           "10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9, 10.0.0.10, 10.0.0.11, "
+           "10.0.0.12, 10.0.0.13, 10.0.0.14, 10.0.0.15, 10.0.0.16, "
            "10.0.0.17, 10.0.0.18, 10.0.0.19\n",
-     "t.ini:5: line is longer than 198 characters; split long lists over "
-     "several lines\n"},
+     "t.ini:5: unknown key 'alow' in [listener a]; did you mean 'allow'?\n"},
 
     /* keys */
     {TCP_A "bakend = 1\n",
