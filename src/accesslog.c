@@ -41,6 +41,7 @@ static char *accesslog_field(const char *buf, const struct http_head *h,
                              const char *name);
 static void accesslog_escape(char *out, size_t outlen, const char *s,
                              bool json);
+static const char *accesslog_host_only(char *addr);
 
 int accesslog_open(const struct config_global *g, char *err, size_t errlen)
 {
@@ -114,20 +115,7 @@ struct accesslog_entry *accesslog_begin(const char *buf,
 	e->version_minor = h ? h->version_minor : 1;
 	addr_format_sa(client, sizeof(struct sockaddr_storage), e->client,
 	               sizeof(e->client));
-	/* The address alone, as combined logs have it: no port. */
-	if (e->client[0] == '[') {
-		char *end = strchr(e->client, ']');
-
-		if (end != NULL) {
-			*end = '\0';
-			memmove(e->client, e->client + 1, strlen(e->client));
-		}
-	} else {
-		char *colon = strrchr(e->client, ':');
-
-		if (colon != NULL)
-			*colon = '\0';
-	}
+	(void)accesslog_host_only(e->client);
 	if (h == NULL) {
 		/* A request refused before its head could be read. */
 		e->version_minor = 1;
@@ -223,6 +211,8 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 	char listener[256 * 4 + 1], sni[256 * 4 + 1], backend[512 * 4 + 1];
 	char when[64], line[4096 + sizeof(listener) + sizeof(sni) +
 	                   sizeof(backend)];
+	char client[ADDR_STRLEN];
+	const char *port;
 	bool json = accesslog_format == CONFIG_LOG_JSON;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -230,6 +220,8 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 
 	if (accesslog_fd < 0)
 		return;
+	snprintf(client, sizeof(client), "%s", c->client);
+	port = accesslog_host_only(client);
 	accesslog_escape(listener, sizeof(listener), c->listener, json);
 	accesslog_escape(sni, sizeof(sni), c->sni, json);
 	accesslog_escape(backend, sizeof(backend), c->backend, json);
@@ -238,12 +230,13 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
 		n = snprintf(line, sizeof(line),
 		             "{\"time\":\"%s\",\"client\":\"%s\","
+		             "\"client_port\":%s,"
 		             "\"listener\":\"%s\",\"protocol\":\"%s\","
 		             "\"sni\":%s%s%s,\"backend\":%s%s%s,"
 		             "\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		             "\"duration_ms\":%llu,\"end\":\"%s\"}\n",
-		             when, c->client, listener, proto,
-		             c->sni ? "\"" : "", c->sni ? sni : "null",
+		             when, client, port[0] ? port : "null", listener,
+		             proto, c->sni ? "\"" : "", c->sni ? sni : "null",
 		             c->sni ? "\"" : "", c->backend ? "\"" : "",
 		             c->backend ? backend : "null",
 		             c->backend ? "\"" : "", (unsigned long long)bytes_in,
@@ -253,9 +246,10 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
 		n = snprintf(line, sizeof(line),
 		             "%s - - [%s] \"%s %s\" - %llu \"-\" \"-\" "
-		             "sni=%s backend=%s in=%llu ms=%llu end=\"%s\"\n",
-		             c->client, when, proto, listener,
-		             (unsigned long long)bytes_out,
+		             "port=%s sni=%s backend=%s in=%llu ms=%llu "
+		             "end=\"%s\"\n",
+		             client, when, proto, listener,
+		             (unsigned long long)bytes_out, port[0] ? port : "-",
 		             c->sni ? sni : "-", c->backend ? backend : "-",
 		             (unsigned long long)bytes_in,
 		             (unsigned long long)duration_ms, end);
@@ -264,6 +258,31 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 	    write(accesslog_fd, line, (size_t)n) < 0) {
 		/* Nowhere left to say so. */
 	}
+}
+
+/* Cut "1.2.3.4:5678" or "[::1]:5678" to the address alone, as combined
+ * logs have it; returns the port ("" when there is none). */
+static const char *accesslog_host_only(char *addr)
+{
+	char *colon;
+
+	if (addr[0] == '[') {
+		char *end = strchr(addr, ']');
+		const char *port;
+
+		if (end == NULL)
+			return "";
+		/* Only the address moves; the port stays where it is. */
+		port = end[1] == ':' ? end + 2 : "";
+		*end = '\0';
+		memmove(addr, addr + 1, strlen(addr + 1) + 1);
+		return port;
+	}
+	colon = strrchr(addr, ':');
+	if (colon == NULL)
+		return "";
+	*colon = '\0';
+	return colon + 1;
 }
 
 /* A NUL-terminated copy of len bytes at buf + off, cut at the limit. */

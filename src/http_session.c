@@ -1300,13 +1300,16 @@ static int hs_response_body(struct http_session *s)
 	return -1;
 }
 
-/* Close a client connection whose response was cut short. An HTTP/1.0
- * client reads a body that was chunked until the close: a FIN would make
- * the part it got look whole, so it gets a reset (RFC 9112 section 8);
- * every other framing shows the cut by itself. */
+/* Close a client connection whose exchange failed. When its response was
+ * under way and the client reads that body until the close (a body that
+ * was chunked, to an HTTP/1.0 client; a body the backend delimited by its
+ * close), a FIN would make the part it got look whole: it gets a reset
+ * instead (RFC 9112 section 8). Content-Length and chunked bodies show the
+ * cut by themselves. */
 static void hs_cut_short(struct http_session *s)
 {
-	if (s->dechunk) {
+	if (s->resp_state == HS_RESP_BODY &&
+	    (s->dechunk || s->resp_body == HTTP_BODY_EOF)) {
 		struct linger abort_close = {1, 0};
 
 		(void)setsockopt(s->cfd, SOL_SOCKET, SO_LINGER, &abort_close,
@@ -1326,7 +1329,7 @@ static int hs_backend_gone(struct http_session *s, int err)
 		hs_log(s, LOG_LEVEL_WARN, "closed: %s on the backend side",
 		       err ? strerror(err) : "the backend closed");
 		hs_log_request(s);
-		hs_close(s);
+		hs_cut_short(s);
 		return -1;
 	}
 	if (s->retry != NULL && (s->bin == NULL ||
@@ -1784,7 +1787,7 @@ static void hs_timeout(struct http_session *s)
 		hs_log(s, LOG_LEVEL_INFO, "closed: idle for %u ms",
 		       g->timeout_idle_ms);
 		hs_log_request(s);
-		hs_close(s);
+		hs_cut_short(s);
 		return;
 	default:
 		hs_close(s);

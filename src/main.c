@@ -106,12 +106,14 @@ static int check_accounts(const char *path, const struct config *cfg);
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
-	/* --help and --version, as people type them, mean -h and -V for
-	 * every command (each parses short options with getopt). */
+	/* --help, as people type it, means -h for every command (each
+	 * parses short options with getopt); --version means -V, which only
+	 * the main command has. */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0)
 			argv[i] = (char *)"-h";
-		else if (strcmp(argv[i], "--version") == 0)
+		else if (strcmp(argv[i], "--version") == 0 &&
+		         argv[1][0] == '-')
 			argv[i] = (char *)"-V";
 	}
 	if (argc > 1 && argv[1][0] != '-') {
@@ -198,19 +200,22 @@ static int cmd_run(int argc, char **argv)
 		config_free(cfg);
 		return bad ? 1 : 0;
 	}
+	/* What the configuration names must be there before a port is
+	 * opened: a configuration error, status 1. The start that follows
+	 * loads the certificates again and says what it has to say about
+	 * them (expiry, names) once: this check is quiet but for errors. */
+	log_set_level(LOG_LEVEL_ERROR);
+	if (check_certificates(path, cfg, false) + check_accounts(path, cfg) >
+	    0) {
+		config_free(cfg);
+		return 1;
+	}
 	if (verbosity < 0)
 		log_set_level(LOG_LEVEL_WARN);
 	else if (verbosity > 0)
 		log_set_level(LOG_LEVEL_DEBUG);
 	else
 		log_set_level(cfg->global.log_level);
-	/* What the configuration names must be there before a port is
-	 * opened: a configuration error, status 1. */
-	if (check_certificates(path, cfg, false) + check_accounts(path, cfg) >
-	    0) {
-		config_free(cfg);
-		return 1;
-	}
 	rt = runtime_new(cfg);
 	if (rt == NULL)
 		return 2;
@@ -361,12 +366,14 @@ static int cmd_hash(int argc, char **argv)
 	bool tty = isatty(STDIN_FILENO);
 	char *hash;
 
-	(void)argv;
 	if (argc > 1) {
-		fprintf(stderr, "usage: portier hash\n"
-		                "(the password is read from the terminal or "
-		                "standard input, never from arguments)\n");
-		return 1;
+		bool help = strcmp(argv[1], "-h") == 0;
+
+		fprintf(help ? stdout : stderr,
+		        "usage: portier hash\n"
+		        "(the password is read from the terminal or standard "
+		        "input, never from arguments)\n");
+		return help ? 0 : 1;
 	}
 	if (read_password(tty ? "Password: " : NULL, first, sizeof(first)) <
 	    0)

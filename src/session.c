@@ -309,6 +309,7 @@ static void session_hello_timeout(struct session *s)
 	            "closed: no complete TLS ClientHello within %u ms",
 	            runtime_global(listener_runtime(s->listener))
 	                ->timeout_header_ms);
+	s->end = "no ClientHello in time";
 	session_close(s);
 }
 
@@ -335,6 +336,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 			            "%s and no backend on the listener",
 			            name);
 			session_alert(s, SESSION_ALERT_UNRECOGNIZED_NAME);
+			s->end = "unknown server name";
 			session_close(s);
 			return;
 		}
@@ -347,6 +349,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 			            "closed: the ClientHello names no server "
 			            "(SNI) and the listener has no backend");
 			session_alert(s, SESSION_ALERT_UNRECOGNIZED_NAME);
+			s->end = "unknown server name";
 			session_close(s);
 			return;
 		}
@@ -355,6 +358,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 		            clienthello_result_str(r));
 		if (r == CLIENTHELLO_MALFORMED || r == CLIENTHELLO_TOO_BIG)
 			session_alert(s, SESSION_ALERT_DECODE_ERROR);
+		s->end = "no ClientHello";
 		session_close(s);
 		return;
 	}
@@ -690,7 +694,7 @@ static void session_access_log(const struct session *s, uint64_t in,
 	if (end == NULL)
 		end = s->state == SESSION_RELAYING     ? "closed"
 		      : s->state == SESSION_CONNECTING ? "no backend connection"
-		      : s->state == SESSION_HELLO      ? "no ClientHello"
+		      : s->state == SESSION_HELLO      ? "closed in the ClientHello"
 		                                       : "refused";
 	addr_format_sa(&s->peer.sa, sizeof(s->peer), client, sizeof(client));
 	accesslog_stream(cl->mode == CONFIG_MODE_TLS_PASSTHROUGH ? "TLS"

@@ -624,16 +624,16 @@ static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* ALPN: http/1.1 when the client offers it; never h2, which portier does
- * not speak. A client that offers protocols but not http/1.1 gets the
- * no_application_protocol alert RFC 7301 section 3.2 asks for (as nginx
- * and Go do): a clear refusal, rather than a connection on which it would
- * speak a protocol the server does not. */
+/* ALPN: http/1.1 (or http/1.0) when the client offers it; never h2, which
+ * portier does not speak. A client that offers protocols but neither of
+ * these gets the no_application_protocol alert RFC 7301 section 3.2 asks
+ * for (as nginx and Go do): a clear refusal, rather than a connection on
+ * which it would speak a protocol the server does not. */
 static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
                        unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
 {
-	static const unsigned char http11[] = "\x08http/1.1";
+	static const unsigned char http11[] = "\x08http/1.1\x08http/1.0";
 
 	(void)ssl;
 	(void)arg;

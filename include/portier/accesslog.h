@@ -56,8 +56,9 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
  * "TCP", "TLS" (passthrough) or "UDP"; c gives the client, listener, SNI
  * name and backend (NULL when none was reached); bytes_in came from the
  * client, bytes_out from the backend; `end` says how it ended ("done",
- * "idle", "backend refused"...). In the combined format the request is
- * "PROTO LISTENER" and the status "-".
+ * "idle", "no backend connection"...). The client's address and its port
+ * are two fields. In the combined format the request is "PROTO LISTENER"
+ * and the status "-".
  */
 void accesslog_stream(const char *proto, const struct log_conn *c,
                       uint64_t bytes_in, uint64_t bytes_out,

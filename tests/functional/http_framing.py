@@ -27,6 +27,9 @@ canned responses, so that the tests see what portier forwards:
 """
 
 import hashlib
+import socket
+import struct
+import time
 
 from httptest import HttpPortier, RawBackend, chunked, request, response_bytes
 from lib import MIB, check, check_equal, info, run, step, stream_chunks
@@ -85,6 +88,14 @@ def respond(req, conn):
     if t == "/eof-body":
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                      b"\r\nuntil the close")
+        return None
+    if t == "/eof-reset":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     b"\r\nthe start of a body")
+        time.sleep(0.2)
+        # A reset, not a close: the body has no end.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
         return None
     if t == "/early":
         return (b"HTTP/1.1 103 Early Hints\r\n"
@@ -377,6 +388,22 @@ def test_response_kinds(s):
                 "the body arrives, delimited by the close")
     check_equal(resp.headers.get("connection", "").lower(), "close",
                 "   with Connection: close")
+
+    step("a close-delimited response the backend resets: the client is "
+         "reset too, not closed as if the body were whole")
+    c = s.conn()
+    c.send(request("GET", "/eof-reset", "frame.test"))
+    got, reset = b"", False
+    try:
+        while True:
+            data = c.sock.recv(65536)
+            if not data:
+                break
+            got += data
+    except ConnectionResetError:
+        reset = True
+    check(reset, "the connection is reset", repr(got))
+    c.close()
 
     step("103 Early Hints")
     c = s.conn()

@@ -7,7 +7,10 @@ UDP flow, written when it ends.
   end="done"; a connection whose backend refuses gets end="no backend
   connection" and no byte counts but zeros;
 - mode = udp, JSON: a flow that forwarded two datagrams and went idle
-  gets a JSON line with protocol UDP, the bytes each way and end "idle".
+  gets a JSON line with protocol UDP, the bytes each way and end "idle";
+- mode = tls-passthrough: a ClientHello for a name no vhost serves gets a
+  line with the name and end="unknown server name", bytes that are no
+  hello end="no ClientHello".
 """
 
 import json
@@ -18,7 +21,7 @@ import threading
 
 from lib import (LOOPBACK4, Forward, at_cleanup, check,
                  check_equal, echo_ok, fmt_addr, free_port, run, section,
-                 start_portier, step, tmpdir, wait_until)
+                 srcdir, start_portier, step, tmpdir, wait_until)
 
 
 def log_lines(path):
@@ -41,14 +44,15 @@ def test_tcp():
           "one line once the connection closed", str(log_lines(path)))
     line = log_lines(path)[0]
     m = re.match(r'(\S+) - - \[[^]]+\] "TCP fwd" - (\d+) "-" "-" '
-                 r'sni=- backend=(\S+) in=(\d+) ms=(\d+) end="([^"]*)"$',
-                 line)
+                 r'port=(\d+) sni=- backend=(\S+) in=(\d+) ms=(\d+) '
+                 r'end="([^"]*)"$', line)
     check(m is not None, "the line has the combined layout", line)
-    check_equal(m.group(1), client, "   the client's address and port")
-    check_equal(m.group(3), fwd.backend.addr, "   the backend")
-    check_equal((int(m.group(4)), int(m.group(2))), (11, 11),
+    check_equal("%s:%s" % (m.group(1), m.group(3)), client,
+                "   the client's address (the first field) and port")
+    check_equal(m.group(4), fwd.backend.addr, "   the backend")
+    check_equal((int(m.group(5)), int(m.group(2))), (11, 11),
                 "   11 bytes each way")
-    check_equal(m.group(6), "done", "   end=done")
+    check_equal(m.group(7), "done", "   end=done")
 
     step("a connection whose backend refuses: end=\"no backend "
          "connection\"")
@@ -110,12 +114,14 @@ def test_udp():
     for data in (b"abc", b"defgh"):
         sock.sendto(data, (LOOPBACK4, port))
         check_equal(sock.recvfrom(100)[0], data, f"{data!r} echoed")
-    client = "%s:%d" % sock.getsockname()
+    client = sock.getsockname()
     check(wait_until(lambda: len(log_lines(path)) == 1, 5),
           "one line once the flow went idle", str(log_lines(path)))
     entry = json.loads(log_lines(path)[0])
-    check_equal((entry["protocol"], entry["listener"], entry["client"]),
-                ("UDP", "dns", client), "   protocol, listener, client")
+    check_equal((entry["protocol"], entry["listener"], entry["client"],
+                 entry["client_port"]),
+                ("UDP", "dns", client[0], client[1]),
+                "   protocol, listener, client address and port")
     check_equal((entry["bytes_in"], entry["bytes_out"]), (8, 8),
                 "   8 bytes each way")
     check_equal((entry["backend"], entry["end"], entry["sni"]),
@@ -125,9 +131,44 @@ def test_udp():
           str(entry["duration_ms"]))
 
 
+def test_passthrough():
+    step("mode = tls-passthrough: a hello for a name not served, and bytes "
+         "that are no hello, each get a line saying so")
+    path = os.path.join(tmpdir(), "tls-access.log")
+    port = free_port()
+    start_portier(section("global", access_log=path) +
+                  section("listener pass", bind=fmt_addr(LOOPBACK4, port),
+                          mode="tls-passthrough") +
+                  section("vhost other.test", listener="pass",
+                          backend=fmt_addr(LOOPBACK4, free_port())))
+    with open(os.path.join(srcdir(), "tests", "fixtures", "clienthello",
+                           "openssl-tls13.bin"), "rb") as f:
+        hello = f.read()  # asks for app.test
+    for data in (hello, b"GET / HTTP/1.1\r\n\r\n"):
+        sock = socket.create_connection((LOOPBACK4, port))
+        sock.sendall(data)
+        sock.settimeout(5)
+        try:
+            while sock.recv(4096):
+                pass
+        except OSError:
+            pass
+        sock.close()
+    check(wait_until(lambda: len(log_lines(path)) == 2, 5), "two lines",
+          str(log_lines(path)))
+    first, second = log_lines(path)
+    check('"TLS pass"' in first and "sni=app.test" in first and
+          f"in={len(hello)} " in first and
+          'end="unknown server name"' in first,
+          "   the hello: its name, its size, unknown server name", first)
+    check('"TLS pass"' in second and 'end="no ClientHello"' in second,
+          "   the plain bytes: no ClientHello", second)
+
+
 def main():
     test_tcp()
     test_udp()
+    test_passthrough()
 
 
 run(main)

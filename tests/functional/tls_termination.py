@@ -200,13 +200,15 @@ def test_versions(s):
 def test_alpn(s):
     step("ALPN: http/1.1 when offered, never h2")
     tls12 = ssl.TLSVersion.TLSv1_2
-    for offer, version in [(["h2", "http/1.1"], None),
-                           (["h2", "http/1.1"], tls12),
-                           (["http/1.1"], None)]:
+    for offer, version, want in [(["h2", "http/1.1"], None, "http/1.1"),
+                                 (["h2", "http/1.1"], tls12, "http/1.1"),
+                                 (["http/1.1"], None, "http/1.1"),
+                                 (["http/1.0", "http/1.1"], None, "http/1.1"),
+                                 (["http/1.0"], None, "http/1.0")]:
         c = s.conn("app.test", ctx=s.ctx(alpn=offer, version=version))
         what = f"offer {', '.join(offer)} ({c.sock.version()})"
-        check_equal(c.sock.selected_alpn_protocol(), "http/1.1",
-                    f"{what}: http/1.1 selected")
+        check_equal(c.sock.selected_alpn_protocol(), want,
+                    f"{what}: {want} selected")
         check_equal(s.get(c, "app.test"), (200, "app"),
                     "   and HTTP/1.1 works")
         c.close()
@@ -226,10 +228,10 @@ def test_alpn(s):
                   f"offer {', '.join(offer)} only: refused with a "
                   f"no_application_protocol alert", repr(e))
             continue
+        got = c.sock.selected_alpn_protocol()
         c.close()
         check(False, f"offer {', '.join(offer)} only: refused",
-              f"the handshake went through, ALPN "
-              f"{c.sock.selected_alpn_protocol()}")
+              f"the handshake went through, ALPN {got}")
 
 
 def test_resumption(s):
