@@ -95,8 +95,12 @@ ssize_t tls_writev(SSL *ssl, const struct iovec *iov, int n, int flags)
 static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 {
 	static _Thread_local char gather[TLS_RECORD];
-	size_t total = 0, skip = 0;
+	size_t total = 0, skip = 0, left = 0;
+	int flags = tls_write_flags;
 	int i = 0;
+
+	for (int k = 0; k < n; k++)
+		left += iov[k].iov_len;
 
 	/* Pieces smaller than a record go out together, copied into one:
 	 * a head and the start of a body make one record, not two. The
@@ -120,8 +124,10 @@ static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 		}
 		while (total < len) {
 			size_t put = 0;
-			int r = SSL_write_ex(ssl, gather + total, len - total,
-			                     &put);
+			int r;
+
+			tls_write_flags = left > len ? MSG_MORE : flags;
+			r = SSL_write_ex(ssl, gather + total, len - total, &put);
 
 			if (r != 1)
 				return total > 0 ? (ssize_t)total
@@ -130,14 +136,21 @@ static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 		}
 	}
 	/* The rest a record at a time, until the socket is full: a short
-	 * count then means what it means for a plain socket. */
+	 * count then means what it means for a plain socket. Every record
+	 * but the last goes with MSG_MORE: the kernel packs them into full
+	 * segments, and the reader is woken once for several records
+	 * instead of once for each. The last one pushes them all out. */
+	left -= total;
 	for (; i < n; i++, skip = 0) {
 		size_t off = skip;
 
 		while (off < iov[i].iov_len) {
 			size_t put = 0;
-			int r = SSL_write_ex(ssl, (char *)iov[i].iov_base + off,
-			                     iov[i].iov_len - off, &put);
+			int r;
+
+			tls_write_flags = left > TLS_RECORD ? MSG_MORE : flags;
+			r = SSL_write_ex(ssl, (char *)iov[i].iov_base + off,
+			                 iov[i].iov_len - off, &put);
 
 			if (r != 1) {
 				total += off - skip;
@@ -145,6 +158,7 @@ static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 				                 : tls_io_error(ssl, r);
 			}
 			off += put;
+			left -= put;
 		}
 		total += off - skip;
 	}
