@@ -380,6 +380,20 @@ def test_reuse_retry(s):
                 "   on a new backend connection")
 
 
+def read_to_end(c):
+    """Everything c receives until the end of the stream, and whether
+    that end was a reset (True) or a FIN (False)."""
+    got = b""
+    try:
+        while True:
+            data = c.sock.recv(65536)
+            if not data:
+                return got, False
+            got += data
+    except ConnectionResetError:
+        return got, True
+
+
 def test_response_kinds(s):
     step("a close-delimited response to an HTTP/1.1 client")
     c = s.conn()
@@ -393,15 +407,7 @@ def test_response_kinds(s):
          "reset too, not closed as if the body were whole")
     c = s.conn()
     c.send(request("GET", "/eof-reset", "frame.test"))
-    got, reset = b"", False
-    try:
-        while True:
-            data = c.sock.recv(65536)
-            if not data:
-                break
-            got += data
-    except ConnectionResetError:
-        reset = True
+    got, reset = read_to_end(c)
     check(reset, "the connection is reset", repr(got))
     c.close()
 
@@ -437,15 +443,7 @@ def test_http10(s):
          "FIN that would make the part look whole")
     c = s.conn()
     c.send(b"GET /cut-chunked HTTP/1.0\r\nHost: frame.test\r\n\r\n")
-    got, reset = b"", False
-    try:
-        while True:
-            data = c.sock.recv(65536)
-            if not data:
-                break
-            got += data
-    except ConnectionResetError:
-        reset = True
+    got, reset = read_to_end(c)
     check(reset, "the connection is reset", repr(got))
     c.close()
 
