@@ -47,6 +47,8 @@ struct handshake {
 	socklen_t salen;
 	struct timeval deadline; /* end of the time allowed */
 	int64_t started_ms;      /* unix time in ms of the accept */
+	size_t nfirst;
+	char first[16]; /* the client's first bytes */
 	int fd;
 };
 
@@ -58,6 +60,7 @@ static void handshake_step(struct handshake *h);
 static void handshake_cb(evutil_socket_t fd, short what, void *arg);
 static void handshake_failed(struct handshake *h, int r);
 static void handshake_free(struct handshake *h, bool close_fd);
+static bool handshake_plain_http(const struct handshake *h);
 
 void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
                      socklen_t salen)
@@ -135,8 +138,13 @@ static void handshake_step(struct handshake *h)
 	    runtime_global(listener_runtime(h->listener));
 	struct timeval tv = {g->timeout_header_ms / 1000,
 	                     (g->timeout_header_ms % 1000) * 1000};
-	int r = SSL_do_handshake(h->ssl);
 	short want;
+	int r;
+
+	if (h->nfirst < sizeof(h->first))
+		tls_capture_first(h->first, sizeof(h->first), &h->nfirst);
+	r = SSL_do_handshake(h->ssl);
+	tls_capture_first(NULL, 0, NULL);
 
 	if (r == 1) {
 		struct listener *l = h->listener;
@@ -222,8 +230,9 @@ static void handshake_failed(struct handshake *h, int r)
 	char client[ADDR_STRLEN], why[256];
 
 	metrics_add(&listener_metrics(h->listener)->tls_failed, 1);
-	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
+	if ((ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	     ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) ||
+	    handshake_plain_http(h)) {
 		/* Best effort: the socket has room for a few bytes. */
 		ssize_t w = send(h->fd, hint, sizeof(hint) - 1, MSG_NOSIGNAL);
 
@@ -246,6 +255,19 @@ static void handshake_failed(struct handshake *h, int r)
 		        client, listener_config(h->listener)->name, why);
 	}
 	handshake_free(h, true);
+}
+
+/* True when the client's first bytes are an HTTP request line's start: a
+ * method in capitals and a space. OpenSSL knows GET, POST, HEAD and PUT
+ * only; OPTIONS, DELETE or PATCH deserve the same hint. (A TLS record
+ * starts with a byte below 0x20.) */
+static bool handshake_plain_http(const struct handshake *h)
+{
+	size_t i = 0;
+
+	while (i < h->nfirst && h->first[i] >= 'A' && h->first[i] <= 'Z')
+		i++;
+	return i >= 3 && i < h->nfirst && h->first[i] == ' ';
 }
 
 /* Free a handshake; close_fd: it ends here, the connection with it. */

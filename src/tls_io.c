@@ -38,6 +38,9 @@ static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool tls_read_short;
 /* The flags of the writes the BIO makes now (MSG_MORE, or 0). */
 static _Thread_local int tls_write_flags;
+/* Where tls_capture_first wants the first bytes read. */
+static _Thread_local char *tls_capture;
+static _Thread_local size_t tls_capture_len, *tls_capture_got;
 
 ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
 {
@@ -165,6 +168,13 @@ static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 	return (ssize_t)total;
 }
 
+void tls_capture_first(char *buf, size_t len, size_t *got)
+{
+	tls_capture = buf;
+	tls_capture_len = len;
+	tls_capture_got = got;
+}
+
 void tls_close_notify(SSL *ssl)
 {
 	tls_write_flags = MSG_MORE;
@@ -246,6 +256,14 @@ static int tls_bio_read(BIO *b, char *buf, int len)
 		BIO_set_flags(b, BIO_FLAGS_IN_EOF);
 	if (n < len)
 		tls_read_short = true;
+	if (tls_capture != NULL && *tls_capture_got < tls_capture_len) {
+		size_t take = tls_capture_len - *tls_capture_got;
+
+		if (take > (size_t)n)
+			take = (size_t)n;
+		memcpy(tls_capture + *tls_capture_got, buf, take);
+		*tls_capture_got += take;
+	}
 	return (int)n;
 }
 

@@ -93,6 +93,12 @@ void tls_forget_ca(void);
  * FIN and leaves in the same segment. */
 void tls_close_notify(SSL *ssl);
 
+/* Until called again with NULL, copy the first bytes the calling thread's
+ * TLS reads take from a socket into buf[*got..len), advancing *got: what a
+ * client sent before its handshake failed, to tell plain HTTP from
+ * noise. */
+void tls_capture_first(char *buf, size_t len, size_t *got);
+
 /* OpenSSL's reason for the last failure of this thread, for a log line;
  * clears the error queue. */
 const char *tls_error_reason(char *buf, size_t len);

@@ -37,7 +37,7 @@ import time
 
 from httptest import EchoBackend, request
 from lib import (LOOPBACK4, TestFailure, Worker, check, check_equal, connect,
-                 info, run, run_portier, step, tmpdir)
+                 info, read_to_eof, run, run_portier, step, tmpdir)
 from tlstest import (TLS13_SUITES, TlsConn, TlsPortier, client_context,
                      handshake_error, handshake_line, make_pki, peer_name,
                      s_client, tls_connect, tls_reason, wait_log_line)
@@ -414,6 +414,16 @@ def test_handshake_failures(s):
     check(took < 0.8 * HEADER_TIMEOUT,
           f"   at once ({took * 1000:.0f} ms), not after the hanging ones")
     c1.close()
+
+    for method in ("GET", "OPTIONS", "DELETE", "PROPFIND"):
+        plain = connect(LOOPBACK4, s.web, timeout=10)
+        plain.sendall(f"{method} / HTTP/1.1\r\nHost: app.test\r\n\r\n"
+                      .encode())
+        answer = read_to_eof(plain, f"plain {method}")
+        plain.close()
+        check(answer.startswith(b"HTTP/1.1 400 ") and b"https://" in answer,
+              f"plain HTTP ({method}) to the TLS port: a 400 that says to "
+              f"use https://", repr(answer[:200]))
 
     garbage = connect(LOOPBACK4, s.web, timeout=10)
     garbage.sendall(b"\x00\x01\x02 this is no TLS record \xff\xfe\r\n" * 32)
