@@ -365,13 +365,12 @@ listen:
 	evconnlistener_set_error_cb(el, listener_error_cb);
 	l->socks[l->nsocks++] = el;
 	/* Every worker binds the same addresses; one line says so. */
-	if (runtime_is_first(l->rt))
-		log_info("listener %s: listening on %s (%s%s -> %s)",
-		         l->cfg->name, name, config_mode_name(l->cfg->mode),
-		         l->cfg->tls != CONFIG_TLS_OFF ? " over TLS" : "",
-		         l->cfg->redirect_https ? "a redirect to https"
-		         : l->cfg->has_backend  ? l->upstream.name
-		                                : "vhosts");
+	runtime_announce(l->rt, "listener %s: listening on %s (%s%s -> %s)",
+	                 l->cfg->name, name, config_mode_name(l->cfg->mode),
+	                 l->cfg->tls != CONFIG_TLS_OFF ? " over TLS" : "",
+	                 l->cfg->redirect_https ? "a redirect to https"
+	                 : l->cfg->has_backend  ? l->upstream.name
+	                                        : "vhosts");
 	return 0;
 fail:
 	e = errno;

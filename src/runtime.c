@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,9 @@ struct runtime_shared {
 	char *pidfile;                /* as written at the start, or NULL */
 	struct runtime *workers;      /* [0] runs in the main thread */
 	unsigned nworkers;
+	bool reloading;               /* a SIGHUP builds a generation */
+	char **announced;             /* its listeners' lines, held back */
+	size_t nannounced;
 };
 
 /* The listeners of one worker, for one generation. */
@@ -386,6 +390,46 @@ bool runtime_is_first(const struct runtime *rt)
 	return rt->index == 0;
 }
 
+void runtime_announce(struct runtime *rt, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (rt->index != 0 || !log_enabled(LOG_LEVEL_INFO))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (rt->shared->reloading) {
+		struct runtime_shared *sh = rt->shared;
+		char **v = realloc(sh->announced,
+		                   (sh->nannounced + 1) * sizeof(*v));
+
+		if (v != NULL) {
+			sh->announced = v;
+			if ((v[sh->nannounced] = strdup(line)) != NULL) {
+				sh->nannounced++;
+				return;
+			}
+		}
+	}
+	log_info("%s", line); /* at the start, or out of memory */
+}
+
+/* Write the held-back lines of a reload (keep: it took effect), then
+ * forget them. */
+static void runtime_announced(struct runtime_shared *shared, bool keep)
+{
+	for (size_t i = 0; i < shared->nannounced; i++) {
+		if (keep)
+			log_info("%s", shared->announced[i]);
+		free(shared->announced[i]);
+	}
+	free(shared->announced);
+	shared->announced = NULL;
+	shared->nannounced = 0;
+}
+
 unsigned runtime_index(const struct runtime *rt)
 {
 	return rt->index;
@@ -675,17 +719,20 @@ static void runtime_reload(struct runtime *rt)
 		return;
 	}
 	shared->building = gen;
+	shared->reloading = true;
 	for (unsigned i = 0; i < shared->nworkers && !failed; i++) {
 		struct runtime *w = &shared->workers[i];
 
 		failed = runtime_set_build(w, &w->next, err, sizeof(err));
 	}
 	shared->building = NULL;
+	shared->reloading = false;
 	if (failed) {
 		for (unsigned i = 0; i < shared->nworkers; i++)
 			runtime_set_free(&shared->workers[i],
 			                 &shared->workers[i].next, false);
 		runtime_gen_unref(gen);
+		runtime_announced(shared, false);
 		log_error("SIGHUP: %s; the running configuration stays", err);
 		metrics_reload(false);
 		return;
@@ -716,6 +763,7 @@ static void runtime_reload(struct runtime *rt)
 	runtime_switch(rt);
 	runtime_gen_unref(old);
 	metrics_reload(true);
+	runtime_announced(shared, true);
 	log_info("SIGHUP: configuration reloaded from %s: %zu listener%s",
 	         gen->cfg->path, rt->set.nlisteners + rt->set.nudps,
 	         rt->set.nlisteners + rt->set.nudps == 1 ? "" : "s");

@@ -521,9 +521,8 @@ bound:
 	}
 	u->nsocks++;
 	/* Every worker binds the same addresses; one line says so. */
-	if (runtime_is_first(u->rt))
-		log_info("listener %s: listening on %s (udp -> %s)",
-		         u->cfg->name, name, u->upstream.name);
+	runtime_announce(u->rt, "listener %s: listening on %s (udp -> %s)",
+	                 u->cfg->name, name, u->upstream.name);
 	return 0;
 fail:
 	e = errno;

@@ -85,6 +85,14 @@ unsigned runtime_workers(const struct runtime *rt);
 /* True for worker 0, the one in the main thread. */
 bool runtime_is_first(const struct runtime *rt);
 
+/* Say at info level what a new listener does ("listener NAME: listening
+ * on ..."), once for all workers (worker 0 says it). At the start the
+ * line is written at once; during a reload it waits until the new
+ * configuration is in force, and is dropped when the reload fails, so
+ * that the log never announces a port that was not kept. */
+void runtime_announce(struct runtime *rt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The worker's number, 0 to runtime_workers() - 1. */
 unsigned runtime_index(const struct runtime *rt);
 

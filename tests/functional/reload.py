@@ -8,7 +8,9 @@ With two workers:
 - a WebSocket and a TCP transfer opened before the reload go on through
   it, to the end, with every byte (checksums);
 - a file with an error is rejected with FILE:LINE in the log, and the
-  running configuration stays;
+  running configuration stays; so is a file with a port held by another
+  socket, and the log does not announce the new listeners it would have
+  had;
 - a client sending requests in a loop (new connections and a keep-alive
   one) sees no failure across ten reloads.
 """
@@ -194,6 +196,27 @@ def main():
     check_log(portier, f"SIGHUP: {path}:")
     check_equal(served_by(web), "b", "web still answers from b")
     check_equal(served_by(extra), "b", "the extra listener still answers")
+
+    step("a reload whose new port is taken: rejected, and the log never "
+         "says that its other new listener listened")
+    held = socket.socket()
+    held.bind((LOOPBACK4, 0))
+    held.listen()
+    late = free_port()
+    late_section = section("listener late", bind=fmt_addr(LOOPBACK4, late),
+                           mode="tcp", backend=echo.addr)
+    reload(config(b, True) + late_section +
+           section("listener taken",
+                   bind=fmt_addr(LOOPBACK4, held.getsockname()[1]),
+                   mode="tcp", backend=echo.addr),
+           expect="the running configuration stays")
+    held.close()
+    check("listener late: listening on" not in portier.log(),
+          "no 'listening on' line for the listener that was not kept")
+    check(refused(late), "   and its port refuses connections")
+    reload(config(b, True) + late_section)
+    check_equal(portier.log().count("listener late: listening on"), 1,
+                "once the reload takes, the line is there, once")
 
     step("reload: the extra listener is removed")
     reload(config(b, False))
