@@ -142,9 +142,9 @@ int expose_command(int argc, char **argv)
 	log_set_level(o.verbosity < 0   ? LOG_LEVEL_ERROR
 	              : o.verbosity > 0 ? LOG_LEVEL_INFO
 	                                : LOG_LEVEL_WARN);
-	rt = runtime_new(cfg);
+	rt = runtime_new(cfg, &status);
 	if (rt == NULL)
-		return 2;
+		return status;
 	expose_banner(&o, &p);
 	expose_probe(o.backend);
 	fflush(stdout);

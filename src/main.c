@@ -99,8 +99,8 @@ static int cmd_hash(int argc, char **argv);
 static int read_password(const char *prompt, char *buf, size_t len);
 static const char *default_config_path(void);
 static struct config *load_config(const char *path);
-static int check_certificates(const char *path, const struct config *cfg,
-                              bool lenient);
+static int check_certificates(const char *path, const struct config *cfg);
+static const char *missing_file(const char *cert, const char *key);
 static int check_accounts(const char *path, const struct config *cfg);
 
 int main(int argc, char **argv)
@@ -190,7 +190,7 @@ static int cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (check) {
-		int bad = check_certificates(path, cfg, true) +
+		int bad = check_certificates(path, cfg) +
 		          check_accounts(path, cfg);
 
 		for (size_t i = 0; i < cfg->notes.n; i++)
@@ -200,13 +200,10 @@ static int cmd_run(int argc, char **argv)
 		config_free(cfg);
 		return bad ? 1 : 0;
 	}
-	/* What the configuration names must be there before a port is
-	 * opened: a configuration error, status 1. The start that follows
-	 * loads the certificates again and says what it has to say about
-	 * them (expiry, names) once: this check is quiet but for errors. */
-	log_set_level(LOG_LEVEL_ERROR);
-	if (check_certificates(path, cfg, false) + check_accounts(path, cfg) >
-	    0) {
+	/* The accounts to run as must exist before a port is opened: a
+	 * configuration error, status 1 (runtime_new says the same of the
+	 * certificates). */
+	if (check_accounts(path, cfg) > 0) {
 		config_free(cfg);
 		return 1;
 	}
@@ -216,9 +213,9 @@ static int cmd_run(int argc, char **argv)
 		log_set_level(LOG_LEVEL_DEBUG);
 	else
 		log_set_level(cfg->global.log_level);
-	rt = runtime_new(cfg);
+	rt = runtime_new(cfg, &status);
 	if (rt == NULL)
-		return 2;
+		return status;
 	status = runtime_run(rt);
 	runtime_free(rt);
 	return status;
@@ -285,15 +282,14 @@ static struct config *load_config(const char *path)
 	return cfg;
 }
 
-/* Load the certificates and keys of the tls = on listeners and their
- * vhosts as a start does, so that a key that does not match its
- * certificate is a configuration error, found by -t too. With `lenient`
- * (-t), a file that is not there is only noted: a configuration may be
- * checked before its files are put in place (the examples in conf/ are).
- * tls = auto is left to the start: checking it would make the local CA.
- * Returns the number of listeners that would not start. */
-static int check_certificates(const char *path, const struct config *cfg,
-                              bool lenient)
+/* -t: load the certificates and keys of the tls = on listeners and
+ * their vhosts as a start does, so that a key that does not match its
+ * certificate is found now. A file that is not there is only noted: a
+ * configuration may be checked before its files are put in place (the
+ * examples in conf/ are); a start fails without it. tls = auto is left to
+ * the start: checking it would make the local CA. Returns the number of
+ * listeners that would not start. */
+static int check_certificates(const char *path, const struct config *cfg)
 {
 	int bad = 0;
 
@@ -305,21 +301,14 @@ static int check_certificates(const char *path, const struct config *cfg,
 
 		if (cl->tls != CONFIG_TLS_ON)
 			continue;
-		if (access(cl->tls_cert, F_OK) < 0)
-			missing = cl->tls_cert;
-		else if (access(cl->tls_key, F_OK) < 0)
-			missing = cl->tls_key;
+		missing = missing_file(cl->tls_cert, cl->tls_key);
 		for (size_t j = 0; j < cfg->nvhosts && missing == NULL; j++) {
 			const struct config_vhost *v = &cfg->vhosts[j];
 
-			if (v->tls_cert == NULL || !route_serves(v, cl))
-				continue;
-			if (access(v->tls_cert, F_OK) < 0)
-				missing = v->tls_cert;
-			else if (access(v->tls_key, F_OK) < 0)
-				missing = v->tls_key;
+			if (v->tls_cert != NULL && route_serves(v, cl))
+				missing = missing_file(v->tls_cert, v->tls_key);
 		}
-		if (missing != NULL && lenient) {
+		if (missing != NULL) {
 			fprintf(stderr,
 			        "%s: note: listener %s: %s is not there, its "
 			        "certificates are not checked (portier will "
@@ -335,6 +324,14 @@ static int check_certificates(const char *path, const struct config *cfg,
 		tls_server_unref(t);
 	}
 	return bad;
+}
+
+/* The first of a certificate and key file that is not there, or NULL. */
+static const char *missing_file(const char *cert, const char *key)
+{
+	if (access(cert, F_OK) < 0)
+		return cert;
+	return access(key, F_OK) < 0 ? key : NULL;
 }
 
 /* The user and group to run as must exist. Returns the number that do

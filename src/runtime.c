@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -128,13 +129,14 @@ static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg);
 static void *runtime_thread_main(void *arg);
 
-struct runtime *runtime_new(struct config *cfg)
+struct runtime *runtime_new(struct config *cfg, int *status)
 {
 	static const int signos[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct runtime_shared *shared;
 	struct runtime *main_rt;
-	char err[1024];
+	char err[1024], path[PATH_MAX];
 
+	*status = 2;
 	shared = calloc(1, sizeof(*shared));
 	if (shared == NULL) {
 		config_free(cfg);
@@ -169,9 +171,14 @@ struct runtime *runtime_new(struct config *cfg)
 		config_free(cfg);
 		goto err;
 	}
+	/* runtime_gen_new frees cfg when it fails: the path goes first. */
+	snprintf(path, sizeof(path), "%s", cfg->path);
 	shared->building = runtime_gen_new(cfg, err, sizeof(err));
 	if (shared->building == NULL) {
-		log_error("%s", err);
+		/* The generation's certificates and keys: a configuration
+		 * error, and no port is open yet. */
+		log_error("%s: %s", path, err);
+		*status = 1;
 		goto err;
 	}
 	atomic_store(&shared->gen, shared->building);

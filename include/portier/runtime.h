@@ -25,10 +25,12 @@ struct tls_server;
 
 /*
  * Build and bind every listener of cfg (taking ownership of cfg). On failure
- * prints why to the log, frees what it built and returns NULL; the caller
- * exits with status 2.
+ * prints why to the log, frees what it built, sets *status to the exit
+ * status it calls for and returns NULL: 1 when what the configuration
+ * names cannot be used (a certificate or key), found before any port is
+ * opened; 2 for a runtime error (a port that cannot be bound).
  */
-struct runtime *runtime_new(struct config *cfg)
+struct runtime *runtime_new(struct config *cfg, int *status)
 	__attribute__((warn_unused_result));
 
 /* Start the other workers' threads and run worker 0's loop until a stop
