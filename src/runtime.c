@@ -128,6 +128,7 @@ static void runtime_order_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg);
 static void *runtime_thread_main(void *arg);
+static int runtime_loop(struct runtime *rt);
 
 struct runtime *runtime_new(struct config *cfg, int *status)
 {
@@ -274,7 +275,7 @@ int runtime_run(struct runtime *rt)
 		w->thread_started = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (status == 0 && event_base_dispatch(rt->base) < 0) {
+	if (status == 0 && runtime_loop(rt) < 0) {
 		log_error("event loop failed");
 		status = 2;
 	}
@@ -1004,13 +1005,30 @@ static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(rt->base);
 }
 
+/* Run the loop until it is broken or has nothing left to watch. Each
+ * turn runs the callbacks of what became ready, then lets the HTTP
+ * sessions write what those callbacks had for their clients. */
+static int runtime_loop(struct runtime *rt)
+{
+	for (;;) {
+		int r = event_base_loop(rt->base, EVLOOP_ONCE);
+
+		if (r < 0)
+			return -1;
+		http_session_flush();
+		if (r == 1 || event_base_got_break(rt->base) ||
+		    event_base_got_exit(rt->base))
+			return 0;
+	}
+}
+
 /* A worker thread: run its loop until told to stop, then close what is
  * left of its sessions (they live in this thread). */
 static void *runtime_thread_main(void *arg)
 {
 	struct runtime *rt = arg;
 
-	if (event_base_dispatch(rt->base) < 0)
+	if (runtime_loop(rt) < 0)
 		log_error("worker %u: event loop failed", rt->index);
 	session_close_all();
 	return NULL;

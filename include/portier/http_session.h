@@ -34,6 +34,10 @@ size_t http_session_describe(struct metrics_conn *out, size_t max,
  * between requests now, and every other after its response. */
 void http_session_stop(void);
 
+/* The event loop's turn is over: write what this worker's sessions have
+ * for their clients (they hold it until then; see http_session.c). */
+void http_session_flush(void);
+
 /* Close every HTTP session and idle backend connection of this worker
  * thread now (end of the drain period). */
 void http_session_close_all(void);
