@@ -370,7 +370,6 @@ void http_session_close_all(void)
 
 /* --- events ------------------------------------------------------------ */
 
-/* The client socket: readiness or a timeout. */
 void http_session_flush(void)
 {
 	struct http_session *s;
@@ -403,6 +402,7 @@ static bool hs_client_turn(struct http_session *s, size_t pending)
 	return false;
 }
 
+/* The client socket: readiness or a timeout. */
 static void hs_client_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_session *s = arg;
@@ -2098,8 +2098,8 @@ static int hs_queue(int fd, SSL *ssl, struct evbuffer **out,
 	return 0;
 }
 
-/* Write as much of buf as fd takes, with flags (MSG_MORE or 0) on the
- * write that ends it; *sent is how much. Returns 0, or -1 with errno on
+/* Write as much of buf as fd takes, with flags (MSG_MORE or 0) on its
+ * writes; *sent is how much. Returns 0, or -1 with errno on
  * an error. */
 static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
                    uint8_t *writable, int flags, size_t *sent)
