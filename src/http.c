@@ -316,6 +316,14 @@ bool http_slice_eq(const char *buf, struct http_slice s, const char *lower)
 	return s.len == n && ieq(buf + s.off, lower, n);
 }
 
+bool http_slice_starts(const char *buf, struct http_slice s,
+                       const char *lower)
+{
+	size_t n = strlen(lower);
+
+	return s.len >= n && ieq(buf + s.off, lower, n);
+}
+
 bool http_list_has(const char *buf, struct http_slice value, const char *lower)
 {
 	return list_has(buf, value, lower, strlen(lower));

@@ -188,22 +188,13 @@ ssize_t http_forward_response(char *out, size_t cap, const char *buf,
 	return (ssize_t)w.len;
 }
 
-/* True for a field whose name starts with "X-Forwarded-", any case. */
+/* True for a field named "X-Forwarded-" and more, any case. */
 static bool x_forwarded(const char *buf, const struct http_header *f)
 {
 	static const char prefix[] = "x-forwarded-";
-	const char *name = buf + f->name.off;
 
-	if (f->name.len < sizeof(prefix))
-		return false;
-	for (size_t i = 0; i < sizeof(prefix) - 1; i++) {
-		char c = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32)
-		                                          : name[i];
-
-		if (c != prefix[i])
-			return false;
-	}
-	return true;
+	return f->name.len > sizeof(prefix) - 1 &&
+	       http_slice_starts(buf, f->name, prefix);
 }
 
 /* True when header i concerns only one hop (RFC 9110 section 7.6.1). */

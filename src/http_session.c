@@ -374,8 +374,6 @@ void http_session_flush(void)
 {
 	struct http_session *s;
 
-	if (hs_flush.tqh_last == NULL)
-		return;
 	hs_flushing = true;
 	while ((s = TAILQ_FIRST(&hs_flush)) != NULL) {
 		TAILQ_REMOVE(&hs_flush, s, flush_entry);
@@ -394,7 +392,9 @@ static bool hs_client_turn(struct http_session *s, size_t pending)
 	if (hs_flushing || pending >= HS_HOLD_MAX)
 		return true;
 	if (!s->flush_queued) {
-		if (hs_flush.tqh_last == NULL)
+		/* The head starts zeroed: thread-local, it has no static
+		 * initializer, and an empty list can be set up anew. */
+		if (TAILQ_EMPTY(&hs_flush))
 			TAILQ_INIT(&hs_flush);
 		TAILQ_INSERT_TAIL(&hs_flush, s, flush_entry);
 		s->flush_queued = 1;

@@ -223,6 +223,10 @@ ssize_t http_chunked_step(struct http_chunked *c, const char *p, size_t len,
  * a lower-case literal, case-insensitively. */
 bool http_slice_eq(const char *buf, struct http_slice s, const char *lower);
 
+/* The same for a slice that begins with `lower`. */
+bool http_slice_starts(const char *buf, struct http_slice s,
+		       const char *lower);
+
 /* True when a comma-separated header value (a list, as Connection) holds
  * the token `lower`, case-insensitively. */
 bool http_list_has(const char *buf, struct http_slice value,

@@ -998,6 +998,10 @@ static void test_helpers(void **state)
 	assert_true(http_slice_eq(buf, ka, "keep-alive"));
 	assert_false(http_slice_eq(buf, ka, "keep-aliv"));
 	assert_false(http_slice_eq(buf, ka, "keep-alive,"));
+	assert_true(http_slice_starts(buf, ka, "keep-"));
+	assert_true(http_slice_starts(buf, ka, "keep-alive"));
+	assert_false(http_slice_starts(buf, ka, "keep-alive,"));
+	assert_false(http_slice_starts(buf, ka, "alive"));
 	assert_true(http_list_has(buf, all, "keep-alive"));
 	assert_true(http_list_has(buf, all, "upgrade"));
 	assert_true(http_list_has(buf, all, "foo bar"));
