@@ -565,7 +565,10 @@ static int hs_step(struct http_session *s)
 			hs_close(s);
 			return -1;
 		}
-		moved |= sent > 0;
+		if (sent > 0) {
+			moved = 1;
+			s->last_active = hs_now(s);
+		}
 		hs_drop_empty(&s->cout);
 	}
 	return moved;
@@ -1851,6 +1854,22 @@ static void hs_timeout(struct http_session *s)
 		       g->timeout_idle_ms);
 		hs_log_request(s);
 		hs_cut_short(s);
+		return;
+	case HS_FINISH:
+		/* The last answer waits for the end of the turn, or for a
+		 * client that reads slowly: only idleness ends it before it
+		 * is out (a timer of the request, such as timeout_header,
+		 * may run out in the same turn as the answer is made). The
+		 * linger that follows has a timer of its own. */
+		if (!s->lingering &&
+		    (s->flush_queued || !g->timeout_idle_ms ||
+		     now - s->last_active < g->timeout_idle_ms))
+			return;
+		if (!s->lingering)
+			hs_log(s, LOG_LEVEL_INFO, "closed: the client took "
+			       "nothing of the answer for %u ms",
+			       g->timeout_idle_ms);
+		hs_close(s);
 		return;
 	default:
 		hs_close(s);

@@ -145,6 +145,21 @@ def test_timeouts(s):
         check(s.hang.addr in resp.text(), "the page names the backend",
               resp.text())
 
+        step("timeout_connect = timeout_header: the 504 still reaches "
+             "the client")
+        # The client connection's timer (timeout_header, from the
+        # accept) runs out with the connect's, while the 504 waits for
+        # the end of the event loop's turn.
+        same = HttpPortier({"web": {}}, [("hang.test",
+                                          {"backend": s.hang.addr})],
+                           global_keys={
+                               "timeout_connect": f"{CONNECT_TIMEOUT}s",
+                               "timeout_header": f"{CONNECT_TIMEOUT}s"})
+        for i in range(3):
+            resp = same.conn("web").exchange(request("GET", "/",
+                                                     "hang.test"))
+            check_equal(resp.status, 504, f"request {i + 1}: 504")
+
     step("a backend that accepts and never answers: 504 after "
          "timeout_idle")
     c = s.conn()
