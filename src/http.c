@@ -887,17 +887,26 @@ static ssize_t request_framing(struct parser *ps)
 	return 0;
 }
 
-/* Body framing of a response (RFC 9112 6.3). */
+/* Body framing of a response (RFC 9112 6.3). portier never sends TE to
+ * a backend, so the only transfer coding a backend may use is chunked
+ * (RFC 9112 section 6.1); HTTP/1.0 with Transfer-Encoding is faulty
+ * framing. Either would reach the client with framing of its own
+ * (portier sends one canonical Transfer-Encoding, or none), so neither is
+ * forwarded. */
 static ssize_t response_framing(struct parser *ps, bool head_request)
 {
 	struct http_head *h = ps->h;
 
+	if (ps->te_1_0)
+		return fail(h, 502, "Transfer-Encoding in an HTTP/1.0 "
+		                    "response");
+	if (ps->ncodings > 0 && (!ps->chunked || ps->ncodings > 1))
+		return fail(h, 502, "a transfer coding other than chunked");
 	if (h->status < 200 || h->status == 204 || h->status == 304 ||
 	    head_request)
 		h->body = HTTP_BODY_NONE;
 	else if (ps->ncodings > 0)
-		h->body = ps->chunked && !ps->te_1_0 ? HTTP_BODY_CHUNKED
-		                                     : HTTP_BODY_EOF;
+		h->body = HTTP_BODY_CHUNKED;
 	else if (h->body != HTTP_BODY_LENGTH)
 		h->body = HTTP_BODY_EOF;
 	if (h->body == HTTP_BODY_EOF)

@@ -36,6 +36,7 @@ static void put_slice(struct head_writer *w, const char *buf,
                       struct http_slice sl);
 static void put_field(struct head_writer *w, const char *buf,
                       const struct http_header *f);
+static void put_chunked(struct head_writer *w);
 static void put_joined(struct head_writer *w, const char *buf,
                        const struct http_head *h, enum http_field kind,
                        const char *name, const char *ours);
@@ -93,6 +94,7 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 		case HTTP_F_HOST:
 		case HTTP_F_X_FORWARDED_FOR:
 		case HTTP_F_FORWARDED:
+		case HTTP_F_TRANSFER_ENCODING:
 			continue; /* written below */
 		case HTTP_F_X_FORWARDED_PROTO:
 		case HTTP_F_X_FORWARDED_HOST:
@@ -113,6 +115,8 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 		}
 		put_field(&w, buf, &h->headers[i]);
 	}
+	if (h->body == HTTP_BODY_CHUNKED)
+		put_chunked(&w);
 	put_joined(&w, buf, h,
 	           trusted ? HTTP_F_X_FORWARDED_FOR : HTTP_F_COUNT,
 	           "X-Forwarded-For: ", ip);
@@ -174,10 +178,12 @@ ssize_t http_forward_response(char *out, size_t cap, const char *buf,
 	for (size_t i = 0; i < h->nheaders; i++) {
 		if (http_forward_hop(h, i, how->upgrade))
 			continue;
-		if (how->dechunk && h->kind[i] == HTTP_F_TRANSFER_ENCODING)
+		if (h->kind[i] == HTTP_F_TRANSFER_ENCODING)
 			continue;
 		put_field(&w, buf, &h->headers[i]);
 	}
+	if (h->body == HTTP_BODY_CHUNKED && !how->dechunk)
+		put_chunked(&w);
 	if (how->upgrade)
 		put(&w, "Connection: upgrade\r\n", 21);
 	else if (how->close)
@@ -296,6 +302,14 @@ static void put_field(struct head_writer *w, const char *buf,
 	put(w, ": ", 2);
 	put_slice(w, buf, f->value);
 	put(w, "\r\n", 2);
+}
+
+/* Append the one Transfer-Encoding a chunked message is sent with: the
+ * field lines it came with may be split, or hold empty list elements,
+ * that the next recipient could read differently (RFC 9110 5.6.1). */
+static void put_chunked(struct head_writer *w)
+{
+	put(w, "Transfer-Encoding: chunked\r\n", 28);
 }
 
 /* Append `name` (with its ": ") and the values of every field of `kind`

@@ -13,8 +13,11 @@ canned responses, so that the tests see what portier forwards:
   closed, and the backend receives nothing at all;
 - pipelined requests are answered in order;
 - responses without a body (HEAD, 204, 304) do not hang the connection;
-- a malformed response (or a response head over the limit) gives 502, and
-  the next request goes to a new backend connection;
+- Transfer-Encoding split over field lines or with empty list elements
+  reaches the next hop as one "Transfer-Encoding: chunked", both ways;
+- a malformed response (or a response head over the limit, a transfer
+  coding other than chunked, Transfer-Encoding in HTTP/1.0) gives 502,
+  and the next request goes to a new backend connection;
 - a reused backend connection that closes before answering gets a
   bodyless idempotent request (GET) again on a new connection, never a
   request with a body or a POST without one; a malformed chunked request body gets 400 and its bytes never
@@ -82,6 +85,20 @@ def respond(req, conn):
         return b"HTTP/1.1 200 OK\nContent-Length: 2\n\nhi"
     if t == "/malformed-status":
         return b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nhi"
+    if t == "/malformed-te10":
+        # Transfer-Encoding in HTTP/1.0 is faulty framing: relayed with
+        # its header, the "response" after the chunked body would answer
+        # the client's next request.
+        return (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n0\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")
+    if t == "/malformed-gzip":
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n"
+                b"\r\n3\r\nGZ!\r\n0\r\n\r\n")
+    if t == "/chunked-odd":
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n"
+                b"Transfer-Encoding: ,\r\n\r\n"
+                b"6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n")
     if t == "/malformed-big":
         return (b"HTTP/1.1 200 OK\r\nX-Big: " + b"b" * 40000 +
                 b"\r\nContent-Length: 2\r\n\r\nhi")
@@ -150,6 +167,26 @@ def test_bodies(s):
     check(not req.headers.has("content-length"),
           "no Content-Length was added to a chunked request",
           str(req.headers.list))
+
+    step("Transfer-Encoding split over field lines, with empty list "
+         "elements: the backend gets one canonical field")
+    c2 = s.conn()
+    c2.send(b"POST /upload HTTP/1.1\r\nHost: frame.test\r\n"
+            b"Transfer-Encoding: ,\r\nTransfer-Encoding: Chunked,\r\n\r\n" +
+            chunked(b"hello"))
+    resp = c2.response()
+    check_equal(resp.body.decode(), f"len=5 sha256={digest(b'hello')} "
+                "chunked=True", "the backend got the body, chunked")
+    req = s.frame.requests[-1]
+    check_equal(req.headers.all("transfer-encoding"), ["chunked"],
+                "   under one Transfer-Encoding: chunked")
+    c2.send(request("GET", "/chunked-odd", "frame.test"))
+    resp = c2.response()
+    check_equal(resp.body, b"hello world", "a response whose "
+                "Transfer-Encoding is split the same way reaches the client")
+    check_equal(resp.headers.all("transfer-encoding"), ["chunked"],
+                "   under one Transfer-Encoding: chunked")
+    c2.close()
 
     step(f"Content-Length upload of {BIG} bytes on the same connection")
     data = stream_bytes(BIG, 23)
@@ -304,7 +341,7 @@ def test_no_body(s):
 def test_malformed_response(s):
     step("a malformed response: 502, then a new backend connection")
     for target in ("/malformed-cl", "/malformed-lf", "/malformed-status",
-                   "/malformed-big"):
+                   "/malformed-te10", "/malformed-gzip", "/malformed-big"):
         c = s.conn()
         c.send(request("GET", "/warm", "bad.test"))
         check_equal(c.response().status, 200, "a first request works")

@@ -115,6 +115,14 @@ static const struct request_case request_cases[] = {
      "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
      "X-Forwarded-Host: a\r\n"
      "Forwarded: for=127.0.0.1;host=\"a\";proto=http\r\n\r\n"},
+    {"chunked in split field lines with empty elements: one canonical line",
+     "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nX: 1\r\n"
+     "Transfer-Encoding: Chunked,\r\n\r\n",
+     "127.0.0.1", false, false, false, NULL,
+     "POST /p HTTP/1.1\r\nHost: a\r\nX: 1\r\nTransfer-Encoding: chunked\r\n"
+     "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+     "X-Forwarded-Host: a\r\n"
+     "Forwarded: for=127.0.0.1;host=\"a\";proto=http\r\n\r\n"},
     {"HTTP/1.0 without Host: the Host given, no host in Forwarded",
      "GET / HTTP/1.0\r\n\r\n", "127.0.0.1", false, false, false,
      "127.0.0.1:3000",
@@ -154,6 +162,14 @@ static const struct response_case response_cases[] = {
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: y\r\n\r\n", false,
      {.close = true, .dechunk = true},
      "HTTP/1.1 200 OK\r\nX: y\r\nConnection: close\r\n\r\n"},
+    {"chunked in split field lines with empty elements: one canonical line",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nX: y\r\n"
+     "Transfer-Encoding: ,\r\n\r\n",
+     false, {0},
+     "HTTP/1.1 200 OK\r\nX: y\r\nTransfer-Encoding: chunked\r\n\r\n"},
+    {"a HEAD response: no body, no Transfer-Encoding",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: y\r\n\r\n", true,
+     {0}, "HTTP/1.1 200 OK\r\nX: y\r\n\r\n"},
     {"101: Upgrade kept, Connection: upgrade",
      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
      "Connection: Upgrade\r\nSec-WebSocket-Accept: z\r\n\r\n",
