@@ -298,7 +298,9 @@ ssize_t http_chunked_step(struct http_chunked *c, const char *p, size_t len,
 	for (size_t i = 0; i < len; i++) {
 		if ((why = chunk_byte(c, (unsigned char)p[i])) != NULL)
 			goto err;
-		if (c->state == CH_DATA || c->done)
+		if (c->state == CH_DATA || c->done ||
+		    (c->state == CH_TRAILER_START && c->ntrailers == 0 &&
+		     c->trailers == 0))
 			return (ssize_t)(i + 1);
 	}
 	return (ssize_t)len;
@@ -307,6 +309,11 @@ err:
 	if (error != NULL)
 		*error = why;
 	return -1;
+}
+
+bool http_chunked_trailing(const struct http_chunked *c)
+{
+	return c->state >= CH_TRAILER_START && c->state <= CH_FINAL_LF;
 }
 
 bool http_slice_eq(const char *buf, struct http_slice s, const char *lower)
@@ -930,7 +937,8 @@ static const char *chunk_byte(struct http_chunked *c, unsigned char ch)
 	case CH_SIZE:
 		if (!ctype(ch, C_HEX))
 			break;
-		if (c->line > 16)
+		/* At most 2^63-1, as Content-Length. */
+		if (c->line > 16 || c->remaining >> 59 != 0)
 			return "chunk size too large";
 		c->remaining =
 		    c->remaining << 4 |

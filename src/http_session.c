@@ -104,6 +104,8 @@ struct http_session {
 	struct upstream *upstream;	  /* the request's backend */
 	struct http_chunked req_chunk;
 	struct http_chunked resp_chunk;
+	/* The trailers of a chunked body being framed anew, each way. */
+	struct evbuffer *req_trailers, *resp_trailers;
 	uint64_t req_left;  /* request body bytes still to forward */
 	uint64_t resp_left; /* response body bytes still to forward */
 	uint64_t bytes_in;  /* from the client, this request */
@@ -239,7 +241,8 @@ static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
                    uint8_t *writable, int flags, size_t *sent);
 static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
                            struct evbuffer *dst, bool dechunk,
-                           const char **error);
+                           struct evbuffer **trailers, const char **error);
+static int hs_end_chunked(struct evbuffer *dst, struct evbuffer *trailers);
 static void hs_drop_empty(struct evbuffer **buf);
 static uint32_t hs_now(const struct http_session *s);
 static bool hs_client_turn(struct http_session *s, size_t pending);
@@ -1042,7 +1045,8 @@ static int hs_request_body(struct http_session *s)
 			s->req_done = s->req_left == 0;
 		} else {
 			int r = hs_move_chunked(&s->req_chunk, s->cin, s->bout,
-			                        false, &error);
+			                        false, &s->req_trailers,
+			                        &error);
 			if (r < 0) {
 				if (s->resp_state == HS_RESP_HEAD)
 					return hs_answer(
@@ -1302,7 +1306,8 @@ static int hs_response_body(struct http_session *s)
 		s->bytes_out -= evbuffer_get_length(s->cout);
 		if (s->resp_body == HTTP_BODY_CHUNKED) {
 			if (hs_move_chunked(&s->resp_chunk, s->bin, s->cout,
-			                    s->dechunk, &error) < 0) {
+			                    s->dechunk, &s->resp_trailers,
+			                    &error) < 0) {
 				hs_log(s, LOG_LEVEL_WARN, "closed: the backend "
 				       "sent a bad chunked body: %s", error);
 				hs_log_request(s);
@@ -2169,12 +2174,22 @@ static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
 
 /* Move the next bytes of a chunked body from src to dst (payload only
  * when dechunk). Returns 0, or -1 on a framing error. */
+/*
+ * Move a chunked body from src to dst as far as it has come, checking its
+ * framing. `dechunk`: the data only. Else the body is chunked anew, never
+ * forwarded as it came: each piece of data becomes a chunk with a plain
+ * size line (no extensions, no leading zeros, no whitespace that the next
+ * recipient could read otherwise), and the trailer section, gathered in
+ * *trailers, keeps only the fields that may be trailers
+ * (hs_end_chunked).
+ */
 static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
                            struct evbuffer *dst, bool dechunk,
-                           const char **error)
+                           struct evbuffer **trailers, const char **error)
 {
 	while (!c->done && evbuffer_get_length(src) > 0) {
 		struct evbuffer_iovec v;
+		bool trailing = http_chunked_trailing(c);
 		size_t data = 0;
 		ssize_t n;
 
@@ -2185,12 +2200,80 @@ static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
 			return -1;
 		if (n == 0)
 			break;
-		if (dechunk && data == 0)
+		if (data > 0) {
+			char line[24];
+			int k = snprintf(line, sizeof(line), "%zx\r\n", data);
+
+			if ((!dechunk && evbuffer_add(dst, line, (size_t)k) < 0) ||
+			    evbuffer_remove_buffer(src, dst, data) != (int)data ||
+			    (!dechunk && evbuffer_add(dst, "\r\n", 2) < 0))
+				goto oom;
+			continue;
+		}
+		if (trailing && !dechunk) {
+			if (*trailers == NULL &&
+			    (*trailers = evbuffer_new()) == NULL)
+				goto oom;
+			if (evbuffer_remove_buffer(src, *trailers, (size_t)n) !=
+			    (int)n)
+				goto oom;
+		} else {
 			evbuffer_drain(src, (size_t)n);
-		else
-			evbuffer_remove_buffer(src, dst, (size_t)n);
+		}
+		if (c->done && !dechunk) {
+			int r = hs_end_chunked(dst, *trailers);
+
+			if (*trailers != NULL) {
+				evbuffer_free(*trailers);
+				*trailers = NULL;
+			}
+			if (r < 0)
+				goto oom;
+		}
 	}
 	return 0;
+oom:
+	*error = "out of memory";
+	return -1;
+}
+
+/* The last chunk and the trailer fields that may be trailers: none that
+ * frames, routes or authenticates a message (RFC 9110 section 6.5.1),
+ * which a recipient that merges trailers into the head would believe. The
+ * walk has checked the syntax of every line. */
+static int hs_end_chunked(struct evbuffer *dst, struct evbuffer *trailers)
+{
+	static const char *const banned[] = {
+	    "content-length", "transfer-encoding", "host", "connection",
+	    "keep-alive", "proxy-connection", "proxy-authorization",
+	    "proxy-authenticate", "te", "trailer", "upgrade", "authorization",
+	    "www-authenticate", "cookie", "set-cookie", "content-type",
+	    "content-encoding", "content-range", "expect", "forwarded",
+	    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+	char *line;
+	size_t len;
+
+	if (evbuffer_add(dst, "0\r\n", 3) < 0)
+		return -1;
+	while (trailers != NULL &&
+	       (line = evbuffer_readln(trailers, &len,
+	                               EVBUFFER_EOL_CRLF_STRICT)) != NULL) {
+		const char *colon = memchr(line, ':', len);
+		bool keep = colon != NULL;
+
+		for (size_t i = 0; keep && i < sizeof(banned) / sizeof(*banned);
+		     i++)
+			keep = !((size_t)(colon - line) == strlen(banned[i]) &&
+			         strncasecmp(line, banned[i],
+			                     (size_t)(colon - line)) == 0);
+		if (keep && (evbuffer_add(dst, line, len) < 0 ||
+		             evbuffer_add(dst, "\r\n", 2) < 0)) {
+			free(line);
+			return -1;
+		}
+		free(line);
+	}
+	return evbuffer_add(dst, "\r\n", 2);
 }
 
 /* Free a buffer that holds nothing. */
@@ -2240,6 +2323,10 @@ static void hs_close(struct http_session *s)
 	backend_close(s->b);
 	if (s->cin != NULL)
 		evbuffer_free(s->cin);
+	if (s->req_trailers != NULL)
+		evbuffer_free(s->req_trailers);
+	if (s->resp_trailers != NULL)
+		evbuffer_free(s->resp_trailers);
 	if (s->cout != NULL)
 		evbuffer_free(s->cout);
 	if (s->bin != NULL)

@@ -205,9 +205,12 @@ void http_chunked_init(struct http_chunked *c);
  * CRLFs, trailers) give *data == 0. So one call returns either payload or
  * framing, never both. c->done turns true when the consumed bytes end the
  * body; bytes after that belong to the next message and are not consumed.
+ * The trailer section (its fields and the final CRLF) is consumed by calls
+ * of its own: http_chunked_trailing says, before a call, whether the bytes
+ * it consumes are trailer bytes.
  *
  * Strict: chunk size is 1*HEXDIG with no leading whitespace, at most 16
- * hex digits (no overflow); chunk extensions (";name" or ";name=value",
+ * hex digits and at most 2^63-1; chunk extensions (";name" or ";name=value",
  * token or quoted-string values, whitespace allowed around ';' and '='
  * but not before the CRLF) are allowed and ignored, in a size line of at
  * most 4096 bytes (CRLF included); every line ends in CRLF (bare CR or LF
@@ -218,6 +221,10 @@ void http_chunked_init(struct http_chunked *c);
  */
 ssize_t http_chunked_step(struct http_chunked *c, const char *p, size_t len,
 			  size_t *data, const char **error);
+
+/* True when the walk is in the trailer section (after the last chunk's
+ * size line, before the final CRLF has been consumed). */
+bool http_chunked_trailing(const struct http_chunked *c);
 
 /* A header name or value as a NUL-less view: compare a slice of buf with
  * a lower-case literal, case-insensitively. */

@@ -15,6 +15,9 @@ canned responses, so that the tests see what portier forwards:
 - responses without a body (HEAD, 204, 304) do not hang the connection;
 - Transfer-Encoding split over field lines or with empty list elements
   reaches the next hop as one "Transfer-Encoding: chunked", both ways;
+  a chunked body is framed anew (plain size lines, no extensions, only
+  trailers that neither frame, route nor authenticate); a chunk size of
+  2^63 or more is 400;
 - a malformed response (or a response head over the limit, a transfer
   coding other than chunked, Transfer-Encoding in HTTP/1.0) gives 502,
   and the next request goes to a new backend connection;
@@ -186,6 +189,29 @@ def test_bodies(s):
                 "Transfer-Encoding is split the same way reaches the client")
     check_equal(resp.headers.all("transfer-encoding"), ["chunked"],
                 "   under one Transfer-Encoding: chunked")
+    c2.close()
+
+    step("a chunked body is framed anew: plain size lines, no "
+         "extensions, no trailer that frames, routes or authenticates")
+    before = len(s.frame.received_bytes())
+    c2 = s.conn()
+    c2.send(b"POST /upload HTTP/1.1\r\nHost: frame.test\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            b"5 ;a=b\r\nhello\r\n00000002;q=\"x;y\"\r\n, \r\n"
+            b"0;last\r\nContent-Length: 50\r\nX-Sum: 1\r\n"
+            b"Host: evil.test\r\nTransfer-Encoding: chunked\r\n\r\n")
+    resp = c2.response()
+    check_equal(resp.body.decode(), f"len=7 sha256={digest(b'hello, ')} "
+                "chunked=True", "the backend got the body")
+    got = bytes(s.frame.received_bytes()[before:])
+    body = got[got.find(b"\r\n\r\n") + 4:]
+    check_equal(body, b"5\r\nhello\r\n2\r\n, \r\n0\r\nX-Sum: 1\r\n\r\n",
+                "   framed as 5, 2, 0 with the one harmless trailer")
+    c2.send(b"POST /upload HTTP/1.1\r\nHost: frame.test\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            b"8000000000000005\r\nhello\r\n0\r\n\r\n")
+    resp = c2.response()
+    check_equal(resp.status, 400, "a chunk size of 2^63 or more: 400")
     c2.close()
 
     step(f"Content-Length upload of {BIG} bytes on the same connection")
