@@ -1459,6 +1459,23 @@ static int hs_tunnel(struct http_session *s, const char *buf, size_t n)
 		evbuffer_free(s->cin);
 		s->cin = NULL;
 	}
+	/* And what the socket holds: the 101 has not left yet, so it all
+	 * came before it, whether portier had read it or not. */
+	s->c_readable = 1;
+	for (int i = 0; s->c_readable; i++) {
+		ssize_t r = hs_scratch_read(s->cfd, s->ssl, &s->c_readable,
+		                            s->c_rdhup);
+
+		if (r == -1)
+			break;
+		if (r <= 0 || i == HS_BUDGET) {
+			hs_log(s, LOG_LEVEL_DEBUG, "closed: the client %s "
+			       "before the 101", r == 0 ? "closed" :
+			       r < 0 ? strerror(errno) : "kept sending");
+			hs_close(s);
+			return -1;
+		}
+	}
 	free(s->retry);
 	s->retry = NULL;
 	if (hs_watch(s) < 0) {

@@ -7,7 +7,8 @@ handshake of RFC 6455 and an echo of every frame.
 - messages of a few bytes to a few hundred KiB echo through portier, with
   Connection: upgrade and with Connection: keep-alive, Upgrade;
 - a frame the backend sends in the same write as its 101 reaches the
-  client;
+  client; bytes the client sends before the 101 (in the request's write
+  or later) never reach the backend;
 - a backend that answers an Upgrade request with something else than 101
   keeps the connection in HTTP: the next request is parsed and routed as
   one;
@@ -65,6 +66,8 @@ def ws_serve(reader, conn, server):
                    b"\r\n\r\n")
             if req.target == "/greet":
                 out += frame(b"welcome, sent with the 101")
+            if req.target == "/slow":
+                time.sleep(0.5)  # the client's early bytes come first
             conn.sendall(out)
             return ws_echo(reader, conn)
         conn.sendall(response_bytes(200, "OK", [],
@@ -152,6 +155,29 @@ def test_greeting(s):
     c.close()
 
 
+def test_early_bytes(s):
+    step("bytes a client sends before the 101 never reach the backend")
+    for how in ("in the same write as the request", "in a write of their "
+                "own, before the 101"):
+        c = s.p.conn("web")
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = request("GET", "/slow", "ws.test", [
+            "Connection: Upgrade", "Upgrade: websocket",
+            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"])
+        early = frame(b"sent before the 101", TEXT, masked=True)
+        if how.startswith("in the same"):
+            c.send(req + early)
+        else:
+            c.send(req)
+            time.sleep(0.2)
+            c.send(early)
+        resp = c.response(interim=False)
+        check_equal(resp.status, 101, f"{how}: 101")
+        check(echo_ok(c, b"after the 101"), "   the first frame the "
+              "backend echoes is the one sent after the 101")
+        c.close()
+
+
 def test_refused_upgrade(s):
     step("an Upgrade answered with 200 keeps HTTP on the connection")
     c = s.p.conn("web")
@@ -222,6 +248,7 @@ def main():
     s = Setup()
     test_echo(s)
     test_greeting(s)
+    test_early_bytes(s)
     test_refused_upgrade(s)
     test_h2c(s)
     test_outlives_header_timeout(s)
