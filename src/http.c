@@ -323,12 +323,21 @@ bool http_slice_eq(const char *buf, struct http_slice s, const char *lower)
 	return s.len == n && ieq(buf + s.off, lower, n);
 }
 
-bool http_slice_starts(const char *buf, struct http_slice s,
-                       const char *lower)
+bool http_name_starts(const char *buf, struct http_slice name,
+                      const char *lower)
 {
 	size_t n = strlen(lower);
 
-	return s.len >= n && ieq(buf + s.off, lower, n);
+	if (name.len < n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = to_lower((unsigned char)buf[name.off + i]);
+
+		if (c != (unsigned char)lower[i] &&
+		    !(c == '_' && lower[i] == '-'))
+			return false;
+	}
+	return true;
 }
 
 bool http_list_has(const char *buf, struct http_slice value, const char *lower)

@@ -194,13 +194,14 @@ ssize_t http_forward_response(char *out, size_t cap, const char *buf,
 	return (ssize_t)w.len;
 }
 
-/* True for a field named "X-Forwarded-" and more, any case. */
+/* True for a field named "X-Forwarded-" and more, any case, with '_'
+ * for '-' (X_Forwarded_For reaches a CGI backend as X-Forwarded-For). */
 static bool x_forwarded(const char *buf, const struct http_header *f)
 {
 	static const char prefix[] = "x-forwarded-";
 
 	return f->name.len > sizeof(prefix) - 1 &&
-	       http_slice_starts(buf, f->name, prefix);
+	       http_name_starts(buf, f->name, prefix);
 }
 
 /* True when header i concerns only one hop (RFC 9110 section 7.6.1). */

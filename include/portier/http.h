@@ -230,9 +230,11 @@ bool http_chunked_trailing(const struct http_chunked *c);
  * a lower-case literal, case-insensitively. */
 bool http_slice_eq(const char *buf, struct http_slice s, const char *lower);
 
-/* The same for a slice that begins with `lower`. */
-bool http_slice_starts(const char *buf, struct http_slice s,
-		       const char *lower);
+/* True when a field name begins with `lower`, any case, '_' standing for
+ * '-': CGI, WSGI and Rack give X_Forwarded_For and X-Forwarded-For the
+ * same variable. */
+bool http_name_starts(const char *buf, struct http_slice name,
+		      const char *lower);
 
 /* True when a comma-separated header value (a list, as Connection) holds
  * the token `lower`, case-insensitively. */

@@ -1028,14 +1028,17 @@ static void test_helpers(void **state)
 	static const char buf[] = "Keep-Alive, UPGRADE ,,\tfoo bar , h2c";
 	struct http_slice all = {0, sizeof(buf) - 1};
 	struct http_slice ka = {0, 10};
+	struct http_slice xff = {0, 15};
 
 	assert_true(http_slice_eq(buf, ka, "keep-alive"));
 	assert_false(http_slice_eq(buf, ka, "keep-aliv"));
 	assert_false(http_slice_eq(buf, ka, "keep-alive,"));
-	assert_true(http_slice_starts(buf, ka, "keep-"));
-	assert_true(http_slice_starts(buf, ka, "keep-alive"));
-	assert_false(http_slice_starts(buf, ka, "keep-alive,"));
-	assert_false(http_slice_starts(buf, ka, "alive"));
+	assert_true(http_name_starts(buf, ka, "keep-"));
+	assert_true(http_name_starts(buf, ka, "keep-alive"));
+	assert_false(http_name_starts(buf, ka, "keep-alive,"));
+	assert_false(http_name_starts(buf, ka, "alive"));
+	assert_true(http_name_starts("X_Forwarded_For", xff, "x-forwarded-"));
+	assert_false(http_name_starts("X-Forwarded-For", xff, "x_forwarded_"));
 	assert_true(http_list_has(buf, all, "keep-alive"));
 	assert_true(http_list_has(buf, all, "upgrade"));
 	assert_true(http_list_has(buf, all, "foo bar"));

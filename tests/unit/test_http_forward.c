@@ -123,6 +123,14 @@ static const struct request_case request_cases[] = {
      "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
      "X-Forwarded-Host: a\r\n"
      "Forwarded: for=127.0.0.1;host=\"a\";proto=http\r\n\r\n"},
+    {"an untrusted client's X_Forwarded_* (read by CGI as X-Forwarded-*)",
+     "GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\n"
+     "X-Forwarded_Proto: https\r\nX_Other: 1\r\n\r\n",
+     "127.0.0.1", false, false, false, NULL,
+     "GET / HTTP/1.1\r\nHost: a\r\nX_Other: 1\r\n"
+     "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+     "X-Forwarded-Host: a\r\n"
+     "Forwarded: for=127.0.0.1;host=\"a\";proto=http\r\n\r\n"},
     {"HTTP/1.0 without Host: the Host given, no host in Forwarded",
      "GET / HTTP/1.0\r\n\r\n", "127.0.0.1", false, false, false,
      "127.0.0.1:3000",
