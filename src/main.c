@@ -318,7 +318,7 @@ static int check_certificates(const char *path, const struct config *cfg)
 		}
 		t = tls_server_new(cfg, cl, err, sizeof(err));
 		if (t == NULL) {
-			fprintf(stderr, "%s: %s\n", path, err);
+			fprintf(stderr, "%s\n", err);
 			bad++;
 		}
 		tls_server_unref(t);

@@ -135,7 +135,7 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 	static const int signos[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct runtime_shared *shared;
 	struct runtime *main_rt;
-	char err[1024], path[PATH_MAX];
+	char err[1024];
 
 	*status = 2;
 	shared = calloc(1, sizeof(*shared));
@@ -172,13 +172,11 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 		config_free(cfg);
 		goto err;
 	}
-	/* runtime_gen_new frees cfg when it fails: the path goes first. */
-	snprintf(path, sizeof(path), "%s", cfg->path);
 	shared->building = runtime_gen_new(cfg, err, sizeof(err));
 	if (shared->building == NULL) {
 		/* The generation's certificates and keys: a configuration
-		 * error, and no port is open yet. */
-		log_error("%s: %s", path, err);
+		 * error ("FILE:LINE: ..."), and no port is open yet. */
+		log_error("%s", err);
 		*status = 1;
 		goto err;
 	}

@@ -29,7 +29,9 @@ struct tls_server;
  * Build the TLS side of listener `cl` of `cfg`: its certificate (tls = on)
  * or one from the local CA for every name it serves (tls = auto), and each
  * vhost's own certificate, looked up by SNI. On failure writes why into
- * err ("listener NAME: FILE: reason") and returns NULL.
+ * err and returns NULL. A problem with what the configuration names is
+ * written as config_load writes errors: "FILE:LINE: listener NAME: ..." or
+ * "FILE:LINE: vhost NAME: ...", at the line of its tls_cert or tls_key.
  */
 struct tls_server *tls_server_new(const struct config *cfg,
                                   const struct config_listener *cl,

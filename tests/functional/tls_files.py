@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: MIT
+"""Certificate and key files that cannot be used, as `portier -t`, a start
+and a reload (SIGHUP) report them.
+
+A test CA signs leaves for a.test (the listener's certificate) and b.test
+(a vhost's).
+
+- a key of another certificate is a configuration error written as
+  FILE:LINE at the line of its tls_key: "listener NAME: ..." for the
+  listener's own files, "vhost NAME: ..." for a vhost's; -t and a start
+  exit with status 1 and open no port; a reload is refused with the same
+  message, and the running configuration goes on answering.
+"""
+
+import signal
+import socket
+
+from lib import (LOOPBACK4, check, check_equal, check_log, fmt_addr,
+                 free_port, info, run, run_portier, section, start_portier,
+                 step, write_file)
+from tlstest import client_context, make_pki, peer_name
+
+
+def config(pki, port, listener=None, vhost=None):
+    """An https listener on 127.0.0.1:port with a.test's files, and vhost
+    b.test with b.test's; `listener` and `vhost` replace some of their
+    keys. Returns (text, {(section, key): line})."""
+    own = {"bind": fmt_addr(LOOPBACK4, port), "mode": "http",
+           "backend": "127.0.0.1:9", "tls": "on",
+           "tls_cert": pki.chain["a.test"], "tls_key": pki.key["a.test"],
+           **(listener or {})}
+    other = {"backend": "127.0.0.1:9", "tls_cert": pki.chain["b.test"],
+             "tls_key": pki.key["b.test"], **(vhost or {})}
+    text = section("listener web", **own) + section("vhost b.test", **other)
+    lines, current = {}, None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("["):
+            current = line.strip("[]").split()[0]
+        elif "=" in line:
+            lines[(current, line.split("=")[0].strip())] = number
+    return text, lines
+
+
+def where(path, lines, sect, key):
+    """The "FILE:LINE:" a message about `key` of `sect` starts with."""
+    return f"{path}:{lines[(sect, key)]}:"
+
+
+def check_start(path, status, message):
+    """portier -c path: exits with `status`, logs `message`, opens no
+    port."""
+    r = run_portier("-c", path)
+    for line in r.stderr.splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, status, "a start: exit status")
+    check(message in r.stderr, f"a start logs '{message}'", r.stderr)
+    check("portier ready" not in r.stderr, "a start opens no port")
+
+
+def check_t(path, status, message):
+    """portier -t -c path: exits with `status`, `message` on stderr."""
+    r = run_portier("-t", "-c", path)
+    for line in r.stderr.splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, status, "-t: exit status")
+    check(message in r.stderr, f"-t says '{message}'", r.stderr)
+
+
+def test_mismatch(pki):
+    port = free_port()
+    step("the listener's key belongs to another certificate: "
+         "FILE:LINE: listener web: ..., exit 1")
+    text, lines = config(pki, port, listener={"tls_key": pki.key["b.test"]})
+    path = write_file("listener-mismatch.ini", text)
+    message = (f"{where(path, lines, 'listener', 'tls_key')} listener web: "
+               f"the key in {pki.key['b.test']} does not belong to the "
+               f"certificate in {pki.chain['a.test']}")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+
+    step("a vhost's key belongs to another certificate: "
+         "FILE:LINE: vhost b.test: ..., exit 1")
+    text, lines = config(pki, port, vhost={"tls_key": pki.key["a.test"]})
+    path = write_file("vhost-mismatch.ini", text)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"the key in {pki.key['a.test']} does not belong to the "
+               f"certificate in {pki.chain['b.test']}")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+
+
+def https_name(pki, port, sni):
+    """The common name of the certificate portier sends for `sni`."""
+    with socket.create_connection((LOOPBACK4, port), timeout=5) as raw:
+        ctx = client_context(pki)
+        with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+            return peer_name(tls)
+
+
+def test_reload(pki):
+    step("a reload with a vhost's key of another certificate: refused "
+         "with FILE:LINE: vhost b.test, the running configuration stays")
+    ports = []
+
+    def good():
+        ports.append(free_port())
+        return config(pki, ports[-1])[0]
+
+    p = start_portier(good)
+    port = ports[-1]
+    check_equal(https_name(pki, port, "b.test"), "b.test",
+                "before: b.test gets its own certificate")
+    text, lines = config(pki, port, vhost={"tls_key": pki.key["a.test"]})
+    with open(p.conf, "w") as f:
+        f.write(text)
+    p.send_signal(signal.SIGHUP)
+    line = check_log(p, "SIGHUP:", "the running configuration stays",
+                     timeout=5)
+    check(f"SIGHUP: {where(p.conf, lines, 'vhost', 'tls_key')} vhost "
+          f"b.test: the key in {pki.key['a.test']} does not belong" in line,
+          "the log line says FILE:LINE: vhost b.test: ...", line)
+    check_equal(https_name(pki, port, "b.test"), "b.test",
+                "after: b.test still gets its own certificate")
+
+
+def main():
+    step("certificates")
+    pki = make_pki(["a.test", "b.test"])
+    test_mismatch(pki)
+    test_reload(pki)
+
+
+run(main)
