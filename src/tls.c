@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -373,17 +374,26 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 	char why[256];
 	SSL_CTX *ctx;
 
-	/* A missing or unreadable file says so plainly; OpenSSL's own
-	 * message for it is obscure. */
+	/* A missing or unreadable file, or a directory, says so plainly;
+	 * OpenSSL's own message for them is obscure ("PEM lib"). */
 	for (int i = 0; i < 2; i++) {
 		const char *path = i ? key : cert;
+		const char *what = i ? "tls_key" : "tls_cert";
+		int line = i ? f->key_line : f->cert_line;
+		struct stat st;
 
-		if (access(path, R_OK) < 0) {
-			tls_config_error(t->cfg, f->section, f->name,
-			                 i ? f->key_line : f->cert_line, err,
-			                 errlen, "%s %s: %s",
-			                 i ? "tls_key" : "tls_cert", path,
+		if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+			tls_config_error(t->cfg, f->section, f->name, line,
+			                 err, errlen, "%s %s: %s", what, path,
 			                 strerror(errno));
+			return NULL;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			tls_config_error(t->cfg, f->section, f->name, line,
+			                 err, errlen,
+			                 "%s %s is a directory; give the path "
+			                 "of the PEM file",
+			                 what, path);
 			return NULL;
 		}
 	}

@@ -9,9 +9,12 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   FILE:LINE at the line of its tls_key: "listener NAME: ..." for the
   listener's own files, "vhost NAME: ..." for a vhost's; -t and a start
   exit with status 1 and open no port; a reload is refused with the same
-  message, and the running configuration goes on answering.
+  message, and the running configuration goes on answering;
+- tls_cert or tls_key naming a directory: "... is a directory" (not
+  OpenSSL's "PEM lib"), the same configuration error.
 """
 
+import os
 import signal
 import socket
 
@@ -89,6 +92,27 @@ def test_mismatch(pki):
     check_start(path, 1, message)
 
 
+def test_directory(pki):
+    port = free_port()
+    folder = os.path.dirname(pki.chain["a.test"])
+    step("the listener's tls_cert is a directory: '... is a directory', "
+         "exit 1")
+    text, lines = config(pki, port, listener={"tls_cert": folder})
+    path = write_file("listener-directory.ini", text)
+    message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
+               f"web: tls_cert {folder} is a directory")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+
+    step("a vhost's tls_key is a directory: the same, at its line")
+    text, lines = config(pki, port, vhost={"tls_key": folder})
+    path = write_file("vhost-directory.ini", text)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"tls_key {folder} is a directory")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+
+
 def https_name(pki, port, sni):
     """The common name of the certificate portier sends for `sni`."""
     with socket.create_connection((LOOPBACK4, port), timeout=5) as raw:
@@ -127,6 +151,7 @@ def main():
     step("certificates")
     pki = make_pki(["a.test", "b.test"])
     test_mismatch(pki)
+    test_directory(pki)
     test_reload(pki)
 
 
