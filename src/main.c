@@ -201,8 +201,7 @@ static int cmd_run(int argc, char **argv)
 		return bad ? 1 : 0;
 	}
 	/* The accounts to run as must exist before a port is opened: a
-	 * configuration error, status 1 (runtime_new says the same of the
-	 * certificates). */
+	 * configuration error, status 1. */
 	if (check_accounts(path, cfg) > 0) {
 		config_free(cfg);
 		return 1;

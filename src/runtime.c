@@ -174,10 +174,12 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 	}
 	shared->building = runtime_gen_new(cfg, err, sizeof(err));
 	if (shared->building == NULL) {
-		/* The generation's certificates and keys: a configuration
-		 * error ("FILE:LINE: ..."), and no port is open yet. */
+		/* The generation's certificates and keys, before any port is
+		 * open: a file that is not what it should be is a
+		 * configuration error; one that cannot be read, a runtime
+		 * error, as a port that cannot be bound. */
+		*status = errno == EINVAL ? 1 : 2;
 		log_error("%s", err);
-		*status = 1;
 		goto err;
 	}
 	atomic_store(&shared->gen, shared->building);
@@ -543,15 +545,18 @@ nomem:
 }
 
 /* A generation for cfg (taken over, freed on failure): the TLS contexts of
- * its listeners, read once for every worker. */
+ * its listeners, read once for every worker. On failure errno is
+ * tls_server_new's, or ENOMEM. */
 static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
                                            size_t errlen)
 {
 	struct runtime_gen *gen = calloc(1, sizeof(*gen));
+	int saved;
 
 	if (gen == NULL) {
 		config_free(cfg);
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	atomic_init(&gen->refcnt, 1);
@@ -561,6 +566,7 @@ static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
 	    calloc(cfg->nlisteners + 1, sizeof(*gen->listener_sessions));
 	if (gen->tls == NULL || gen->listener_sessions == NULL) {
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		goto err;
 	}
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
@@ -573,7 +579,9 @@ static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
 	}
 	return gen;
 err:
+	saved = errno;
 	runtime_gen_unref(gen);
+	errno = saved;
 	return NULL;
 }
 

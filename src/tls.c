@@ -160,9 +160,11 @@ struct tls_server *tls_server_new(const struct config *cfg,
                                   char *err, size_t errlen)
 {
 	struct tls_server *t = calloc(1, sizeof(*t));
+	int saved;
 
 	if (t == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		errno = ENOMEM;
 		return NULL;
 	}
 	t->refcnt = 1;
@@ -174,6 +176,7 @@ struct tls_server *tls_server_new(const struct config *cfg,
 	         NULL) ||
 	    (t->names = route_table_new(cfg, cl, NULL)) == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		errno = ENOMEM;
 		goto err;
 	}
 	t->cfg = cfg;
@@ -223,7 +226,10 @@ struct tls_server *tls_server_new(const struct config *cfg,
 	tls_check_names(t, cfg);
 	return t;
 err:
+	/* errno tells the caller what kind of failure this is. */
+	saved = errno;
 	tls_server_unref(t);
+	errno = saved;
 	return NULL;
 }
 
@@ -362,11 +368,14 @@ fail:
 	snprintf(err, errlen, "listener %s: cannot set up TLS: %s",
 	         t->listener, tls_error_reason((char[256]){0}, 256));
 	SSL_CTX_free(ctx);
+	errno = EINVAL;
 	return NULL;
 }
 
-/* A context for the certificate chain and key of f. Errors are
- * configuration errors, at the line of the key that names the file. */
+/* A context for the certificate chain and key of f. Errors are written
+ * at the line of the key that names the file; errno is that of a file
+ * that cannot be read, else EINVAL (a file that is not what it should
+ * be). */
 static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
                              char *err, size_t errlen)
 {
@@ -383,9 +392,12 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 		struct stat st;
 
 		if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+			int unreadable = errno;
+
 			tls_config_error(t->cfg, f->section, f->name, line,
 			                 err, errlen, "%s %s: %s", what, path,
-			                 strerror(errno));
+			                 strerror(unreadable));
+			errno = unreadable;
 			return NULL;
 		}
 		if (S_ISDIR(st.st_mode)) {
@@ -394,6 +406,7 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 			                 "%s %s is a directory; give the path "
 			                 "of the PEM file",
 			                 what, path);
+			errno = EINVAL;
 			return NULL;
 		}
 	}
@@ -434,11 +447,13 @@ mismatch:
 	ERR_clear_error();
 err:
 	SSL_CTX_free(ctx);
+	errno = EINVAL;
 	return NULL;
 }
 
 /* tls = auto: a certificate from the local CA for every name the
- * listener serves, and for the names a browser uses for this machine. */
+ * listener serves, and for the names a browser uses for this machine.
+ * On failure errno is ENOMEM or EINVAL. */
 static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
                              const struct config_listener *cl, char *err,
                              size_t errlen)
@@ -458,12 +473,14 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 		                 errlen,
 		                 "tls = auto: no directory for the local CA; set "
 		                 "state_dir in [global]");
+		errno = EINVAL;
 		return NULL;
 	}
 	tls_local_names(cl, &local);
 	names = calloc(nserved + local.n, sizeof(*names));
 	if (names == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		errno = ENOMEM;
 		return NULL;
 	}
 	/* "[fd00::2]" as a vhost alias is the address fd00::2. */
@@ -508,6 +525,8 @@ out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	free(names);
+	if (ctx == NULL)
+		errno = EINVAL;
 	return ctx;
 }
 

@@ -32,6 +32,12 @@ struct tls_server;
  * err and returns NULL. A problem with what the configuration names is
  * written as config_load writes errors: "FILE:LINE: listener NAME: ..." or
  * "FILE:LINE: vhost NAME: ...", at the line of its tls_cert or tls_key.
+ * errno says what kind of failure it is: the error of a certificate or key
+ * file that cannot be read (ENOENT, EACCES, ...: the machine is not ready
+ * for the configuration), ENOMEM, or EINVAL for a configuration error (a
+ * file that is not a PEM certificate chain or key, a directory, a key that
+ * does not belong to its certificate, tls = auto that cannot get a
+ * certificate).
  */
 struct tls_server *tls_server_new(const struct config *cfg,
                                   const struct config_listener *cl,

@@ -11,16 +11,22 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   exit with status 1 and open no port; a reload is refused with the same
   message, and the running configuration goes on answering;
 - tls_cert or tls_key naming a directory: "... is a directory" (not
-  OpenSSL's "PEM lib"), the same configuration error.
+  OpenSSL's "PEM lib"), the same configuration error;
+- a certificate or key file that is not there, or that portier may not
+  read (run as nobody when the test runs as root), is a runtime error: a
+  start exits with status 2, saying so at FILE:LINE, and opens no port.
 """
 
 import os
+import pwd
+import shutil
 import signal
 import socket
+import subprocess
 
 from lib import (LOOPBACK4, check, check_equal, check_log, fmt_addr,
-                 free_port, info, run, run_portier, section, start_portier,
-                 step, write_file)
+                 free_port, info, portier_path, run, run_portier, section,
+                 start_portier, step, tmpdir, write_file)
 from tlstest import client_context, make_pki, peer_name
 
 
@@ -49,10 +55,17 @@ def where(path, lines, sect, key):
     return f"{path}:{lines[(sect, key)]}:"
 
 
-def check_start(path, status, message):
-    """portier -c path: exits with `status`, logs `message`, opens no
-    port."""
-    r = run_portier("-c", path)
+def check_start(path, status, message, user=None):
+    """portier -c path (as `user`, a password entry, if given): exits with
+    `status`, logs `message`, opens no port."""
+    if user is None:
+        r = run_portier("-c", path)
+    else:
+        cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+               "--clear-groups", portier_path(), "-c", path]
+        info("$ " + " ".join(cmd))
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10,
+                           start_new_session=True)
     for line in r.stderr.splitlines():
         info(f"| {line}")
     check_equal(r.returncode, status, "a start: exit status")
@@ -113,6 +126,73 @@ def test_directory(pki):
     check_start(path, 1, message)
 
 
+def unprivileged_user():
+    """(user, possible): when the test runs as root, the password entry of
+    a user to run portier as (else None), and whether that works."""
+    if os.geteuid() != 0:
+        return None, True
+    if shutil.which("setpriv") is None:
+        return None, False
+    try:
+        user = pwd.getpwnam("nobody")
+    except KeyError:
+        return None, False
+    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
+                            f"--regid={user.pw_gid}", "--clear-groups",
+                            portier_path(), "-V"],
+                           capture_output=True, text=True)
+    return user, probe.returncode == 0
+
+
+def copy_file(source, name, mode):
+    """A copy of file `source` in the temp dir, with `mode`; its path."""
+    with open(source) as f:
+        path = write_file(name, f.read())
+    os.chmod(path, mode)
+    return path
+
+
+def test_unreadable(pki):
+    port = free_port()
+    missing = os.path.join(tmpdir(), "absent.pem")
+    step("the listener's tls_cert is not there: a start exits with "
+         "status 2")
+    text, lines = config(pki, port, listener={"tls_cert": missing})
+    path = write_file("listener-missing.ini", text)
+    check_start(path, 2, f"{where(path, lines, 'listener', 'tls_cert')} "
+                f"listener web: tls_cert {missing}: No such file or "
+                "directory")
+
+    step("a vhost's tls_key is not there: status 2, at its line")
+    text, lines = config(pki, port, vhost={"tls_key": missing})
+    path = write_file("vhost-missing.ini", text)
+    check_start(path, 2, f"{where(path, lines, 'vhost', 'tls_key')} "
+                f"vhost b.test: tls_key {missing}: No such file or "
+                "directory")
+
+    step("a vhost's tls_key that portier may not read: status 2")
+    user, possible = unprivileged_user()
+    if not possible:
+        info("skipped: the test runs as root and cannot run portier as "
+             "another user (setpriv or nobody missing)")
+        return
+    # Every file readable but the locked key; as root, portier runs as
+    # nobody, who must reach the files.
+    readable = copy_file(pki.key["a.test"], "a.test-key.pem", 0o644)
+    locked = copy_file(pki.key["b.test"], "locked-key.pem",
+                       0o000 if user is None else 0o600)
+    if user is not None:
+        os.chmod(tmpdir(), 0o711)
+        os.chmod(os.path.dirname(pki.chain["a.test"]), 0o755)
+    text, lines = config(pki, port, listener={"tls_key": readable},
+                         vhost={"tls_key": locked})
+    path = write_file("vhost-locked.ini", text)
+    os.chmod(path, 0o644)
+    check_start(path, 2, f"{where(path, lines, 'vhost', 'tls_key')} "
+                f"vhost b.test: tls_key {locked}: Permission denied",
+                user=user)
+
+
 def https_name(pki, port, sni):
     """The common name of the certificate portier sends for `sni`."""
     with socket.create_connection((LOOPBACK4, port), timeout=5) as raw:
@@ -152,6 +232,7 @@ def main():
     pki = make_pki(["a.test", "b.test"])
     test_mismatch(pki)
     test_directory(pki)
+    test_unreadable(pki)
     test_reload(pki)
 
 
