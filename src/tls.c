@@ -233,6 +233,21 @@ err:
 	return NULL;
 }
 
+int tls_server_check(const struct config *cfg,
+                     const struct config_listener *cl, char *err,
+                     size_t errlen)
+{
+	struct tls_server *t;
+
+	if (cl->tls != CONFIG_TLS_ON)
+		return 0;
+	t = tls_server_new(cfg, cl, err, errlen);
+	if (t == NULL)
+		return -1;
+	tls_server_unref(t);
+	return 0;
+}
+
 struct tls_server *tls_server_ref(struct tls_server *t)
 {
 	__atomic_add_fetch(&t->refcnt, 1, __ATOMIC_RELAXED);

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Certificate and key files that cannot be used, as `portier -t`, a start
-and a reload (SIGHUP) report them.
+"""Certificate and key files that cannot be used, as `portier -t`, a start,
+a reload (SIGHUP) and `portier doctor` report them: the same message, at
+the same FILE:LINE, from the same code.
 
 A test CA signs leaves for a.test (the listener's certificate) and b.test
 (a vhost's).
@@ -8,13 +9,17 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
 - a key of another certificate is a configuration error written as
   FILE:LINE at the line of its tls_key: "listener NAME: ..." for the
   listener's own files, "vhost NAME: ..." for a vhost's; -t and a start
-  exit with status 1 and open no port; a reload is refused with the same
-  message, and the running configuration goes on answering;
+  exit with status 1 and open no port; doctor prints it on a ✗ line and
+  exits 1; a reload is refused with the same message, and the running
+  configuration goes on answering;
 - tls_cert or tls_key naming a directory: "... is a directory" (not
   OpenSSL's "PEM lib"), the same configuration error;
 - a certificate or key file that is not there, or that portier may not
   read (run as nobody when the test runs as root), is a runtime error: a
-  start exits with status 2, saying so at FILE:LINE, and opens no port.
+  start exits with status 2, saying so at FILE:LINE, and opens no port;
+  doctor prints it on a ✗ line; -t only notes a file that is not there
+  (exit 0: it may be put in place after the check);
+- good files: doctor says on a ✓ line that they load, and exits 0.
 """
 
 import os
@@ -24,9 +29,10 @@ import signal
 import socket
 import subprocess
 
-from lib import (LOOPBACK4, check, check_equal, check_log, fmt_addr,
-                 free_port, info, portier_path, run, run_portier, section,
-                 start_portier, step, tmpdir, write_file)
+from lib import (LOOPBACK4, SANITIZER_REPORT, Server, check, check_equal,
+                 check_log, echo, fmt_addr, free_port, info, portier_path,
+                 run, run_portier, section, start_portier, step, tmpdir,
+                 write_file)
 from tlstest import client_context, make_pki, peer_name
 
 
@@ -50,22 +56,30 @@ def config(pki, port, listener=None, vhost=None):
     return text, lines
 
 
+OK, BAD = "\u2713", "\u2717"
+
+
 def where(path, lines, sect, key):
     """The "FILE:LINE:" a message about `key` of `sect` starts with."""
     return f"{path}:{lines[(sect, key)]}:"
 
 
+def portier_as(user, *args):
+    """Run portier ARGS to completion, as `user` (a password entry) when
+    given; return the CompletedProcess."""
+    if user is None:
+        return run_portier(*args)
+    cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+           "--clear-groups", portier_path(), *args]
+    info("$ " + " ".join(cmd))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=20,
+                          start_new_session=True)
+
+
 def check_start(path, status, message, user=None):
     """portier -c path (as `user`, a password entry, if given): exits with
     `status`, logs `message`, opens no port."""
-    if user is None:
-        r = run_portier("-c", path)
-    else:
-        cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-               "--clear-groups", portier_path(), "-c", path]
-        info("$ " + " ".join(cmd))
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10,
-                           start_new_session=True)
+    r = portier_as(user, "-c", path)
     for line in r.stderr.splitlines():
         info(f"| {line}")
     check_equal(r.returncode, status, "a start: exit status")
@@ -74,12 +88,35 @@ def check_start(path, status, message, user=None):
 
 
 def check_t(path, status, message):
-    """portier -t -c path: exits with `status`, `message` on stderr."""
+    """portier -t -c path: exits with `status`, `message` on stderr;
+    returns that line."""
     r = run_portier("-t", "-c", path)
     for line in r.stderr.splitlines():
         info(f"| {line}")
     check_equal(r.returncode, status, "-t: exit status")
-    check(message in r.stderr, f"-t says '{message}'", r.stderr)
+    found = [line for line in r.stderr.splitlines() if message in line]
+    check(found, f"-t says '{message}'", r.stderr)
+    return found[0]
+
+
+def doctor_lines(done, mark):
+    """The lines of doctor's report that start with `mark`."""
+    return [line.strip() for line in done.stdout.splitlines()
+            if line.strip().startswith(mark + " ")]
+
+
+def check_doctor(path, message, user=None):
+    """portier doctor -c path: a ✗ line that is `message` (a start's),
+    exit status 1."""
+    done = portier_as(user, "doctor", "-c", path)
+    for line in (done.stdout + done.stderr).splitlines():
+        info(f"| {line}")
+    check(not SANITIZER_REPORT.search(done.stderr), "no sanitizer report",
+          done.stderr)
+    check_equal(done.returncode, 1, "doctor: exit status")
+    check([line for line in doctor_lines(done, BAD)
+           if line.startswith(f"{BAD} {message}")],
+          f"doctor has a line '{BAD} {message}...'", done.stdout)
 
 
 def test_mismatch(pki):
@@ -93,6 +130,7 @@ def test_mismatch(pki):
                f"certificate in {pki.chain['a.test']}")
     check_t(path, 1, message)
     check_start(path, 1, message)
+    check_doctor(path, message)
 
     step("a vhost's key belongs to another certificate: "
          "FILE:LINE: vhost b.test: ..., exit 1")
@@ -103,6 +141,17 @@ def test_mismatch(pki):
                f"certificate in {pki.chain['b.test']}")
     check_t(path, 1, message)
     check_start(path, 1, message)
+    check_doctor(path, message)
+
+    step("the same vhost on two tls listeners: -t says it once")
+    path = write_file("vhost-mismatch-twice.ini", text + section(
+        "listener web2", bind=fmt_addr(LOOPBACK4, free_port()), mode="http",
+        backend="127.0.0.1:9", tls="on", tls_cert=pki.chain["a.test"],
+        tls_key=pki.key["a.test"]))
+    r = run_portier("-t", "-c", path)
+    check_equal(r.returncode, 1, "-t: exit status")
+    check_equal(r.stderr.count("vhost b.test: the key in"), 1,
+                "-t: the vhost's error is said once")
 
 
 def test_directory(pki):
@@ -116,6 +165,7 @@ def test_directory(pki):
                f"web: tls_cert {folder} is a directory")
     check_t(path, 1, message)
     check_start(path, 1, message)
+    check_doctor(path, message)
 
     step("a vhost's tls_key is a directory: the same, at its line")
     text, lines = config(pki, port, vhost={"tls_key": folder})
@@ -124,6 +174,7 @@ def test_directory(pki):
                f"tls_key {folder} is a directory")
     check_t(path, 1, message)
     check_start(path, 1, message)
+    check_doctor(path, message)
 
 
 def unprivileged_user():
@@ -156,19 +207,24 @@ def test_unreadable(pki):
     port = free_port()
     missing = os.path.join(tmpdir(), "absent.pem")
     step("the listener's tls_cert is not there: a start exits with "
-         "status 2")
+         "status 2, doctor says ✗, -t only notes it")
     text, lines = config(pki, port, listener={"tls_cert": missing})
     path = write_file("listener-missing.ini", text)
-    check_start(path, 2, f"{where(path, lines, 'listener', 'tls_cert')} "
-                f"listener web: tls_cert {missing}: No such file or "
-                "directory")
+    message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
+               f"web: tls_cert {missing}: No such file or directory")
+    check_start(path, 2, message)
+    check_doctor(path, message)
+    line = check_t(path, 0, message)
+    check("a note" in line, "   and says it is a note", line)
 
-    step("a vhost's tls_key is not there: status 2, at its line")
+    step("a vhost's tls_key is not there: the same, at its line")
     text, lines = config(pki, port, vhost={"tls_key": missing})
     path = write_file("vhost-missing.ini", text)
-    check_start(path, 2, f"{where(path, lines, 'vhost', 'tls_key')} "
-                f"vhost b.test: tls_key {missing}: No such file or "
-                "directory")
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"tls_key {missing}: No such file or directory")
+    check_start(path, 2, message)
+    check_doctor(path, message)
+    check_t(path, 0, message)
 
     step("a vhost's tls_key that portier may not read: status 2")
     user, possible = unprivileged_user()
@@ -188,9 +244,27 @@ def test_unreadable(pki):
                          vhost={"tls_key": locked})
     path = write_file("vhost-locked.ini", text)
     os.chmod(path, 0o644)
-    check_start(path, 2, f"{where(path, lines, 'vhost', 'tls_key')} "
-                f"vhost b.test: tls_key {locked}: Permission denied",
-                user=user)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"tls_key {locked}: Permission denied")
+    check_start(path, 2, message, user=user)
+    check_doctor(path, message, user=user)
+
+
+def test_good(pki):
+    step("good files: doctor says they load (✓), exit 0")
+    backend = Server(echo)
+    text, _ = config(pki, free_port(), listener={"backend": backend.addr},
+                     vhost={"backend": backend.addr})
+    path = write_file("good.ini", text)
+    done = run_portier("doctor", "-c", path)
+    for line in done.stdout.splitlines():
+        info(f"| {line}")
+    check_equal(done.returncode, 0, "doctor: exit status")
+    check(f"{OK} tls_cert and tls_key load and belong together, and those "
+          "of 1 vhost" in doctor_lines(done, OK),
+          "a ✓ line says the listener's files and the vhost's load",
+          done.stdout)
+    check(not doctor_lines(done, BAD), "no ✗ line", done.stdout)
 
 
 def https_name(pki, port, sni):
@@ -230,6 +304,7 @@ def test_reload(pki):
 def main():
     step("certificates")
     pki = make_pki(["a.test", "b.test"])
+    test_good(pki)
     test_mismatch(pki)
     test_directory(pki)
     test_unreadable(pki)
