@@ -39,10 +39,12 @@ static bool config_bad(const struct config_parser *p, const char *key)
 }
 
 /* Checks of a listener that need all of its keys. Missing keys are
- * reported at the section header. */
+ * reported at the section header. Also keeps the lines of tls_cert and
+ * tls_key in the listener: tls.c reads those files later, and says where
+ * they are named. */
 void config_listener_check(struct config_parser *p)
 {
-	const struct config_listener *l = p->listener;
+	struct config_listener *l = p->listener;
 	const struct config_key *mode_key;
 	bool mode = !config_bad(p, "mode"), tls = !config_bad(p, "tls");
 	bool cert = l->tls_cert != NULL, key = l->tls_key != NULL;
@@ -50,6 +52,8 @@ void config_listener_check(struct config_parser *p)
 	int line = l->line;
 	const char *n = l->name;
 
+	l->tls_cert_line = config_seen(p, "tls_cert");
+	l->tls_key_line = config_seen(p, "tls_key");
 	if (!config_seen(p, "bind"))
 		config_error(p, line,
 		             "listener %s: no bind address; add bind = PORT "
@@ -119,12 +123,15 @@ void config_listener_check(struct config_parser *p)
 		            n, config_mode_name(l->mode));
 }
 
-/* Checks of a vhost that need all of its keys. */
+/* Checks of a vhost that need all of its keys; keeps the lines of
+ * tls_cert and tls_key, as for a listener. */
 void config_vhost_check(struct config_parser *p)
 {
-	const struct config_vhost *v = p->vhost;
+	struct config_vhost *v = p->vhost;
 	bool cert = v->tls_cert != NULL, key = v->tls_key != NULL;
 
+	v->tls_cert_line = config_seen(p, "tls_cert");
+	v->tls_key_line = config_seen(p, "tls_key");
 	if (!config_seen(p, "backend") && !config_seen(p, "route"))
 		config_error(p, v->line,
 		             "vhost %s: no backend and no route; add "

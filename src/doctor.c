@@ -8,6 +8,10 @@
  *   would bind it) and closed; in use means another process holds it,
  *   named by portdiag.c, unless that process is a portier running this
  *   same file, which is how things should be;
+ * - the certificates and keys of tls = on listeners and their vhosts,
+ *   loaded by the function -t uses (tls_server_check), with the same
+ *   FILE:LINE messages; a file that is not there is a problem here, where
+ *   -t only notes it (the file may be put in place after the check);
  * - each backend: a TCP connect with a short timeout, on [::1] and on
  *   127.0.0.1 separately for localhost:PORT, so that the report says which
  *   family answers (a dev server on ::1 only is the classic trap of
@@ -47,6 +51,8 @@
 #include "portier/firewall.h"
 #include "portier/lan.h"
 #include "portier/portdiag.h"
+#include "portier/route.h"
+#include "portier/tls.h"
 
 /* How long a backend has to accept a connection. */
 #define DOCTOR_CONNECT_MS 1000
@@ -69,8 +75,9 @@ static const char *const doctor_bundles[] = {
 static const char usage_text[] =
     "usage: portier doctor [-c FILE]\n"
     "Check a configuration and what it needs from this machine, one line\n"
-    "per check: the file; each bind address (free, or held by whom); each\n"
-    "backend on [::1] and 127.0.0.1; the firewall rules in front of\n"
+    "per check: the file; each bind address (free, or held by whom); the\n"
+    "certificates and keys of tls = on listeners; each backend on [::1]\n"
+    "and 127.0.0.1; the firewall rules in front of\n"
     "listeners bound beyond loopback (read with nft or iptables-save, as\n"
     "root); the local CA of tls = auto and whether the system trusts it.\n"
     "\n"
@@ -119,6 +126,8 @@ static void check_bind(struct doctor *d, const struct config_listener *l,
 static bool held_by_portier(struct doctor *d, int proto, const struct addr *a,
                             const char *what);
 static bool in_use(int proto, const struct addr *a);
+static void check_certificates(struct doctor *d,
+                               const struct config_listener *l);
 static int same_config(pid_t pid, const char *path, char *other, size_t len);
 static void check_vhost(struct doctor *d, const struct config_vhost *v);
 static void check_backend(struct doctor *d, const char *label, const char *key,
@@ -286,6 +295,7 @@ static void check_listener(struct doctor *d, const struct config_listener *l)
 		for (int j = 0; j < n; j++)
 			check_bind(d, l, &socks[j], optional[j]);
 	}
+	check_certificates(d, l);
 	if (l->has_backend && l->mode == CONFIG_MODE_UDP)
 		check_udp_backend(d, "backend", &l->backend);
 	else if (l->has_backend)
@@ -468,6 +478,39 @@ static int same_config(pid_t pid, const char *path, char *other, size_t len)
 	snprintf(other, len, "running %.*s", (int)(len > 9 ? len - 9 : 0),
 	         file);
 	return 0;
+}
+
+/* tls = on: the listener's certificate and key, and those of its vhosts,
+ * loaded as a start loads them (tls_server_check, the check of -t too);
+ * the messages are the start's, FILE:LINE first. */
+static void check_certificates(struct doctor *d,
+                               const struct config_listener *l)
+{
+	const struct config *cfg = d->cfg;
+	size_t nvhosts = 0;
+	char err[4096];
+	int e;
+
+	if (l->tls != CONFIG_TLS_ON)
+		return;
+	if (tls_server_check(cfg, l, err, sizeof(err)) < 0) {
+		e = errno;
+		report(d, DOCTOR_BAD, "%s%s", err,
+		       e == EACCES && geteuid() != 0
+		           ? " (portier started as root could read it)"
+		           : "");
+		return;
+	}
+	for (size_t i = 0; i < cfg->nvhosts; i++)
+		nvhosts += cfg->vhosts[i].tls_cert != NULL &&
+		           route_serves(&cfg->vhosts[i], l);
+	if (nvhosts == 0)
+		report(d, DOCTOR_OK, "tls_cert and tls_key load and belong "
+		       "together");
+	else
+		report(d, DOCTOR_OK, "tls_cert and tls_key load and belong "
+		       "together, and those of %zu vhost%s",
+		       nvhosts, nvhosts == 1 ? "" : "s");
 }
 
 /* A vhost's backend and routes. */

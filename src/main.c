@@ -26,7 +26,6 @@
 #include "portier/expose.h"
 #include "portier/log.h"
 #include "portier/ports.h"
-#include "portier/route.h"
 #include "portier/runtime.h"
 #include "portier/tls.h"
 
@@ -67,9 +66,10 @@ static const char usage_text[] =
 	"            a QR code for a phone; --tls for HTTPS from the local\n"
 	"            CA; see `portier expose -h`\n"
 	"  doctor    check the configuration and what it needs: bind\n"
-	"            addresses free (or held by whom), backends answering\n"
-	"            (on [::1], on 127.0.0.1), firewall rules, local CA\n"
-	"            trust; exit status 1 when something is wrong\n"
+	"            addresses free (or held by whom), certificates and\n"
+	"            keys, backends answering (on [::1], on 127.0.0.1),\n"
+	"            firewall rules, local CA trust; exit status 1 when\n"
+	"            something is wrong\n"
 	"  ports     list listening TCP and UDP sockets and the processes\n"
 	"            that hold them; with -c FILE, mark the ones the\n"
 	"            configuration uses and report conflicts\n"
@@ -99,8 +99,7 @@ static int cmd_hash(int argc, char **argv);
 static int read_password(const char *prompt, char *buf, size_t len);
 static const char *default_config_path(void);
 static struct config *load_config(const char *path);
-static int check_certificates(const char *path, const struct config *cfg);
-static const char *missing_file(const char *cert, const char *key);
+static int check_certificates(const struct config *cfg);
 static int check_accounts(const char *path, const struct config *cfg);
 
 int main(int argc, char **argv)
@@ -190,7 +189,7 @@ static int cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (check) {
-		int bad = check_certificates(path, cfg) +
+		int bad = check_certificates(cfg) +
 		          check_accounts(path, cfg);
 
 		for (size_t i = 0; i < cfg->notes.n; i++)
@@ -201,8 +200,7 @@ static int cmd_run(int argc, char **argv)
 		return bad ? 1 : 0;
 	}
 	/* The accounts to run as must exist before a port is opened: a
-	 * configuration error, status 1 (runtime_new says the same of the
-	 * certificates). */
+	 * configuration error, status 1. */
 	if (check_accounts(path, cfg) > 0) {
 		config_free(cfg);
 		return 1;
@@ -283,55 +281,48 @@ static struct config *load_config(const char *path)
 }
 
 /* -t: load the certificates and keys of the tls = on listeners and
- * their vhosts as a start does, so that a key that does not match its
- * certificate is found now. A file that is not there is only noted: a
- * configuration may be checked before its files are put in place (the
- * examples in conf/ are); a start fails without it. tls = auto is left to
- * the start: checking it would make the local CA. Returns the number of
- * listeners that would not start. */
-static int check_certificates(const char *path, const struct config *cfg)
+ * their vhosts as a start does (tls_server_check, which doctor uses too),
+ * so that a key that does not match its certificate is found now. A file
+ * that is not there is only noted: a configuration may be checked before
+ * its files are put in place (the examples in conf/ are); a start fails
+ * without it. Returns the number of errors. */
+static int check_certificates(const struct config *cfg)
 {
+	char err[4096], **said = calloc(cfg->nlisteners, sizeof(*said));
+	size_t nsaid = 0;
 	int bad = 0;
 
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		const struct config_listener *cl = &cfg->listeners[i];
-		const char *missing = NULL;
-		char err[512];
-		struct tls_server *t;
+		bool again = false;
+		bool missing;
 
-		if (cl->tls != CONFIG_TLS_ON)
+		if (tls_server_check(cfg, &cfg->listeners[i], err,
+		                     sizeof(err)) == 0)
 			continue;
-		missing = missing_file(cl->tls_cert, cl->tls_key);
-		for (size_t j = 0; j < cfg->nvhosts && missing == NULL; j++) {
-			const struct config_vhost *v = &cfg->vhosts[j];
-
-			if (v->tls_cert != NULL && route_serves(v, cl))
-				missing = missing_file(v->tls_cert, v->tls_key);
-		}
-		if (missing != NULL) {
+		missing = errno == ENOENT;
+		/* A vhost's files fail alike on each listener that serves
+		 * it: one message is enough. */
+		for (size_t j = 0; j < nsaid && !again; j++)
+			again = strcmp(said[j], err) == 0;
+		if (again)
+			continue;
+		if (said != NULL && (said[nsaid] = strdup(err)) != NULL)
+			nsaid++;
+		if (missing) {
 			fprintf(stderr,
-			        "%s: note: listener %s: %s is not there, its "
-			        "certificates are not checked (portier will "
-			        "not start without it)\n",
-			        path, cl->name, missing);
+			        "%s (a note: the file may come later, but "
+			        "portier will not start without it; files "
+			        "named after it are not checked)\n",
+			        err);
 			continue;
 		}
-		t = tls_server_new(cfg, cl, err, sizeof(err));
-		if (t == NULL) {
-			fprintf(stderr, "%s: %s\n", path, err);
-			bad++;
-		}
-		tls_server_unref(t);
+		fprintf(stderr, "%s\n", err);
+		bad++;
 	}
+	for (size_t j = 0; j < nsaid; j++)
+		free(said[j]);
+	free(said);
 	return bad;
-}
-
-/* The first of a certificate and key file that is not there, or NULL. */
-static const char *missing_file(const char *cert, const char *key)
-{
-	if (access(cert, F_OK) < 0)
-		return cert;
-	return access(key, F_OK) < 0 ? key : NULL;
 }
 
 /* The user and group to run as must exist. Returns the number that do

@@ -135,7 +135,7 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 	static const int signos[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct runtime_shared *shared;
 	struct runtime *main_rt;
-	char err[1024], path[PATH_MAX];
+	char err[1024];
 
 	*status = 2;
 	shared = calloc(1, sizeof(*shared));
@@ -172,14 +172,14 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 		config_free(cfg);
 		goto err;
 	}
-	/* runtime_gen_new frees cfg when it fails: the path goes first. */
-	snprintf(path, sizeof(path), "%s", cfg->path);
 	shared->building = runtime_gen_new(cfg, err, sizeof(err));
 	if (shared->building == NULL) {
-		/* The generation's certificates and keys: a configuration
-		 * error, and no port is open yet. */
-		log_error("%s: %s", path, err);
-		*status = 1;
+		/* The generation's certificates and keys, before any port is
+		 * open: a file that is not what it should be is a
+		 * configuration error; one that cannot be read, a runtime
+		 * error, as a port that cannot be bound. */
+		*status = errno == EINVAL ? 1 : 2;
+		log_error("%s", err);
 		goto err;
 	}
 	atomic_store(&shared->gen, shared->building);
@@ -545,15 +545,18 @@ nomem:
 }
 
 /* A generation for cfg (taken over, freed on failure): the TLS contexts of
- * its listeners, read once for every worker. */
+ * its listeners, read once for every worker. On failure errno is
+ * tls_server_new's, or ENOMEM. */
 static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
                                            size_t errlen)
 {
 	struct runtime_gen *gen = calloc(1, sizeof(*gen));
+	int saved;
 
 	if (gen == NULL) {
 		config_free(cfg);
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	atomic_init(&gen->refcnt, 1);
@@ -563,6 +566,7 @@ static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
 	    calloc(cfg->nlisteners + 1, sizeof(*gen->listener_sessions));
 	if (gen->tls == NULL || gen->listener_sessions == NULL) {
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		goto err;
 	}
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
@@ -575,7 +579,9 @@ static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
 	}
 	return gen;
 err:
+	saved = errno;
 	runtime_gen_unref(gen);
+	errno = saved;
 	return NULL;
 }
 

@@ -22,11 +22,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -104,6 +106,17 @@ struct tls_server {
 	bool http;                 /* offers ALPN http/1.1 */
 };
 
+/* A certificate chain and key file of the configuration, and the section
+ * and lines that name them, for messages. */
+struct tls_files {
+	const char *section; /* "listener" or "vhost" */
+	const char *name;
+	const char *cert;
+	const char *key;
+	int cert_line;
+	int key_line;
+};
+
 /* IPv6 vhost aliases a tls = auto certificate covers. */
 #define TLS_BARE_MAX 16
 
@@ -117,8 +130,8 @@ struct tls_local {
 };
 
 static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
-static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
-                             const char *key, char *err, size_t errlen);
+static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
+                             char *err, size_t errlen);
 static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
                              const struct config_listener *cl, char *err,
                              size_t errlen);
@@ -136,6 +149,10 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
 static struct ca *tls_local_ca(const char *dir, char *err, size_t errlen);
+static void tls_config_error(const struct config *cfg, const char *section,
+                             const char *name, int line, char *err,
+                             size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 
 struct tls_server *tls_server_new(const struct config *cfg,
@@ -143,9 +160,11 @@ struct tls_server *tls_server_new(const struct config *cfg,
                                   char *err, size_t errlen)
 {
 	struct tls_server *t = calloc(1, sizeof(*t));
+	int saved;
 
 	if (t == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		errno = ENOMEM;
 		return NULL;
 	}
 	t->refcnt = 1;
@@ -157,21 +176,33 @@ struct tls_server *tls_server_new(const struct config *cfg,
 	         NULL) ||
 	    (t->names = route_table_new(cfg, cl, NULL)) == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		errno = ENOMEM;
 		goto err;
 	}
 	t->cfg = cfg;
 	t->cl = cl;
 	t->vhosts = cfg->vhosts;
 	t->http = cl->mode == CONFIG_MODE_HTTP;
-	if (cl->tls == CONFIG_TLS_AUTO)
+	if (cl->tls == CONFIG_TLS_AUTO) {
 		t->fallback = tls_ctx_auto(t, cfg, cl, err, errlen);
-	else
-		t->fallback =
-		    tls_ctx_load(t, cl->tls_cert, cl->tls_key, err, errlen);
+	} else {
+		struct tls_files own = {
+		    .section = "listener", .name = cl->name,
+		    .cert = cl->tls_cert, .key = cl->tls_key,
+		    .cert_line = cl->tls_cert_line,
+		    .key_line = cl->tls_key_line};
+
+		t->fallback = tls_ctx_load(t, &own, err, errlen);
+	}
 	if (t->fallback == NULL)
 		goto err;
 	for (size_t i = 0; i < cfg->nvhosts; i++) {
 		const struct config_vhost *v = &cfg->vhosts[i];
+		struct tls_files files = {
+		    .section = "vhost", .name = v->name,
+		    .cert = v->tls_cert, .key = v->tls_key,
+		    .cert_line = v->tls_cert_line,
+		    .key_line = v->tls_key_line};
 
 		if (v->tls_cert == NULL || !route_serves(v, cl))
 			continue;
@@ -188,15 +219,33 @@ struct tls_server *tls_server_new(const struct config *cfg,
 			}
 		}
 		if (t->vhost_ctx[i] == NULL &&
-		    (t->vhost_ctx[i] = tls_ctx_load(t, v->tls_cert, v->tls_key,
-		                                    err, errlen)) == NULL)
+		    (t->vhost_ctx[i] = tls_ctx_load(t, &files, err, errlen)) ==
+		        NULL)
 			goto err;
 	}
 	tls_check_names(t, cfg);
 	return t;
 err:
+	/* errno tells the caller what kind of failure this is. */
+	saved = errno;
 	tls_server_unref(t);
+	errno = saved;
 	return NULL;
+}
+
+int tls_server_check(const struct config *cfg,
+                     const struct config_listener *cl, char *err,
+                     size_t errlen)
+{
+	struct tls_server *t;
+
+	if (cl->tls != CONFIG_TLS_ON)
+		return 0;
+	t = tls_server_new(cfg, cl, err, errlen);
+	if (t == NULL)
+		return -1;
+	tls_server_unref(t);
+	return 0;
 }
 
 struct tls_server *tls_server_ref(struct tls_server *t)
@@ -334,35 +383,55 @@ fail:
 	snprintf(err, errlen, "listener %s: cannot set up TLS: %s",
 	         t->listener, tls_error_reason((char[256]){0}, 256));
 	SSL_CTX_free(ctx);
+	errno = EINVAL;
 	return NULL;
 }
 
-/* A context for the certificate chain in `cert` and the key in `key`. */
-static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
-                             const char *key, char *err, size_t errlen)
+/* A context for the certificate chain and key of f. Errors are written
+ * at the line of the key that names the file; errno is that of a file
+ * that cannot be read, else EINVAL (a file that is not what it should
+ * be). */
+static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
+                             char *err, size_t errlen)
 {
+	const char *cert = f->cert, *key = f->key;
 	char why[256];
 	SSL_CTX *ctx;
 
-	/* A missing or unreadable file says so plainly; OpenSSL's own
-	 * message for it is obscure. */
+	/* A missing or unreadable file, or a directory, says so plainly;
+	 * OpenSSL's own message for them is obscure ("PEM lib"). */
 	for (int i = 0; i < 2; i++) {
 		const char *path = i ? key : cert;
+		const char *what = i ? "tls_key" : "tls_cert";
+		int line = i ? f->key_line : f->cert_line;
+		struct stat st;
 
-		if (access(path, R_OK) < 0) {
-			snprintf(err, errlen, "listener %s: %s %s: %s",
-			         t->listener, i ? "tls_key" : "tls_cert", path,
-			         strerror(errno));
+		if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+			int unreadable = errno;
+
+			tls_config_error(t->cfg, f->section, f->name, line,
+			                 err, errlen, "%s %s: %s", what, path,
+			                 strerror(unreadable));
+			errno = unreadable;
+			return NULL;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			tls_config_error(t->cfg, f->section, f->name, line,
+			                 err, errlen,
+			                 "%s %s is a directory; give the path "
+			                 "of the PEM file",
+			                 what, path);
+			errno = EINVAL;
 			return NULL;
 		}
 	}
 	if ((ctx = tls_ctx_new(t, err, errlen)) == NULL)
 		return NULL;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		snprintf(err, errlen,
-		         "listener %s: tls_cert %s: not a PEM certificate "
-		         "chain (%s)",
-		         t->listener, cert, tls_error_reason(why, sizeof(why)));
+		tls_config_error(t->cfg, f->section, f->name, f->cert_line, err,
+		                 errlen,
+		                 "tls_cert %s: not a PEM certificate chain (%s)",
+		                 cert, tls_error_reason(why, sizeof(why)));
 		goto err;
 	}
 	/* OpenSSL checks the key against the certificate as it loads it:
@@ -375,9 +444,9 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
 		    (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
 		     ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
 			goto mismatch;
-		snprintf(err, errlen,
-		         "listener %s: tls_key %s: not a PEM private key (%s)",
-		         t->listener, key, tls_error_reason(why, sizeof(why)));
+		tls_config_error(t->cfg, f->section, f->name, f->key_line, err,
+		                 errlen, "tls_key %s: not a PEM private key (%s)",
+		                 key, tls_error_reason(why, sizeof(why)));
 		goto err;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1)
@@ -385,19 +454,21 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const char *cert,
 	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
 	return ctx;
 mismatch:
-	snprintf(err, errlen,
-	         "listener %s: the key in %s does not belong to the "
-	         "certificate in %s (with a chain in that file, the "
-	         "server's own certificate comes first)",
-	         t->listener, key, cert);
+	tls_config_error(t->cfg, f->section, f->name, f->key_line, err, errlen,
+	                 "the key in %s does not belong to the certificate in "
+	                 "%s (with a chain in that file, the server's own "
+	                 "certificate comes first)",
+	                 key, cert);
 	ERR_clear_error();
 err:
 	SSL_CTX_free(ctx);
+	errno = EINVAL;
 	return NULL;
 }
 
 /* tls = auto: a certificate from the local CA for every name the
- * listener serves, and for the names a browser uses for this machine. */
+ * listener serves, and for the names a browser uses for this machine.
+ * On failure errno is ENOMEM or EINVAL. */
 static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
                              const struct config_listener *cl, char *err,
                              size_t errlen)
@@ -413,16 +484,18 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	SSL_CTX *ctx = NULL;
 
 	if (ca_state_dir(cfg->global.state_dir, dir, sizeof(dir)) < 0) {
-		snprintf(err, errlen,
-		         "listener %s: tls = auto: no directory for the local "
-		         "CA; set state_dir in [global]",
-		         cl->name);
+		tls_config_error(cfg, "listener", cl->name, cl->line, err,
+		                 errlen,
+		                 "tls = auto: no directory for the local CA; set "
+		                 "state_dir in [global]");
+		errno = EINVAL;
 		return NULL;
 	}
 	tls_local_names(cl, &local);
 	names = calloc(nserved + local.n, sizeof(*names));
 	if (names == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
+		errno = ENOMEM;
 		return NULL;
 	}
 	/* "[fd00::2]" as a vhost alias is the address fd00::2. */
@@ -441,13 +514,13 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
 	if ((ca = tls_local_ca(dir, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
-		         why);
+		tls_config_error(cfg, "listener", cl->name, cl->line, err,
+		                 errlen, "tls = auto: %s", why);
 		goto out;
 	}
 	if (ca_issue(ca, names, nnames, &cert, &key, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
-		         why);
+		tls_config_error(cfg, "listener", cl->name, cl->line, err,
+		                 errlen, "tls = auto: %s", why);
 		goto out;
 	}
 	if ((ctx = tls_ctx_new(t, err, errlen)) == NULL)
@@ -467,6 +540,8 @@ out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	free(names);
+	if (ctx == NULL)
+		errno = EINVAL;
 	return ctx;
 }
 
@@ -526,6 +601,32 @@ static struct ca *tls_local_ca(const char *dir, char *err, size_t errlen)
 	ca = strcmp(tls_ca.dir, dir) == 0 ? tls_ca.ca : NULL;
 	pthread_mutex_unlock(&tls_ca.lock);
 	return ca;
+}
+
+/* Write a message about the configuration into err as config_load writes
+ * its errors, "FILE:LINE: SECTION NAME: ...", so that the reader finds the
+ * line to change; "FILE: " without a line, nothing for a configuration
+ * made without a file (portier expose). */
+static void tls_config_error(const struct config *cfg, const char *section,
+                             const char *name, int line, char *err,
+                             size_t errlen, const char *fmt, ...)
+{
+	char where[64] = "";
+	int n = 0;
+	va_list ap;
+
+	if (cfg->path != NULL && line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	if (cfg->path != NULL)
+		n = snprintf(err, errlen, "%s%s: ", cfg->path, where);
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	n += snprintf(err + n, errlen - (size_t)n, "%s %s: ", section, name);
+	if ((size_t)n >= errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 /* Warn about vhost names that the certificate chosen for them does not

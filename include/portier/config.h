@@ -99,6 +99,8 @@ struct config_listener {
 	enum config_tls tls; /* default off */
 	char *tls_cert;	     /* required with tls = on */
 	char *tls_key;
+	int tls_cert_line;   /* lines of tls_cert and tls_key (0: not set), */
+	int tls_key_line;    /* for messages about the files they name */
 	struct config_acl allow; /* empty = anyone */
 	struct config_acl deny;	 /* checked before allow */
 	enum config_proxy_protocol proxy_protocol;
@@ -127,6 +129,8 @@ struct config_vhost {
 	char *host_header_name; /* with CONFIG_HOST_NAME */
 	char *tls_cert;
 	char *tls_key;
+	int tls_cert_line; /* lines of tls_cert and tls_key (0: not set) */
+	int tls_key_line;
 	struct config_strings auth; /* "user:HASH" */
 };
 

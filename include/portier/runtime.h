@@ -26,9 +26,12 @@ struct tls_server;
 /*
  * Build and bind every listener of cfg (taking ownership of cfg). On failure
  * prints why to the log, frees what it built, sets *status to the exit
- * status it calls for and returns NULL: 1 when what the configuration
- * names cannot be used (a certificate or key), found before any port is
- * opened; 2 for a runtime error (a port that cannot be bound).
+ * status it calls for and returns NULL: 1 when a file the configuration
+ * names is not what it should be (not a PEM certificate chain or key, a
+ * key of another certificate, a directory), found before any port is
+ * opened; 2 for a runtime error (a certificate or key file that is missing
+ * or may not be read, a port that cannot be bound, a privilege drop that
+ * fails).
  */
 struct runtime *runtime_new(struct config *cfg, int *status)
 	__attribute__((warn_unused_result));

@@ -29,12 +29,32 @@ struct tls_server;
  * Build the TLS side of listener `cl` of `cfg`: its certificate (tls = on)
  * or one from the local CA for every name it serves (tls = auto), and each
  * vhost's own certificate, looked up by SNI. On failure writes why into
- * err ("listener NAME: FILE: reason") and returns NULL.
+ * err and returns NULL. A problem with what the configuration names is
+ * written as config_load writes errors: "FILE:LINE: listener NAME: ..." or
+ * "FILE:LINE: vhost NAME: ...", at the line of its tls_cert or tls_key.
+ * errno says what kind of failure it is: the error of a certificate or key
+ * file that cannot be read (ENOENT, EACCES, ...: the machine is not ready
+ * for the configuration), ENOMEM, or EINVAL for a configuration error (a
+ * file that is not a PEM certificate chain or key, a directory, a key that
+ * does not belong to its certificate, tls = auto that cannot get a
+ * certificate).
  */
 struct tls_server *tls_server_new(const struct config *cfg,
                                   const struct config_listener *cl,
                                   char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/*
+ * Load the certificate and key files of listener `cl` of `cfg` with tls =
+ * on (its own and those of the vhosts it serves) as tls_server_new does at
+ * a start, and free them again: the check of `portier -t` and `portier
+ * doctor`. Returns 0, also for a listener without tls = on (tls = auto is
+ * left to the start: checking it would make the local CA), or -1 with err
+ * and errno set as tls_server_new sets them.
+ */
+int tls_server_check(const struct config *cfg,
+                     const struct config_listener *cl, char *err,
+                     size_t errlen) __attribute__((warn_unused_result));
 
 /* Take a reference. */
 struct tls_server *tls_server_ref(struct tls_server *t);

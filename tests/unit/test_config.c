@@ -169,6 +169,8 @@ static void check_every_listener_key(const struct config *cfg)
 	assert_int_equal(sec->tls, CONFIG_TLS_ON);
 	assert_string_equal(sec->tls_cert, "/etc/portier/cert.pem");
 	assert_string_equal(sec->tls_key, "/etc/portier/key.pem");
+	assert_int_equal(sec->tls_cert_line, 16);
+	assert_int_equal(sec->tls_key_line, 17);
 	assert_int_equal(sec->backend.kind, ADDR_UNIX);
 	assert_string_equal(addr_str(&sec->backend), "unix:/run/app.sock");
 	assert_int_equal(sec->proxy_protocol, CONFIG_PROXY_V2);
@@ -211,6 +213,8 @@ static void check_every_vhost_key(const struct config *cfg)
 	assert_null(v->host_header_name);
 	assert_string_equal(v->tls_cert, "app.pem");
 	assert_string_equal(v->tls_key, "app-key.pem");
+	assert_int_equal(v->tls_cert_line, 19);
+	assert_int_equal(v->tls_key_line, 20);
 	assert_int_equal(v->auth.n, 2);
 	assert_string_equal(v->auth.v[0], "alice:$6$salt$hash");
 	assert_string_equal(v->auth.v[1], "bob:$2y$05$abc");
@@ -224,6 +228,7 @@ static void check_every_vhost_key(const struct config *cfg)
 	assert_int_equal(w->host_header, CONFIG_HOST_NAME);
 	assert_string_equal(w->host_header_name, "upstream.internal:8080");
 	assert_null(w->tls_cert);
+	assert_int_equal(w->tls_cert_line, 0);
 	assert_int_equal(w->aliases.n, 0);
 	assert_int_equal(w->auth.n, 0);
 

@@ -1,0 +1,314 @@
+# SPDX-License-Identifier: MIT
+"""Certificate and key files that cannot be used, as `portier -t`, a start,
+a reload (SIGHUP) and `portier doctor` report them: the same message, at
+the same FILE:LINE, from the same code.
+
+A test CA signs leaves for a.test (the listener's certificate) and b.test
+(a vhost's).
+
+- a key of another certificate is a configuration error written as
+  FILE:LINE at the line of its tls_key: "listener NAME: ..." for the
+  listener's own files, "vhost NAME: ..." for a vhost's; -t and a start
+  exit with status 1 and open no port; doctor prints it on a ✗ line and
+  exits 1; a reload is refused with the same message, and the running
+  configuration goes on answering;
+- tls_cert or tls_key naming a directory: "... is a directory" (not
+  OpenSSL's "PEM lib"), the same configuration error;
+- a certificate or key file that is not there, or that portier may not
+  read (run as nobody when the test runs as root), is a runtime error: a
+  start exits with status 2, saying so at FILE:LINE, and opens no port;
+  doctor prints it on a ✗ line; -t only notes a file that is not there
+  (exit 0: it may be put in place after the check);
+- good files: doctor says on a ✓ line that they load, and exits 0.
+"""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+
+from lib import (LOOPBACK4, SANITIZER_REPORT, Server, check, check_equal,
+                 check_log, echo, fmt_addr, free_port, info, portier_path,
+                 run, run_portier, section, start_portier, step, tmpdir,
+                 write_file)
+from tlstest import client_context, make_pki, peer_name
+
+
+def config(pki, port, listener=None, vhost=None):
+    """An https listener on 127.0.0.1:port with a.test's files, and vhost
+    b.test with b.test's; `listener` and `vhost` replace some of their
+    keys. Returns (text, {(section, key): line})."""
+    own = {"bind": fmt_addr(LOOPBACK4, port), "mode": "http",
+           "backend": "127.0.0.1:9", "tls": "on",
+           "tls_cert": pki.chain["a.test"], "tls_key": pki.key["a.test"],
+           **(listener or {})}
+    other = {"backend": "127.0.0.1:9", "tls_cert": pki.chain["b.test"],
+             "tls_key": pki.key["b.test"], **(vhost or {})}
+    text = section("listener web", **own) + section("vhost b.test", **other)
+    lines, current = {}, None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("["):
+            current = line.strip("[]").split()[0]
+        elif "=" in line:
+            lines[(current, line.split("=")[0].strip())] = number
+    return text, lines
+
+
+OK, BAD = "\u2713", "\u2717"
+
+
+def where(path, lines, sect, key):
+    """The "FILE:LINE:" a message about `key` of `sect` starts with."""
+    return f"{path}:{lines[(sect, key)]}:"
+
+
+def portier_as(user, *args):
+    """Run portier ARGS to completion, as `user` (a password entry) when
+    given; return the CompletedProcess."""
+    if user is None:
+        return run_portier(*args)
+    cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+           "--clear-groups", portier_path(), *args]
+    info("$ " + " ".join(cmd))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=20,
+                          start_new_session=True)
+
+
+def check_start(path, status, message, user=None):
+    """portier -c path (as `user`, a password entry, if given): exits with
+    `status`, logs `message`, opens no port."""
+    r = portier_as(user, "-c", path)
+    for line in r.stderr.splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, status, "a start: exit status")
+    check(message in r.stderr, f"a start logs '{message}'", r.stderr)
+    check("portier ready" not in r.stderr, "a start opens no port")
+
+
+def check_t(path, status, message):
+    """portier -t -c path: exits with `status`, `message` on stderr;
+    returns that line."""
+    r = run_portier("-t", "-c", path)
+    for line in r.stderr.splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, status, "-t: exit status")
+    found = [line for line in r.stderr.splitlines() if message in line]
+    check(found, f"-t says '{message}'", r.stderr)
+    return found[0]
+
+
+def doctor_lines(done, mark):
+    """The lines of doctor's report that start with `mark`."""
+    return [line.strip() for line in done.stdout.splitlines()
+            if line.strip().startswith(mark + " ")]
+
+
+def check_doctor(path, message, user=None):
+    """portier doctor -c path: a ✗ line that is `message` (a start's),
+    exit status 1."""
+    done = portier_as(user, "doctor", "-c", path)
+    for line in (done.stdout + done.stderr).splitlines():
+        info(f"| {line}")
+    check(not SANITIZER_REPORT.search(done.stderr), "no sanitizer report",
+          done.stderr)
+    check_equal(done.returncode, 1, "doctor: exit status")
+    check([line for line in doctor_lines(done, BAD)
+           if line.startswith(f"{BAD} {message}")],
+          f"doctor has a line '{BAD} {message}...'", done.stdout)
+
+
+def test_mismatch(pki):
+    port = free_port()
+    step("the listener's key belongs to another certificate: "
+         "FILE:LINE: listener web: ..., exit 1")
+    text, lines = config(pki, port, listener={"tls_key": pki.key["b.test"]})
+    path = write_file("listener-mismatch.ini", text)
+    message = (f"{where(path, lines, 'listener', 'tls_key')} listener web: "
+               f"the key in {pki.key['b.test']} does not belong to the "
+               f"certificate in {pki.chain['a.test']}")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+    check_doctor(path, message)
+
+    step("a vhost's key belongs to another certificate: "
+         "FILE:LINE: vhost b.test: ..., exit 1")
+    text, lines = config(pki, port, vhost={"tls_key": pki.key["a.test"]})
+    path = write_file("vhost-mismatch.ini", text)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"the key in {pki.key['a.test']} does not belong to the "
+               f"certificate in {pki.chain['b.test']}")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+    check_doctor(path, message)
+
+    step("the same vhost on two tls listeners: -t says it once")
+    path = write_file("vhost-mismatch-twice.ini", text + section(
+        "listener web2", bind=fmt_addr(LOOPBACK4, free_port()), mode="http",
+        backend="127.0.0.1:9", tls="on", tls_cert=pki.chain["a.test"],
+        tls_key=pki.key["a.test"]))
+    r = run_portier("-t", "-c", path)
+    check_equal(r.returncode, 1, "-t: exit status")
+    check_equal(r.stderr.count("vhost b.test: the key in"), 1,
+                "-t: the vhost's error is said once")
+
+
+def test_directory(pki):
+    port = free_port()
+    folder = os.path.dirname(pki.chain["a.test"])
+    step("the listener's tls_cert is a directory: '... is a directory', "
+         "exit 1")
+    text, lines = config(pki, port, listener={"tls_cert": folder})
+    path = write_file("listener-directory.ini", text)
+    message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
+               f"web: tls_cert {folder} is a directory")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+    check_doctor(path, message)
+
+    step("a vhost's tls_key is a directory: the same, at its line")
+    text, lines = config(pki, port, vhost={"tls_key": folder})
+    path = write_file("vhost-directory.ini", text)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"tls_key {folder} is a directory")
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+    check_doctor(path, message)
+
+
+def unprivileged_user():
+    """(user, possible): when the test runs as root, the password entry of
+    a user to run portier as (else None), and whether that works."""
+    if os.geteuid() != 0:
+        return None, True
+    if shutil.which("setpriv") is None:
+        return None, False
+    try:
+        user = pwd.getpwnam("nobody")
+    except KeyError:
+        return None, False
+    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
+                            f"--regid={user.pw_gid}", "--clear-groups",
+                            portier_path(), "-V"],
+                           capture_output=True, text=True)
+    return user, probe.returncode == 0
+
+
+def copy_file(source, name, mode):
+    """A copy of file `source` in the temp dir, with `mode`; its path."""
+    with open(source) as f:
+        path = write_file(name, f.read())
+    os.chmod(path, mode)
+    return path
+
+
+def test_unreadable(pki):
+    port = free_port()
+    missing = os.path.join(tmpdir(), "absent.pem")
+    step("the listener's tls_cert is not there: a start exits with "
+         "status 2, doctor says ✗, -t only notes it")
+    text, lines = config(pki, port, listener={"tls_cert": missing})
+    path = write_file("listener-missing.ini", text)
+    message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
+               f"web: tls_cert {missing}: No such file or directory")
+    check_start(path, 2, message)
+    check_doctor(path, message)
+    line = check_t(path, 0, message)
+    check("a note" in line, "   and says it is a note", line)
+
+    step("a vhost's tls_key is not there: the same, at its line")
+    text, lines = config(pki, port, vhost={"tls_key": missing})
+    path = write_file("vhost-missing.ini", text)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"tls_key {missing}: No such file or directory")
+    check_start(path, 2, message)
+    check_doctor(path, message)
+    check_t(path, 0, message)
+
+    step("a vhost's tls_key that portier may not read: status 2")
+    user, possible = unprivileged_user()
+    if not possible:
+        info("skipped: the test runs as root and cannot run portier as "
+             "another user (setpriv or nobody missing)")
+        return
+    # Every file readable but the locked key; as root, portier runs as
+    # nobody, who must reach the files.
+    readable = copy_file(pki.key["a.test"], "a.test-key.pem", 0o644)
+    locked = copy_file(pki.key["b.test"], "locked-key.pem",
+                       0o000 if user is None else 0o600)
+    if user is not None:
+        os.chmod(tmpdir(), 0o711)
+        os.chmod(os.path.dirname(pki.chain["a.test"]), 0o755)
+    text, lines = config(pki, port, listener={"tls_key": readable},
+                         vhost={"tls_key": locked})
+    path = write_file("vhost-locked.ini", text)
+    os.chmod(path, 0o644)
+    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
+               f"tls_key {locked}: Permission denied")
+    check_start(path, 2, message, user=user)
+    check_doctor(path, message, user=user)
+
+
+def test_good(pki):
+    step("good files: doctor says they load (✓), exit 0")
+    backend = Server(echo)
+    text, _ = config(pki, free_port(), listener={"backend": backend.addr},
+                     vhost={"backend": backend.addr})
+    path = write_file("good.ini", text)
+    done = run_portier("doctor", "-c", path)
+    for line in done.stdout.splitlines():
+        info(f"| {line}")
+    check_equal(done.returncode, 0, "doctor: exit status")
+    check(f"{OK} tls_cert and tls_key load and belong together, and those "
+          "of 1 vhost" in doctor_lines(done, OK),
+          "a ✓ line says the listener's files and the vhost's load",
+          done.stdout)
+    check(not doctor_lines(done, BAD), "no ✗ line", done.stdout)
+
+
+def https_name(pki, port, sni):
+    """The common name of the certificate portier sends for `sni`."""
+    with socket.create_connection((LOOPBACK4, port), timeout=5) as raw:
+        ctx = client_context(pki)
+        with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+            return peer_name(tls)
+
+
+def test_reload(pki):
+    step("a reload with a vhost's key of another certificate: refused "
+         "with FILE:LINE: vhost b.test, the running configuration stays")
+    ports = []
+
+    def good():
+        ports.append(free_port())
+        return config(pki, ports[-1])[0]
+
+    p = start_portier(good)
+    port = ports[-1]
+    check_equal(https_name(pki, port, "b.test"), "b.test",
+                "before: b.test gets its own certificate")
+    text, lines = config(pki, port, vhost={"tls_key": pki.key["a.test"]})
+    with open(p.conf, "w") as f:
+        f.write(text)
+    p.send_signal(signal.SIGHUP)
+    line = check_log(p, "SIGHUP:", "the running configuration stays",
+                     timeout=5)
+    check(f"SIGHUP: {where(p.conf, lines, 'vhost', 'tls_key')} vhost "
+          f"b.test: the key in {pki.key['a.test']} does not belong" in line,
+          "the log line says FILE:LINE: vhost b.test: ...", line)
+    check_equal(https_name(pki, port, "b.test"), "b.test",
+                "after: b.test still gets its own certificate")
+
+
+def main():
+    step("certificates")
+    pki = make_pki(["a.test", "b.test"])
+    test_good(pki)
+    test_mismatch(pki)
+    test_directory(pki)
+    test_unreadable(pki)
+    test_reload(pki)
+
+
+run(main)
