@@ -24,14 +24,13 @@ or state directory is used.
 
 import os
 import plistlib
-import pwd
 import re
 import shutil
 import stat
 import subprocess
 
 from lib import (SANITIZER_REPORT, check, check_equal, info, portier_path,
-                 run, step, tmpdir, write_file)
+                 run, step, tmpdir, unprivileged_user, write_file)
 
 SYSTEM_DIR = "/usr/local/share/ca-certificates"
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -341,23 +340,6 @@ run untrust untrust2
               f"the machine's own {BUNDLE} was not touched")
 
 
-def unprivileged_user():
-    """(user, possible): the password entry of a user to run portier as
-    when the test runs as root (None when the test is not root), and
-    whether portier can run without root at all."""
-    if os.geteuid() != 0:
-        return None, True
-    if shutil.which("setpriv") is None:
-        return None, False
-    try:
-        user = pwd.getpwnam("nobody")
-    except KeyError:
-        return None, False
-    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
-                            f"--regid={user.pw_gid}", "--clear-groups",
-                            portier_path(), "-V"],
-                           capture_output=True, text=True)
-    return user, probe.returncode == 0
 
 
 def test_not_root():

@@ -16,6 +16,7 @@ ends compute, so a lost, duplicated or reordered byte shows.
 import collections
 import hashlib
 import os
+import pwd
 import random
 import re
 import shutil
@@ -165,6 +166,26 @@ def portier_path():
     if not os.access(path, os.X_OK):
         raise TestFailure(f"no portier binary at {path} (set PORTIER)")
     return path
+
+
+def unprivileged_user():
+    """(user, possible): the password entry of a user to run portier as
+    when the test runs as root (None when the test is not root), and
+    whether portier can run without root at all."""
+    if os.geteuid() != 0:
+        return None, True
+    if shutil.which("setpriv") is None:
+        return None, False
+    try:
+        user = pwd.getpwnam("nobody")
+    except KeyError:
+        return None, False
+    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
+                            f"--regid={user.pw_gid}", "--clear-groups",
+                            portier_path(), "-V"],
+                           capture_output=True, text=True)
+    return user, probe.returncode == 0
+
 
 
 def srcdir():

@@ -23,8 +23,6 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
 """
 
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,7 +30,7 @@ import subprocess
 from lib import (LOOPBACK4, SANITIZER_REPORT, Server, check, check_equal,
                  check_log, echo, fmt_addr, free_port, info, portier_path,
                  run, run_portier, section, start_portier, step, tmpdir,
-                 write_file)
+                 unprivileged_user, write_file)
 from tlstest import client_context, make_pki, peer_name
 
 
@@ -121,27 +119,20 @@ def check_doctor(path, message, user=None):
 
 def test_mismatch(pki):
     port = free_port()
-    step("the listener's key belongs to another certificate: "
-         "FILE:LINE: listener web: ..., exit 1")
-    text, lines = config(pki, port, listener={"tls_key": pki.key["b.test"]})
-    path = write_file("listener-mismatch.ini", text)
-    message = (f"{where(path, lines, 'listener', 'tls_key')} listener web: "
-               f"the key in {pki.key['b.test']} does not belong to the "
-               f"certificate in {pki.chain['a.test']}")
-    check_t(path, 1, message)
-    check_start(path, 1, message)
-    check_doctor(path, message)
-
-    step("a vhost's key belongs to another certificate: "
-         "FILE:LINE: vhost b.test: ..., exit 1")
-    text, lines = config(pki, port, vhost={"tls_key": pki.key["a.test"]})
-    path = write_file("vhost-mismatch.ini", text)
-    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
-               f"the key in {pki.key['a.test']} does not belong to the "
-               f"certificate in {pki.chain['b.test']}")
-    check_t(path, 1, message)
-    check_start(path, 1, message)
-    check_doctor(path, message)
+    # (section, its name, its own certificate's name, the other key's)
+    for kind, name, own, other in (("listener", "web", "a.test", "b.test"),
+                                   ("vhost", "b.test", "b.test", "a.test")):
+        step(f"the {kind}'s key belongs to another certificate: "
+             f"FILE:LINE: {kind} {name}: ..., exit 1")
+        text, lines = config(pki, port,
+                             **{kind: {"tls_key": pki.key[other]}})
+        path = write_file(f"{kind}-mismatch.ini", text)
+        message = (f"{where(path, lines, kind, 'tls_key')} {kind} {name}: "
+                   f"the key in {pki.key[other]} does not belong to the "
+                   f"certificate in {pki.chain[own]}")
+        check_t(path, 1, message)
+        check_start(path, 1, message)
+        check_doctor(path, message)
 
     step("the same vhost on two tls listeners: -t says it once")
     path = write_file("vhost-mismatch-twice.ini", text + section(
@@ -177,22 +168,6 @@ def test_directory(pki):
     check_doctor(path, message)
 
 
-def unprivileged_user():
-    """(user, possible): when the test runs as root, the password entry of
-    a user to run portier as (else None), and whether that works."""
-    if os.geteuid() != 0:
-        return None, True
-    if shutil.which("setpriv") is None:
-        return None, False
-    try:
-        user = pwd.getpwnam("nobody")
-    except KeyError:
-        return None, False
-    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
-                            f"--regid={user.pw_gid}", "--clear-groups",
-                            portier_path(), "-V"],
-                           capture_output=True, text=True)
-    return user, probe.returncode == 0
 
 
 def copy_file(source, name, mode):
