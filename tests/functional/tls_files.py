@@ -117,6 +117,13 @@ def check_doctor(path, message, user=None):
           f"doctor has a line '{BAD} {message}...'", done.stdout)
 
 
+def check_refused(path, message):
+    """-t and a start exit 1 with `message`, and doctor has it as a ✗."""
+    check_t(path, 1, message)
+    check_start(path, 1, message)
+    check_doctor(path, message)
+
+
 def test_mismatch(pki):
     port = free_port()
     # (section, its name, its own certificate's name, the other key's)
@@ -130,9 +137,7 @@ def test_mismatch(pki):
         message = (f"{where(path, lines, kind, 'tls_key')} {kind} {name}: "
                    f"the key in {pki.key[other]} does not belong to the "
                    f"certificate in {pki.chain[own]}")
-        check_t(path, 1, message)
-        check_start(path, 1, message)
-        check_doctor(path, message)
+        check_refused(path, message)
 
     step("the same vhost on two tls listeners: -t says it once")
     path = write_file("vhost-mismatch-twice.ini", text + section(
@@ -154,20 +159,14 @@ def test_directory(pki):
     path = write_file("listener-directory.ini", text)
     message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
                f"web: tls_cert {folder} is a directory")
-    check_t(path, 1, message)
-    check_start(path, 1, message)
-    check_doctor(path, message)
+    check_refused(path, message)
 
     step("a vhost's tls_key is a directory: the same, at its line")
     text, lines = config(pki, port, vhost={"tls_key": folder})
     path = write_file("vhost-directory.ini", text)
     message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
                f"tls_key {folder} is a directory")
-    check_t(path, 1, message)
-    check_start(path, 1, message)
-    check_doctor(path, message)
-
-
+    check_refused(path, message)
 
 
 def copy_file(source, name, mode):
