@@ -751,7 +751,13 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		                 "connection to reach %s.",
 		                 tls_sni(s->ssl), h->host, h->host);
 	}
-	routed = route_lookup(listener_routes(s->listener), h->host,
+	/* Without a Host (HTTP/1.0), the TLS server name says which site
+	 * the client meant. */
+	routed = route_lookup(listener_routes(s->listener),
+	                      h->host[0] == '\0' && s->ssl != NULL &&
+	                              tls_sni(s->ssl) != NULL
+	                          ? tls_sni(s->ssl)
+	                          : h->host,
 	                      buf + h->path.off, h->path.len, &m);
 	s->vhost = m.vhost;
 	if (!routed) {
@@ -777,6 +783,8 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		    nnames ? list : "no names, and it has no default backend");
 	}
 	s->upstream = m.upstream;
+	hs_log(s, LOG_LEVEL_DEBUG, "%.*s %.*s", (int)h->method.len,
+	       buf + h->method.off, (int)h->target.len, buf + h->target.off);
 	if (m.vhost != NULL && m.vhost->auth.n > 0) {
 		if (hs_authorized(s, buf, h) == 0) {
 			if (in_cin)
@@ -1927,6 +1935,12 @@ static void hs_count_request(struct http_session *s)
 	s->req_open = 0;
 	s->conn_in += s->bytes_in;
 	s->conn_out += s->bytes_out;
+	hs_log(s, LOG_LEVEL_DEBUG, "%u, %llu bytes in, %llu out, %llu us",
+	       s->status, (unsigned long long)s->bytes_in,
+	       (unsigned long long)s->bytes_out,
+	       (unsigned long long)(now > s->req_start_us
+	                                ? now - s->req_start_us
+	                                : 0));
 	metrics_request(listener_metrics(s->listener),
 	                listener_vhost_metrics(s->listener, s->vhost),
 	                s->status, s->bytes_in, s->bytes_out,

@@ -313,6 +313,14 @@ def test_421(s):
     check_equal(s.requests(), before, "   no backend saw it")
     c.close()
 
+    step("HTTP/1.0 without Host: routed by the SNI name")
+    for sni, want in [("app.test", "app"), ("x.wild.test", "wild"),
+                      (None, "default")]:
+        c = s.conn(sni)
+        check_equal(s.get(c, None, version="1.0"), (200, want),
+                    f"SNI {sni}, no Host: 200 from {want}")
+        c.close()
+
     step("without SNI: no check, every Host is routed")
     c = s.conn(None)
     for host, name in [("app.test", "app"), ("plain.test", "plain"),
