@@ -85,8 +85,21 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 	}
 	put(&w, " HTTP/1.1\r\n", 11);
 	if (how->host != NULL || host[0] != '\0') {
+		const struct http_header *field = NULL;
+
+		/* The client's Host as it wrote it (the parsed one is in
+		 * lower case); an absolute-form target's authority has
+		 * replaced it. */
+		for (size_t i = 0; how->host == NULL && !h->absolute_form &&
+		                   i < h->nheaders;
+		     i++)
+			if (h->kind[i] == HTTP_F_HOST)
+				field = &h->headers[i];
 		put(&w, "Host: ", 6);
-		put_str(&w, how->host != NULL ? how->host : host);
+		if (field != NULL)
+			put_slice(&w, buf, field->value);
+		else
+			put_str(&w, how->host != NULL ? how->host : host);
 		put(&w, "\r\n", 2);
 	}
 	for (size_t i = 0; i < h->nheaders; i++) {

@@ -33,10 +33,10 @@ struct request_case {
 };
 
 static const struct request_case request_cases[] = {
-    {"plain GET gets the forwarding fields",
+    {"plain GET gets the forwarding fields; Host goes as written",
      "GET /a?b HTTP/1.1\r\nHost: App.Test:8080\r\nAccept: */*\r\n\r\n",
      "192.0.2.7", false, false, false, NULL,
-     "GET /a?b HTTP/1.1\r\nHost: app.test:8080\r\nAccept: */*\r\n"
+     "GET /a?b HTTP/1.1\r\nHost: App.Test:8080\r\nAccept: */*\r\n"
      "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n"
      "X-Forwarded-Host: app.test:8080\r\n"
      "Forwarded: for=192.0.2.7;host=\"app.test:8080\";proto=http\r\n"
