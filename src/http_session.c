@@ -2203,8 +2203,6 @@ static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
 	return 0;
 }
 
-/* Move the next bytes of a chunked body from src to dst (payload only
- * when dechunk). Returns 0, or -1 on a framing error. */
 /*
  * Move a chunked body from src to dst as far as it has come, checking its
  * framing. `dechunk`: the data only. Else the body is chunked anew, never
@@ -2212,7 +2210,7 @@ static int hs_send(int fd, SSL *ssl, struct evbuffer *buf,
  * size line (no extensions, no leading zeros, no whitespace that the next
  * recipient could read otherwise), and the trailer section, gathered in
  * *trailers, keeps only the fields that may be trailers
- * (hs_end_chunked).
+ * (hs_end_chunked). Returns 0, or -1 on a framing error.
  */
 static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
                            struct evbuffer *dst, bool dechunk,
