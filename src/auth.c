@@ -43,6 +43,8 @@ static const char *auth_find(const struct config_strings *users,
 static void auth_digest(const char *line, const char *plain, size_t plen,
                         unsigned char out[SHA256_DIGEST_LENGTH]);
 static bool auth_cache_has(const unsigned char d[SHA256_DIGEST_LENGTH]);
+static void auth_user_for_log(char *out, size_t cap, const char *name,
+                              size_t len);
 static void auth_cache_add(const unsigned char d[SHA256_DIGEST_LENGTH]);
 
 enum auth_result auth_check(const struct config_strings *users,
@@ -84,7 +86,7 @@ enum auth_result auth_check(const struct config_strings *users,
 	if (given == NULL || memchr(plain, '\0', plen) != NULL)
 		goto out;
 	name = (size_t)(given - (const char *)plain);
-	snprintf(user, ulen, "%.*s", (int)name, (const char *)plain);
+	auth_user_for_log(user, ulen, (const char *)plain, name);
 	line = auth_find(users, (const char *)plain, name);
 	if (line == NULL) {
 		r = AUTH_UNKNOWN_USER;
@@ -195,4 +197,24 @@ static void auth_cache_add(const unsigned char d[SHA256_DIGEST_LENGTH])
 
 	memcpy(c->digest, d, SHA256_DIGEST_LENGTH);
 	c->until = time(NULL) + AUTH_CACHE_SECONDS;
+}
+
+/* The user name a client gave, for a log line: anyone may send one, so
+ * a quote, a backslash and every byte outside printable ASCII is written
+ * as \xHH, and no name can end the line or reach a terminal as a
+ * control sequence. Cut to what fits. */
+static void auth_user_for_log(char *out, size_t cap, const char *name,
+                              size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
 }

@@ -710,13 +710,20 @@ static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
 	const struct config_vhost *v;
 	size_t i;
 
-	(void)alert;
 	if (name == NULL)
 		return SSL_TLSEXT_ERR_NOACK;
-	for (i = 0; name[i] != '\0' && i + 1 < sizeof(lower); i++)
-		lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
-		                      ? name[i] - 'A' + 'a'
-		                      : name[i]);
+	for (i = 0; name[i] != '\0' && i + 1 < sizeof(lower); i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		/* No host name has a space, a control byte or one above
+		 * ASCII: refused, before the name can reach a log line or
+		 * a page (OpenSSL only refuses NUL). */
+		if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') {
+			*alert = SSL_AD_UNRECOGNIZED_NAME;
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		}
+		lower[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+	}
 	lower[i] = '\0';
 	v = route_vhost(t->names, lower);
 	if (v != NULL && t->vhost_ctx[v - t->vhosts] != NULL &&

@@ -27,8 +27,9 @@ enum auth_result {
 /*
  * Check the value of an Authorization field (value, len; NULL when the
  * request had none) against `users` ("USER:HASH" each). The user name
- * given, when there is one, goes to user (NUL-terminated, cut to ulen) for
- * the log; the password never leaves this function.
+ * given, when there is one, goes to user (NUL-terminated, cut to ulen,
+ * quotes, backslashes and bytes outside printable ASCII written as \xHH)
+ * for the log; the password never leaves this function.
  */
 enum auth_result auth_check(const struct config_strings *users,
 			    const char *value, size_t len, char *user,

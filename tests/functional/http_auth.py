@@ -57,6 +57,8 @@ def test_auth(hashed):
         ("wrong password", [basic("alice", "wrong-password-77")]),
         ("not basic", ["Authorization: Bearer abc"]),
         ("bad base64", ["Authorization: Basic !!!!"]),
+        ("a user name made to forge a log line",
+         [basic('ev"il\nFORGED LINE\x1b[31m', PASSWORD)]),
     ]
     for what, headers in cases:
         c = p.conn()
@@ -69,6 +71,11 @@ def test_auth(hashed):
     check_equal(len(secret.requests), 0, "the backend saw none of them")
     check_log(p.portier, "wrong password", "alice")
     check_log(p.portier, "unknown user", "mallory")
+    check_log(p.portier, "unknown user",
+              '"ev\\x22il\\x0aFORGED LINE\\x1b[31m"')
+    check(not any(line.startswith("FORGED") or "\x1b" in line
+                  for line in p.portier.log().splitlines()),
+          "   written escaped: no forged line, no escape sequence")
     check("wrong-password-77" not in p.portier.log(),
           "the wrong password is not in the log")
     check(PASSWORD not in p.portier.log(), "nor the right one")

@@ -37,7 +37,7 @@ import time
 
 from httptest import EchoBackend, request
 from lib import (LOOPBACK4, TestFailure, Worker, check, check_equal, connect,
-                 info, read_to_eof, run, run_portier, step, tmpdir)
+                 info, read_to_eof, run, run_portier, srcdir, step, tmpdir)
 from tlstest import (TLS13_SUITES, TlsConn, TlsPortier, client_context,
                      handshake_error, handshake_line, make_pki, peer_name,
                      s_client, tls_connect, tls_reason, wait_log_line)
@@ -561,6 +561,33 @@ def test_key_mismatch(s):
               proc.stderr)
 
 
+def test_bad_sni(s):
+    step("an SNI name with a newline and an escape byte: an alert, and "
+         "the name never reaches the log")
+    with open(os.path.join(srcdir(), "tests", "fixtures", "clienthello",
+                           "openssl-tls13.bin"), "rb") as f:
+        hello = f.read()
+    check(hello.count(b"app.test") == 1, "the fixture names app.test once")
+    sock = connect("127.0.0.1", s.web)
+    sock.sendall(hello.replace(b"app.test", b"a\nFAKE\x1b["))
+    sock.settimeout(5)
+    got = b""
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                break
+            got += data
+    except (ConnectionResetError, socket.timeout):
+        pass
+    sock.close()
+    check_equal(got[:1], b"\x15", "the client gets an alert")
+    time.sleep(0.2)
+    check(not any(line.startswith("FAKE") or "\x1b" in line
+                  for line in s.p.log().splitlines()),
+          "   no forged line, no escape byte in the log")
+
+
 def main():
     s = Setup()
     test_key_mismatch(s)
@@ -573,6 +600,7 @@ def main():
     test_headers(s)
     test_curl(s)
     test_handshake_failures(s)
+    test_bad_sni(s)
 
 
 run(main)
