@@ -782,7 +782,6 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		    h->host[0] ? h->host : "(none)", cl->name,
 		    nnames ? list : "no names, and it has no default backend");
 	}
-	s->upstream = m.upstream;
 	hs_log(s, LOG_LEVEL_DEBUG, "%.*s %.*s", (int)h->method.len,
 	       buf + h->method.off, (int)h->target.len, buf + h->target.off);
 	if (m.vhost != NULL && m.vhost->auth.n > 0) {
@@ -793,6 +792,8 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		}
 		how.drop_authorization = true;
 	}
+	/* Only now: a request refused above names no backend in the logs. */
+	s->upstream = m.upstream;
 	if (s->client_ip[0] == '\0')
 		http_forward_client_ip(&s->peer.sa, s->client_ip,
 		                       sizeof(s->client_ip));
