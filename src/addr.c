@@ -47,6 +47,7 @@ static bool inet_overlaps(const struct addr *a, const struct addr *b);
 static bool sa_ip_bytes(const struct sockaddr *sa, int *family,
                         uint8_t bytes[16]);
 static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix);
+static bool cidr_v4_mapped(const uint8_t bytes[16]);
 
 int addr_parse(const char *text, enum addr_use use, struct addr *out, char *err,
                size_t errlen)
@@ -348,18 +349,34 @@ bool cidr_match(const struct cidr *c, const struct sockaddr *sa)
 
 	if (sa == NULL)
 		return false;
-	/* A v4-mapped client is an IPv4 client for IPv4 blocks, and keeps
-	 * its IPv6 form for blocks such as ::ffff:0:0/96. */
+	/* A v4-mapped client is an IPv4 client for IPv4 blocks; and an
+	 * IPv4 client, mapped or not (which depends on the socket it came
+	 * to, not on the client), is in a block of v4-mapped addresses
+	 * (::ffff:127.0.0.1, ::ffff:0:0/96) when its address is. */
 	if (c->family == AF_INET) {
 		if (!sa_ip_bytes(sa, &family, bytes) || family != AF_INET)
 			return false;
 		return prefix_equal(c->bytes, bytes, c->prefix);
+	}
+	if (c->prefix >= 96 && cidr_v4_mapped(c->bytes)) {
+		if (!sa_ip_bytes(sa, &family, bytes) || family != AF_INET)
+			return false;
+		return prefix_equal(c->bytes + 12, bytes, c->prefix - 96u);
 	}
 	if (sa->sa_family != AF_INET6)
 		return false;
 	return prefix_equal(
 	    c->bytes, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr,
 	    c->prefix);
+}
+
+/* True for an address in ::ffff:0:0/96. */
+static bool cidr_v4_mapped(const uint8_t bytes[16])
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0,    0,
+	                                   0, 0, 0, 0, 0xff, 0xff};
+
+	return memcmp(bytes, prefix, sizeof(prefix)) == 0;
 }
 
 bool cidr_match_any(const struct cidr *list, size_t n,
