@@ -104,21 +104,27 @@ bool accesslog_enabled(void)
 
 struct accesslog_entry *accesslog_begin(const char *buf,
                                         const struct http_head *h,
-                                        const struct sockaddr *client)
+                                        const struct sockaddr *client,
+                                        unsigned age_ms)
 {
 	struct accesslog_entry *e = calloc(1, sizeof(*e));
 
 	if (e == NULL)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &e->start);
+	e->start.tv_sec -= (time_t)(age_ms / 1000);
+	e->start.tv_nsec -= (long)(age_ms % 1000) * 1000000;
+	if (e->start.tv_nsec < 0) {
+		e->start.tv_sec--;
+		e->start.tv_nsec += 1000000000;
+	}
 	e->wall = time(NULL);
-	e->version_minor = h ? h->version_minor : 1;
+	e->version_minor = h ? h->version_minor : -1;
 	addr_format_sa(client, sizeof(struct sockaddr_storage), e->client,
 	               sizeof(e->client));
 	(void)accesslog_host_only(e->client);
 	if (h == NULL) {
 		/* A request refused before its head could be read. */
-		e->version_minor = 1;
 		e->method = strdup("-");
 		e->target = strdup("-");
 		e->host = strdup("");
@@ -148,9 +154,12 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 	long ms;
 	int n;
 	bool json = accesslog_format == CONFIG_LOG_JSON;
+	char proto[24] = "-";
 
 	if (e == NULL)
 		return;
+	if (e->version_minor >= 0)
+		snprintf(proto, sizeof(proto), "HTTP/1.%d", e->version_minor);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - e->start.tv_sec) * 1000 +
 	     (now.tv_nsec - e->start.tv_nsec) / 1000000;
@@ -169,13 +178,13 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 		n = sprintf(line,
 		            "{\"time\":\"%s\",\"client\":\"%s\",\"host\":\"%s\","
 		            "\"vhost\":%s%s%s,\"method\":\"%s\","
-		            "\"target\":\"%s\",\"protocol\":\"HTTP/1.%d\","
+		            "\"target\":\"%s\",\"protocol\":\"%s\","
 		            "\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		            "\"backend\":%s%s%s,\"duration_ms\":%ld,"
 		            "\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
 		            when, e->client, host, vhost ? "\"" : "",
 		            vhost ? vhost : "null", vhost ? "\"" : "", method,
-		            target, e->version_minor, status,
+		            target, proto, status,
 		            (unsigned long long)bytes_in,
 		            (unsigned long long)bytes_out, backend ? "\"" : "",
 		            backend ? backend : "null", backend ? "\"" : "", ms,
@@ -183,9 +192,9 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 	} else {
 		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
 		n = sprintf(line,
-		            "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" "
+		            "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" "
 		            "\"%s\" vhost=%s backend=%s in=%llu ms=%ld\n",
-		            e->client, when, method, target, e->version_minor,
+		            e->client, when, method, target, proto,
 		            status, (unsigned long long)bytes_out,
 		            referer[0] ? referer : "-", agent[0] ? agent : "-",
 		            vhost ? vhost : "-", backend ? backend : "-",

@@ -701,6 +701,9 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 	char host[ADDR_STRLEN];
 	ssize_t head_len;
 	bool routed;
+	/* Since the head's first byte, when its clock ran (a head that came
+	 * whole in one read has taken no time). */
+	unsigned age = s->head_timer ? hs_now(s) - s->head_start : 0;
 
 	hs_reset_request(s);
 	hs_open_request(s);
@@ -725,7 +728,7 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 			s->html = 1;
 	}
 	if (accesslog_enabled())
-		s->log = accesslog_begin(buf, h, &s->peer.sa);
+		s->log = accesslog_begin(buf, h, &s->peer.sa, age);
 	if (h->method_connect) {
 		if (in_cin)
 			evbuffer_drain(s->cin, n);
@@ -1695,9 +1698,11 @@ static int hs_answer_page(struct http_session *s, struct http_error_page *page,
 	}
 	if (s->state == HS_HEAD && !s->req_open) {
 		/* Refused before a head could be parsed: a request of its
-		 * own, with none of the facts of the one before. */
+		 * own, with none of the facts of the one before, but with
+		 * the bytes it sent. */
 		hs_reset_request(s);
 		hs_open_request(s);
+		s->bytes_in = s->cin ? evbuffer_get_length(s->cin) : 0;
 	}
 	page->html = s->html;
 	page->head_only = s->method_head;
@@ -1714,7 +1719,10 @@ static int hs_answer_page(struct http_session *s, struct http_error_page *page,
 	s->bytes_out += evbuffer_get_length(s->cout);
 	s->status = (uint16_t)page->status;
 	if (s->log == NULL && s->state == HS_HEAD && accesslog_enabled())
-		s->log = accesslog_begin(NULL, NULL, &s->peer.sa);
+		s->log = accesslog_begin(NULL, NULL, &s->peer.sa,
+		                         s->head_timer
+		                             ? hs_now(s) - s->head_start
+		                             : 0);
 	hs_log_request(s);
 	if (page->close) {
 		s->state = HS_FINISH;

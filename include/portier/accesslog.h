@@ -40,11 +40,14 @@ int accesslog_reopen(const struct config_global *g, char *err, size_t errlen)
 bool accesslog_enabled(void);
 
 /* Begin the entry of a request whose head `h` was parsed from `buf`, or
- * with h NULL of one refused before its head could be parsed. Returns
- * NULL when out of memory (the request is then not logged). */
+ * with h NULL of one refused before its head could be parsed (its method,
+ * target and protocol are then "-"). `age_ms`: how long ago its first
+ * byte came, where its duration starts. Returns NULL when out of memory
+ * (the request is then not logged). */
 struct accesslog_entry *accesslog_begin(const char *buf,
 					const struct http_head *h,
-					const struct sockaddr *client);
+					const struct sockaddr *client,
+					unsigned age_ms);
 
 /* Write the entry and free it. vhost and backend may be NULL. */
 void accesslog_end(struct accesslog_entry *e, const char *vhost,

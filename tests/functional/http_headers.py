@@ -190,6 +190,10 @@ def log_run(fmt):
         ("bare", request("GET", "/nothing", "nothing.example")),
         ("web", request("GET", '/q"uote', "app.test",
                         ['User-Agent: a "quoted" \\ agent'])),
+        # Refused before its head could be parsed: its bytes still
+        # count, its request line and protocol are "-".
+        ("web", b"GET /bad HTTP/1.1\r\nHost: app.test\r\n"
+                b"Bad Header: x\r\n\r\n"),
     ]
     answers = []
     for listener, data in reqs:
@@ -223,7 +227,8 @@ def test_log_combined():
             ("POST /post HTTP/1.1", "200", "-", echo.addr, "-", "-"),
             ("GET /nothing HTTP/1.1", "404", "-", "-", "-", "-"),
             ('GET /q\\"uote HTTP/1.1', "200", "app.test", echo.addr, "-",
-             'a \\"quoted\\" \\\\ agent')]
+             'a \\"quoted\\" \\\\ agent'),
+            ("- - -", "400", "-", "-", "-", "-")]
     for i, (w, match) in enumerate(zip(want, m)):
         got = (match["request"], match["status"], match["vhost"],
                match["backend"], match["referer"], match["agent"])
@@ -254,7 +259,8 @@ def test_log_json():
              ""),
             ("GET", "/nothing", "nothing.example", 404, None, None, "", ""),
             ("GET", '/q"uote', "app.test", 200, "app.test", echo.addr, "",
-             'a "quoted" \\ agent')]
+             'a "quoted" \\ agent'),
+            ("-", "-", "", 400, None, None, "", "")]
     for i, (w, e) in enumerate(zip(want, entries)):
         got = (e.get("method"), e.get("target"), e.get("host"),
                e.get("status"), e.get("vhost"), e.get("backend"),
@@ -262,7 +268,8 @@ def test_log_json():
         check_equal(got, w, f"line {i + 1}: method, target, host, status, "
                     "vhost, backend, referer, user_agent")
         check_equal((e.get("client"), e.get("protocol")),
-                    ("127.0.0.1", "HTTP/1.1"), "   client and protocol")
+                    ("127.0.0.1", "HTTP/1.1" if w[3] != 400 else "-"),
+                    "   client and protocol")
         check_equal(e.get("bytes_in"), len(reqs[i][1]),
                     "   bytes_in = the request's size")
         check(bytes_ok(e.get("bytes_out"), answers[i]),
