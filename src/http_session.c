@@ -2239,10 +2239,8 @@ static int hs_move_chunked(struct http_chunked *c, struct evbuffer *src,
 		if (n == 0)
 			break;
 		if (data > 0) {
-			char line[24];
-			int k = snprintf(line, sizeof(line), "%zx\r\n", data);
-
-			if ((!dechunk && evbuffer_add(dst, line, (size_t)k) < 0) ||
+			if ((!dechunk &&
+			     evbuffer_add_printf(dst, "%zx\r\n", data) < 0) ||
 			    evbuffer_remove_buffer(src, dst, data) != (int)data ||
 			    (!dechunk && evbuffer_add(dst, "\r\n", 2) < 0))
 				goto oom;

@@ -62,6 +62,16 @@ def where(path, lines, sect, key):
     return f"{path}:{lines[(sect, key)]}:"
 
 
+def bad_file(pki, port, sect, key, value, name):
+    """A configuration whose listener web or vhost b.test (`sect`) has
+    `key` = value, written to file `name`: (its path, the start of every
+    message about that key, "FILE:LINE: SECTION NAME: ", its text)."""
+    text, lines = config(pki, port, **{sect: {key: value}})
+    path = write_file(name, text)
+    who = "web" if sect == "listener" else "b.test"
+    return path, f"{where(path, lines, sect, key)} {sect} {who}: ", text
+
+
 def portier_as(user, *args):
     """Run portier ARGS to completion, as `user` (a password entry) when
     given; return the CompletedProcess."""
@@ -131,12 +141,10 @@ def test_mismatch(pki):
                                    ("vhost", "b.test", "b.test", "a.test")):
         step(f"the {kind}'s key belongs to another certificate: "
              f"FILE:LINE: {kind} {name}: ..., exit 1")
-        text, lines = config(pki, port,
-                             **{kind: {"tls_key": pki.key[other]}})
-        path = write_file(f"{kind}-mismatch.ini", text)
-        message = (f"{where(path, lines, kind, 'tls_key')} {kind} {name}: "
-                   f"the key in {pki.key[other]} does not belong to the "
-                   f"certificate in {pki.chain[own]}")
+        path, start, text = bad_file(pki, port, kind, "tls_key",
+                                     pki.key[other], f"{kind}-mismatch.ini")
+        message = (f"{start}the key in {pki.key[other]} does not belong "
+                   f"to the certificate in {pki.chain[own]}")
         check_refused(path, message)
 
     step("the same vhost on two tls listeners: -t says it once")
@@ -155,18 +163,14 @@ def test_directory(pki):
     folder = os.path.dirname(pki.chain["a.test"])
     step("the listener's tls_cert is a directory: '... is a directory', "
          "exit 1")
-    text, lines = config(pki, port, listener={"tls_cert": folder})
-    path = write_file("listener-directory.ini", text)
-    message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
-               f"web: tls_cert {folder} is a directory")
-    check_refused(path, message)
+    path, start, _ = bad_file(pki, port, "listener", "tls_cert", folder,
+                              "listener-directory.ini")
+    check_refused(path, f"{start}tls_cert {folder} is a directory")
 
     step("a vhost's tls_key is a directory: the same, at its line")
-    text, lines = config(pki, port, vhost={"tls_key": folder})
-    path = write_file("vhost-directory.ini", text)
-    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
-               f"tls_key {folder} is a directory")
-    check_refused(path, message)
+    path, start, _ = bad_file(pki, port, "vhost", "tls_key", folder,
+                              "vhost-directory.ini")
+    check_refused(path, f"{start}tls_key {folder} is a directory")
 
 
 def copy_file(source, name, mode):
@@ -182,20 +186,18 @@ def test_unreadable(pki):
     missing = os.path.join(tmpdir(), "absent.pem")
     step("the listener's tls_cert is not there: a start exits with "
          "status 2, doctor says ✗, -t only notes it")
-    text, lines = config(pki, port, listener={"tls_cert": missing})
-    path = write_file("listener-missing.ini", text)
-    message = (f"{where(path, lines, 'listener', 'tls_cert')} listener "
-               f"web: tls_cert {missing}: No such file or directory")
+    path, start, _ = bad_file(pki, port, "listener", "tls_cert", missing,
+                              "listener-missing.ini")
+    message = f"{start}tls_cert {missing}: No such file or directory"
     check_start(path, 2, message)
     check_doctor(path, message)
     line = check_t(path, 0, message)
     check("a note" in line, "   and says it is a note", line)
 
     step("a vhost's tls_key is not there: the same, at its line")
-    text, lines = config(pki, port, vhost={"tls_key": missing})
-    path = write_file("vhost-missing.ini", text)
-    message = (f"{where(path, lines, 'vhost', 'tls_key')} vhost b.test: "
-               f"tls_key {missing}: No such file or directory")
+    path, start, _ = bad_file(pki, port, "vhost", "tls_key", missing,
+                              "vhost-missing.ini")
+    message = f"{start}tls_key {missing}: No such file or directory"
     check_start(path, 2, message)
     check_doctor(path, message)
     check_t(path, 0, message)
