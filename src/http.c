@@ -65,29 +65,29 @@
 static const uint8_t http_ctype[256] = {ROW64(0), ROW64(64), ROW64(128),
                                         ROW64(192)};
 
-/* Header names the parser knows, lower-case. */
-static const struct {
-	const char *name;
-	uint8_t len;
-	uint8_t kind;
-} http_fields[] = {
-    {"host", 4, HTTP_F_HOST},
-    {"content-length", 14, HTTP_F_CONTENT_LENGTH},
-    {"transfer-encoding", 17, HTTP_F_TRANSFER_ENCODING},
-    {"connection", 10, HTTP_F_CONNECTION},
-    {"keep-alive", 10, HTTP_F_KEEP_ALIVE},
-    {"upgrade", 7, HTTP_F_UPGRADE},
-    {"expect", 6, HTTP_F_EXPECT},
-    {"te", 2, HTTP_F_TE},
-    {"trailer", 7, HTTP_F_TRAILER},
-    {"proxy-authorization", 19, HTTP_F_PROXY_AUTHORIZATION},
-    {"proxy-authenticate", 18, HTTP_F_PROXY_AUTHENTICATE},
-    {"x-forwarded-for", 15, HTTP_F_X_FORWARDED_FOR},
-    {"x-forwarded-proto", 17, HTTP_F_X_FORWARDED_PROTO},
-    {"x-forwarded-host", 16, HTTP_F_X_FORWARDED_HOST},
-    {"forwarded", 9, HTTP_F_FORWARDED},
-    {"authorization", 13, HTTP_F_AUTHORIZATION},
-};
+/* Header names the parser knows, lower-case, and their kinds. */
+#define HTTP_FIELDS(X)                                                         \
+	X("host", HTTP_F_HOST)                                                 \
+	X("content-length", HTTP_F_CONTENT_LENGTH)                             \
+	X("transfer-encoding", HTTP_F_TRANSFER_ENCODING)                       \
+	X("connection", HTTP_F_CONNECTION)                                     \
+	X("keep-alive", HTTP_F_KEEP_ALIVE)                                     \
+	X("upgrade", HTTP_F_UPGRADE)                                           \
+	X("expect", HTTP_F_EXPECT)                                             \
+	X("te", HTTP_F_TE)                                                     \
+	X("trailer", HTTP_F_TRAILER)                                           \
+	X("proxy-authorization", HTTP_F_PROXY_AUTHORIZATION)                   \
+	X("proxy-authenticate", HTTP_F_PROXY_AUTHENTICATE)                     \
+	X("x-forwarded-for", HTTP_F_X_FORWARDED_FOR)                           \
+	X("x-forwarded-proto", HTTP_F_X_FORWARDED_PROTO)                       \
+	X("x-forwarded-host", HTTP_F_X_FORWARDED_HOST)                         \
+	X("forwarded", HTTP_F_FORWARDED)                                       \
+	X("authorization", HTTP_F_AUTHORIZATION)
+
+/* One bit per length of a known name (all are shorter than 32): most
+ * names are of none of them, and need no comparison at all. */
+#define FIELD_LENGTH_BIT(name, kind) | (UINT32_C(1) << (sizeof(name) - 1))
+static const uint32_t http_field_lengths = 0 HTTP_FIELDS(FIELD_LENGTH_BIT);
 
 /* Reason phrases of the status codes a proxy sends or relays. */
 static const char *const http_reasons[600] = {
@@ -195,11 +195,13 @@ static const char *authority(const char *p, size_t n, bool need_port,
 static ssize_t status_line(struct parser *ps, size_t s, size_t e);
 static ssize_t field_lines(struct parser *ps, size_t pos);
 static uint8_t field_kind(const char *name, size_t n);
+static bool value_chars(const char *b, size_t s, size_t e);
 static ssize_t field_values(struct parser *ps);
 static bool parse_length(const char *b, struct http_slice v, uint64_t *out);
 static bool parse_codings(struct parser *ps, struct http_slice v);
 static size_t quoted_end(const char *b, size_t i, size_t e);
-static void mark_listed(struct parser *ps);
+static void connection_options(struct parser *ps, struct http_slice value,
+                               bool *close, bool *keep, bool *upgrade);
 static bool list_has(const char *buf, struct http_slice value, const char *tok,
                      size_t n);
 static ssize_t request_framing(struct parser *ps);
@@ -636,10 +638,9 @@ static ssize_t field_lines(struct parser *ps, size_t pos)
 			return fail(h, ps->bad, "invalid field name");
 		if (i == pos)
 			return fail(h, ps->bad, "empty field name");
-		for (vs = i + 1; vs < e; vs++)
-			if (!ctype(b[vs], C_VALUE))
-				return fail(h, ps->bad,
-				            "invalid character in field value");
+		if (!value_chars(b, i + 1, e))
+			return fail(h, ps->bad,
+			            "invalid character in field value");
 		for (vs = i + 1; vs < e && is_ows(b[vs]); vs++)
 			;
 		for (ve = e; ve > vs && is_ows(b[ve - 1]); ve--)
@@ -657,14 +658,43 @@ static ssize_t field_lines(struct parser *ps, size_t pos)
 /* The enum http_field of a field name. */
 static uint8_t field_kind(const char *name, size_t n)
 {
-	for (size_t i = 0; i < sizeof(http_fields) / sizeof(http_fields[0]);
-	     i++)
-		if (http_fields[i].len == n &&
-		    ieq(name, http_fields[i].name, n))
-			return http_fields[i].kind;
+#define FIELD_TEST(lower, kind)                                                \
+	if (n == sizeof(lower) - 1 && ieq(name, lower, n))                     \
+		return kind;
+
+	if (n < 32 && (http_field_lengths >> n & 1) != 0) {
+		HTTP_FIELDS(FIELD_TEST)
+	}
+#undef FIELD_TEST
 	if (n > 6 && ieq(name, "proxy-", 6))
 		return HTTP_F_PROXY_CONNECTION;
 	return HTTP_F_OTHER;
+}
+
+/*
+ * True when b[s..e) holds field-value bytes only (HTAB, SP, VCHAR,
+ * obs-text). Eight bytes at a time: a word with a byte below 0x20 or a DEL
+ * (a tab, or an error) is looked at byte by byte.
+ */
+static bool value_chars(const char *b, size_t s, size_t e)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t highs = UINT64_C(0x8080808080808080);
+	size_t i = s;
+
+	for (; e - i >= 8; i += 8) {
+		uint64_t x, del;
+
+		memcpy(&x, b + i, 8);
+		del = x ^ (0x7f * ones);
+		if ((((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) &
+		    highs)
+			break;
+	}
+	for (; i < e; i++)
+		if (!ctype(b[i], C_VALUE))
+			return false;
+	return true;
 }
 
 /* Check the values of the fields that frame or route the message, and set
@@ -698,9 +728,7 @@ static ssize_t field_values(struct parser *ps)
 				            "invalid Transfer-Encoding");
 			break;
 		case HTTP_F_CONNECTION:
-			close |= list_has(b, v, "close", 5);
-			keep |= list_has(b, v, "keep-alive", 10);
-			upgrade |= list_has(b, v, "upgrade", 7);
+			connection_options(ps, v, &close, &keep, &upgrade);
 			break;
 		case HTTP_F_UPGRADE:
 			h->upgrade_h2c |= list_has(b, v, "h2c", 3);
@@ -710,7 +738,6 @@ static ssize_t field_values(struct parser *ps)
 			break;
 		}
 	}
-	mark_listed(ps);
 	for (size_t k = 0; k < h->nheaders; k++)
 		h->seen |= 1u << h->kind[k];
 	if ((h->seen & (1u << HTTP_F_TRANSFER_ENCODING)) != 0 && ncl > 0)
@@ -826,23 +853,37 @@ static size_t quoted_end(const char *b, size_t i, size_t e)
 	return 0;
 }
 
-/* Mark the fields that a Connection field names, unless recognised. */
-static void mark_listed(struct parser *ps)
+/* Take the options of a Connection value: close, keep-alive and upgrade
+ * set their flags; a field of no recognised kind that one names is marked
+ * HTTP_F_CONNECTION_LISTED (RFC 9110 7.6.1). */
+static void connection_options(struct parser *ps, struct http_slice value,
+                               bool *close, bool *keep, bool *upgrade)
 {
+	const char *b = ps->buf;
 	struct http_head *h = ps->h;
+	const char *p = b + value.off, *end = p + value.len;
 
-	for (size_t k = 0; k < h->nheaders; k++) {
-		struct http_slice name = h->headers[k].name;
+	while (p < end) {
+		const char *s, *e;
+		size_t n;
 
-		if (h->kind[k] != HTTP_F_OTHER)
+		while (p < end && (*p == ',' || is_ows(*p)))
+			p++;
+		for (s = p; p < end && *p != ','; p++)
+			;
+		for (e = p; e > s && is_ows(e[-1]); e--)
+			;
+		n = (size_t)(e - s);
+		if (n == 0)
 			continue;
-		for (size_t c = 0; c < h->nheaders; c++) {
-			if (h->kind[c] == HTTP_F_CONNECTION &&
-			    list_has(ps->buf, h->headers[c].value,
-			             ps->buf + name.off, name.len)) {
+		*close |= n == 5 && ieq(s, "close", 5);
+		*keep |= n == 10 && ieq(s, "keep-alive", 10);
+		*upgrade |= n == 7 && ieq(s, "upgrade", 7);
+		for (size_t k = 0; k < h->nheaders; k++) {
+			if (h->kind[k] == HTTP_F_OTHER &&
+			    h->headers[k].name.len == n &&
+			    ieq(b + h->headers[k].name.off, s, n))
 				h->kind[k] = HTTP_F_CONNECTION_LISTED;
-				break;
-			}
 		}
 	}
 }

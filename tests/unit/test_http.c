@@ -148,6 +148,11 @@ static const struct good_request good_requests[] = {
      "GET / HTTP/1.1\r\n" HOST_ONE
      "X-Empty:\r\nX-Text: caf\xc3\xa9\t x\r\n\r\n",
      "GET", "/", "a.test", 0, HTTP_BODY_NONE, 0, KA},
+    {"long values with tabs and obs-text",
+     "GET / HTTP/1.1\r\n" HOST_ONE
+     "X-Long: abcdefgh\tijklmnop\x80\xff" "~ !qrstuvwxyz0123456789\r\n"
+     "X-Eight: 01234567\r\n\r\n",
+     "GET", "/", "a.test", 0, HTTP_BODY_NONE, 0, KA},
     {"HTTP/1.2 read as HTTP/1.1", "GET /v HTTP/1.2\r\n" HOST_ONE "\r\n",
      "GET", "/v", "a.test", 0, HTTP_BODY_NONE, 0, KA},
     {"target with odd but visible bytes",
@@ -317,6 +322,15 @@ static const struct bad bad_requests[] = {
     REQ("NUL in name", "GET / HTTP/1.1\r\nHost: a\r\nX\0Y: b\r\n\r\n", 400),
     REQ("DEL in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400),
     REQ("ESC in value", "GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[0m\r\n\r\n", 400),
+    /* Values of eight bytes and more are checked a word at a time. */
+    REQ("DEL in a value's second word",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: 01234567\x7f" "9abcdef\r\n\r\n", 400),
+    REQ("CTL at a long value's end",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcde\x01\r\n\r\n", 400),
+    REQ("NUL after a tab in a long value",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: 0123\t5678\0abcdef\r\n\r\n", 400),
+    REQ("CTL in the first word of a long value",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: \x1f" "123456789abcdef\r\n\r\n", 400),
     REQ("no colon", "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400),
     REQ("empty name", "GET / HTTP/1.1\r\nHost: a\r\n: value\r\n\r\n", 400),
     REQ("space in name", "GET / HTTP/1.1\r\nHost: a\r\nX Y: z\r\n\r\n", 400),
