@@ -86,6 +86,7 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 		h->started_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 	}
 	h->ssl = tls_server_accept(listener_tls(l), fd);
+	runtime_tls_started(listener_runtime(l));
 	h->ev = event_new(runtime_base(listener_runtime(l)), fd, 0,
 	                  handshake_cb, h);
 	if (h->ssl == NULL || h->ev == NULL) {
@@ -143,7 +144,7 @@ static void handshake_step(struct handshake *h)
 
 	if (h->nfirst < sizeof(h->first))
 		tls_capture_first(h->first, sizeof(h->first), &h->nfirst);
-	r = SSL_do_handshake(h->ssl);
+	r = tls_handshake(h->ssl);
 	tls_capture_first(NULL, 0, NULL);
 
 	if (r == 1) {

@@ -92,6 +92,7 @@ struct runtime {
 	int order_pipe[2];
 	struct event *drain; /* end of the graceful stop */
 	struct event *renew; /* worker 0: tls = auto certificate renewal */
+	struct event *tls_idle; /* buffers of idle TLS connections go back */
 	struct admin *admin; /* worker 0: the status page, or NULL */
 	uint64_t described;  /* the last snapshot asked of it (by worker 0) */
 	pthread_t thread;
@@ -127,6 +128,7 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg);
 static void runtime_order_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg);
+static void runtime_tls_idle_cb(evutil_socket_t fd, short what, void *arg);
 static void *runtime_thread_main(void *arg);
 static int runtime_loop(struct runtime *rt);
 
@@ -526,7 +528,8 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	rt->drain = evtimer_new(rt->base, runtime_drain_cb, rt);
-	if (rt->drain == NULL)
+	rt->tls_idle = evtimer_new(rt->base, runtime_tls_idle_cb, rt);
+	if (rt->drain == NULL || rt->tls_idle == NULL)
 		goto nomem;
 	if (rt->index > 0) {
 		if (pipe2(rt->order_pipe, O_CLOEXEC) < 0)
@@ -833,9 +836,32 @@ static void runtime_worker_free(struct runtime *rt)
 		event_free(rt->drain);
 	if (rt->renew != NULL)
 		event_free(rt->renew);
+	if (rt->tls_idle != NULL)
+		event_free(rt->tls_idle);
 	admin_free(rt->admin);
 	if (rt->base != NULL)
 		event_base_free(rt->base);
+}
+
+void runtime_tls_started(struct runtime *rt)
+{
+	static const struct timeval second = {1, 0};
+
+	if (!evtimer_pending(rt->tls_idle, NULL))
+		evtimer_add(rt->tls_idle, &second);
+}
+
+/* Every second while TLS connections live: give back the buffers of
+ * those that idled through the last second. */
+static void runtime_tls_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval second = {1, 0};
+	struct runtime *rt = arg;
+
+	(void)fd;
+	(void)what;
+	if (tls_release_idle())
+		evtimer_add(rt->tls_idle, &second);
 }
 
 /* Twice a day: renew the tls = auto certificates that are due. */

@@ -288,6 +288,8 @@ SSL *tls_server_accept(struct tls_server *t, int fd)
 	}
 	SSL_set_bio(ssl, bio, bio);
 	SSL_set_accept_state(ssl);
+	if (!tls_watch_idle(ssl))
+		SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	return ssl;
 }
 
@@ -353,13 +355,13 @@ static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen)
 	                             SSL_OP_NO_RENEGOTIATION |
 	                             SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Partial writes and moving buffers: a write takes what the socket
-	 * takes, from wherever the bytes are now; idle connections give
-	 * their buffers back. The chain sent is the one the certificate file
+	 * takes, from wherever the bytes are now. Idle connections give
+	 * their buffers back (tls_release_idle), not every connection after
+	 * every read and write (SSL_MODE_RELEASE_BUFFERS). The chain sent is the one the certificate file
 	 * holds: OpenSSL would otherwise try to build one from its (empty)
 	 * store on every handshake with a certificate that has none. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-	                          SSL_MODE_RELEASE_BUFFERS |
 	                          SSL_MODE_NO_AUTO_CHAIN);
 	/* Read ahead: one read(2) takes what the socket has, several
 	 * records at once, instead of a header and a body per record. */

@@ -47,6 +47,10 @@ void runtime_free(struct runtime *rt);
 /* This worker's event loop. */
 struct event_base *runtime_base(const struct runtime *rt);
 
+/* A TLS connection starts in rt's thread: from now on, while any lives,
+ * the buffers of those that idle are given back every second. */
+void runtime_tls_started(struct runtime *rt);
+
 /* The [global] settings in force. */
 const struct config_global *runtime_global(const struct runtime *rt);
 

@@ -82,6 +82,17 @@ int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
  * emptied the socket. NULL when out of memory. */
 BIO *tls_socket_bio(int fd) __attribute__((warn_unused_result));
 
+/* Let tls_release_idle give back the buffers of ssl, whose BIO is
+ * tls_socket_bio's, when it idles; false when that cannot be (out of
+ * memory): its buffers then stay until SSL_free. Call it in the thread
+ * that will run the connection. */
+bool tls_watch_idle(SSL *ssl);
+
+/* Give back the buffers of this thread's TLS connections that read and
+ * wrote nothing since the previous call (call it about once a second).
+ * True while any connection is watched. */
+bool tls_release_idle(void);
+
 /* The host name the client sent in SNI (lower case as sent), or NULL. */
 const char *tls_sni(const SSL *ssl);
 
@@ -112,6 +123,14 @@ void tls_forget_ca(void);
  * closes or shuts down the socket right after: the alert waits for that
  * FIN and leaves in the same segment. */
 void tls_close_notify(SSL *ssl);
+
+/* SSL_do_handshake, except that once a TLS 1.3 server has sent its
+ * Finished, what the handshake writes next (the session ticket after the
+ * client's Finished) waits in the socket (MSG_MORE) for the connection's
+ * first write or its close, or for the kernel's 200 ms: the ticket and a
+ * prompt first response leave in one segment, and the client wakes once
+ * for both. */
+int tls_handshake(SSL *ssl);
 
 /* Until called again with NULL, copy the first bytes the calling thread's
  * TLS reads take from a socket into buf[*got..len), advancing *got: what a

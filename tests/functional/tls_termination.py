@@ -14,7 +14,8 @@ Every backend answers with its own name (EchoBackend).
   alert; TLS 1.2 offers with CBC, RSA or DHE key exchange only fail;
 - ALPN: http/1.1 is selected when offered, h2 never;
 - sessions resume (openssl s_client -sess_out, -sess_in), TLS 1.2 and 1.3
-  tickets;
+  tickets; the TLS 1.3 ticket leaves with the first response, not alone
+  right after the handshake;
 - a Connection: close response ends with close_notify;
 - a Host (port ignored, any case) other than the SNI name gets 421 and no
   backend sees the request; without SNI every Host is routed;
@@ -261,6 +262,48 @@ def test_resumption(s):
         line = handshake_line(second)
         check(line is not None and line.startswith(f"Reused, {name}"),
               f"   and resumes the session ({line})", second[-3000:])
+
+
+def test_ticket_with_response(s):
+    step("TLS 1.3: the session ticket leaves with the first response")
+    ctx = s.ctx(version=ssl.TLSVersion.TLSv1_3)
+    raw = connect(LOOPBACK4, s.web)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="app.test")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(out.read())
+            data = raw.recv(65536)
+            check(data, "the server's flight arrives")
+            inc.write(data)
+    raw.sendall(out.read())  # the client's Finished
+    # The kernel sends held bytes after its minimum retransmission
+    # timeout (200 ms) if nothing else pushes them: look before that.
+    ready, _, _ = select.select([raw], [], [], 0.1)
+    check(not ready, "no ticket comes alone after the client's Finished")
+    tls.write(b"GET /ticket HTTP/1.1\r\nHost: app.test\r\n"
+              b"Connection: close\r\n\r\n")
+    raw.sendall(out.read())
+    got = b""
+    while True:
+        data = raw.recv(65536)
+        if not data:
+            break
+        inc.write(data)
+        try:
+            while chunk := tls.read(65536):
+                got += chunk
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLZeroReturnError:
+            break
+    check(got.startswith(b"HTTP/1.1 200"), "the response arrives",
+          got[:300])
+    check(tls.session is not None and tls.session.has_ticket,
+          "   with a session ticket before it")
 
 
 def test_close_notify(s):
@@ -595,6 +638,7 @@ def main():
     test_versions(s)
     test_alpn(s)
     test_resumption(s)
+    test_ticket_with_response(s)
     test_close_notify(s)
     test_421(s)
     test_headers(s)
