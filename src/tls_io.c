@@ -10,6 +10,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +56,11 @@ struct tls_idle {
 	LIST_ENTRY(tls_idle) entry;
 	SSL *ssl;
 	bool busy; /* a read or write since the last sweep */
+	bool held; /* it may hold buffers */
 };
+/* Connections whose buffers one sweep gives back before it asks malloc
+ * to return its free pages to the system: at 80 KiB each, a megabyte. */
+#define TLS_IDLE_TRIM 16
 static _Thread_local LIST_HEAD(, tls_idle)
     tls_idle_list = LIST_HEAD_INITIALIZER(tls_idle_list);
 /* The socket BIO's own destroy. */
@@ -214,6 +221,7 @@ bool tls_watch_idle(SSL *ssl)
 	if (n == NULL)
 		return false;
 	n->ssl = ssl;
+	n->held = true;
 	BIO_set_data(b, n);
 	LIST_INSERT_HEAD(&tls_idle_list, n, entry);
 	return true;
@@ -222,13 +230,27 @@ bool tls_watch_idle(SSL *ssl)
 bool tls_release_idle(void)
 {
 	struct tls_idle *n;
+	size_t released = 0;
 
 	LIST_FOREACH(n, &tls_idle_list, entry) {
-		/* It declines while bytes wait in either buffer. */
-		if (!n->busy)
-			(void)SSL_free_buffers(n->ssl);
-		n->busy = false;
+		if (n->busy) {
+			n->busy = false;
+			n->held = true;
+			continue;
+		}
+		/* SSL_free_buffers declines while bytes wait in either
+		 * buffer: then the next sweep tries again. */
+		if (n->held && SSL_free_buffers(n->ssl) == 1) {
+			n->held = false;
+			released++;
+		}
 	}
+#ifdef HAVE_MALLOC_TRIM
+	/* Buffers are below malloc's mmap threshold: freed, they stay in
+	 * the heap, resident, until malloc_trim hands their pages back. */
+	if (released >= TLS_IDLE_TRIM)
+		malloc_trim(0);
+#endif
 	return !LIST_EMPTY(&tls_idle_list);
 }
 
