@@ -48,8 +48,8 @@ static _Thread_local int tls_write_flags;
  * The connections of this thread whose buffers tls_release_idle gives
  * back. OpenSSL could free them after every read and write
  * (SSL_MODE_RELEASE_BUFFERS), but taking 80 KiB from malloc and giving it
- * back twice per request is a tenth of the user time of a small keep-alive
- * exchange. A node hangs on its BIO (BIO data) and leaves the list when
+ * back twice per request costs a twentieth of the instructions of a small
+ * keep-alive exchange. A node hangs on its BIO (BIO data) and leaves the list when
  * the BIO is freed, with its SSL.
  */
 struct tls_idle {
