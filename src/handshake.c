@@ -86,7 +86,6 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 		h->started_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 	}
 	h->ssl = tls_server_accept(listener_tls(l), fd);
-	runtime_tls_started(listener_runtime(l));
 	h->ev = event_new(runtime_base(listener_runtime(l)), fd, 0,
 	                  handshake_cb, h);
 	if (h->ssl == NULL || h->ev == NULL) {
@@ -96,6 +95,7 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 		handshake_free(h, true);
 		return;
 	}
+	runtime_tls_started(listener_runtime(l));
 	/* The ClientHello often came with the connection: try now. */
 	handshake_step(h);
 }

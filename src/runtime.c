@@ -100,6 +100,9 @@ struct runtime {
 	bool stopping;
 };
 
+/* How often the buffers of idle TLS connections are given back. */
+static const struct timeval runtime_tls_idle_period = {1, 0};
+
 /* How often tls = auto certificates are checked for renewal. */
 #define RUNTIME_RENEW_SECONDS (12 * 3600)
 
@@ -845,23 +848,20 @@ static void runtime_worker_free(struct runtime *rt)
 
 void runtime_tls_started(struct runtime *rt)
 {
-	static const struct timeval second = {1, 0};
-
 	if (!evtimer_pending(rt->tls_idle, NULL))
-		evtimer_add(rt->tls_idle, &second);
+		evtimer_add(rt->tls_idle, &runtime_tls_idle_period);
 }
 
 /* Every second while TLS connections live: give back the buffers of
  * those that idled through the last second. */
 static void runtime_tls_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct timeval second = {1, 0};
 	struct runtime *rt = arg;
 
 	(void)fd;
 	(void)what;
 	if (tls_release_idle())
-		evtimer_add(rt->tls_idle, &second);
+		evtimer_add(rt->tls_idle, &runtime_tls_idle_period);
 }
 
 /* Twice a day: renew the tls = auto certificates that are due. */

@@ -357,9 +357,10 @@ static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen)
 	/* Partial writes and moving buffers: a write takes what the socket
 	 * takes, from wherever the bytes are now. Idle connections give
 	 * their buffers back (tls_release_idle), not every connection after
-	 * every read and write (SSL_MODE_RELEASE_BUFFERS). The chain sent is the one the certificate file
-	 * holds: OpenSSL would otherwise try to build one from its (empty)
-	 * store on every handshake with a certificate that has none. */
+	 * every read and write (SSL_MODE_RELEASE_BUFFERS). The chain sent
+	 * is the one the certificate file holds: OpenSSL would otherwise try
+	 * to build one from its (empty) store on every handshake with a
+	 * certificate that has none. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                          SSL_MODE_NO_AUTO_CHAIN);
