@@ -63,6 +63,8 @@ struct tls_idle {
 #define TLS_IDLE_TRIM 16
 static _Thread_local LIST_HEAD(, tls_idle)
     tls_idle_list = LIST_HEAD_INITIALIZER(tls_idle_list);
+/* The type of tls_bio_method's BIOs. */
+static int tls_bio_type;
 /* The socket BIO's own destroy. */
 static int (*tls_bio_sock_destroy)(BIO *);
 /* Where tls_capture_first wants the first bytes read. */
@@ -214,8 +216,9 @@ bool tls_watch_idle(SSL *ssl)
 	struct tls_idle *n;
 	BIO *b = SSL_get_rbio(ssl);
 
-	if (b == NULL || BIO_method_type(b) == BIO_TYPE_SOCKET ||
-	    BIO_get_data(b) != NULL)
+	/* Only tls_bio_destroy takes the node off the list. */
+	if (b == NULL || tls_bio_method == NULL ||
+	    BIO_method_type(b) != tls_bio_type || BIO_get_data(b) != NULL)
 		return false;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
@@ -290,9 +293,9 @@ const char *tls_error_reason(char *buf, size_t len)
 static void tls_bio_init(void)
 {
 	const BIO_METHOD *sock = BIO_s_socket();
-	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
-	                                 BIO_TYPE_DESCRIPTOR,
-	                             "portier socket");
+	int type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+	           BIO_TYPE_DESCRIPTOR;
+	BIO_METHOD *m = BIO_meth_new(type, "portier socket");
 
 	if (m == NULL || BIO_meth_set_write(m, tls_bio_write) != 1 ||
 	    BIO_meth_set_read(m, tls_bio_read) != 1 ||
@@ -304,6 +307,7 @@ static void tls_bio_init(void)
 		return;
 	}
 	tls_bio_sock_destroy = BIO_meth_get_destroy(sock);
+	tls_bio_type = type;
 	tls_bio_method = m;
 }
 

@@ -303,7 +303,7 @@ def test_ticket_with_response(s):
     check(got.startswith(b"HTTP/1.1 200"), "the response arrives",
           got[:300])
     check(tls.session is not None and tls.session.has_ticket,
-          "   with a session ticket before it")
+          "   and the session ticket with it")
 
 
 def test_close_notify(s):

@@ -7,8 +7,8 @@
  * sweep with nothing done; a connection whose buffers hold bytes (a record
  * half read, a write the socket did not take) keeps them and loses none;
  * the connection works on after its buffers went back; a connection leaves
- * the watch list when freed; a BIO that is not tls_socket_bio's is not
- * watched.
+ * the watch list when freed; a BIO that is not tls_socket_bio's (a plain
+ * socket BIO, a null BIO) is not watched.
  */
 #include "config.h"
 
@@ -313,7 +313,7 @@ static void test_freed_connection_leaves(void **state)
 	assert_false(tls_release_idle());
 }
 
-static void test_plain_socket_bio_not_watched(void **state)
+static void test_other_bios_not_watched(void **state)
 {
 	struct pair *p = *state;
 	SSL *ssl = SSL_new(p->sctx);
@@ -322,6 +322,12 @@ static void test_plain_socket_bio_not_watched(void **state)
 	assert_non_null(ssl);
 	assert_true(fd >= 0);
 	assert_int_equal(SSL_set_fd(ssl, fd), 1);
+	assert_false(tls_watch_idle(ssl));
+	SSL_free(ssl);
+	/* Nor a BIO of another kind. */
+	ssl = SSL_new(p->sctx);
+	assert_non_null(ssl);
+	SSL_set_bio(ssl, BIO_new(BIO_s_null()), BIO_new(BIO_s_null()));
 	assert_false(tls_watch_idle(ssl));
 	/* Nor twice the same. */
 	assert_false(tls_watch_idle(p->server));
@@ -340,7 +346,7 @@ int main(void)
 	                                    pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_freed_connection_leaves,
 	                                    pair_setup, pair_teardown),
-	    cmocka_unit_test_setup_teardown(test_plain_socket_bio_not_watched,
+	    cmocka_unit_test_setup_teardown(test_other_bios_not_watched,
 	                                    pair_setup, pair_teardown),
 	};
 
