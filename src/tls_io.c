@@ -44,6 +44,8 @@ static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool tls_read_short;
 /* The flags of the writes the BIO makes now (MSG_MORE, or 0). */
 static _Thread_local int tls_write_flags;
+/* The connection whose handshake tls_handshake runs now, or NULL. */
+static _Thread_local SSL *tls_handshaking;
 /*
  * The connections of this thread whose buffers tls_release_idle gives
  * back. OpenSSL could free them after every read and write
@@ -201,13 +203,10 @@ int tls_handshake(SSL *ssl)
 {
 	int r;
 
-	/* TLS_ST_EARLY_DATA: a TLS 1.3 server past its Finished, waiting
-	 * for the client's (early data is never accepted). Before that,
-	 * every flight must leave at once: the client waits for it. */
-	if (SSL_get_state(ssl) == TLS_ST_EARLY_DATA)
-		tls_write_flags = MSG_MORE;
+	/* tls_bio_write holds the ticket back (see there). */
+	tls_handshaking = ssl;
 	r = SSL_do_handshake(ssl);
-	tls_write_flags = 0;
+	tls_handshaking = NULL;
 	return r;
 }
 
@@ -385,14 +384,23 @@ static int tls_bio_read(BIO *b, char *buf, int len)
 static int tls_bio_write(BIO *b, const char *buf, int len)
 {
 	int fd = (int)BIO_get_fd(b, NULL);
+	int flags = MSG_NOSIGNAL | tls_write_flags;
 	ssize_t n;
 
 	if (buf == NULL || len <= 0)
 		return 0;
+	/* A TLS 1.3 server writes its session ticket in this state, after
+	 * the client's Finished, and nothing else (TLS 1.2 sends its ticket
+	 * in the flight that ends with the server's Finished): the ticket
+	 * can wait for the first response, which the client waits for
+	 * anyway. */
+	if (tls_handshaking != NULL &&
+	    SSL_get_state(tls_handshaking) == TLS_ST_SW_SESSION_TICKET)
+		flags |= MSG_MORE;
 	tls_bio_busy(b);
 	BIO_clear_retry_flags(b);
 	do
-		n = send(fd, buf, (size_t)len, MSG_NOSIGNAL | tls_write_flags);
+		n = send(fd, buf, (size_t)len, flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -124,12 +124,11 @@ void tls_forget_ca(void);
  * FIN and leaves in the same segment. */
 void tls_close_notify(SSL *ssl);
 
-/* SSL_do_handshake, except that once a TLS 1.3 server has sent its
- * Finished, what the handshake writes next (the session ticket after the
- * client's Finished) waits in the socket (MSG_MORE) for the connection's
- * first write or its close, or for the kernel's 200 ms: the ticket and a
- * prompt first response leave in one segment, and the client wakes once
- * for both. */
+/* SSL_do_handshake, except that the session ticket a TLS 1.3 server
+ * writes after the client's Finished waits in the socket (MSG_MORE) for
+ * the connection's first write or its close, or for the kernel's 200 ms:
+ * the ticket and a prompt first response leave in one segment, and the
+ * client wakes once for both. */
 int tls_handshake(SSL *ssl);
 
 /* Until called again with NULL, copy the first bytes the calling thread's
