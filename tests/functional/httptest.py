@@ -597,17 +597,24 @@ def ws_echo_backend(conn, server):
         if req is None:
             return 0
         server.requests.append(req)
-        key = req.headers.get("sec-websocket-key", "")
-        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
-                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: " +
-                     ws_accept_key(key).encode() + b"\r\n\r\n")
-        count = 0
-        while True:
-            opcode, payload = ws_read_frame(reader)
-            conn.sendall(ws_frame(payload, opcode))
-            if opcode == WS_CLOSE:
-                return count
-            count += 1
+        return ws_echo_upgrade(conn, reader, req)
     finally:
         conn.close()
+
+
+def ws_echo_upgrade(conn, reader, req):
+    """Accept the WebSocket upgrade `req`, read from conn by reader, then
+    echo every frame until a close frame, which is answered. Returns how
+    many frames were echoed; the caller closes conn."""
+    key = req.headers.get("sec-websocket-key", "")
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                 b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Accept: " +
+                 ws_accept_key(key).encode() + b"\r\n\r\n")
+    count = 0
+    while True:
+        opcode, payload = ws_read_frame(reader)
+        conn.sendall(ws_frame(payload, opcode))
+        if opcode == WS_CLOSE:
+            return count
+        count += 1
