@@ -76,12 +76,15 @@ struct tls_ticket_key {
 	unsigned char hmac[32];
 };
 
-/* The process's ticket keys, newest first. */
+/* The process's ticket keys, newest first, and the ticket cipher,
+ * fetched once: EVP_aes_256_cbc() would be looked up in the provider
+ * on every ticket. */
 static struct {
 	pthread_mutex_t lock;
 	struct tls_ticket_key keys[TLS_TICKET_KEYS];
 	int nkeys;
 	time_t next_rotation;
+	EVP_CIPHER *cipher;
 } tls_tickets = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The local CA of tls = auto, opened once and kept: renewals and reloads
@@ -756,11 +759,15 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 }
 
 /* Make a new current ticket key when the hour is up; the oldest goes.
- * Called with the lock held. */
+ * The cipher is fetched on the first call. Called with the lock held. */
 static int tls_ticket_rotate(time_t now)
 {
 	struct tls_ticket_key k;
 
+	if (tls_tickets.cipher == NULL)
+		tls_tickets.cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	if (tls_tickets.cipher == NULL)
+		return -1;
 	if (tls_tickets.nkeys > 0 && now < tls_tickets.next_rotation)
 		return 0;
 	if (RAND_bytes(k.name, sizeof(k.name)) != 1 ||
@@ -784,6 +791,7 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
 	struct tls_ticket_key k;
+	const EVP_CIPHER *cipher;
 	OSSL_PARAM params[3];
 	int found = -1, ret;
 
@@ -801,6 +809,7 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	}
 	if (found >= 0)
 		k = tls_tickets.keys[found];
+	cipher = tls_tickets.cipher;
 	pthread_mutex_unlock(&tls_tickets.lock);
 	if (found < 0)
 		return 0;
@@ -812,13 +821,13 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	if (enc) {
 		memcpy(name, k.name, sizeof(k.name));
 		ret = RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
-		      EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes,
+		      EVP_EncryptInit_ex(cctx, cipher, NULL, k.aes,
 		                         iv) == 1 &&
 		      EVP_MAC_CTX_set_params(hctx, params) == 1
 		          ? 1
 		          : -1;
 	} else {
-		ret = EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes,
+		ret = EVP_DecryptInit_ex(cctx, cipher, NULL, k.aes,
 		                         iv) == 1 &&
 		              EVP_MAC_CTX_set_params(hctx, params) == 1
 		          ? (found == 0 ? 1 : 2)
