@@ -42,13 +42,16 @@
 # portier workers = 1, HAProxy nbthread 1, nginx worker_processes 1, hitch
 # workers 1; --threads N gives each N. HAProxy and nginx reuse their
 # backend connections and add X-Forwarded-For, as in http.sh; hitch opens
-# one backend connection per client connection. Logging is off. wrk and
-# tls_tools use 2 threads (1 for the 8-connection row); each run is
-# preceded by a 1-second warm-up whose result is discarded. --pin gives the
-# TLS servers CPU 0 and the backend and load generators the other CPUs. On
-# a 2-core machine a TLS client costs about as much CPU per handshake as a
-# server, so the handshake row shares the cores with its load generator;
-# the CPU time per handshake is the steadier figure there.
+# one backend connection per client connection. Logging is off. wrk uses
+# 2 threads (1 for the 8-connection row), tls_tools 4: with 2, both of its
+# threads sometimes wait on the server at once and a tenth of the two CPUs
+# went unused, the more so the faster the server; with 4, under 1%. Each
+# run is preceded by a 1-second warm-up whose result is discarded. --pin
+# gives the TLS servers CPU 0 and the backend and load generators the
+# other CPUs. A TLS client costs more CPU per full handshake than a server
+# (about 0.6 ms with OpenSSL 3.0, most of it decoding the certificate), so
+# on a 2-core machine the handshake row shares the cores with its load
+# generator; the CPU time per handshake is the steadier figure there.
 #
 # portier's TLS termination may be missing from the binary under test:
 # when portier does not start or fails the check request, the script says
@@ -426,7 +429,7 @@ scheme=https
 measure ka run_wrk 2 64 /small
 measure big run_wrk 1 8 /1m
 hap_before=$(haproxy_sessions 2>/dev/null) || hap_before=""
-measure hs run_handshakes 2 32 /small
+measure hs run_handshakes 4 32 /small
 hap_after=$(haproxy_sessions 2>/dev/null) || hap_after=""
 
 # --- report -----------------------------------------------------------------
