@@ -44,8 +44,8 @@
 # backend connections and add X-Forwarded-For, as in http.sh; hitch opens
 # one backend connection per client connection. Logging is off. wrk uses
 # 2 threads (1 for the 8-connection row), tls_tools 4: with 2, both of its
-# threads sometimes wait on the server at once and a tenth of the two CPUs
-# went unused, the more so the faster the server; with 4, under 1%. Each
+# threads sometimes waited on the server at once and up to a tenth of the
+# two CPUs went unused; with 4, under 1%. Each
 # run is preceded by a 1-second warm-up whose result is discarded. --pin
 # gives the TLS servers CPU 0 and the backend and load generators the
 # other CPUs. A TLS client costs more CPU per full handshake than a server

@@ -821,14 +821,12 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	if (enc) {
 		memcpy(name, k.name, sizeof(k.name));
 		ret = RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
-		      EVP_EncryptInit_ex(cctx, cipher, NULL, k.aes,
-		                         iv) == 1 &&
+		      EVP_EncryptInit_ex(cctx, cipher, NULL, k.aes, iv) == 1 &&
 		      EVP_MAC_CTX_set_params(hctx, params) == 1
 		          ? 1
 		          : -1;
 	} else {
-		ret = EVP_DecryptInit_ex(cctx, cipher, NULL, k.aes,
-		                         iv) == 1 &&
+		ret = EVP_DecryptInit_ex(cctx, cipher, NULL, k.aes, iv) == 1 &&
 		              EVP_MAC_CTX_set_params(hctx, params) == 1
 		          ? (found == 0 ? 1 : 2)
 		          : -1;
