@@ -15,16 +15,23 @@
 #   2. 1 MiB responses: wrk over https, 8 keep-alive connections, GET /1m
 #      (1 MiB file); requests per second and MiB per second: bulk
 #      AES-GCM encryption.
-#   3. full handshakes: tls_tools (tls_tools.c, built by this script), 32
-#      connections each looping over connect, a full TLS handshake, one GET
-#      /small with "Connection: close", close; complete exchanges per
-#      second. wrk cannot measure this: it reuses its SSL objects, so with
-#      "Connection: close" nearly every connection resumes the previous
-#      session (an abbreviated handshake). tls_tools never offers a session
-#      and counts, from the ClientHellos it sends and from the handshakes'
-#      outcome, that none was offered or resumed; HAProxy's own counters
-#      (full and resumed sessions) are read before and after the row as a
-#      check from the server's side. Both appear below the table.
+#   3. full handshakes: tls_handshakes (tls_handshakes.go, Go's crypto/tls,
+#      built by this script), 32 connections each looping over connect, a
+#      full TLS handshake, one GET /small with "Connection: close", close;
+#      complete exchanges per second. wrk cannot measure this: it reuses
+#      its SSL objects, so with "Connection: close" nearly every connection
+#      resumes the previous session (an abbreviated handshake).
+#      tls_handshakes never offers a session and counts, from the
+#      ClientHellos it sends and from the handshakes' outcome, that none was
+#      offered or resumed; HAProxy's own counters (full and resumed
+#      sessions) are read before and after the row as a check from the
+#      server's side. Both appear below the table. A TLS client costs about
+#      as much CPU per full handshake as a server (with OpenSSL 3.0 more:
+#      about 0.6 ms, most of it decoding the certificate; crypto/tls about
+#      0.4 ms), and on a small machine it shares the cores with the
+#      servers, so the cheaper client leaves more of the machine to them.
+#      --openssl-client runs this row with tls_tools (tls_tools.c, OpenSSL)
+#      instead, 4 threads.
 # Each figure comes with the CPU time the server spent per request (the
 # backend's not counted), and its ratio to the best of the peers: portier's
 # figure divided by the highest of HAProxy's, nginx's and hitch's (the
@@ -43,15 +50,12 @@
 # workers 1; --threads N gives each N. HAProxy and nginx reuse their
 # backend connections and add X-Forwarded-For, as in http.sh; hitch opens
 # one backend connection per client connection. Logging is off. wrk uses
-# 2 threads (1 for the 8-connection row), tls_tools 4: with 2, both of its
-# threads sometimes waited on the server at once and up to a tenth of the
-# two CPUs went unused; with 4, under 1%. Each
-# run is preceded by a 1-second warm-up whose result is discarded. --pin
-# gives the TLS servers CPU 0 and the backend and load generators the
-# other CPUs. A TLS client costs more CPU per full handshake than a server
-# (about 0.6 ms with OpenSSL 3.0, most of it decoding the certificate), so
-# on a 2-core machine the handshake row shares the cores with its load
-# generator; the CPU time per handshake is the steadier figure there.
+# 2 threads (1 for the 8-connection row); tls_handshakes as many as Go
+# gives it (one per CPU), tls_tools 4. Each run is preceded by a 1-second
+# warm-up whose result is discarded. --pin gives the TLS servers CPU 0 and
+# the backend and load generators the other CPUs. On a 2-core machine the
+# handshake row shares the cores with its load generator; the CPU time per
+# handshake is the steadier figure there.
 #
 # portier's TLS termination may be missing from the binary under test:
 # when portier does not start or fails the check request, the script says
@@ -63,8 +67,9 @@
 # status is 0 when everything ran; 1 when something failed to run, portier
 # included.
 #
-# Usage: bench/tls.sh [--portier PATH] [--peers-only] [--duration SECONDS]
-#                     [--rounds N] [--quick] [--threads N] [--pin] [--keep]
+# Usage: bench/tls.sh [--portier PATH] [--peers-only] [--openssl-client]
+#                     [--duration SECONDS] [--rounds N] [--quick]
+#                     [--threads N] [--pin] [--keep]
 
 set -euo pipefail
 
@@ -74,6 +79,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 peers_only=0
+hs_client=go
 server_name=127.0.0.1
 tls13_suites="TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 tls12_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"
@@ -81,12 +87,14 @@ tls_groups="X25519:P-256"
 
 usage() {
 	cat <<EOF
-Usage: $0 [--portier PATH] [--peers-only] [--duration SECONDS] [--rounds N]
-	[--quick] [--threads N] [--pin] [--keep]
+Usage: $0 [--portier PATH] [--peers-only] [--openssl-client]
+	[--duration SECONDS] [--rounds N] [--quick] [--threads N] [--pin] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
   --peers-only        measure HAProxy, nginx and hitch only
+  --openssl-client    full handshakes with tls_tools (OpenSSL) instead of
+                      tls_handshakes (Go's crypto/tls)
   --duration SECONDS  length of each run (default 10)
   --rounds N          run every test N times, round-robin over the
                       servers, and report the median (default 1)
@@ -104,6 +112,7 @@ EOF
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--peers-only) peers_only=1; shift ;;
+	--openssl-client) hs_client=openssl; shift ;;
 	*)
 		common_option "$@" || { usage >&2; exit 2; }
 		shift "$shifts"
@@ -118,6 +127,7 @@ setup_pin
 
 require_programs nginx:nginx haproxy:haproxy hitch:hitch wrk:wrk \
 	python3:python3 openssl:openssl cc:gcc
+[ "$hs_client" = go ] && require_programs go:golang-go
 if [ "$peers_only" = 1 ]; then
 	portier=""
 else
@@ -136,6 +146,23 @@ make_tmp
 tools="$tmp/tls_tools"
 cc -O2 -pthread -o "$tools" "$here/tls_tools.c" -lssl -lcrypto ||
 	die "cannot build $here/tls_tools.c (it needs libssl-dev)"
+hs_name=tls_tools
+if [ "$hs_client" = go ]; then
+	hs_name=tls_handshakes
+	GOCACHE="$tmp/go-cache" go build -o "$tmp/tls_handshakes" \
+		"$here/tls_handshakes.go" ||
+		die "cannot build $here/tls_handshakes.go (it needs golang-go)"
+fi
+
+# hs_load PORT CONNECTIONS SECONDS PATH: one run of the handshake client.
+# shellcheck disable=SC2317 # called through run_handshakes
+hs_load() {
+	if [ "$hs_client" = go ]; then
+		"${load_cpu[@]}" "$tmp/tls_handshakes" "$@"
+	else
+		"${load_cpu[@]}" "$tools" handshakes "$1" 4 "${@:2}"
+	fi
+}
 
 # Five free ports, chosen by the kernel.
 read -r port_backend port_portier port_haproxy port_nginx port_hitch \
@@ -308,7 +335,7 @@ done
 # --- header ----------------------------------------------------------------
 
 echo "portier TLS termination benchmark"
-print_machine "wrk and tls_tools "
+print_machine "wrk and $hs_name "
 print_versions
 echo "backend: nginx $(program_version nginx), plain HTTP/1.1;" \
 	"hitch relays the decrypted stream as raw TCP, one backend" \
@@ -325,7 +352,7 @@ for t in "${targets[@]}"; do
 done
 if [ "$pin" = 1 ]; then
 	echo "pinned: the TLS servers on CPU 0; the backend, wrk and" \
-		"tls_tools on CPUs $load_cpus"
+		"$hs_name on CPUs $load_cpus"
 else
 	echo "nothing pinned"
 fi
@@ -354,34 +381,37 @@ declare -A label=(
 declare -A unit=([ka]="req/s" [ka_cpu]="us/req" [big]="req/s"
 	[big_mib]="MiB/s" [big_cpu]="us/req" [hs]="hs/s" [hs_cpu]="us/hs")
 
-# What tls_tools counted over the handshake row, all servers together.
+# What the handshake client counted over the handshake row, all servers
+# together; and the TLS suites it negotiated with each server.
 declare -A hs_count=([requests]=0 [hellos]=0 [offered]=0 [resumed]=0)
+declare -A hs_suites
 
-# run_handshakes TARGET THREADS CONNECTIONS PATH: one tls_tools run
+# run_handshakes TARGET CONNECTIONS PATH: one run of the handshake client
 # against TARGET, after the warm-up; sets got_rps (complete exchanges per
 # second, each a full handshake), got_cpu (CPU microseconds the server
 # spent per exchange) and got_errors, or returns 1 when it could not run,
 # completed nothing, or a session was offered or resumed.
 # shellcheck disable=SC2317 # called through measure
 run_handshakes() {
-	local t=$1 threads=$2 conns=$3 path=$4 out ticks0 ticks1 n k
+	local t=$1 conns=$2 path=$3 out ticks0 ticks1 n k
 	if ! any_alive "${pid[$t]}"; then
 		note "$t is no longer running"
 		down[$t]="stopped during the run"
 		return 1
 	fi
 	if [ "$warmup" -gt 0 ]; then
-		"${load_cpu[@]}" "$tools" handshakes "${port[$t]}" "$threads" \
-			"$conns" "$warmup" "$path" >/dev/null 2>&1 || true
+		hs_load "${port[$t]}" "$conns" "$warmup" "$path" \
+			>/dev/null 2>&1 || true
 	fi
 	ticks0=$(cpu_ticks "${pid[$t]}")
-	if ! out=$("${load_cpu[@]}" "$tools" handshakes "${port[$t]}" \
-		"$threads" "$conns" "$duration" "$path" 2>&1); then
-		note "$t: tls_tools failed: $out"
+	if ! out=$(hs_load "${port[$t]}" "$conns" "$duration" "$path" 2>&1)
+	then
+		note "$t: $hs_name failed: $out"
 		return 1
 	fi
 	ticks1=$(cpu_ticks "${pid[$t]}")
 	echo "$t: $out" >>"$tmp/handshakes.log"
+	hs_suites[$t]=$(field suites "$out")
 	for k in "${!hs_count[@]}"; do
 		hs_count[$k]=$((hs_count[$k] + $(field "$k" "$out")))
 	done
@@ -429,7 +459,7 @@ scheme=https
 measure ka run_wrk 2 64 /small
 measure big run_wrk 1 8 /1m
 hap_before=$(haproxy_sessions 2>/dev/null) || hap_before=""
-measure hs run_handshakes 4 32 /small
+measure hs run_handshakes 32 /small
 hap_after=$(haproxy_sessions 2>/dev/null) || hap_after=""
 
 # --- report -----------------------------------------------------------------
@@ -447,11 +477,16 @@ echo "portier/best: portier's figure divided by the best of haproxy's," \
 echo "us/req, us/hs: CPU time (user + system) the TLS server spent per" \
 	"request or per handshake, kernel TCP work included"
 echo "hs/s: connections per second, each a full TLS handshake and one" \
-	"GET /small (tls_tools)"
-echo "full handshakes: tls_tools sent ${hs_count[hellos]} ClientHellos," \
+	"GET /small ($hs_name)"
+echo "full handshakes: $hs_name sent ${hs_count[hellos]} ClientHellos," \
 	"${hs_count[offered]} offering a session to resume;" \
 	"${hs_count[resumed]} handshakes resumed," \
 	"${hs_count[requests]} exchanges completed"
+for t in "${targets[@]}"; do
+	[ -n "${hs_suites[$t]:-}" ] &&
+		echo "full handshakes with $t ended on ${hs_suites[$t]//,/, }" \
+			"(TLS suite:handshakes, last run)"
+done
 if [ -n "$hap_before" ] && [ -n "$hap_after" ]; then
 	read -r full0 reused0 <<<"$hap_before"
 	read -r full1 reused1 <<<"$hap_after"
