@@ -785,8 +785,11 @@ static int tls_ticket_rotate(time_t now)
 }
 
 /* Seal (enc = 1) or open a session ticket. Returns 1 to use the key, 2 to
- * use it and issue a fresh ticket (an older key), 0 for an unknown key (a
- * full handshake), -1 on failure. */
+ * use it and issue a fresh ticket, 0 for an unknown key (a full
+ * handshake), -1 on failure. A fresh ticket goes out on every resumed TLS
+ * 1.3 connection, whose client uses a ticket once (RFC 8446, C.4) and
+ * would otherwise make a full handshake next time; and on a TLS 1.2 one
+ * whose ticket was sealed with an older key. */
 static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
@@ -795,7 +798,6 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	OSSL_PARAM params[3];
 	int found = -1, ret;
 
-	(void)ssl;
 	pthread_mutex_lock(&tls_tickets.lock);
 	if (tls_ticket_rotate(time(NULL)) < 0) {
 		pthread_mutex_unlock(&tls_tickets.lock);
@@ -826,9 +828,11 @@ static int tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 		          ? 1
 		          : -1;
 	} else {
+		int fresh = found > 0 || SSL_version(ssl) == TLS1_3_VERSION;
+
 		ret = EVP_DecryptInit_ex(cctx, cipher, NULL, k.aes, iv) == 1 &&
 		              EVP_MAC_CTX_set_params(hctx, params) == 1
-		          ? (found == 0 ? 1 : 2)
+		          ? 1 + fresh
 		          : -1;
 	}
 	OPENSSL_cleanse(&k, sizeof(k));

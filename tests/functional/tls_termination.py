@@ -14,8 +14,9 @@ Every backend answers with its own name (EchoBackend).
   alert; TLS 1.2 offers with CBC, RSA or DHE key exchange only fail;
 - ALPN: http/1.1 is selected when offered, h2 never;
 - sessions resume (openssl s_client -sess_out, -sess_in), TLS 1.2 and 1.3
-  tickets; the TLS 1.3 ticket leaves with the first response, not alone
-  right after the handshake;
+  tickets; a resumed TLS 1.3 connection gets a fresh ticket, and that one
+  resumes too; the TLS 1.3 ticket leaves with the first response, not
+  alone right after the handshake;
 - a Connection: close response ends with close_notify;
 - a Host (port ignored, any case) other than the SNI name gets 421 and no
   backend sees the request; without SNI every Host is routed;
@@ -254,14 +255,33 @@ def test_resumption(s):
         check("TLS session ticket:" in first,
               "   and portier sends a session ticket", first[-3000:])
         check(os.path.getsize(sess) > 0, "   s_client saved the session")
+        renewed = os.path.join(tmpdir(), f"renewed{flag}.pem")
         status, second = s_client(s.web, *common, "-sess_in", sess,
-                                  sni="app.test", stdin=req)
+                                  "-sess_out", renewed, sni="app.test",
+                                  stdin=req)
         check("HTTP/1.1 200" in second,
               f"{name}: second connection answers 200",
               f"status {status}\n{second[-3000:]}")
         line = handshake_line(second)
         check(line is not None and line.startswith(f"Reused, {name}"),
               f"   and resumes the session ({line})", second[-3000:])
+        if name != "TLSv1.3":
+            continue
+        # A TLS 1.3 client uses a ticket once (RFC 8446, C.4): without a
+        # fresh one on the resumed connection, its next is a full one.
+        check("Post-Handshake New Session Ticket arrived" in second,
+              "   and gets a fresh ticket on the resumed connection",
+              second[-3000:])
+        check(os.path.exists(renewed) and
+              open(renewed).read() != open(sess).read(),
+              "   which s_client saved in place of the first")
+        status, third = s_client(s.web, *common, "-sess_in", renewed,
+                                 sni="app.test", stdin=req)
+        line = handshake_line(third)
+        check("HTTP/1.1 200" in third and line is not None and
+              line.startswith("Reused, TLSv1.3"),
+              f"{name}: a third connection resumes with the fresh ticket "
+              f"({line})", third[-3000:])
 
 
 def test_ticket_with_response(s):
