@@ -15,23 +15,23 @@
 #   2. 1 MiB responses: wrk over https, 8 keep-alive connections, GET /1m
 #      (1 MiB file); requests per second and MiB per second: bulk
 #      AES-GCM encryption.
-#   3. full handshakes: tls_handshakes (tls_handshakes.go, Go's crypto/tls,
-#      built by this script), 32 connections each looping over connect, a
-#      full TLS handshake, one GET /small with "Connection: close", close;
-#      complete exchanges per second. wrk cannot measure this: it reuses
-#      its SSL objects, so with "Connection: close" nearly every connection
-#      resumes the previous session (an abbreviated handshake).
-#      tls_handshakes never offers a session and counts, from the
-#      ClientHellos it sends and from the handshakes' outcome, that none was
-#      offered or resumed; HAProxy's own counters (full and resumed
+#   3. full handshakes: tls_tools (tls_tools.c, built by this script
+#      with BoringSSL, the TLS library of Chrome), 32 connections each
+#      looping over connect, a full TLS handshake, one GET /small with
+#      "Connection: close", close; complete exchanges per second. wrk
+#      cannot measure this: it reuses its SSL objects, so with "Connection:
+#      close" nearly every connection resumes the previous session (an
+#      abbreviated handshake). tls_tools never offers a session and counts,
+#      from the ClientHellos it sends and from the handshakes' outcome, that
+#      none was offered or resumed; HAProxy's own counters (full and resumed
 #      sessions) are read before and after the row as a check from the
 #      server's side. Both appear below the table. A TLS client costs about
-#      as much CPU per full handshake as a server (with OpenSSL 3.0 more:
-#      about 0.6 ms, most of it decoding the certificate; crypto/tls about
-#      0.4 ms), and on a small machine it shares the cores with the
-#      servers, so the cheaper client leaves more of the machine to them.
-#      --openssl-client runs this row with tls_tools (tls_tools.c, OpenSSL)
-#      instead, 4 threads.
+#      as much CPU per full handshake as a server, and on a small machine
+#      it shares the cores with the servers, so the cheaper the client, the
+#      more of the machine the servers get: built with OpenSSL 3.0,
+#      tls_tools spends about 0.6 ms per handshake (a third of it decoding
+#      the certificate), with BoringSSL about 0.4 ms.
+#      --openssl-client runs this row with the OpenSSL build instead.
 # Each figure comes with the CPU time the server spent per request (the
 # backend's not counted), and its ratio to the best of the peers: portier's
 # figure divided by the highest of HAProxy's, nginx's and hitch's (the
@@ -50,9 +50,8 @@
 # workers 1; --threads N gives each N. HAProxy and nginx reuse their
 # backend connections and add X-Forwarded-For, as in http.sh; hitch opens
 # one backend connection per client connection. Logging is off. wrk uses
-# 2 threads (1 for the 8-connection row); tls_handshakes as many as Go
-# gives it (one per CPU), tls_tools 4. Each run is preceded by a 1-second
-# warm-up whose result is discarded. --pin gives the TLS servers CPU 0 and
+# 2 threads (1 for the 8-connection row), tls_tools 4. Each run is
+# preceded by a 1-second warm-up whose result is discarded. --pin gives the TLS servers CPU 0 and
 # the backend and load generators the other CPUs. On a 2-core machine the
 # handshake row shares the cores with its load generator; the CPU time per
 # handshake is the steadier figure there.
@@ -79,7 +78,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 peers_only=0
-hs_client=go
+hs_client=boringssl
 server_name=127.0.0.1
 tls13_suites="TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 tls12_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"
@@ -93,8 +92,8 @@ Usage: $0 [--portier PATH] [--peers-only] [--openssl-client]
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
   --peers-only        measure HAProxy, nginx and hitch only
-  --openssl-client    full handshakes with tls_tools (OpenSSL) instead of
-                      tls_handshakes (Go's crypto/tls)
+  --openssl-client    full handshakes with tls_tools built with OpenSSL,
+                      not BoringSSL
   --duration SECONDS  length of each run (default 10)
   --rounds N          run every test N times, round-robin over the
                       servers, and report the median (default 1)
@@ -127,7 +126,6 @@ setup_pin
 
 require_programs nginx:nginx haproxy:haproxy hitch:hitch wrk:wrk \
 	python3:python3 openssl:openssl cc:gcc
-[ "$hs_client" = go ] && require_programs go:golang-go
 if [ "$peers_only" = 1 ]; then
 	portier=""
 else
@@ -146,22 +144,33 @@ make_tmp
 tools="$tmp/tls_tools"
 cc -O2 -pthread -o "$tools" "$here/tls_tools.c" -lssl -lcrypto ||
 	die "cannot build $here/tls_tools.c (it needs libssl-dev)"
-hs_name=tls_tools
-if [ "$hs_client" = go ]; then
-	hs_name=tls_handshakes
-	GOCACHE="$tmp/go-cache" go build -o "$tmp/tls_handshakes" \
-		"$here/tls_handshakes.go" ||
-		die "cannot build $here/tls_handshakes.go (it needs golang-go)"
+# The handshake client: the same program built with BoringSSL (Debian's
+# android-libboringssl-dev), unless --openssl-client.
+hs_tools=$tools
+hs_name="tls_tools (OpenSSL)"
+if [ "$hs_client" = boringssl ]; then
+	bssl_lib=""
+	for d in /usr/lib/*/android; do
+		[ -e "$d/libssl.so" ] && bssl_lib=$d
+	done
+	if [ -z "$bssl_lib" ] || [ ! -r /usr/include/android/openssl/ssl.h ]
+	then
+		die "BoringSSL not found: apt-get install" \
+			"android-libboringssl-dev (or run with --openssl-client)"
+	fi
+	hs_tools="$tmp/tls_tools_boringssl"
+	cc -O2 -pthread -I/usr/include/android -o "$hs_tools" \
+		"$here/tls_tools.c" -L"$bssl_lib" -Wl,-rpath,"$bssl_lib" \
+		-lssl -lcrypto ||
+		die "cannot build $here/tls_tools.c with BoringSSL"
+	hs_name="tls_tools (BoringSSL)"
 fi
 
-# hs_load PORT CONNECTIONS SECONDS PATH: one run of the handshake client.
+# hs_load PORT CONNECTIONS SECONDS PATH: one run of the handshake client,
+# 4 threads.
 # shellcheck disable=SC2317 # called through run_handshakes
 hs_load() {
-	if [ "$hs_client" = go ]; then
-		"${load_cpu[@]}" "$tmp/tls_handshakes" "$@"
-	else
-		"${load_cpu[@]}" "$tools" handshakes "$1" 4 "${@:2}"
-	fi
+	"${load_cpu[@]}" "$hs_tools" handshakes "$1" 4 "${@:2}"
 }
 
 # Five free ports, chosen by the kernel.
