@@ -16,7 +16,7 @@ Every backend answers with its own name (EchoBackend).
 - sessions resume (openssl s_client -sess_out, -sess_in), TLS 1.2 and 1.3
   tickets; a resumed TLS 1.3 connection gets a fresh ticket, and that one
   resumes too; the TLS 1.3 ticket leaves with the first response, not
-  alone right after the handshake;
+  alone right after the handshake, on a full and on a resumed connection;
 - a Connection: close response ends with close_notify;
 - a Host (port ignored, any case) other than the SNI name gets 421 and no
   backend sees the request; without SNI every Host is routed;
@@ -284,12 +284,15 @@ def test_resumption(s):
               f"({line})", third[-3000:])
 
 
-def test_ticket_with_response(s):
-    step("TLS 1.3: the session ticket leaves with the first response")
-    ctx = s.ctx(version=ssl.TLSVersion.TLSv1_3)
+def ticket_exchange(s, ctx, session=None):
+    """One TLS 1.3 connection (resuming `session` when given) with one
+    request, read through memory BIOs to see when the ticket comes;
+    checks that none comes alone after the client's Finished. Returns
+    (the SSLObject, the response)."""
     raw = connect(LOOPBACK4, s.web)
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inc, out, server_hostname="app.test")
+    tls = ctx.wrap_bio(inc, out, server_hostname="app.test",
+                       session=session)
     while True:
         try:
             tls.do_handshake()
@@ -320,10 +323,25 @@ def test_ticket_with_response(s):
             pass
         except ssl.SSLZeroReturnError:
             break
+    raw.close()
+    return tls, got
+
+
+def test_ticket_with_response(s):
+    step("TLS 1.3: the session ticket leaves with the first response")
+    ctx = s.ctx(version=ssl.TLSVersion.TLSv1_3)
+    tls, got = ticket_exchange(s, ctx)
     check(got.startswith(b"HTTP/1.1 200"), "the response arrives",
           got[:300])
     check(tls.session is not None and tls.session.has_ticket,
           "   and the session ticket with it")
+    first = tls.session
+    tls, got = ticket_exchange(s, ctx, session=first)
+    check(tls.session_reused and got.startswith(b"HTTP/1.1 200"),
+          "a resumed connection: the response arrives", got[:300])
+    check(tls.session is not None and tls.session.has_ticket and
+          tls.session.id != first.id,
+          "   and a fresh session ticket with it")
 
 
 def test_close_notify(s):
