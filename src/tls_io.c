@@ -51,8 +51,8 @@ static _Thread_local SSL *tls_handshaking;
  * back. OpenSSL could free them after every read and write
  * (SSL_MODE_RELEASE_BUFFERS), but taking 80 KiB from malloc and giving it
  * back twice per request costs a twentieth of the instructions of a small
- * keep-alive exchange. A node hangs on its BIO (BIO data) and leaves the list when
- * the BIO is freed, with its SSL.
+ * keep-alive exchange. A node hangs on its BIO (BIO data) and leaves the
+ * list when the BIO is freed, with its SSL.
  */
 struct tls_idle {
 	LIST_ENTRY(tls_idle) entry;
