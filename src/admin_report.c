@@ -356,7 +356,7 @@ static void admin_json_vhosts(struct evbuffer *b, const struct config *cfg)
 		admin_json_strings(b, v->aliases.v, v->aliases.n);
 		evbuffer_add_printf(b, ", \"listeners\": [");
 		for (size_t k = 0; k < cfg->nlisteners; k++) {
-			if (!route_serves(v, &cfg->listeners[k]))
+			if (!config_vhost_serves(v, &cfg->listeners[k]))
 				continue;
 			evbuffer_add_printf(b, "%s", sep ? ", " : "");
 			admin_json_str(b, cfg->listeners[k].name);

@@ -146,6 +146,19 @@ const struct config_listener *config_find_listener(const struct config *cfg,
 	return NULL;
 }
 
+bool config_vhost_serves(const struct config_vhost *v,
+                         const struct config_listener *l)
+{
+	if (v->listeners.n == 0)
+		return l->mode == CONFIG_MODE_HTTP ||
+		       l->mode == CONFIG_MODE_TLS_PASSTHROUGH;
+	for (size_t i = 0; i < v->listeners.n; i++) {
+		if (strcmp(v->listeners.v[i], l->name) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* --- parsing ------------------------------------------------------------ */
 
 /* Read all of f into a NUL-terminated *text. Returns -1 with errno set, or

@@ -20,6 +20,7 @@ static void config_check_binds(struct config_parser *p, size_t i);
 static void config_check_admin(struct config_parser *p);
 static void config_check_vhost_listeners(struct config_parser *p, size_t i);
 static void config_check_vhost_names(struct config_parser *p, size_t i);
+static void config_check_vhost_passthrough(struct config_parser *p, size_t i);
 
 /* The line where `key` was first given in the current section, or 0. */
 static int config_seen(const struct config_parser *p, const char *key)
@@ -172,6 +173,7 @@ void config_finish(struct config_parser *p)
 	for (size_t i = 0; i < p->cfg->nvhosts; i++) {
 		config_check_vhost_listeners(p, i);
 		config_check_vhost_names(p, i);
+		config_check_vhost_passthrough(p, i);
 	}
 }
 
@@ -378,4 +380,47 @@ static void config_check_vhost_names(struct config_parser *p, size_t i)
 			}
 		}
 	}
+}
+
+/* A tls-passthrough listener decrypts nothing: it sees a vhost's name, never
+ * its requests. A password it cannot ask for would leave the vhost open
+ * there, and a vhost it sends somewhere needs a backend, since routes
+ * match paths it never reads. Reported with the first such listener, at
+ * the line of auth, or of that listener's name, or of the header. */
+static void config_check_vhost_passthrough(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_vhost *v = &cfg->vhosts[i];
+	const struct config_state *st = &p->vstates[i];
+	const struct config_key *auth =
+	    config_key_find(SECTION_VHOST, "auth", 0);
+	const struct config_listener *l = NULL;
+	int line = v->line;
+
+	for (size_t k = 0; k < cfg->nlisteners && l == NULL; k++) {
+		if (cfg->listeners[k].mode == CONFIG_MODE_TLS_PASSTHROUGH &&
+		    config_vhost_serves(v, &cfg->listeners[k]))
+			l = &cfg->listeners[k];
+	}
+	if (l == NULL)
+		return;
+	for (size_t r = 0; r < v->listeners.n; r++) {
+		if (strcmp(v->listeners.v[r], l->name) == 0)
+			line = st->lines[ITEM_LISTENER][r];
+	}
+	if (v->auth.n > 0)
+		config_error(p, st->seen[auth - config_keys],
+		             "vhost %s: auth cannot be asked on listener '%s': "
+		             "tls-passthrough does not decrypt, so its "
+		             "clients would reach the backend without a "
+		             "password; serve this vhost on http listeners "
+		             "only (listener = ...)",
+		             v->name, l->name);
+	if (!v->has_backend && !l->has_backend)
+		config_error(p, line,
+		             "vhost %s: listener '%s' is tls-passthrough, "
+		             "which routes by name only and never sees a "
+		             "path; add backend = PORT to the vhost (its "
+		             "routes serve http listeners)",
+		             v->name, l->name);
 }

@@ -503,7 +503,7 @@ static void check_certificates(struct doctor *d,
 	}
 	for (size_t i = 0; i < cfg->nvhosts; i++)
 		nvhosts += cfg->vhosts[i].tls_cert != NULL &&
-		           route_serves(&cfg->vhosts[i], l);
+		           config_vhost_serves(&cfg->vhosts[i], l);
 	if (nvhosts == 0)
 		report(d, DOCTOR_OK, "tls_cert and tls_key load and belong "
 		       "together");

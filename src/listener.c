@@ -265,7 +265,7 @@ static int listener_metrics_init(struct listener *l)
 			return -1;
 	}
 	for (size_t i = 0; i < cfg->nvhosts; i++) {
-		if (!route_serves(&cfg->vhosts[i], l->cfg))
+		if (!config_vhost_serves(&cfg->vhosts[i], l->cfg))
 			continue;
 		l->vhost_metrics[i] =
 		    metrics_vhost_get(l->cfg->name, cfg->vhosts[i].name, w);

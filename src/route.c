@@ -113,7 +113,7 @@ struct route_table *route_table_new(const struct config *cfg,
 	for (size_t i = 0; i < cfg->nvhosts; i++) {
 		const struct config_vhost *v = &cfg->vhosts[i];
 
-		if (!route_serves(v, l))
+		if (!config_vhost_serves(v, l))
 			continue;
 		nv++;
 		nnames += 1 + v->aliases.n;
@@ -140,7 +140,7 @@ struct route_table *route_table_new(const struct config *cfg,
 		const struct config_vhost *v = &cfg->vhosts[i];
 		struct route_vhost *rv = &t->vhosts[t->nvhosts];
 
-		if (!route_serves(v, l))
+		if (!config_vhost_serves(v, l))
 			continue;
 		rv->conf = v;
 		if (v->has_backend) {
@@ -211,6 +211,17 @@ bool route_lookup(const struct route_table *t, const char *host,
 	return m->upstream != NULL;
 }
 
+bool route_lookup_name(const struct route_table *t, const char *host,
+                       struct route_match *m)
+{
+	const struct route_vhost *v = route_find(t, host);
+
+	m->vhost = v ? v->conf : NULL;
+	m->upstream = v && v->backend ? v->backend : t->fallback;
+	m->prefix = NULL;
+	return m->upstream != NULL;
+}
+
 const char *const *route_names(const struct route_table *t, size_t *n)
 {
 	*n = t->nnames;
@@ -223,19 +234,6 @@ const struct config_vhost *route_vhost(const struct route_table *t,
 	const struct route_vhost *v = route_find(t, host);
 
 	return v ? v->conf : NULL;
-}
-
-bool route_serves(const struct config_vhost *v,
-                  const struct config_listener *l)
-{
-	if (v->listeners.n == 0)
-		return l->mode == CONFIG_MODE_HTTP ||
-		       l->mode == CONFIG_MODE_TLS_PASSTHROUGH;
-	for (size_t i = 0; i < v->listeners.n; i++) {
-		if (strcmp(v->listeners.v[i], l->name) == 0)
-			return true;
-	}
-	return false;
 }
 
 /* ASCII lower case, whatever the locale. */

@@ -327,7 +327,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 			session_close(s);
 			return;
 		}
-		(void)route_lookup(t, name, "", 0, &m);
+		(void)route_lookup_name(t, name, &m);
 		s->upstream = m.upstream;
 		s->vhost = m.vhost;
 		if (s->upstream == NULL) {

@@ -207,7 +207,7 @@ struct tls_server *tls_server_new(const struct config *cfg,
 		    .cert_line = v->tls_cert_line,
 		    .key_line = v->tls_key_line};
 
-		if (v->tls_cert == NULL || !route_serves(v, cl))
+		if (v->tls_cert == NULL || !config_vhost_serves(v, cl))
 			continue;
 		/* Vhosts that share a certificate share its context. */
 		for (size_t j = 0; j < i; j++) {

@@ -174,6 +174,11 @@ const char *config_mode_name(enum config_mode mode);
 const struct config_listener *config_find_listener(const struct config *cfg,
 						   const char *name);
 
+/* True when vhost v serves listener l: v names l, or v names no listener
+ * and l routes by host name (http, tls-passthrough). */
+bool config_vhost_serves(const struct config_vhost *v,
+			 const struct config_listener *l);
+
 /* Parse a duration ("250ms", "5s", "2m", "1h"; a bare number is seconds)
  * into milliseconds. Returns -1 on a bad or overflowing value. */
 int config_parse_duration(const char *text, unsigned *ms);

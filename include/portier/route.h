@@ -41,10 +41,6 @@ struct route_table *route_table_new(const struct config *cfg,
 				    struct upstream *fallback)
 	__attribute__((warn_unused_result));
 
-/* True when vhost v serves listener l: v names l, or v names no listener
- * and l routes by host name (http, tls-passthrough). */
-bool route_serves(const struct config_vhost *v,
-		  const struct config_listener *l);
 
 /* The backends of the table's vhosts and routes (to close their idle
  * connections before the table goes). Sets *n. */
@@ -67,6 +63,12 @@ void route_table_free(struct route_table *t);
  */
 bool route_lookup(const struct route_table *t, const char *host,
 		  const char *path, size_t len, struct route_match *m);
+
+/* Route a TLS connection by its server name alone, as tls-passthrough
+ * does: to the backend of the vhost `host` names (its routes are not
+ * looked at), else to the listener's. As route_lookup otherwise. */
+bool route_lookup_name(const struct route_table *t, const char *host,
+		       struct route_match *m);
 
 /* The vhost names (names, aliases, wildcards) this listener serves, in
  * the order of the configuration file, for the 404 page. Sets *n. */

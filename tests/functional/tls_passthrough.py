@@ -2,8 +2,9 @@
 """mode = tls-passthrough: routing TLS by its SNI name without decrypting.
 
 - each SNI name reaches its vhost's backend (exact name, alias, longest
-  wildcard), and the client completes its handshake with the backend: it
-  sees the backend's certificate (portier holds none);
+  wildcard; never a route of the vhost), and the client completes its
+  handshake with the backend: it sees the backend's certificate (portier
+  holds none);
 - the backend receives every byte the client sent, the ClientHello
   included, unchanged; 10 MiB echo through it with equal checksums;
 - a ClientHello sent one byte at a time, and one split across TLS
@@ -88,7 +89,10 @@ def main():
          "rawpass": {"mode": "tls-passthrough"}},
         [("app.test", {"listener": "pass, strict", "backend": app.addr,
                        "alias": "www.app.test"}),
-         ("api.test", {"listener": "pass", "backend": api.addr}),
+         # a route matches paths, which passthrough never reads: the
+         # vhost's backend is the one its name goes to
+         ("api.test", {"listener": "pass", "backend": api.addr,
+                       "route": f"/ {app.addr}"}),
          ("*.wild.test", {"listener": "pass", "backend": wild.addr}),
          ("*.test", {"listener": "pass", "backend": api.addr}),
          ("raw.test", {"listener": "rawpass", "backend": raw.addr}),

@@ -356,7 +356,7 @@ static const struct good_case good_cases[] = {
      "bind = 8080\n"
      "[listener tls]\n"
      "bind = 8443\n"
-     "mode = tls-passthrough\n"
+     "mode = http\n"
      "[listener db]\n"
      "bind = 5432\n"
      "mode = tcp\n"
@@ -743,6 +743,31 @@ static const struct bad_case bad_cases[] = {
      "backend = 1\n",
      "t.ini:7: vhost app.test: no listener named 'webb'; listeners are: "
      "web, tls\n"},
+    {"[listener web]\nbind = 80\n[listener pass]\nbind = 443\n"
+     "mode = tls-passthrough\n[vhost app.test]\nlistener = web, pass\n"
+     "backend = 1\nauth = bob:$6$x\n",
+     "t.ini:9: vhost app.test: auth cannot be asked on listener 'pass': "
+     "tls-passthrough does not decrypt, so its clients would reach the "
+     "backend without a password; serve this vhost on http listeners "
+     "only (listener = ...)\n"},
+    {"[listener web]\nbind = 80\n[listener pass]\nbind = 443\n"
+     "mode = tls-passthrough\nbackend = 2\n[vhost app.test]\n"
+     "auth = bob:$6$x\nroute = /api 3\n",
+     "t.ini:8: vhost app.test: auth cannot be asked on listener 'pass': "
+     "tls-passthrough does not decrypt, so its clients would reach the "
+     "backend without a password; serve this vhost on http listeners "
+     "only (listener = ...)\n"},
+    {"[listener pass]\nbind = 443\nmode = tls-passthrough\n"
+     "[vhost app.test]\nroute = /api 3\n",
+     "t.ini:4: vhost app.test: listener 'pass' is tls-passthrough, which "
+     "routes by name only and never sees a path; add backend = PORT to "
+     "the vhost (its routes serve http listeners)\n"},
+    {"[listener web]\nbind = 80\n[listener pass]\nbind = 443\n"
+     "mode = tls-passthrough\n[vhost app.test]\nlistener = web\n"
+     "listener = pass\nroute = / 3\n",
+     "t.ini:8: vhost app.test: listener 'pass' is tls-passthrough, which "
+     "routes by name only and never sees a path; add backend = PORT to "
+     "the vhost (its routes serve http listeners)\n"},
     {TCP_A "[vhost app.test]\nlistener = a\nbackend = 1\n",
      "t.ini:6: vhost app.test: listener 'a' has mode tcp; vhosts need an "
      "http or tls-passthrough listener\n"},

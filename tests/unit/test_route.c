@@ -33,6 +33,7 @@ static const char conf_main[] = "[listener web]\n"
                                 "[listener pass]\n"
                                 "bind = 8443\n"
                                 "mode = tls-passthrough\n"
+                                "backend = 9001\n"
                                 "[listener raw]\n"
                                 "bind = 8082\n"
                                 "mode = tcp\n"
@@ -101,7 +102,7 @@ static void build(struct fixture *f, const char *name)
 struct lookup {
 	const char *listener;
 	const char *host;
-	const char *path;
+	const char *path;    /* NULL: route_lookup_name */
 	const char *vhost;   /* NULL: no vhost */
 	const char *backend; /* upstream name; NULL: 404 */
 	const char *prefix;  /* route prefix; NULL: none */
@@ -184,10 +185,16 @@ static const struct lookup lookups[] = {
     {"other", "only.other", "/", "only.other", "127.0.0.1:3004", NULL},
     {"other", "both.lan", "/", "both.lan", "localhost:3005", NULL},
     {"other", "app.test", "/", "app.test", "127.0.0.1:3001", NULL},
-    {"pass", "app.test", "", "app.test", "127.0.0.1:3001", NULL},
-    {"pass", "x.b.app.test", "", "*.b.app.test", "127.0.0.1:3003", NULL},
-    {"pass", "both.lan", "", NULL, NULL, NULL},
-    {"pass", "only.other", "", NULL, NULL, NULL},
+    /* tls-passthrough (no path): by the name alone, never a route */
+    {"pass", "app.test", NULL, "app.test", "127.0.0.1:3001", NULL},
+    {"pass", "x.b.app.test", NULL, "*.b.app.test", "127.0.0.1:3003", NULL},
+    {"pass", "api.test", NULL, "api.test", "127.0.0.1:4000", NULL},
+    {"pass", "routes.test", NULL, "routes.test", "127.0.0.1:9001", NULL},
+    {"pass", "partial.test", NULL, "partial.test", "127.0.0.1:9001", NULL},
+    {"pass", "both.lan", NULL, NULL, "127.0.0.1:9001", NULL},
+    {"pass", "only.other", NULL, NULL, "127.0.0.1:9001", NULL},
+    {"other", "routes.test", NULL, "routes.test", NULL, NULL},
+    {"other", "nothing.example", NULL, NULL, NULL, NULL},
     /* a tcp listener serves no vhost */
     {"raw", "app.test", "/", NULL, "127.0.0.1:9002", NULL},
 };
@@ -202,11 +209,13 @@ static void test_lookup(void **state)
 		struct route_match m;
 		bool found;
 
-		print_message("%s: %s %s\n", c->listener, c->host, c->path);
+		print_message("%s: %s %s\n", c->listener, c->host,
+		              c->path ? c->path : "(by name)");
 		build(&f, c->listener);
 		memset(&m, 0xa5, sizeof(m));
-		found =
-		    route_lookup(f.t, c->host, c->path, strlen(c->path), &m);
+		found = c->path ? route_lookup(f.t, c->host, c->path,
+		                               strlen(c->path), &m)
+		                : route_lookup_name(f.t, c->host, &m);
 		assert_int_equal(found, c->backend != NULL);
 		if (c->vhost) {
 			assert_non_null(m.vhost);
