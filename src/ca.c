@@ -74,6 +74,7 @@ static int set_serial(X509 *cert);
 static int set_validity(X509 *cert, time_t from, time_t to);
 static bool time_of(const ASN1_TIME *t, time_t *out);
 static bool valid_name(const char *name);
+static void unbracket(char *name);
 static int leaf_path(const struct ca *ca, char **names, size_t n, char *buf,
                      size_t len);
 static int cmp_names(const void *a, const void *b);
@@ -202,6 +203,7 @@ int ca_issue(struct ca *ca, const char *const *names, size_t n, X509 **cert,
 		for (char *c = norm[i]; *c != '\0'; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
+		unbracket(norm[i]);
 		if (!valid_name(norm[i])) {
 			fail(err, errlen,
 			     "'%s' is neither a DNS name nor an IP address",
@@ -595,6 +597,22 @@ static bool time_of(const ASN1_TIME *t, time_t *out)
 		return false;
 	*out = timegm(&tm);
 	return *out != (time_t)-1;
+}
+
+/* "[fd00::2]", as a URL or a vhost alias writes an IPv6 address, becomes
+ * "fd00::2"; any other name is left as it is. */
+static void unbracket(char *name)
+{
+	size_t len = strlen(name);
+	unsigned char ip[16];
+
+	if (len < 2 || name[0] != '[' || name[len - 1] != ']')
+		return;
+	name[len - 1] = '\0';
+	if (inet_pton(AF_INET6, name + 1, ip) == 1)
+		memmove(name, name + 1, len - 1);
+	else
+		name[len - 1] = ']';
 }
 
 /* An IPv4 or IPv6 literal, or a DNS name (lower case; letters, digits,

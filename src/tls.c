@@ -120,16 +120,12 @@ struct tls_files {
 	int key_line;
 };
 
-/* IPv6 vhost aliases a tls = auto certificate covers. */
-#define TLS_BARE_MAX 16
-
 /* The names of this machine a tls = auto certificate covers. */
 struct tls_local {
 	const char *names[5 + LAN_MAX];
 	size_t n;
 	char buf[2][264];
 	char addrs[LAN_MAX][INET6_ADDRSTRLEN];
-	char bare[TLS_BARE_MAX][INET6_ADDRSTRLEN]; /* vhost "[v6]" aliases */
 };
 
 static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
@@ -482,7 +478,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	char dir[4096], why[512];
 	struct tls_local local;
 	const char **names = NULL;
-	size_t nnames = 0, nserved, nbare = 0;
+	size_t nnames = 0, nserved;
 	const char *const *served = route_names(t->names, &nserved);
 	struct ca *ca = NULL;
 	X509 *cert = NULL;
@@ -504,19 +500,10 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* "[fd00::2]" as a vhost alias is the address fd00::2. */
-	for (size_t i = 0; i < nserved; i++) {
-		size_t len = strlen(served[i]);
-
-		if (served[i][0] == '[' && len < sizeof(local.bare[0]) + 2 &&
-		    nbare < TLS_BARE_MAX) {
-			snprintf(local.bare[nbare], sizeof(local.bare[0]), "%.*s",
-			         (int)len - 2, served[i] + 1);
-			names[nnames++] = local.bare[nbare++];
-		} else {
-			names[nnames++] = served[i];
-		}
-	}
+	/* "[fd00::2]" as a vhost alias is the address fd00::2: ca_issue
+	 * takes it so. */
+	for (size_t i = 0; i < nserved; i++)
+		names[nnames++] = served[i];
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
 	if ((ca = tls_local_ca(dir, why, sizeof(why))) == NULL) {

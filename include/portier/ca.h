@@ -52,8 +52,9 @@ bool ca_is_new(const struct ca *ca);
 
 /*
  * Issue, or take from the cache under DIR/leaves/, a leaf certificate for
- * names: DNS names (lower case, may be "*.suffix") and IPv4/IPv6 literals,
- * all of which become SubjectAltName entries; the subject CN is names[0].
+ * names: DNS names (lower case, may be "*.suffix") and IPv4/IPv6 literals
+ * (an IPv6 one may be in brackets, "[fd00::2]"), all of which become
+ * SubjectAltName entries; the subject CN is names[0].
  * ECDSA P-256, serverAuth, valid for at most CA_LEAF_DAYS days (notBefore
  * an hour back for clock skew). A cached leaf for the same set of names is
  * reused while it has more than CA_LEAF_RENEW_DAYS days left and was

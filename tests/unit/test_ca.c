@@ -32,8 +32,8 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The names the leaf tests use. */
-static const char *const leaf_names[] = {"app.test", "*.app.test", "localhost",
-                                         "127.0.0.1", "::1"};
+static const char *const leaf_names[] = {
+    "app.test", "*.app.test", "localhost", "127.0.0.1", "::1", "[fd00::2]"};
 
 /* A fresh temporary directory; the CA goes in its "ca" subdirectory. */
 struct fixture {
@@ -238,6 +238,7 @@ static void test_issue_leaf(void **state)
 	assert_int_equal(X509_check_host(cert, "localhost", 0, 0, NULL), 1);
 	assert_int_equal(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
 	assert_int_equal(X509_check_ip_asc(cert, "::1", 0), 1);
+	assert_int_equal(X509_check_ip_asc(cert, "fd00::2", 0), 1);
 	assert_int_equal(X509_check_host(cert, "other.test", 0, 0, NULL), 0);
 	assert_int_equal(X509_check_host(cert, "a.b.app.test", 0, 0, NULL), 0);
 	assert_int_equal(X509_check_ip_asc(cert, "127.0.0.2", 0), 0);
@@ -276,9 +277,11 @@ static void test_issue_leaf(void **state)
  * without create, returns the cached leaf; another set gets another one. */
 static void test_leaf_cache(void **state)
 {
-	static const char *const reordered[] = {"::1",        "localhost",
-	                                        "APP.test",   "127.0.0.1",
-	                                        "*.app.test", "app.test"};
+	/* the same names: another order and case, fd00::2 without the
+	 * brackets */
+	static const char *const reordered[] = {
+	    "::1", "localhost", "fd00::2", "APP.test",
+	    "127.0.0.1", "*.app.test", "app.test"};
 	static const char *const other[] = {"api.test"};
 	struct fixture *f = *state;
 	char err[512] = "", *first, *serial;
@@ -475,7 +478,7 @@ static void test_bad_names(void **state)
 	static const char *const bad[] = {
 	    "",      "app..test", ".app.test",     "app.test.", "a b.test",
 	    "*",     "*.",        "a.*.test",      "**.test",   "fe80::1%eth0",
-	    "[::1]", "app/test",  "app.test:8443",
+	    "[::1",  "[app.test]", "[127.0.0.1]", "app/test", "app.test:8443",
 	};
 	struct fixture *f = *state;
 	char err[512] = "";
