@@ -61,7 +61,9 @@ struct pem_items {
 	X509 *cert;    /* NULL: none */
 };
 
-static int load_root(struct ca *ca, char *err, size_t errlen);
+static int load_root(struct ca *ca, bool with_key, char *err, size_t errlen);
+static int key_mode_ok(const char *path, const struct stat *st, char *err,
+                       size_t errlen);
 static int make_root(struct ca *ca, char *err, size_t errlen);
 static void root_common_name(char *buf, size_t len);
 static int load_leaf(const struct ca *ca, const char *path, X509 **cert,
@@ -117,10 +119,12 @@ int ca_state_dir(const char *state_dir, char *buf, size_t len)
 	return 0;
 }
 
-struct ca *ca_open(const char *dir, bool create, char *err, size_t errlen)
+struct ca *ca_open(const char *dir, unsigned flags, char *err, size_t errlen)
 {
 	struct ca *ca = calloc(1, sizeof(*ca));
-	int found, lock = -1;
+	bool create = (flags & CA_CREATE) != 0;
+	bool with_key = (flags & CA_CERT_ONLY) == 0;
+	int found, lock = -1, saved;
 
 	if (ca == NULL || (ca->dir = strdup(dir)) == NULL ||
 	    (ca->root_path = join(dir, CA_ROOT_FILE)) == NULL ||
@@ -134,7 +138,7 @@ struct ca *ca_open(const char *dir, bool create, char *err, size_t errlen)
 		     strerror(errno));
 		goto err;
 	}
-	found = load_root(ca, err, errlen);
+	found = load_root(ca, with_key, err, errlen);
 	if (found == 0 && create) {
 		/* Another process may be making the root right now: wait for
 		 * it, then look again before making one. */
@@ -144,15 +148,23 @@ struct ca *ca_open(const char *dir, bool create, char *err, size_t errlen)
 			     dir, strerror(errno));
 			goto err;
 		}
-		found = load_root(ca, err, errlen);
+		found = load_root(ca, with_key, err, errlen);
 		if (found == 0) {
-			found = make_root(ca, err, errlen) < 0 ? -1 : 1;
+			char why[PATH_MAX + 128];
+
+			found = make_root(ca, why, sizeof(why)) < 0 ? -1 : 1;
 			ca->created = found == 1;
+			if (found < 0)
+				fail(err, errlen,
+				     "cannot make the local CA in %s: %s", dir,
+				     why);
 		}
 	}
-	if (found == 0)
+	if (found == 0) {
 		fail(err, errlen, "%s: no local CA here (%s does not exist)",
 		     dir, CA_ROOT_FILE);
+		errno = ENOENT;
+	}
 	if (found <= 0)
 		goto err;
 	if (lock >= 0)
@@ -160,15 +172,31 @@ struct ca *ca_open(const char *dir, bool create, char *err, size_t errlen)
 	return ca;
 
 err:
+	saved = errno;
 	if (lock >= 0)
 		close(lock);
 	ca_free(ca);
+	errno = saved;
 	return NULL;
 }
 
 bool ca_is_new(const struct ca *ca)
 {
 	return ca->created;
+}
+
+int ca_check_key(const struct ca *ca, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(ca->key_path, &st) < 0) {
+		fail(err, errlen,
+		     "%s: %s; the root certificate %s cannot be used "
+		     "without its key",
+		     ca->key_path, strerror(errno), ca->root_path);
+		return -1;
+	}
+	return key_mode_ok(ca->key_path, &st, err, errlen);
 }
 
 int ca_issue(struct ca *ca, const char *const *names, size_t n, X509 **cert,
@@ -181,6 +209,10 @@ int ca_issue(struct ca *ca, const char *const *names, size_t n, X509 **cert,
 
 	*cert = NULL;
 	*key = NULL;
+	if (ca->key == NULL) {
+		fail(err, errlen, "%s: opened without its key", ca->root_path);
+		return -1;
+	}
 	if (n == 0) {
 		fail(err, errlen, "no name to issue a certificate for");
 		return -1;
@@ -280,10 +312,11 @@ void ca_free(struct ca *ca)
 	free(ca);
 }
 
-/* Load DIR/ca.pem and its key. Returns 1, 0 when there is no root
- * certificate, or -1 after a message. */
-static int load_root(struct ca *ca, char *err, size_t errlen)
+/* Load DIR/ca.pem and, with_key, its key. Returns 1, 0 when there is no
+ * root certificate, or -1 after a message with errno set. */
+static int load_root(struct ca *ca, bool with_key, char *err, size_t errlen)
 {
+	struct stat st;
 	FILE *fp;
 
 	fp = fopen(ca->root_path, "re");
@@ -298,8 +331,11 @@ static int load_root(struct ca *ca, char *err, size_t errlen)
 	if (ca->root == NULL) {
 		fail(err, errlen, "%s: not a PEM certificate (%s)",
 		     ca->root_path, ssl_reason());
+		errno = EINVAL;
 		return -1;
 	}
+	if (!with_key)
+		return 1;
 	fp = fopen(ca->key_path, "re");
 	if (fp == NULL) {
 		fail(err, errlen,
@@ -308,8 +344,15 @@ static int load_root(struct ca *ca, char *err, size_t errlen)
 		     ca->key_path, strerror(errno), ca->root_path);
 		return -1;
 	}
+	if (fstat(fileno(fp), &st) < 0 ||
+	    key_mode_ok(ca->key_path, &st, err, errlen) < 0) {
+		fclose(fp);
+		errno = EACCES;
+		return -1;
+	}
 	ca->key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
 	fclose(fp);
+	errno = EINVAL;
 	if (ca->key == NULL) {
 		fail(err, errlen, "%s: not a readable private key (%s)",
 		     ca->key_path, ssl_reason());
@@ -321,6 +364,21 @@ static int load_root(struct ca *ca, char *err, size_t errlen)
 		return -1;
 	}
 	return 1;
+}
+
+/* The key's file may be read and written by its owner only, as ssh asks
+ * of a private key. */
+static int key_mode_ok(const char *path, const struct stat *st, char *err,
+                       size_t errlen)
+{
+	if ((st->st_mode & 077) == 0)
+		return 0;
+	fail(err, errlen,
+	     "%s: other users may read or change it (mode %04o); this key "
+	     "signs certificates for any name, which every system that "
+	     "trusts the root accepts: run chmod 600 %s",
+	     path, (unsigned)(st->st_mode & 07777), path);
+	return -1;
 }
 
 /* Make a root key and certificate and write them, the key first: a
@@ -710,11 +768,11 @@ static int write_pem(const char *path, mode_t mode,
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fchmod(fd, mode) < 0 || (fp = fdopen(fd, "w")) == NULL) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		goto err;
 	}
 	ok =
@@ -722,17 +780,17 @@ static int write_pem(const char *path, mode_t mode,
 	     PEM_write_PrivateKey(fp, items->key, NULL, NULL, 0, NULL, NULL)) &&
 	    (items->cert == NULL || PEM_write_X509(fp, items->cert));
 	if (!ok) {
-		fail(err, errlen, "%s: cannot write: %s", tmp, ssl_reason());
+		fail(err, errlen, "cannot write %s: %s", path, ssl_reason());
 		goto err;
 	}
 	if (fflush(fp) != 0 || fsync(fileno(fp)) < 0) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		goto err;
 	}
 	ok = fclose(fp) == 0;
 	fp = NULL;
 	if (!ok || rename(tmp, path) < 0) {
-		fail(err, errlen, "%s: %s", ok ? path : tmp, strerror(errno));
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
@@ -781,9 +839,10 @@ static char *join(const char *dir, const char *name)
 	return path;
 }
 
-/* Write a message into err (when there is room for one). */
+/* Write a message into err (when there is room for one); errno is kept. */
 static void fail(char *err, size_t errlen, const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 
 	if (err == NULL || errlen == 0)
@@ -791,6 +850,7 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	errno = saved;
 }
 
 /* The reason of OpenSSL's latest error, the queue emptied. */

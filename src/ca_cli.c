@@ -257,8 +257,16 @@ static int cmd_export(const char *dir, const char *out)
 		fprintf(stderr, "portier: %s: path too long\n", out);
 		goto out;
 	}
-	if (write_cert(pem, root, false) < 0 || write_cert(der, root, true) < 0)
+	/* Each file is reported once written, so that a failure later
+	 * leaves no file unsaid. */
+	if (write_cert(pem, root, false) < 0)
 		goto out;
+	printf("wrote %s (PEM: desktops, Firefox, curl)\n", pem);
+	fflush(stdout);
+	if (write_cert(der, root, true) < 0)
+		goto out;
+	printf("wrote %s (DER: Android)\n", der);
+	fflush(stdout);
 	fp = fopen(profile, "we");
 	if (fp == NULL || ca_export(fp, root, CA_FORMAT_PROFILE) < 0) {
 		fprintf(stderr, "portier: %s: %s\n", profile, strerror(errno));
@@ -270,9 +278,7 @@ static int cmd_export(const char *dir, const char *out)
 		fprintf(stderr, "portier: %s: %s\n", profile, strerror(errno));
 		goto out;
 	}
-	printf("wrote %s (PEM: desktops, Firefox, curl)\n"
-	       "wrote %s (DER: Android)\n"
-	       "wrote %s (iOS configuration profile)\n"
+	printf("wrote %s (iOS configuration profile)\n"
 	       "iOS: open %s on the device (AirDrop, mail or a web page), "
 	       "install it in Settings > General > VPN & Device Management, "
 	       "then turn on full trust in Settings > General > About > "
@@ -280,7 +286,7 @@ static int cmd_export(const char *dir, const char *out)
 	       "Android: copy %s to the device and install it in Settings > "
 	       "Security > Encryption & credentials > Install a certificate "
 	       "> CA certificate.\n",
-	       pem, der, profile, EXPORT_CONFIG, EXPORT_DER);
+	       profile, EXPORT_CONFIG, EXPORT_DER);
 	status = 0;
 out:
 	ca_free(info.ca);
@@ -314,7 +320,8 @@ static int open_root(const char *dir, bool create, struct root_info *info)
 
 	memset(info, 0, sizeof(*info));
 	info->dir = dir;
-	info->ca = ca_open(dir, create, err, sizeof(err));
+	info->ca = ca_open(dir, (create ? CA_CREATE : 0) | CA_CERT_ONLY, err,
+	                   sizeof(err));
 	if (info->ca == NULL) {
 		fprintf(stderr, "portier: %s\n", err);
 		return -1;
@@ -345,7 +352,7 @@ static int system_trust(const struct root_info *info, bool add)
 	char update[PATH_MAX], out[OUTPUT_MAX], hint[PATH_MAX + 64];
 	const char *path = info->system_path;
 	bool present = access(path, F_OK) == 0;
-	char *argv[2];
+	char *argv[3];
 	int status;
 
 	if (add && present && same_file(path, ca_root_path(info->ca)) &&
@@ -385,18 +392,23 @@ static int system_trust(const struct root_info *info, bool add)
 		     strerror(errno));
 		return -1;
 	}
+	/* Without --fresh, a removal leaves the links to the removed file
+	 * in /etc/ssl/certs. */
 	argv[0] = update;
-	argv[1] = NULL;
+	argv[1] = add ? NULL : "--fresh";
+	argv[2] = NULL;
 	status = proc_run(argv, out, sizeof(out));
 	if (status != 0) {
-		done(false, "system store: %s %s, but %s %s%s%s",
+		done(false, "system store: %s %s, but %s%s %s%s%s",
 		     add ? "wrote" : "removed", path, SYSTEM_CA_UPDATE,
+		     add ? "" : " --fresh",
 		     status < 0 ? "could not run" : "failed",
 		     out[0] != '\0' ? ": " : "", last_line(out));
 		return -1;
 	}
-	done(true, "system store: %s %s, ran %s", add ? "installed" : "removed",
-	     path, SYSTEM_CA_UPDATE);
+	done(true, "system store: %s %s, ran %s%s",
+	     add ? "installed" : "removed", path, SYSTEM_CA_UPDATE,
+	     add ? "" : " --fresh");
 	return 0;
 }
 

@@ -62,7 +62,7 @@ bool ca_page_answer(const struct config *cfg, const char *path, size_t len,
 	}
 	*body = NULL;
 	if (ca_state_dir(cfg->global.state_dir, dir, sizeof(dir)) < 0 ||
-	    (ca = ca_open(dir, false, err, sizeof(err))) == NULL ||
+	    (ca = ca_open(dir, CA_CERT_ONLY, err, sizeof(err))) == NULL ||
 	    (fp = open_memstream(body, &size)) == NULL) {
 		log_warn("the page of the local CA cannot be served: %s",
 		         ca ? "out of memory" : err);

@@ -813,21 +813,24 @@ static void check_ca(struct doctor *d)
 		return;
 	}
 	shell_word(dir, word, sizeof(word));
-	ca = ca_open(dir, false, err, sizeof(err));
-	if (ca == NULL && access(dir, F_OK) == 0 &&
-	    strstr(err, "no local CA") == NULL) {
+	ca = ca_open(dir, CA_CERT_ONLY, err, sizeof(err));
+	if (ca == NULL && access(dir, F_OK) == 0 && errno != ENOENT) {
 		report(d, DOCTOR_BAD, "local CA: %s", err);
 		return;
 	}
 	if (ca == NULL) {
-		report(d, DOCTOR_BAD,
+		report(d, DOCTOR_INFO,
 		       "no local CA in %s yet: portier makes one when it "
 		       "starts; `portier ca -d %s trust` makes it and "
 		       "installs it",
 		       dir, word);
 		return;
 	}
-	report(d, DOCTOR_OK, "local CA %s is present", ca_root_path(ca));
+	if (ca_check_key(ca, err, sizeof(err)) < 0)
+		report(d, DOCTOR_BAD, "local CA: %s", err);
+	else
+		report(d, DOCTOR_OK, "local CA %s is present",
+		       ca_root_path(ca));
 	for (size_t i = 0;
 	     i < sizeof(doctor_bundles) / sizeof(doctor_bundles[0]); i++) {
 		if (access(doctor_bundles[i], F_OK) == 0) {

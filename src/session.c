@@ -746,7 +746,7 @@ static void session_log(const struct session *s, enum log_level level,
 		log_conn(level, &c,
 		         "%s (%llu bytes from the client, %llu from the "
 		         "backend)",
-		         msg, (unsigned long long)s->relay.nread[RELAY_CLIENT],
+		         msg, (unsigned long long)session_bytes_in(s),
 		         (unsigned long long)s->relay.nread[RELAY_BACKEND]);
 	else
 		log_conn(level, &c, "%s", msg);

@@ -479,6 +479,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	struct tls_local local;
 	const char **names = NULL;
 	size_t nnames = 0, nserved;
+	int failure = EINVAL;
 	const char *const *served = route_names(t->names, &nserved);
 	struct ca *ca = NULL;
 	X509 *cert = NULL;
@@ -507,6 +508,11 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
 	if ((ca = tls_local_ca(dir, why, sizeof(why))) == NULL) {
+		/* A directory or file that may not be written or read stops
+		 * the start as an unreadable tls_key does (status 2). */
+		if (errno == EACCES || errno == EPERM || errno == EROFS ||
+		    errno == ENOSPC)
+			failure = errno;
 		tls_config_error(cfg, "listener", cl->name, cl->line, err,
 		                 errlen, "tls = auto: %s", why);
 		goto out;
@@ -534,7 +540,7 @@ out:
 	EVP_PKEY_free(key);
 	free(names);
 	if (ctx == NULL)
-		errno = EINVAL;
+		errno = failure;
 	return ctx;
 }
 
@@ -584,12 +590,19 @@ static struct ca *tls_local_ca(const char *dir, char *err, size_t errlen)
 	pthread_mutex_lock(&tls_ca.lock);
 	if (tls_ca.ca == NULL || strcmp(tls_ca.dir, dir) != 0) {
 		/* The first time, or a reload moved state_dir. */
-		ca = ca_open(dir, true, err, errlen);
+		ca = ca_open(dir, CA_CREATE, err, errlen);
 		if (ca != NULL) {
 			ca_free(tls_ca.ca);
 			tls_ca.ca = ca;
 			snprintf(tls_ca.dir, sizeof(tls_ca.dir), "%s", dir);
 		}
+		if (ca != NULL && ca_is_new(ca))
+			log_warn("made a new local CA, %s: browsers and phones "
+			         "trust the certificates of tls = auto once "
+			         "they trust it; `portier ca trust` installs "
+			         "it on this machine, `portier ca export` "
+			         "writes it for phones",
+			         ca_root_path(ca));
 	}
 	ca = strcmp(tls_ca.dir, dir) == 0 ? tls_ca.ca : NULL;
 	pthread_mutex_unlock(&tls_ca.lock);

@@ -37,18 +37,38 @@ struct ca;
 int ca_state_dir(const char *state_dir, char *buf, size_t len)
     __attribute__((warn_unused_result));
 
+/* Flags of ca_open. */
+enum {
+	/* Make the root when there is none (ECDSA P-256, 10 years;
+	 * directory 0700, key file 0600), under a lock so that two
+	 * processes starting at once make one root. */
+	CA_CREATE = 1 << 0,
+	/* Read the certificate of an existing root, not its key: for what
+	 * shows, exports or installs the root, which a user who may not
+	 * read the key may do. ca_issue then fails. */
+	CA_CERT_ONLY = 1 << 1,
+};
+
 /*
- * Open the CA under dir (as ca_state_dir gives it). With create, a missing
- * root is made (ECDSA P-256, 10 years; directory 0700, key file 0600),
- * under a lock so that two processes starting at once make one root.
- * Without create, a missing root is an error. On failure returns NULL and
- * writes a message naming the file and the reason into err.
+ * Open the CA under dir (as ca_state_dir gives it). Without CA_CREATE a
+ * missing root is an error. The key must be the root's, and only its
+ * owner may read or write its file. On failure returns NULL, sets errno
+ * (EACCES, EROFS, ENOENT... when a file or the directory is the cause,
+ * EINVAL when their contents are) and writes a message naming the file
+ * and the reason into err.
  */
-struct ca *ca_open(const char *dir, bool create, char *err, size_t errlen)
+struct ca *ca_open(const char *dir, unsigned flags, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* True when ca_open made the root just now (it did not exist before). */
 bool ca_is_new(const struct ca *ca);
+
+/* Check, with stat(2) alone, that the key of the root is there and only
+ * its owner may read or write it: a key others can read lets them make
+ * certificates for any name that this machine trusts. Returns 0, or -1
+ * with a message in err. */
+int ca_check_key(const struct ca *ca, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * Issue, or take from the cache under DIR/leaves/, a leaf certificate for

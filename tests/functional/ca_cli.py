@@ -17,6 +17,11 @@
 - without root, `trust` says that the system store needs `sudo portier
   ca ... trust` and still does the NSS databases; without certutil it
   names libnss3-tools;
+- an export that fails half-way says which files it wrote; a root key
+  that other users may read stops a tls = auto start (status 2) with the
+  fix; another user may show and export a root whose key only root may
+  read; a state directory that may not be written is named with the
+  file, by `ca path` and by a start (status 2);
 - usage errors exit 1.
 Every run has HOME in a temporary directory, so no real browser database
 or state directory is used.
@@ -29,8 +34,9 @@ import shutil
 import stat
 import subprocess
 
-from lib import (SANITIZER_REPORT, check, check_equal, info, portier_path,
-                 run, step, tmpdir, unprivileged_user, write_file)
+from lib import (LOOPBACK4, SANITIZER_REPORT, check, check_equal, free_port,
+                 info, portier_path, run, step, tmpdir, unprivileged_user,
+                 write_file)
 
 SYSTEM_DIR = "/usr/local/share/ca-certificates"
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -271,6 +277,8 @@ run() {{
     echo $status >"$OUT/$2.status"
     cp {BUNDLE} "$OUT/$2.bundle" 2>/dev/null || : >"$OUT/$2.bundle"
     ls {SYSTEM_DIR} >"$OUT/$2.files"
+    {{ find -L /etc/ssl/certs -type l -printf 'dangling %f\\n'
+      ls /etc/ssl/certs | grep -F "$NICK" || :; }} >"$OUT/$2.links"
 }}
 run trust trust
 {listings}
@@ -279,7 +287,7 @@ run untrust untrust
 run untrust untrust2
 """
     env = dict(os.environ, PORTIER=portier_path(), STATE=state, OUT=out,
-               HOME=fake_home, DBS=" ".join(dbs))
+               HOME=fake_home, DBS=" ".join(dbs), NICK=nick)
     env.pop("XDG_STATE_HOME", None)
     done = subprocess.run(["unshare", "--mount", "--propagation", "private",
                            "sh", "-c", script], env=env, capture_output=True,
@@ -302,6 +310,8 @@ run untrust untrust2
                 f"{SYSTEM_DIR} holds {nick}.crt")
     check(in_bundle(body, read("trust.bundle")),
           "update-ca-certificates put the root in the bundle")
+    check(f"{nick}.pem" in read("trust.links").split(),
+          f"and linked /etc/ssl/certs/{nick}.pem to it", read("trust.links"))
     check_equal(read("trust2.status").strip(), "0",
                 "a second trust exits 0 too")
     if with_nss:
@@ -322,6 +332,9 @@ run untrust untrust2
                 f"{SYSTEM_DIR} is empty again")
     check(not in_bundle(body, read("untrust.bundle")),
           "the bundle no longer holds the root")
+    check_equal(read("untrust.links"), "",
+                f"/etc/ssl/certs holds no link to {nick} and no dangling "
+                "link (update-ca-certificates --fresh)")
     for db in dbs:
         check(f"NSS database {db}: removed {nick}" in untrust,
               f"it says it removed the root from {db}", untrust)
@@ -412,6 +425,89 @@ def test_not_root():
           done.stdout)
 
 
+def daemon(conf, user):
+    """Start portier with conf as `user` (None: as is) and wait for it to
+    stop: a start that fails."""
+    cmd = [portier_path(), "-c", conf]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user.pw_uid}",
+               f"--regid={user.pw_gid}", "--clear-groups", *cmd]
+    info("$ " + " ".join(cmd))
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                          start_new_session=True)
+    no_sanitizer_report(done.stderr, "daemon")
+    return done
+
+
+def auto_conf(name, state):
+    return write_file(name, f"[global]\nstate_dir = {state}\n"
+                      "[listener web]\n"
+                      f"bind = {LOOPBACK4}:{free_port()}\n"
+                      "tls = auto\nbackend = 1\n")
+
+
+def test_files(state):
+    step("export that fails half-way says what it wrote")
+    out = os.path.join(tmpdir(), "half")
+    os.makedirs(os.path.join(out, "portier-ca.der"))
+    done = ca("-d", state, "export", out)
+    check_equal(done.returncode, 1, "exit 1")
+    check(f"wrote {out}/portier-ca.pem" in done.stdout,
+          "it says it wrote the PEM file", done.stdout)
+    check(f"{out}/portier-ca.der" in done.stderr,
+          "and names the file it could not write", done.stderr)
+
+    step("a root key that other users may read stops tls = auto")
+    loose = os.path.join(tmpdir(), "loose")
+    shutil.copytree(state, loose)
+    key = os.path.join(loose, "ca-key.pem")
+    os.chmod(key, 0o644)
+    done = daemon(auto_conf("loose.ini", loose), None)
+    check_equal(done.returncode, 2, "exit status 2, as for a key file "
+                "that may not be read")
+    check(f"{key}: other users may read or change it (mode 0644)" in
+          done.stderr and f"chmod 600 {key}" in done.stderr,
+          "it names the key, its mode and the fix", done.stderr)
+
+    user, _ = unprivileged_user()
+    if user is None:
+        skipping("a CA owned by another user (not root)")
+        return
+    step("a CA that root made, used by another user")
+    os.chmod(tmpdir(), 0o711)
+    shared = os.path.join(tmpdir(), "shared")
+    shutil.copytree(state, shared)
+    os.chmod(shared, 0o755)
+    os.chmod(os.path.join(shared, "ca.pem"), 0o644)
+    done = ca("-d", shared, "path", user=user)
+    check_equal(done.returncode, 0, "path exits 0 without reading the key")
+    check_equal(done.stdout.strip(), os.path.join(shared, "ca.pem"),
+                "and prints the root's path")
+    out = os.path.join(tmpdir(), "user-export")
+    os.mkdir(out)
+    os.chown(out, user.pw_uid, user.pw_gid)
+    done = ca("-d", shared, "export", out, user=user)
+    check(done.returncode == 0, "export exits 0 without reading the key",
+          done.stderr)
+    check(os.path.isfile(os.path.join(out, "portier-ca.der")),
+          "and writes the files")
+
+    step("a state_dir the user may not write")
+    empty = os.path.join(tmpdir(), "rootonly")
+    os.mkdir(empty, 0o755)
+    done = ca("-d", empty, "path", user=user)
+    want = (f"cannot make the local CA in {empty}: cannot write "
+            f"{empty}/ca-key.pem: Permission denied")
+    check_equal(done.returncode, 1, "portier ca path exits 1")
+    check(want in done.stderr and "ca-key.pem." not in done.stderr,
+          "it names the directory and the file, not a temporary one",
+          done.stderr)
+    done = daemon(auto_conf("rootonly.ini", empty), user)
+    check_equal(done.returncode, 2, "portier exits 2, as for a key file that "
+                "may not be read")
+    check(want in done.stderr, "with the same words", done.stderr)
+
+
 def test_usage():
     step("usage errors")
     for args in (("bogus",), (), ("path", "extra"), ("export", "a", "b")):
@@ -437,6 +533,7 @@ def main():
     root_fp = test_export(state)
     test_system_store(state, root_fp)
     test_not_root()
+    test_files(state)
     test_usage()
     if skipped:
         step("skipped")

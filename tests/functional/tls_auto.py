@@ -6,7 +6,10 @@
   against the root that `portier ca export` writes: for each vhost name,
   a name under a wildcard vhost, localhost, 127.0.0.1 and ::1; the leaf is
   valid for at most 90 days;
-- a second start keeps the same root;
+- the first start says so in the log, with how to trust the root; a
+  second start keeps the same root;
+- a state_dir that may not be written, or a root key other users may
+  read, stops the start with the file and the fix;
 - redirect_https answers every request with 301 to the same host and path
   on the https port (no port in Location for 443), also without Host and
   for requests with a body;
@@ -65,6 +68,12 @@ def main():
     check(os.path.exists(key), "the root key is in state_dir")
     check_equal(stat.S_IMODE(os.stat(key).st_mode), 0o600,
                 "   with mode 0600")
+    made = [line for line in portier.log().splitlines()
+            if "made a new local CA" in line]
+    check(len(made) == 1 and os.path.join(state, "ca.pem") in made[0] and
+          "portier ca trust" in made[0] and "portier ca export" in made[0],
+          "the log says a new CA was made, where, and how to trust it",
+          portier.log())
 
     step("the leaf verifies against the exported root")
     out = os.path.join(tmpdir(), "export")
@@ -100,6 +109,8 @@ def main():
     portier = TlsPortier(listeners, vhosts, global_keys=glob)
     check_equal(open(os.path.join(state, "ca.pem")).read(), first_root,
                 "the root certificate did not change")
+    check("made a new local CA" not in portier.log(),
+          "and the log does not call it new")
     status, _ = verified_get(portier.port("web"), root, "app.test")
     check_equal(status, "200", "and its leaf still verifies")
 

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,11 +172,11 @@ static void test_create_root(void **state)
 	X509 *root;
 	int crit;
 
-	ca = ca_open(f->dir, false, err, sizeof(err));
+	ca = ca_open(f->dir, 0, err, sizeof(err));
 	assert_null(ca);
 	assert_non_null(strstr(err, f->dir));
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	if (ca == NULL)
 		fail_msg("ca_open: %s", err);
 	assert_true(ca_is_new(ca));
@@ -223,7 +224,7 @@ static void test_issue_leaf(void **state)
 	long secs;
 	glob_t g;
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	if (ca_issue(ca, leaf_names, N(leaf_names), &cert, &key, err,
 	             sizeof(err)) < 0)
@@ -289,7 +290,7 @@ static void test_leaf_cache(void **state)
 	X509 *cert = NULL;
 	struct ca *ca;
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	assert_int_equal(ca_issue(ca, leaf_names, N(leaf_names), &cert, &key,
 	                          err, sizeof(err)),
@@ -308,7 +309,7 @@ static void test_leaf_cache(void **state)
 	EVP_PKEY_free(key);
 	ca_free(ca);
 
-	ca = ca_open(f->dir, false, err, sizeof(err));
+	ca = ca_open(f->dir, 0, err, sizeof(err));
 	if (ca == NULL)
 		fail_msg("reopen: %s", err);
 	assert_false(ca_is_new(ca));
@@ -344,7 +345,7 @@ static void test_cache_other_root(void **state)
 	X509 *cert = NULL;
 	struct ca *ca;
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	assert_int_equal(ca_issue(ca, leaf_names, N(leaf_names), &cert, &key,
 	                          err, sizeof(err)),
@@ -356,7 +357,7 @@ static void test_cache_other_root(void **state)
 
 	/* A second CA that finds the first one's leaves in its cache. */
 	snprintf(other, sizeof(other), "%s/other", f->tmp);
-	ca = ca_open(other, true, err, sizeof(err));
+	ca = ca_open(other, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	snprintf(cmd, sizeof(cmd), "cp -r '%s/leaves' '%s/'", f->dir, other);
 	assert_int_equal(system(cmd), 0);
@@ -388,7 +389,7 @@ static void test_concurrent_create(void **state)
 		assert_true(pids[i] >= 0);
 		if (pids[i] == 0) {
 			close(fds[i][0]);
-			ca = ca_open(f->dir, true, err, sizeof(err));
+			ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 			if (ca == NULL)
 				_exit(1);
 			serial = serial_of(ca_root(ca));
@@ -407,7 +408,7 @@ static void test_concurrent_create(void **state)
 		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	ca = ca_open(f->dir, false, err, sizeof(err));
+	ca = ca_open(f->dir, 0, err, sizeof(err));
 	if (ca == NULL)
 		fail_msg("ca_open: %s", err);
 	serial = serial_of(ca_root(ca));
@@ -426,7 +427,7 @@ static void test_corrupted_key(void **state)
 	struct ca *ca;
 	FILE *fp;
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	ca_free(ca);
 	snprintf(path, sizeof(path), "%s/ca-key.pem", f->dir);
@@ -436,19 +437,71 @@ static void test_corrupted_key(void **state)
 	      "-----END PRIVATE KEY-----\n",
 	      fp);
 	fclose(fp);
-	ca = ca_open(f->dir, false, err, sizeof(err));
+	ca = ca_open(f->dir, 0, err, sizeof(err));
 	assert_null(ca);
 	assert_non_null(strstr(err, path));
 	err[0] = '\0';
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_null(ca);
 	assert_non_null(strstr(err, path));
 
 	/* A missing key is named too. */
 	assert_int_equal(unlink(path), 0);
-	ca = ca_open(f->dir, false, err, sizeof(err));
+	ca = ca_open(f->dir, 0, err, sizeof(err));
 	assert_null(ca);
 	assert_non_null(strstr(err, path));
+}
+
+/* A key other users may read signs for them too: ca_open refuses it and
+ * says how to fix it. CA_CERT_ONLY opens the root without its key (what
+ * ca path, export and trust need), and ca_issue then refuses to sign. */
+static void test_key_mode_and_cert_only(void **state)
+{
+	static const char *const names[] = {"app.test"};
+	struct fixture *f = *state;
+	char err[512] = "", path[256];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	struct ca *ca;
+
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
+	assert_non_null(ca);
+	assert_int_equal(ca_check_key(ca, err, sizeof(err)), 0);
+	ca_free(ca);
+	snprintf(path, sizeof(path), "%s/ca-key.pem", f->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	for (unsigned flags = 0; flags <= CA_CREATE; flags += CA_CREATE) {
+		err[0] = '\0';
+		errno = 0;
+		assert_null(ca_open(f->dir, flags, err, sizeof(err)));
+		assert_int_equal(errno, EACCES);
+		assert_non_null(strstr(err, path));
+		assert_non_null(strstr(err, "mode 0644"));
+		assert_non_null(strstr(err, "chmod 600"));
+	}
+
+	ca = ca_open(f->dir, CA_CERT_ONLY, err, sizeof(err));
+	assert_non_null(ca);
+	err[0] = '\0';
+	assert_int_equal(ca_check_key(ca, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "chmod 600"));
+	err[0] = '\0';
+	assert_int_equal(
+	    ca_issue(ca, names, N(names), &cert, &key, err, sizeof(err)), -1);
+	assert_null(cert);
+	assert_non_null(strstr(err, "without its key"));
+	ca_free(ca);
+
+	/* Without the key at all: the root can still be shown, and the
+	 * check names the missing file. */
+	assert_int_equal(unlink(path), 0);
+	ca = ca_open(f->dir, CA_CERT_ONLY | CA_CREATE, err, sizeof(err));
+	assert_non_null(ca);
+	assert_false(ca_is_new(ca));
+	err[0] = '\0';
+	assert_int_equal(ca_check_key(ca, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	ca_free(ca);
 }
 
 /* A corrupted root certificate is an error naming it. */
@@ -459,7 +512,7 @@ static void test_corrupted_root(void **state)
 	struct ca *ca;
 	FILE *fp;
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	snprintf(path, sizeof(path), "%s", ca_root_path(ca));
 	ca_free(ca);
@@ -467,7 +520,7 @@ static void test_corrupted_root(void **state)
 	assert_non_null(fp);
 	fputs("garbage\n", fp);
 	fclose(fp);
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_null(ca);
 	assert_non_null(strstr(err, path));
 }
@@ -486,7 +539,7 @@ static void test_bad_names(void **state)
 	X509 *cert = (X509 *)1;
 	struct ca *ca;
 
-	ca = ca_open(f->dir, true, err, sizeof(err));
+	ca = ca_open(f->dir, CA_CREATE, err, sizeof(err));
 	assert_non_null(ca);
 	for (size_t i = 0; i < N(bad); i++) {
 		err[0] = '\0';
@@ -516,6 +569,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_corrupted_key, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupted_root, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_key_mode_and_cert_only, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 	};
