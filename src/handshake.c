@@ -240,13 +240,16 @@ static void handshake_failed(struct handshake *h, int r)
 		(void)w;
 		snprintf(why, sizeof(why), "the client spoke plain HTTP");
 		ERR_clear_error();
-	} else if (err == SSL_ERROR_SYSCALL && e == 0) {
+	} else if ((err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) &&
+	           e == 0) {
 		/* Closed or reset before the handshake ended: port scans
-		 * and browsers' unused preconnections do that all day. */
+		 * and browsers' unused preconnections do that all day. With
+		 * SSL_OP_IGNORE_UNEXPECTED_EOF a close is ZERO_RETURN. */
 		level = LOG_LEVEL_DEBUG;
 		snprintf(why, sizeof(why), "%s",
-		         errno ? strerror(errno)
-		               : "the client closed the connection");
+		         err == SSL_ERROR_SYSCALL && errno
+		             ? strerror(errno)
+		             : "the client closed the connection");
 	} else {
 		tls_error_reason(why, sizeof(why));
 	}

@@ -29,7 +29,8 @@
 /* Largest plaintext of one TLS record. */
 #define TLS_RECORD 16384
 
-static int tls_io_error(SSL *ssl, int r);
+static int tls_io_error(SSL *ssl, int r, bool writing);
+static struct tls_idle *tls_node(SSL *ssl);
 static int tls_bio_read(BIO *b, char *buf, int len);
 static int tls_bio_write(BIO *b, const char *buf, int len);
 static int tls_bio_destroy(BIO *b);
@@ -59,6 +60,7 @@ struct tls_idle {
 	SSL *ssl;
 	bool busy; /* a read or write since the last sweep */
 	bool held; /* it may hold buffers */
+	int error; /* a read's errno that tls_readv still owes its caller */
 };
 /* Connections whose buffers one sweep gives back before it asks malloc
  * to return its free pages to the system: at 80 KiB each, a megabyte. */
@@ -103,12 +105,20 @@ ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
 			total += off;
 			*drained = SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
 			if (total > 0) {
-				/* The end or an error comes back on the next
-				 * call: OpenSSL remembers it. */
+				/* The bytes first; the end or an error on the
+				 * next call. OpenSSL remembers the end and its
+				 * own errors, not a reset: the next read(2)
+				 * would find the end, and a reset would read
+				 * as a close. */
+				struct tls_idle *node;
+
+				if (SSL_get_error(ssl, r) == SSL_ERROR_SYSCALL &&
+				    errno != 0 && (node = tls_node(ssl)))
+					node->error = errno;
 				ERR_clear_error();
 				return (ssize_t)total;
 			}
-			return tls_io_error(ssl, r);
+			return tls_io_error(ssl, r, false);
 		}
 		total += off;
 	}
@@ -165,7 +175,7 @@ static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 
 			if (r != 1)
 				return total > 0 ? (ssize_t)total
-				                 : tls_io_error(ssl, r);
+				                 : tls_io_error(ssl, r, true);
 			total += put;
 		}
 	}
@@ -189,7 +199,7 @@ static ssize_t tls_write_records(SSL *ssl, const struct iovec *iov, int n)
 			if (r != 1) {
 				total += off - skip;
 				return total > 0 ? (ssize_t)total
-				                 : tls_io_error(ssl, r);
+				                 : tls_io_error(ssl, r, true);
 			}
 			off += put;
 			left -= put;
@@ -410,20 +420,47 @@ static int tls_bio_write(BIO *b, const char *buf, int len)
 	return (int)n;
 }
 
-/* errno for a failed SSL_read_ex or SSL_write_ex; returns -1, or 0 at the
- * end of the stream. */
-static int tls_io_error(SSL *ssl, int r)
+/* The node of tls_watch_idle on ssl's BIO, or NULL. */
+static struct tls_idle *tls_node(SSL *ssl)
 {
+	BIO *b = SSL_get_rbio(ssl);
+
+	if (b == NULL || tls_bio_method == NULL ||
+	    BIO_method_type(b) != tls_bio_type)
+		return NULL;
+	return BIO_get_data(b);
+}
+
+/*
+ * errno for a failed SSL_read_ex or SSL_write_ex; returns -1, or 0 at the
+ * end of the stream (a read only). A write after the peer's close_notify
+ * or end of stream fails with ZERO_RETURN whatever send(2) said: that is
+ * EPIPE, never "the socket is full", which would wait for an edge that no
+ * closed peer brings.
+ */
+static int tls_io_error(SSL *ssl, int r, bool writing)
+{
+	struct tls_idle *node;
+
 	switch (SSL_get_error(ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
 		errno = EAGAIN;
 		return -1;
 	case SSL_ERROR_ZERO_RETURN:
+		ERR_clear_error();
+		if (writing) {
+			errno = EPIPE;
+			return -1;
+		}
+		if ((node = tls_node(ssl)) != NULL && node->error != 0) {
+			errno = node->error;
+			return -1;
+		}
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		if (errno == 0)
-			errno = ECONNRESET;
+			errno = writing ? EPIPE : ECONNRESET;
 		ERR_clear_error();
 		return -1;
 	default:

@@ -18,12 +18,17 @@ Every backend answers with its own name (EchoBackend).
   resumes too; the TLS 1.3 ticket leaves with the first response, not
   alone right after the handshake, on a full and on a resumed connection;
 - a Connection: close response ends with close_notify;
+- a client that sends its request and leaves (close_notify and FIN, or
+  FIN alone) before the response comes: portier closes the backend's
+  connection as soon as a write to the client fails, not after
+  timeout_idle;
 - a Host (port ignored, any case) other than the SNI name gets 421 and no
   backend sees the request; without SNI every Host is routed;
 - the backend gets X-Forwarded-Proto: https and Forwarded with proto=https;
 - curl keeps one connection for several requests;
 - a failed handshake (garbage, TLS 1.0) is logged at level info with the
   client's address and a reason, and disturbs no other connection; a
+  client that closes before the handshake ends is not logged at info; a
   client that sends nothing, or half a hello, is closed after
   timeout_header.
 """
@@ -37,7 +42,7 @@ import ssl
 import subprocess
 import time
 
-from httptest import EchoBackend, request
+from httptest import EchoBackend, RawBackend, request
 from lib import (LOOPBACK4, TestFailure, Worker, check, check_equal, connect,
                  info, read_to_eof, run, run_portier, srcdir, step, tmpdir)
 from tlstest import (TLS13_SUITES, TlsConn, TlsPortier, client_context,
@@ -53,6 +58,30 @@ CERT_VHOSTS = [("app.test", ["www.app.test", "*.app.test"]),
                ("rsa.test", [], "rsa")]
 
 
+class Endless:
+    """A backend whose responses never end: after a short wait, a head
+    that announces a gigabyte, then data for as long as the connection
+    takes it. `.ended` lists, per response, the seconds from its first
+    byte until the connection refused more (portier closed it)."""
+
+    def __init__(self):
+        self.ended = []
+        self.server = RawBackend(self.respond)
+
+    def respond(self, req, conn):
+        time.sleep(0.3)
+        start = time.monotonic()
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824"
+                         b"\r\n\r\n")
+            block = b"x" * 65536
+            while time.monotonic() - start < 30:
+                conn.sendall(block)
+        except OSError:
+            self.ended.append(time.monotonic() - start)
+        return None
+
+
 class Setup:
     """portier with two tls = on http listeners: `web` (default backend,
     every vhost but other.test) and `web2` (other.test only); both have
@@ -66,6 +95,7 @@ class Setup:
                  "plain"]
         self.b = {n: EchoBackend(n) for n in names}
         b = self.b
+        self.endless = Endless()
         own = {"tls": "on", "tls_cert": pki.chain["default.test"],
                "tls_key": pki.key["default.test"]}
 
@@ -90,7 +120,9 @@ class Setup:
              ("other.test", {"listener": "web2", "backend": b["other"].addr,
                              **cert("other.test")}),
              ("rsa.test", {"listener": "web", "backend": b["rsa"].addr,
-                           **cert("rsa.test")})],
+                           **cert("rsa.test")}),
+             ("endless.test", {"listener": "web",
+                               "backend": self.endless.server.addr})],
             global_keys={"timeout_header": f"{int(HEADER_TIMEOUT)}s"})
         self.web = self.p.port("web")
 
@@ -356,6 +388,48 @@ def test_close_notify(s):
           f"status {status}\n{out[-1000:]}")
 
 
+def test_client_gone(s):
+    step("a client gone while its response is written: the connection "
+         "ends at once, not after timeout_idle")
+    for how in ("close_notify and FIN", "FIN alone"):
+        raw = connect(LOOPBACK4, s.web)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = s.ctx().wrap_bio(inc, out, server_hostname="endless.test")
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                data = raw.recv(65536)
+                check(data, "the server's flight arrives")
+                inc.write(data)
+        raw.sendall(out.read())
+        tls.write(b"GET /forever HTTP/1.1\r\nHost: endless.test\r\n\r\n")
+        if how.startswith("close_notify"):
+            try:
+                tls.unwrap()
+            except ssl.SSLWantReadError:
+                pass
+        # The request (and close_notify) and the FIN in one segment: the
+        # client is gone before the response starts.
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        raw.sendall(out.read())
+        raw.shutdown(socket.SHUT_WR)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+        raw.close()
+        before = len(s.endless.ended)
+        deadline = time.monotonic() + 10
+        while len(s.endless.ended) == before and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(len(s.endless.ended) > before and
+              s.endless.ended[-1] < 5,
+              f"{how}: portier closes the backend's connection within "
+              "5 s of the response's start",
+              f"ended after {s.endless.ended[before:]} s")
+
+
 def test_421(s):
     step("a Host other than the SNI name: 421; no backend sees it")
     for sni, host, want in [
@@ -514,6 +588,24 @@ def test_handshake_failures(s):
               f"plain HTTP ({method}) to the TLS port: a 400 that says to "
               f"use https://", repr(answer[:200]))
 
+    # Port scans and unused preconnections: gone before the handshake
+    # ends, which is no news worth a line at level info.
+    quiet = []
+    for hello in (False, True):
+        raw = connect(LOOPBACK4, s.web, timeout=10)
+        quiet.append(client_port(raw))
+        if hello:
+            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = s.ctx().wrap_bio(inc, out, server_hostname="app.test")
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            raw.sendall(out.read())
+            check(raw.recv(65536), "a client that sends its ClientHello "
+                  "gets the server's flight")
+        raw.close()
+
     garbage = connect(LOOPBACK4, s.web, timeout=10)
     garbage.sendall(b"\x00\x01\x02 this is no TLS record \xff\xfe\r\n" * 32)
     sent = closed_without_alert(garbage)
@@ -522,6 +614,13 @@ def test_handshake_failures(s):
     line = logged_failure(s, client_port(garbage), "garbage")
     check(line.split(f"{client_port(garbage)}", 1)[1].strip(" :,-"),
           "   with a reason", line)
+    time.sleep(0.2)
+    loud = [line for line in s.p.portier.log().splitlines()
+            if re.search(r"^\S+ info\b.*127\.0\.0\.1:(%s)(?!\d)"
+                         % "|".join(map(str, quiet)), line)]
+    check(not loud, "clients that close before the handshake ends (at "
+          "once, or after their ClientHello) are not logged at level info",
+          "\n".join(loud))
 
     if ssl.HAS_TLSv1:
         raw = connect(LOOPBACK4, s.web, timeout=10)
@@ -678,6 +777,7 @@ def main():
     test_resumption(s)
     test_ticket_with_response(s)
     test_close_notify(s)
+    test_client_gone(s)
     test_421(s)
     test_headers(s)
     test_curl(s)
