@@ -482,7 +482,8 @@ static int same_config(pid_t pid, const char *path, char *other, size_t len)
 
 /* tls = on: the listener's certificate and key, and those of its vhosts,
  * loaded as a start loads them (tls_server_check, the check of -t too);
- * the messages are the start's, FILE:LINE first. */
+ * tls = auto: those of its vhosts (its own come from the local CA, which
+ * check_ca looks at); the messages are the start's, FILE:LINE first. */
 static void check_certificates(struct doctor *d,
                                const struct config_listener *l)
 {
@@ -491,7 +492,7 @@ static void check_certificates(struct doctor *d,
 	char err[4096];
 	int e;
 
-	if (l->tls != CONFIG_TLS_ON)
+	if (l->tls == CONFIG_TLS_OFF)
 		return;
 	if (tls_server_check(cfg, l, err, sizeof(err)) < 0) {
 		e = errno;
@@ -504,6 +505,12 @@ static void check_certificates(struct doctor *d,
 	for (size_t i = 0; i < cfg->nvhosts; i++)
 		nvhosts += cfg->vhosts[i].tls_cert != NULL &&
 		           config_vhost_serves(&cfg->vhosts[i], l);
+	if (l->tls == CONFIG_TLS_AUTO && nvhosts > 0)
+		report(d, DOCTOR_OK, "the tls_cert and tls_key of %zu vhost%s "
+		       "load and belong together",
+		       nvhosts, nvhosts == 1 ? "" : "s");
+	if (l->tls == CONFIG_TLS_AUTO)
+		return;
 	if (nvhosts == 0)
 		report(d, DOCTOR_OK, "tls_cert and tls_key load and belong "
 		       "together");

@@ -280,8 +280,8 @@ static struct config *load_config(const char *path)
 	return cfg;
 }
 
-/* -t: load the certificates and keys of the tls = on listeners and
- * their vhosts as a start does (tls_server_check, which doctor uses too),
+/* -t: load the certificates and keys of the TLS listeners (tls = auto:
+ * of their vhosts only) and their vhosts as a start does (tls_server_check, which doctor uses too),
  * so that a key that does not match its certificate is found now. A file
  * that is not there is only noted: a configuration may be checked before
  * its files are put in place (the examples in conf/ are); a start fails

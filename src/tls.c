@@ -128,6 +128,10 @@ struct tls_local {
 	char addrs[LAN_MAX][INET6_ADDRSTRLEN];
 };
 
+static struct tls_server *tls_server_make(const struct config *cfg,
+                                          const struct config_listener *cl,
+                                          bool own, char *err,
+                                          size_t errlen);
 static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
 static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
                              char *err, size_t errlen);
@@ -158,6 +162,17 @@ struct tls_server *tls_server_new(const struct config *cfg,
                                   const struct config_listener *cl,
                                   char *err, size_t errlen)
 {
+	return tls_server_make(cfg, cl, true, err, errlen);
+}
+
+/* tls_server_new's work; without own, the listener's own certificate is
+ * left out (the check of a tls = auto listener, which would make the
+ * local CA) and only the vhosts' files are loaded. */
+static struct tls_server *tls_server_make(const struct config *cfg,
+                                          const struct config_listener *cl,
+                                          bool own, char *err,
+                                          size_t errlen)
+{
 	struct tls_server *t = calloc(1, sizeof(*t));
 	int saved;
 
@@ -182,18 +197,18 @@ struct tls_server *tls_server_new(const struct config *cfg,
 	t->cl = cl;
 	t->vhosts = cfg->vhosts;
 	t->http = cl->mode == CONFIG_MODE_HTTP;
-	if (cl->tls == CONFIG_TLS_AUTO) {
+	if (own && cl->tls == CONFIG_TLS_AUTO) {
 		t->fallback = tls_ctx_auto(t, cfg, cl, err, errlen);
-	} else {
-		struct tls_files own = {
+	} else if (own) {
+		struct tls_files files = {
 		    .section = "listener", .name = cl->name,
 		    .cert = cl->tls_cert, .key = cl->tls_key,
 		    .cert_line = cl->tls_cert_line,
 		    .key_line = cl->tls_key_line};
 
-		t->fallback = tls_ctx_load(t, &own, err, errlen);
+		t->fallback = tls_ctx_load(t, &files, err, errlen);
 	}
-	if (t->fallback == NULL)
+	if (own && t->fallback == NULL)
 		goto err;
 	for (size_t i = 0; i < cfg->nvhosts; i++) {
 		const struct config_vhost *v = &cfg->vhosts[i];
@@ -222,7 +237,8 @@ struct tls_server *tls_server_new(const struct config *cfg,
 		        NULL)
 			goto err;
 	}
-	tls_check_names(t, cfg);
+	if (own)
+		tls_check_names(t, cfg);
 	return t;
 err:
 	/* errno tells the caller what kind of failure this is. */
@@ -238,9 +254,9 @@ int tls_server_check(const struct config *cfg,
 {
 	struct tls_server *t;
 
-	if (cl->tls != CONFIG_TLS_ON)
+	if (cl->tls == CONFIG_TLS_OFF)
 		return 0;
-	t = tls_server_new(cfg, cl, err, errlen);
+	t = tls_server_make(cfg, cl, cl->tls == CONFIG_TLS_ON, err, errlen);
 	if (t == NULL)
 		return -1;
 	tls_server_unref(t);

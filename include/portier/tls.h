@@ -45,12 +45,13 @@ struct tls_server *tls_server_new(const struct config *cfg,
     __attribute__((warn_unused_result));
 
 /*
- * Load the certificate and key files of listener `cl` of `cfg` with tls =
- * on (its own and those of the vhosts it serves) as tls_server_new does at
- * a start, and free them again: the check of `portier -t` and `portier
- * doctor`. Returns 0, also for a listener without tls = on (tls = auto is
- * left to the start: checking it would make the local CA), or -1 with err
- * and errno set as tls_server_new sets them.
+ * Load the certificate and key files of TLS listener `cl` of `cfg` (its
+ * own and those of the vhosts it serves) as tls_server_new does at a
+ * start, and free them again: the check of `portier -t` and `portier
+ * doctor`. Returns 0, also for a listener without TLS (of a tls = auto
+ * listener only the vhosts' files are loaded: its own certificate would
+ * make the local CA), or -1 with err and errno set as tls_server_new sets
+ * them.
  */
 int tls_server_check(const struct config *cfg,
                      const struct config_listener *cl, char *err,

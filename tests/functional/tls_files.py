@@ -19,6 +19,8 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   start exits with status 2, saying so at FILE:LINE, and opens no port;
   doctor prints it on a ✗ line; -t only notes a file that is not there
   (exit 0: it may be put in place after the check);
+- the same for a vhost's files on a tls = auto listener, without -t
+  making the local CA;
 - good files: doctor says on a ✓ line that they load, and exits 0.
 """
 
@@ -158,6 +160,27 @@ def test_mismatch(pki):
                 "-t: the vhost's error is said once")
 
 
+def test_auto_vhost(pki):
+    step("a vhost's key of another certificate on a tls = auto listener: "
+         "-t, a start and doctor say so; -t makes no CA")
+    state = os.path.join(tmpdir(), "auto-state")
+    vhost = {"backend": "127.0.0.1:9", "tls_cert": pki.chain["b.test"],
+             "tls_key": pki.key["a.test"]}
+    text = (section("global", state_dir=state) +
+            section("listener web", bind=fmt_addr(LOOPBACK4, free_port()),
+                    mode="http", backend="127.0.0.1:9", tls="auto") +
+            section("vhost b.test", **vhost))
+    path = write_file("auto-vhost-mismatch.ini", text)
+    line = text.splitlines().index(f"tls_key = {pki.key['a.test']}") + 1
+    message = (f"{path}:{line}: vhost b.test: the key in {pki.key['a.test']}"
+               f" does not belong to the certificate in "
+               f"{pki.chain['b.test']}")
+    check_t(path, 1, message)
+    check(not os.path.exists(state), "-t made no local CA")
+    check_doctor(path, message)
+    check_start(path, 1, message)
+
+
 def test_directory(pki):
     port = free_port()
     folder = os.path.dirname(pki.chain["a.test"])
@@ -281,6 +304,7 @@ def main():
     step("certificates")
     pki = make_pki(["a.test", "b.test"])
     test_good(pki)
+    test_auto_vhost(pki)
     test_mismatch(pki)
     test_directory(pki)
     test_unreadable(pki)
