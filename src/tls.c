@@ -133,6 +133,9 @@ static struct tls_server *tls_server_make(const struct config *cfg,
                                           bool own, char *err,
                                           size_t errlen);
 static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u);
+static const char *tls_file_reason(char *buf, size_t len);
+static bool tls_file_has(const char *path, const char *text);
 static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
                              char *err, size_t errlen);
 static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
@@ -414,6 +417,7 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 {
 	const char *cert = f->cert, *key = f->key;
 	char why[256];
+	bool encrypted = false;
 	SSL_CTX *ctx;
 
 	/* A missing or unreadable file, or a directory, says so plainly;
@@ -445,11 +449,15 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 	}
 	if ((ctx = tls_ctx_new(t, err, errlen)) == NULL)
 		return NULL;
+	/* OpenSSL's default asks for a passphrase on the terminal, which
+	 * would stop every connection until someone answers. */
+	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_config_error(t->cfg, f->section, f->name, f->cert_line, err,
 		                 errlen,
 		                 "tls_cert %s: not a PEM certificate chain (%s)",
-		                 cert, tls_error_reason(why, sizeof(why)));
+		                 cert, tls_file_reason(why, sizeof(why)));
 		goto err;
 	}
 	/* OpenSSL checks the key against the certificate as it loads it:
@@ -462,11 +470,32 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 		    (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
 		     ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
 			goto mismatch;
+		if (encrypted) {
+			ERR_clear_error();
+			tls_config_error(
+			    t->cfg, f->section, f->name, f->key_line, err,
+			    errlen,
+			    "tls_key %s: the key is encrypted with a "
+			    "passphrase, which portier does not ask for; "
+			    "write it without one (openssl pkey -in %s -out "
+			    "NEW.pem) and keep that file mode 0600",
+			    key, key);
+			goto err;
+		}
+		/* OpenSSL 3.0 says "unsupported" of a file with no key. */
+		if (!tls_file_has(key, "PRIVATE KEY-----"))
+			snprintf(why, sizeof(why),
+			         "no -----BEGIN PRIVATE KEY----- line");
+		else
+			tls_file_reason(why, sizeof(why));
+		ERR_clear_error();
 		tls_config_error(t->cfg, f->section, f->name, f->key_line, err,
 		                 errlen, "tls_key %s: not a PEM private key (%s)",
-		                 key, tls_error_reason(why, sizeof(why)));
+		                 key, why);
 		goto err;
 	}
+	SSL_CTX_set_default_passwd_cb(ctx, NULL);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto mismatch;
 	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
@@ -482,6 +511,47 @@ err:
 	SSL_CTX_free(ctx);
 	errno = EINVAL;
 	return NULL;
+}
+
+/* The passphrase callback of a key file: none is given, and the file is
+ * noted as encrypted (*u, a bool). */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (u != NULL)
+		*(bool *)u = true;
+	return -1;
+}
+
+/* Why a certificate or key file did not load: the first error OpenSSL
+ * queued ("no start line"), which says more than the last ("PEM lib"). */
+static const char *tls_file_reason(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	if (reason == NULL)
+		return tls_error_reason(buf, len);
+	snprintf(buf, len, "%s", reason);
+	ERR_clear_error();
+	return buf;
+}
+
+/* True when the first 64 KiB of the file at path hold `text`. */
+static bool tls_file_has(const char *path, const char *text)
+{
+	char buf[65536];
+	FILE *fp = fopen(path, "re");
+	size_t n;
+
+	if (fp == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return memmem(buf, n, text, strlen(text)) != NULL;
 }
 
 /* tls = auto: a certificate from the local CA for every name the

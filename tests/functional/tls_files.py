@@ -13,7 +13,9 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   exits 1; a reload is refused with the same message, and the running
   configuration goes on answering;
 - tls_cert or tls_key naming a directory: "... is a directory" (not
-  OpenSSL's "PEM lib"), the same configuration error;
+  OpenSSL's "PEM lib"), the same configuration error; so is a tls_key
+  with no key in it, and one encrypted with a passphrase, which a start
+  on a terminal does not ask for;
 - a certificate or key file that is not there, or that portier may not
   read (run as nobody when the test runs as root), is a runtime error: a
   start exits with status 2, saying so at FILE:LINE, and opens no port;
@@ -25,6 +27,7 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -196,6 +199,44 @@ def test_directory(pki):
     check_refused(path, f"{start}tls_key {folder} is a directory")
 
 
+def test_not_a_key(pki):
+    port = free_port()
+    step("tls_key holds a certificate, not a key: said plainly, exit 1")
+    path, start, _ = bad_file(pki, port, "listener", "tls_key",
+                              pki.chain["a.test"], "cert-as-key.ini")
+    check_refused(path, f"{start}tls_key {pki.chain['a.test']}: not a PEM "
+                  "private key (no -----BEGIN PRIVATE KEY----- line)")
+
+    step("a key encrypted with a passphrase: said, exit 1, and no prompt "
+         "on a terminal")
+    encrypted = os.path.join(tmpdir(), "encrypted-key.pem")
+    subprocess.run(["openssl", "pkey", "-in", pki.key["a.test"], "-aes256",
+                    "-passout", "pass:secret", "-out", encrypted],
+                   check=True, capture_output=True)
+    path, start, _ = bad_file(pki, port, "listener", "tls_key", encrypted,
+                              "encrypted-key.ini")
+    message = (f"{start}tls_key {encrypted}: the key is encrypted with a "
+               "passphrase, which portier does not ask for")
+    check_refused(path, message)
+    if shutil.which("script") is None:
+        info("skipped: a start on a terminal (no script(1))")
+        return
+    # script(1) gives portier a terminal, where OpenSSL's default would
+    # ask for the passphrase and wait.
+    try:
+        done = subprocess.run(
+            ["script", "-qec", f"{portier_path()} -c {path}", "/dev/null"],
+            capture_output=True, text=True, timeout=15, stdin=subprocess.PIPE,
+            start_new_session=True)
+        out, status = done.stdout, done.returncode
+    except subprocess.TimeoutExpired as e:
+        out, status = str(e.stdout or ""), None
+    check("pass phrase" not in out.lower() and status == 1,
+          "a start on a terminal asks for nothing and exits 1",
+          f"status {status}: {out[-500:]}")
+    check(message in out, "   with the same message", out[-500:])
+
+
 def copy_file(source, name, mode):
     """A copy of file `source` in the temp dir, with `mode`; its path."""
     with open(source) as f:
@@ -305,6 +346,7 @@ def main():
     pki = make_pki(["a.test", "b.test"])
     test_good(pki)
     test_auto_vhost(pki)
+    test_not_a_key(pki)
     test_mismatch(pki)
     test_directory(pki)
     test_unreadable(pki)
