@@ -340,13 +340,21 @@ size_t http_session_describe(struct metrics_conn *out, size_t max,
 
 void http_session_stop(void)
 {
+	hs_stopping = true;
+	http_session_retire();
+}
+
+void http_session_retire(void)
+{
 	struct http_session *s, *next;
 
-	hs_stopping = true;
 	for (s = LIST_FIRST(&hs_list); s != NULL; s = next) {
 		next = LIST_NEXT(s, entry);
 		/* Between requests: nothing is lost by closing now (a
-		 * response still being written goes out first). */
+		 * response still being written goes out first). The
+		 * others close after the response under way. */
+		if (!hs_stopping && !listener_closed(s->listener))
+			continue;
 		if (s->state != HS_HEAD || s->cin != NULL)
 			continue;
 		if (s->cout != NULL) {
@@ -1548,7 +1556,9 @@ static int hs_end_exchange(struct http_session *s)
 		evbuffer_free(s->bin);
 		s->bin = NULL;
 	}
-	if (!s->client_keep || hs_stopping) {
+	/* After a reload the next request is for the new configuration,
+	 * on a new connection: its routes and auth may differ. */
+	if (!s->client_keep || hs_stopping || listener_closed(s->listener)) {
 		s->state = HS_FINISH;
 		return 1;
 	}

@@ -49,6 +49,7 @@ struct listener {
 	struct evconnlistener **socks;
 	size_t nsocks;
 	struct event *retry; /* re-enables accepting after EMFILE */
+	bool closed;         /* listener_close: a reload replaced it */
 	/* This worker's counters: the listener's, its backend's, one per
 	 * upstream of the route table (same index), one per vhost of the
 	 * configuration (same index; NULL for those that do not serve it)
@@ -148,6 +149,7 @@ void listener_close(struct listener *l)
 {
 	if (l == NULL)
 		return;
+	l->closed = true;
 	for (size_t i = 0; i < l->nsocks; i++)
 		evconnlistener_free(l->socks[i]);
 	l->nsocks = 0;
@@ -155,6 +157,11 @@ void listener_close(struct listener *l)
 		event_free(l->retry);
 		l->retry = NULL;
 	}
+}
+
+bool listener_closed(const struct listener *l)
+{
+	return l->closed;
 }
 
 struct listener *listener_ref(struct listener *l)

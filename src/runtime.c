@@ -800,6 +800,7 @@ static void runtime_switch(struct runtime *rt)
 	memset(&rt->next, 0, sizeof(rt->next));
 	runtime_set_start(rt, &rt->set);
 	runtime_set_free(rt, &old, true);
+	http_session_retire();
 	/* Replaced UDP listeners go once their last flow has. */
 	for (size_t i = 0; i < rt->nretired; i++) {
 		if (udp_listener_flows(rt->retired[i]) == 0)

@@ -34,6 +34,11 @@ size_t http_session_describe(struct metrics_conn *out, size_t max,
  * between requests now, and every other after its response. */
 void http_session_stop(void);
 
+/* A reload replaced listeners: this worker's connections of those
+ * listeners that wait between requests close now, the others after their
+ * response, so that every next request meets the new configuration. */
+void http_session_retire(void);
+
 /* The event loop's turn is over: write what this worker's sessions have
  * for their clients (they hold it until then; see http_session.c). */
 void http_session_flush(void);

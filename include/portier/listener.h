@@ -7,6 +7,7 @@
 #ifndef PORTIER_LISTENER_H
 #define PORTIER_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct addr;
@@ -42,6 +43,10 @@ int listener_find_socket(const struct listener *l, const struct addr *a);
 
 /* Stop accepting and close the listening sockets; sessions go on. */
 void listener_close(struct listener *l);
+
+/* True once listener_close ran: a reload (or the stop) replaced it, and
+ * its sessions serve what they began, not more. */
+bool listener_closed(const struct listener *l);
 
 /* Take a reference. */
 struct listener *listener_ref(struct listener *l);
