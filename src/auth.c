@@ -88,6 +88,17 @@ enum auth_result auth_check(const struct config_strings *users,
 	name = (size_t)(given - (const char *)plain);
 	auth_user_for_log(user, ulen, (const char *)plain, name);
 	line = auth_find(users, (const char *)plain, name);
+	if (line == NULL && users->n > 0) {
+		/* An unknown user costs what a known one does: a hash, here
+		 * the first user's, so that the time of the answer does not
+		 * tell which names exist. */
+		const char *first = users->v[0];
+
+		data = calloc(1, sizeof(*data));
+		if (data != NULL)
+			(void)crypt_r(given + 1, first + strcspn(first, ":") + 1,
+			              data);
+	}
 	if (line == NULL) {
 		r = AUTH_UNKNOWN_USER;
 		goto out;

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <crypt.h>
 #include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@ static config_set_fn config_set_log_level, config_set_access_log,
 
 static int config_strings_add(struct config_parser *p, struct config_strings *s,
                               const char *str);
+static int config_hash_check(struct config_parser *p, const char *value,
+                             size_t user);
 static int config_state_line(struct config_parser *p, enum config_item item,
                              size_t count);
 
@@ -751,6 +754,8 @@ static int config_set_auth(struct config_parser *p, const struct config_key *k,
 		             (int)user, value);
 		return -1;
 	}
+	if (config_hash_check(p, value, user) < 0)
+		return -1;
 	for (size_t i = 0; i < s->n; i++) {
 		if (strncmp(s->v[i], value, user + 1) == 0) {
 			config_error(p, p->lineno,
@@ -760,6 +765,50 @@ static int config_set_auth(struct config_parser *p, const struct config_key *k,
 		}
 	}
 	return config_strings_add(p, s, value) < 0 ? -1 : 1;
+}
+
+/*
+ * The hash of auth line `value` (user name `user` bytes long) is one that
+ * crypt(3) can check: crypt_r of any password with it as the setting gives
+ * a hash of its method and length. An unknown method (htpasswd's default
+ * $apr1$) gives "*0", a cut one a longer hash: with either no password
+ * would ever match, and every login would read as a wrong password.
+ */
+static int config_hash_check(struct config_parser *p, const char *value,
+                             size_t user)
+{
+	const char *hash = value + user + 1, *got;
+	struct crypt_data *data = calloc(1, sizeof(*data));
+	size_t method = strcspn(hash + 1, "$") + 2;
+	int status = -1;
+
+	if (data == NULL) {
+		p->oom = true;
+		return -1;
+	}
+	got = crypt_r("", hash, data);
+	if (strncmp(hash, "$apr1$", 6) == 0)
+		config_error(p, p->lineno,
+		             "auth: the hash of '%.*s' is Apache's $apr1$, which "
+		             "crypt(3) cannot check; make one with: portier "
+		             "hash (or htpasswd -B)",
+		             (int)user, value);
+	else if (got == NULL || got[0] == '*')
+		config_error(p, p->lineno,
+		             "auth: the hash of '%.*s' starts with %.*s, a method "
+		             "this system's crypt(3) does not know; make one "
+		             "with: portier hash",
+		             (int)user, value, (int)method, hash);
+	else if (strlen(got) != strlen(hash))
+		config_error(p, p->lineno,
+		             "auth: the hash of '%.*s' is cut or damaged (%zu "
+		             "characters where its method makes %zu); make one "
+		             "with: portier hash",
+		             (int)user, value, strlen(hash), strlen(got));
+	else
+		status = 0;
+	free(data);
+	return status;
 }
 
 /* Append a copy of str to s. */

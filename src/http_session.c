@@ -776,14 +776,21 @@ static int hs_begin(struct http_session *s, const char *buf, size_t n,
 		const char *const *names =
 		    route_names(listener_routes(s->listener), &nnames);
 		char list[1024] = "";
-		size_t used = 0;
+		size_t used = 0, i;
 
-		for (size_t i = 0; i < nnames && used < sizeof(list); i++) {
-			int w = snprintf(list + used, sizeof(list) - used,
-			                 "%s%s", i ? ", " : "", names[i]);
-			if (w > 0)
-				used += (size_t)w;
+		/* Whole names only, and room kept to say how many more. */
+		for (i = 0; i < nnames; i++) {
+			size_t len = strlen(names[i]) + (i ? 2 : 0);
+
+			if (used + len + 32 > sizeof(list))
+				break;
+			snprintf(list + used, sizeof(list) - used, "%s%s",
+			         i ? ", " : "", names[i]);
+			used += len;
 		}
+		if (i < nnames)
+			snprintf(list + used, sizeof(list) - used,
+			         "%sand %zu more", i ? ", " : "", nnames - i);
 		if (in_cin)
 			evbuffer_drain(s->cin, n);
 		return hs_answer(

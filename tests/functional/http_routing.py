@@ -7,7 +7,8 @@ shows where portier sent it:
 - vhosts by Host: an exact name (in any case, with a port, with a trailing
   dot), an alias, a "*.suffix" wildcard (the longest one wins, an exact
   name wins over any wildcard), the listener's default backend, and a 404
-  page that lists the names a listener without default serves;
+  page that lists the names a listener without default serves (whole
+  names, and how many more when they do not all fit);
 - routes: the longest path prefix wins, "/api" matches "/api/x" and
   "/api?q" but not "/apix", the target is forwarded unchanged;
 - one keep-alive connection carries requests for several Hosts, each
@@ -16,8 +17,17 @@ shows where portier sent it:
 - host_header = backend and = NAME replace the Host the backend sees.
 """
 
+import re
+
 from httptest import EchoBackend, HttpPortier, request
 from lib import check, check_equal, info, run, step
+
+
+def CROWD(backend):
+    """80 vhosts on listener `crowd` (with everywhere.test, 81 names),
+    more than its 404 page can list."""
+    return [(f"service-number-{i:02d}.test",
+             {"listener": "crowd", "backend": backend}) for i in range(80)]
 
 
 class Setup:
@@ -31,7 +41,8 @@ class Setup:
         self.b = {n: EchoBackend(n) for n in names}
         b = self.b
         self.p = HttpPortier(
-            {"web": {"backend": b["default"].addr}, "bare": {}},
+            {"web": {"backend": b["default"].addr}, "bare": {},
+             "crowd": {}},
             [("app.test", {"listener": "web", "backend": b["app"].addr,
                            "alias": "app.local, *.app.test"}),
              ("*.test", {"listener": "web",
@@ -53,7 +64,7 @@ class Setup:
                             "backend": b["bare-only"].addr}),
              ("everywhere.test", {"backend": b["everywhere"].addr}),
              ("reuse.test", {"listener": "web", "backend": b["reuse"].addr}),
-             ])
+             *CROWD(b["default"].addr)])
 
     def check_routed(self, host, target, name, listener="web",
                      seen_target=None):
@@ -113,6 +124,21 @@ def test_404(s):
     resp = s.p.get(None, "/", "bare", version="1.0")
     check_equal(resp.status, 404, "HTTP/1.0 request without Host on bare: "
                 "404")
+
+    step("a 404 page with more names than it lists: whole names, and how "
+         "many more")
+    resp = s.p.get("nothing.example", "/", "crowd")
+    check_equal(resp.status, 404, "Host nothing.example on crowd: 404")
+    text = resp.text()
+    line = [x for x in text.splitlines() if "serves:" in x][0]
+    listed = line.split("serves: ", 1)[1].rstrip(".").split(", ")
+    more = listed.pop() if listed[-1].startswith("and ") else ""
+    info(f"{len(listed)} names listed, then '{more}'")
+    check(listed and all(re.fullmatch(r"service-number-\d\d\.test", n)
+                         or n == "everywhere.test" for n in listed),
+          "every listed name is whole", line)
+    check_equal(more, f"and {81 - len(listed)} more",
+                "the page says how many of the 81 names it left out")
 
 
 def test_routes(s):

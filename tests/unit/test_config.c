@@ -22,6 +22,12 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Real crypt(3) hashes of "secret": config_set_auth checks them. */
+#define HASH_SHA512                                                        \
+	"$6$salt$egUxKNxDs8kPfh8iPMNcosMhb2eWah6d"                                   \
+	"3R44JDm5Rj/j/XWR5E33QPd0YmHXoDHOIDR6kL5D3JcQcz0O8FHE00"
+#define HASH_BCRYPT "$2b$05$abcdefghijklmnopqrstuuOQiyCxlgf/oeuTqixKmWdcYUh4Hjl0a"
+
 /* A valid tcp listener, four lines, for tests about something else. */
 #define TCP_A "[listener a]\nbind = 1000\nmode = tcp\nbackend = 2000\n"
 
@@ -216,8 +222,8 @@ static void check_every_vhost_key(const struct config *cfg)
 	assert_int_equal(v->tls_cert_line, 19);
 	assert_int_equal(v->tls_key_line, 20);
 	assert_int_equal(v->auth.n, 2);
-	assert_string_equal(v->auth.v[0], "alice:$6$salt$hash");
-	assert_string_equal(v->auth.v[1], "bob:$2y$05$abc");
+	assert_string_equal(v->auth.v[0], "alice:" HASH_SHA512);
+	assert_string_equal(v->auth.v[1], "bob:" HASH_BCRYPT);
 
 	assert_string_equal(w->name, "*.dev.test");
 	assert_int_equal(w->listeners.n, 0);
@@ -372,8 +378,8 @@ static const struct good_case good_cases[] = {
      "host_header = backend\n"
      "tls_cert = app.pem\n"
      "tls_key = app-key.pem\n"
-     "auth = alice:$6$salt$hash\n"
-     "auth = bob:$2y$05$abc\n"
+     "auth = alice:" HASH_SHA512 "\n"
+     "auth = bob:" HASH_BCRYPT "\n"
      "[vhost *.dev.test]\n"
      "route = / localhost:3000\n"
      "host_header = upstream.internal:8080\n"
@@ -745,14 +751,14 @@ static const struct bad_case bad_cases[] = {
      "web, tls\n"},
     {"[listener web]\nbind = 80\n[listener pass]\nbind = 443\n"
      "mode = tls-passthrough\n[vhost app.test]\nlistener = web, pass\n"
-     "backend = 1\nauth = bob:$6$x\n",
+     "backend = 1\nauth = bob:" HASH_SHA512 "\n",
      "t.ini:9: vhost app.test: auth cannot be asked on listener 'pass': "
      "tls-passthrough does not decrypt, so its clients would reach the "
      "backend without a password; serve this vhost on http listeners "
      "only (listener = ...)\n"},
     {"[listener web]\nbind = 80\n[listener pass]\nbind = 443\n"
      "mode = tls-passthrough\nbackend = 2\n[vhost app.test]\n"
-     "auth = bob:$6$x\nroute = /api 3\n",
+     "auth = bob:" HASH_SHA512 "\nroute = /api 3\n",
      "t.ini:8: vhost app.test: auth cannot be asked on listener 'pass': "
      "tls-passthrough does not decrypt, so its clients would reach the "
      "backend without a password; serve this vhost on http listeners "
@@ -851,13 +857,26 @@ static const struct bad_case bad_cases[] = {
      "name (with an optional :PORT)\n"},
     {"[listener web]\nbind = 80\n[vhost a.test]\nbackend = 1\n"
      "auth = bob\nauth = :$6$x\nauth = bob:secret\nauth = bob:$6$x y\n"
-     "auth = bob:$6$x\nauth = bob:$6$y\n",
+     "auth = bob:" HASH_SHA512 "\nauth = bob:" HASH_BCRYPT "\n"
+     "auth = apr:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/\n"
+     "auth = x:$9$abc$def\nauth = cut:$6$\n"
+     "auth = cut2:$2b$05$abcdefghijklmnopqrstuu\n",
      "t.ini:5: auth: expected USER:HASH without spaces\n"
      "t.ini:6: auth: the user name is empty\n"
      "t.ini:7: auth: the password of 'bob' is not a crypt(3) hash; make "
      "one with: portier hash\n"
      "t.ini:8: auth: expected USER:HASH without spaces\n"
-     "t.ini:10: auth: user 'bob' given twice\n"},
+     "t.ini:10: auth: user 'bob' given twice\n"
+     "t.ini:11: auth: the hash of 'apr' is Apache's $apr1$, which "
+     "crypt(3) cannot check; make one with: portier hash (or htpasswd "
+     "-B)\n"
+     "t.ini:12: auth: the hash of 'x' starts with $9$, a method this "
+     "system's crypt(3) does not know; make one with: portier hash\n"
+     "t.ini:13: auth: the hash of 'cut' is cut or damaged (3 characters "
+     "where its method makes 90); make one with: portier hash\n"
+     "t.ini:14: auth: the hash of 'cut2' is cut or damaged (29 "
+     "characters where its method makes 60); make one with: portier "
+     "hash\n"},
 
     /* every error of a file, in line order */
     {"[listener a]\nmode = tcp\nfoo = 1\n[listener b]\nbind = 1\n"
