@@ -327,17 +327,25 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	if (family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		                 sizeof(one));
-	/* Several workers each bind the address; the kernel spreads the
-	 * connections among them. */
-	if (runtime_workers(l->rt) > 1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-		                 sizeof(one));
+	/* Several workers each bind the address, and the kernel spreads
+	 * the connections among them; a reload binds a wider or narrower
+	 * address (127.0.0.1 and *) beside the one it replaces. Another
+	 * process may join such an address too: checked after listen. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* Relay bytes as they come: the endpoints chose their segments.
 	 * Accepted sockets inherit the option, which saves a system call
 	 * per connection. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, &a->sa.sa, a->salen) < 0 || listen(fd, SOMAXCONN) < 0)
 		goto fail;
+	if (portdiag_shared_with_other("/proc", &a->sa.sa, a->salen,
+	                               IPPROTO_TCP, why, sizeof(why))) {
+		close(fd);
+		snprintf(err, errlen, "cannot bind %s (listener %s): %s", name,
+		         l->cfg->name, why);
+		errno = EADDRINUSE;
+		return -1;
+	}
 listen:
 	/* An HTTP client's request needs no ACK of its own: the response
 	 * carries it moments later (or the delayed-ACK timer does). Sockets

@@ -75,8 +75,10 @@ static bool key_is_any(const struct portdiag_key *k);
 static int conflict_rank(const struct portdiag_key *bind,
                          const struct portdiag_key *sock);
 static unsigned unprivileged_port_start(const char *procroot);
-static void explain_in_use(const char *procroot, const struct sockaddr *sa,
-                           socklen_t salen, int proto, char *buf, size_t len);
+static bool explain_in_use(const char *procroot, const struct sockaddr *sa,
+                           socklen_t salen, int proto, bool skip_own,
+                           char *buf, size_t len);
+static bool own_inode(const char *procroot, unsigned long inode);
 static void explain_access(const char *procroot, char *buf, size_t len);
 static bool is_root(void);
 
@@ -252,7 +254,8 @@ char *portdiag_explain_bind(const char *procroot, int err,
 	switch (err) {
 	case EADDRINUSE:
 		if (key_from_sa(sa, salen, &key) == 0) {
-			explain_in_use(procroot, sa, salen, proto, buf, len);
+			(void)explain_in_use(procroot, sa, salen, proto, false,
+			                     buf, len);
 			return buf;
 		}
 		break;
@@ -743,8 +746,18 @@ static unsigned unprivileged_port_start(const char *procroot)
 }
 
 /* EADDRINUSE: find the socket in the way, and its holder. */
-static void explain_in_use(const char *procroot, const struct sockaddr *sa,
-                           socklen_t salen, int proto, char *buf, size_t len)
+bool portdiag_shared_with_other(const char *procroot,
+                               const struct sockaddr *sa, socklen_t salen,
+                               int proto, char *buf, size_t len)
+{
+	return explain_in_use(procroot, sa, salen, proto, true, buf, len);
+}
+
+/* Say who holds the sockets in the way of sa into buf; with skip_own,
+ * this process's own sockets are not in the way. True when one is. */
+static bool explain_in_use(const char *procroot, const struct sockaddr *sa,
+                           socklen_t salen, int proto, bool skip_own,
+                           char *buf, size_t len)
 {
 	struct portdiag_socket *list = NULL, *best = NULL;
 	struct portdiag_key want, have;
@@ -757,15 +770,21 @@ static void explain_in_use(const char *procroot, const struct sockaddr *sa,
 	    load_sockets(procroot, proto, &list, &n) == -1) {
 		snprintf(buf, len, "address already in use (holder not found)");
 		free(list);
-		return;
+		return !skip_own;
 	}
 	/* Keep only the sockets in the way, fill their holders (one pass over
 	 * /proc), then take the surest; a visible holder wins a tie. */
 	for (size_t i = 0; i < n; i++) {
 		if (key_from_sa((struct sockaddr *)&list[i].addr,
 		                list[i].addrlen, &have) == 0 &&
-		    conflict_rank(&want, &have) >= 0)
+		    conflict_rank(&want, &have) >= 0 &&
+		    !(skip_own && (list[i].inode == 0 ||
+		                   own_inode(procroot, list[i].inode))))
 			list[ncand++] = list[i];
+	}
+	if (skip_own && ncand == 0) {
+		free(list);
+		return false;
 	}
 	portdiag_fill_holders(procroot, list, ncand);
 	for (size_t i = 0; i < ncand; i++) {
@@ -781,7 +800,7 @@ static void explain_in_use(const char *procroot, const struct sockaddr *sa,
 	if (best == NULL) {
 		snprintf(buf, len, "address already in use (holder not found)");
 		free(list);
-		return;
+		return true;
 	}
 	portdiag_describe_holder(best, holder, sizeof(holder));
 	addr_format_sa((struct sockaddr *)&best->addr, best->addrlen, socktext,
@@ -798,6 +817,36 @@ static void explain_in_use(const char *procroot, const struct sockaddr *sa,
 		         best_rank == 0 ? "" : "; its socket is ",
 		         best_rank == 0 ? "" : socktext);
 	free(list);
+	return true;
+}
+
+/* True when this process holds socket `inode` (procroot/self/fd). */
+static bool own_inode(const char *procroot, unsigned long inode)
+{
+	char path[PATH_MAX], link[64], want[40];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/self/fd", procroot);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	if ((d = opendir(path)) == NULL)
+		return false;
+	while (!found && (e = readdir(d)) != NULL) {
+		char fdpath[PATH_MAX + 300];
+		ssize_t got;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, e->d_name);
+		got = readlink(fdpath, link, sizeof(link) - 1);
+		if (got <= 0)
+			continue;
+		link[got] = '\0';
+		found = strcmp(link, want) == 0;
+	}
+	closedir(d);
+	return found;
 }
 
 /* EACCES below the unprivileged port range: the three ways out. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The runtime: the configuration brought to life as one event loop per
- * worker, each with its own listening sockets (SO_REUSEPORT when there are
- * several, so that the kernel spreads new connections), its own sessions,
+ * worker, each with its own listening sockets (SO_REUSEPORT, so that the
+ * kernel spreads new connections, and a reload can bind * beside
+ * 127.0.0.1; portdiag checks that no other process joined), its own
+ * sessions,
  * and nothing else shared but the read-only configuration and the
  * connection counters that max_connections applies to (the counters of
  * the status page are per worker, summed when read: metrics.c).

@@ -498,6 +498,17 @@ static int udp_bind_one(struct udp_listener *u, const struct addr *a,
 		                 sizeof(one));
 	if (bind(fd, &a->sa.sa, a->salen) < 0)
 		goto fail;
+	/* Another process of this user may have joined the address with
+	 * SO_REUSEPORT: it would take a share of the clients. */
+	if (runtime_workers(u->rt) > 1 &&
+	    portdiag_shared_with_other("/proc", &a->sa.sa, a->salen,
+	                               IPPROTO_UDP, why, sizeof(why))) {
+		close(fd);
+		snprintf(err, errlen, "cannot bind %s (listener %s): %s", name,
+		         u->cfg->name, why);
+		errno = EADDRINUSE;
+		return -1;
+	}
 	udp_sockbufs(fd, UDP_SOCKBUF);
 	if (udp_is_wildcard(a) && family == AF_INET)
 		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));

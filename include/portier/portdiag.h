@@ -83,4 +83,17 @@ char *portdiag_explain_bind(const char *procroot, int err,
 			    const struct sockaddr *sa, socklen_t salen,
 			    int proto, char *buf, size_t len);
 
+/*
+ * After binding sa (for proto) with SO_REUSEPORT: true when a socket of
+ * another process is in its way all the same. SO_REUSEPORT lets any
+ * process of the same user join the address, and the kernel would then
+ * split the connections or datagrams between them. buf says who, as
+ * portdiag_explain_bind does for EADDRINUSE. False when every socket in
+ * the way is this process's own (its other workers, the listeners a
+ * reload replaces).
+ */
+bool portdiag_shared_with_other(const char *procroot,
+				const struct sockaddr *sa, socklen_t salen,
+				int proto, char *buf, size_t len);
+
 #endif

@@ -5,32 +5,41 @@ A python3 server holds 127.0.0.1:P. portier configured to bind it exits
 with status 2 and says who holds the port (pid, program, user);
 `portier ports` lists the port with that pid; `portier ports -c FILE`
 reports the conflict and exits 1 (and 0 for a file with no conflict).
+A holder that set SO_REUSEPORT, which the kernel lets another process of
+its user join, stops portier all the same (tcp and udp, two workers), and
+so does a second portier started with the same file.
 """
 
 import os
 import pwd
 import re
 import shutil
+import socket
 import sys
 
 from lib import (LOOPBACK4, check, check_equal, free_port, info, run,
-                 run_portier, spawn, start_portier, step, tcp_listener,
-                 write_file)
+                 run_portier, section, spawn, start_portier, step,
+                 tcp_listener, write_file)
 
 HOLDER = """
-import socket, time
-s = socket.socket()
+import socket, sys, time
+s = socket.socket(socket.AF_INET, int(sys.argv[1]))
+if sys.argv[2] == "reuseport":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 s.bind(("127.0.0.1", 0))
-s.listen()
+if s.type == socket.SOCK_STREAM:
+    s.listen()
 print(s.getsockname()[1], flush=True)
 time.sleep(60)
 """
 
 
-def start_holder():
-    """A python3 process listening on a port; returns (pid, program,
-    port), program as the kernel names it."""
-    proc = spawn([shutil.which("python3") or sys.executable, "-c", HOLDER])
+def start_holder(kind=socket.SOCK_STREAM, reuseport=False):
+    """A python3 process listening on a port (bound, for UDP), with
+    SO_REUSEPORT if asked; returns (pid, program, port), program as the
+    kernel names it."""
+    proc = spawn([shutil.which("python3") or sys.executable, "-c", HOLDER,
+                  str(int(kind)), "reuseport" if reuseport else "-"])
     port = int(proc.stdout.readline())
     with open(f"/proc/{proc.pid}/comm") as f:
         program = f.read().strip()
@@ -78,6 +87,34 @@ def main():
     check_equal(r.returncode, 1, "exit status")
     check(has_line(r.stdout + r.stderr, "conflict", rf"[:\s]{port}\b"),
           f"a line says 'conflict' for port {port}")
+
+    step("a holder with SO_REUSEPORT, which the kernel would let portier "
+         "share: portier exits with status 2 and names it (tcp, udp)")
+    for kind, proto in ((socket.SOCK_STREAM, "tcp"),
+                        (socket.SOCK_DGRAM, "udp")):
+        pid, program, port = start_holder(kind, reuseport=True)
+        text = (section("global", workers="2") +
+                section("listener shared", bind=f"{LOOPBACK4}:{port}",
+                        mode=proto, backend=f"{LOOPBACK4}:{free_port()}"))
+        p = start_portier(text, ready=False)
+        status = p.wait_exit(10)
+        check_equal(status, 2, f"{proto}: exit status")
+        log = p.log()
+        check(f"cannot bind {LOOPBACK4}:{port}" in log and
+              f"already in use by pid {pid} ({program}" in log,
+              f"{proto}: stderr names pid {pid} ({program})", log)
+
+    step("a second portier with the same file: status 2, naming the "
+         "first")
+    port = free_port()
+    text = tcp_listener("twice", f"{LOOPBACK4}:{port}",
+                        f"{LOOPBACK4}:{free_port()}")
+    first = start_portier(text)
+    second = start_portier(text, ready=False)
+    check_equal(second.wait_exit(10), 2, "the second exits with status 2")
+    check(f"already in use by pid {first.pid} (portier" in second.log(),
+          f"   and names pid {first.pid} (portier)", second.log())
+    first.stop()
 
     step("`portier ports -c FILE` without a conflict")
     conf = write_file("free.ini", tcp_listener(

@@ -7,6 +7,8 @@ With two workers:
   a removed one closes;
 - a WebSocket and a TCP transfer opened before the reload go on through
   it, to the end, with every byte (checksums);
+- with one worker, a reload that widens a bind to * (or narrows it back)
+  takes: the new socket joins the old one's address;
 - a file with an error is rejected with FILE:LINE in the log, and the
   running configuration stays; so is a file with a port held by another
   socket, and the log does not announce the new listeners it would have
@@ -257,6 +259,28 @@ def main():
     reload(config(b, False))
     check(wait_until(lambda: refused(extra), 3),
           "its port refuses connections")
+
+    step("one worker: a reload widens a bind to * and narrows it back")
+    port = free_port()
+
+    def narrow_or_wide(bind):
+        return section("listener w", bind=f"{bind}:{port}", mode="tcp",
+                       backend=echo.addr)
+
+    one = start_portier(narrow_or_wide(LOOPBACK4))
+    for bind in ("*", LOOPBACK4):
+        before = one.log().count("SIGHUP: configuration reloaded")
+        with open(one.conf, "w") as f:
+            f.write(narrow_or_wide(bind))
+        one.send_signal(signal.SIGHUP)
+        check(wait_until(lambda: one.log().count(
+            "SIGHUP: configuration reloaded") > before, 5),
+            f"bind = {bind}:{port}: reloaded", one.log())
+        conn = connect(LOOPBACK4, port)
+        conn.sendall(b"ping")
+        check_equal(conn.recv(4), b"ping", "   and the port relays")
+        conn.close()
+    one.stop()
 
     step("a client in a loop sees no failure across ten reloads")
     loop = Loop(web)
