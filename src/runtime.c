@@ -48,12 +48,20 @@
 #include "portier/tls.h"
 #include "portier/udp.h"
 
+/* The live sessions of one listener, which its max_connections caps: a
+ * reload's generation shares the counter of a listener of the same name,
+ * so that sessions begun before count too. */
+struct runtime_count {
+	atomic_uint n;
+	atomic_int refcnt;
+};
+
 /* A configuration brought to life (runtime.h). */
 struct runtime_gen {
 	atomic_int refcnt;
 	struct config *cfg;             /* owned; read-only */
 	struct tls_server **tls;        /* per cfg->listeners[i], or NULL */
-	atomic_uint *listener_sessions; /* per cfg->listeners[i] */
+	struct runtime_count **listener_sessions; /* per cfg->listeners[i] */
 };
 
 /* What every worker shares. */
@@ -114,8 +122,9 @@ static const struct timeval runtime_tls_idle_period = {1, 0};
 #define RUNTIME_ORDER_SWITCH 'r' /* run the listeners of a reload */
 #define RUNTIME_ORDER_DESCRIBE 'd' /* snapshot the live connections */
 
-static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
-                                           size_t errlen);
+static struct runtime_gen *runtime_gen_new(struct config *cfg,
+                                           const struct runtime_gen *old,
+                                           char *err, size_t errlen);
 static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen);
 static int runtime_set_build(struct runtime *rt, struct runtime_set *set,
                              char *err, size_t errlen);
@@ -179,7 +188,7 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 		config_free(cfg);
 		goto err;
 	}
-	shared->building = runtime_gen_new(cfg, err, sizeof(err));
+	shared->building = runtime_gen_new(cfg, NULL, err, sizeof(err));
 	if (shared->building == NULL) {
 		/* The generation's certificates and keys, before any port is
 		 * open: a file that is not what it should be is a
@@ -357,6 +366,13 @@ void runtime_gen_unref(struct runtime_gen *gen)
 	for (size_t i = 0; i < gen->cfg->nlisteners; i++)
 		tls_server_unref(gen->tls[i]);
 	free(gen->tls);
+	for (size_t i = 0;
+	     gen->listener_sessions != NULL && i < gen->cfg->nlisteners; i++) {
+		struct runtime_count *c = gen->listener_sessions[i];
+
+		if (c != NULL && atomic_fetch_sub(&c->refcnt, 1) == 1)
+			free(c);
+	}
 	free(gen->listener_sessions);
 	config_free(gen->cfg);
 	free(gen);
@@ -478,7 +494,7 @@ enum runtime_admit runtime_admit(struct runtime *rt, struct runtime_gen *gen,
 {
 	struct runtime_shared *shared = rt->shared;
 	atomic_uint *of_listener =
-	    &gen->listener_sessions[cl - gen->cfg->listeners];
+	    &gen->listener_sessions[cl - gen->cfg->listeners]->n;
 
 	/* Count first, then check: two workers racing for the last slot
 	 * may both be refused, never both admitted. */
@@ -501,7 +517,8 @@ void runtime_session_closed(struct runtime *rt, struct runtime_gen *gen,
 {
 	struct runtime_shared *shared = rt->shared;
 
-	atomic_fetch_sub(&gen->listener_sessions[cl - gen->cfg->listeners], 1);
+	atomic_fetch_sub(&gen->listener_sessions[cl - gen->cfg->listeners]->n,
+	                 1);
 	atomic_fetch_sub(&shared->sessions, 1);
 	if (rt->stopping && session_count() == 0)
 		event_base_loopbreak(rt->base);
@@ -553,10 +570,12 @@ nomem:
 }
 
 /* A generation for cfg (taken over, freed on failure): the TLS contexts of
- * its listeners, read once for every worker. On failure errno is
- * tls_server_new's, or ENOMEM. */
-static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
-                                           size_t errlen)
+ * its listeners, read once for every worker, and their session counters,
+ * those of `old` (the running one, or NULL) for listeners of the same
+ * name. On failure errno is tls_server_new's, or ENOMEM. */
+static struct runtime_gen *runtime_gen_new(struct config *cfg,
+                                           const struct runtime_gen *old,
+                                           char *err, size_t errlen)
 {
 	struct runtime_gen *gen = calloc(1, sizeof(*gen));
 	int saved;
@@ -576,6 +595,26 @@ static struct runtime_gen *runtime_gen_new(struct config *cfg, char *err,
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		goto err;
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct config_listener *was =
+		    old != NULL ? config_find_listener(old->cfg,
+		                                       cfg->listeners[i].name)
+		                : NULL;
+		struct runtime_count *c =
+		    was != NULL
+		        ? old->listener_sessions[was - old->cfg->listeners]
+		        : calloc(1, sizeof(*c));
+
+		if (c == NULL) {
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			goto err;
+		}
+		if (was == NULL)
+			atomic_init(&c->refcnt, 0);
+		atomic_fetch_add(&c->refcnt, 1);
+		gen->listener_sessions[i] = c;
 	}
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		if (cfg->listeners[i].tls == CONFIG_TLS_OFF)
@@ -734,7 +773,7 @@ static void runtime_reload(struct runtime *rt)
 	if (runtime_worker_count(cfg) != shared->nworkers)
 		log_warn("SIGHUP: workers changed; the number of workers "
 		         "changes at the next start");
-	gen = runtime_gen_new(cfg, err, sizeof(err));
+	gen = runtime_gen_new(cfg, old, err, sizeof(err));
 	if (gen == NULL) {
 		log_error("SIGHUP: %s; the running configuration stays", err);
 		metrics_reload(false);

@@ -4,7 +4,7 @@
 - max_connections on a listener, and in [global] across listeners: beyond
   the limit a connection is accepted and closed at once, never reaches the
   backend, and "connection limit" is logged; when one closes, a new one
-  works again.
+  works again; a reload keeps counting the connections begun before it.
 - allow / deny: a client outside allow, or inside deny (checked first), is
   closed at once without data, the backend never sees it, and the log says
   "denied" with the client's address. The whole of 127.0.0.0/8 is loopback,
@@ -12,6 +12,7 @@
   a *:P listener, IPv4 clients still match IPv4 blocks.
 """
 
+import signal
 import time
 
 from lib import (LOOPBACK4, LOOPBACK6, Server, check,
@@ -104,8 +105,18 @@ def test_listener_limit():
     c1.close()
     c3 = p.check_works_again("lim", "3 after connection 1 closed")
     p.check_refused("lim", "4 (limit reached again)")
+
+    step("a reload keeps counting the connections begun before it")
+    before = p.portier.log().count("SIGHUP: configuration reloaded")
+    p.portier.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: p.portier.log().count(
+        "SIGHUP: configuration reloaded") > before, 5), "reloaded")
+    check(echo_ok(c2) and echo_ok(c3), "lim: the two connections go on")
+    p.check_refused("lim", "5 (still over the limit after the reload)")
     c2.close()
+    c4 = p.check_works_again("lim", "6 after connection 2 closed")
     c3.close()
+    c4.close()
 
 
 def test_global_limit():
