@@ -627,6 +627,18 @@ static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 		            "closed: %s on the %s side", strerror(relay->error),
 		            relay->error_side == RELAY_CLIENT ? "client"
 		                                              : "backend");
+		/* A reset goes on as a reset: a FIN would tell the other
+		 * side that what it got is the whole of it. */
+		if (relay->error == ECONNRESET) {
+			int fd = relay->error_side == RELAY_CLIENT
+			             ? s->backend_fd
+			             : s->client_fd;
+			struct linger abort = {.l_onoff = 1, .l_linger = 0};
+
+			if (fd >= 0)
+				(void)setsockopt(fd, SOL_SOCKET, SO_LINGER,
+				                 &abort, sizeof(abort));
+		}
 		break;
 	}
 	session_close(s);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """TCP relay: bytes arrive intact in both directions, on one connection and
 on many at once, and 100 MiB each way (concurrently) keep their SHA-256. A
-reset on one side closes the other side's connection. A backend that speaks
+reset on one side closes the other side's connection, with a reset. A
+backend that speaks
 first (SMTP, SSH) reaches a client that has sent nothing, at once.
 """
 
@@ -33,7 +34,28 @@ def reset_after_one_mib(conn, server):
     reset(conn)
 
 
+def say_then_reset(conn, server):
+    """Send a line, then reset the connection."""
+    conn.sendall(b"partial\n")
+    time.sleep(0.3)
+    reset(conn)
+
+
 def test_resets():
+    step("backend resets: the client sees a reset too, not an end of "
+         "stream that would make a cut transfer look whole")
+    fwd = Forward(say_then_reset)
+    c = fwd.connect()
+    c.settimeout(5)
+    check_equal(recv_exactly(c, 8), b"partial\n", "the client gets the line")
+    try:
+        got = c.recv(100)
+        outcome = f"end of stream ({got!r})" if not got else repr(got)
+    except ConnectionResetError:
+        outcome = "reset"
+    check_equal(outcome, "reset", "then a reset (ECONNRESET)")
+    c.close()
+
     step("client resets in the middle of a download: the backend's "
          "connection is closed, portier keeps serving")
     fwd = Forward(source(BULK, 3))
