@@ -50,6 +50,11 @@ struct listener {
 	size_t nsocks;
 	struct event *retry; /* re-enables accepting after EMFILE */
 	bool closed;         /* listener_close: a reload replaced it */
+	/* accept(2) failures since the last accept that worked: the first
+	 * is logged, the others counted for the line that says it works
+	 * again. */
+	unsigned accept_failures;
+	struct timeval accept_failing_since;
 	/* This worker's counters: the listener's, its backend's, one per
 	 * upstream of the route table (same index), one per vhost of the
 	 * configuration (same index; NULL for those that do not serve it)
@@ -437,6 +442,18 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	const char *rule = NULL;
 	enum runtime_admit admit;
 
+	if (l->accept_failures > 0) {
+		struct timeval now;
+
+		event_base_gettimeofday_cached(runtime_base(l->rt), &now);
+		log_info("listener %s: accepting again, after %u failed "
+		         "accept%s in %ld s",
+		         cfg->name, l->accept_failures,
+		         l->accept_failures == 1 ? "" : "s",
+		         (long)(now.tv_sec - l->accept_failing_since.tv_sec));
+		l->accept_failures = 0;
+	}
+
 	if (cfg->deny.n && cidr_match_any(cfg->deny.blocks, cfg->deny.n, sa))
 		rule = "deny";
 	else if (cfg->allow.n &&
@@ -480,14 +497,19 @@ static void listener_error_cb(struct evconnlistener *el, void *arg)
 	struct timeval tv = {0, 100 * 1000};
 	int e = EVUTIL_SOCKET_ERROR();
 
-	listener_log_throttled(
-	    l, LOG_LEVEL_WARN,
-	    "listener %s: accept failed: %s; pausing for 100 ms%s",
-	    l->cfg->name, strerror(e),
-	    e == EMFILE || e == ENFILE
-	        ? " (raise the open-file limit, ulimit -n, or lower "
-	          "max_connections)"
-	        : "");
+	/* Once per spell: a full file table lasts, and ten lines a second
+	 * would say nothing new. */
+	if (l->accept_failures++ == 0) {
+		event_base_gettimeofday_cached(runtime_base(l->rt),
+		                               &l->accept_failing_since);
+		log_warn("listener %s: accept failed: %s; pausing for 100 ms "
+		         "at a time until it works%s",
+		         l->cfg->name, strerror(e),
+		         e == EMFILE || e == ENFILE
+		             ? " (raise the open-file limit, ulimit -n, or "
+		               "lower max_connections)"
+		             : "");
+	}
 	for (size_t i = 0; i < l->nsocks; i++)
 		evconnlistener_disable(l->socks[i]);
 	if (evtimer_add(l->retry, &tv) < 0)
