@@ -56,8 +56,15 @@ void daemon_remove_pidfile(const char *path)
 		buf[0] = '\0';
 	fclose(fp);
 	/* A newer portier may have written its own pid there since. */
-	if (strtol(buf, NULL, 10) == (long)getpid())
-		unlink(path);
+	if (strtol(buf, NULL, 10) == (long)getpid() && unlink(path) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove the pidfile %s: %s%s", path,
+		         strerror(errno),
+		         errno == EACCES && geteuid() != 0
+		             ? " (portier dropped root's privileges; put the "
+		               "pidfile in a directory that its user may "
+		               "write, such as /run/portier owned by it)"
+		             : "");
 }
 
 int daemon_drop_privileges(const char *user, const char *group, char *err,

@@ -251,6 +251,8 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 	    daemon_drop_privileges(cfg->global.user, cfg->global.group, err,
 	                           sizeof(err)) < 0) {
 		log_error("%s", err);
+		/* A start that fails leaves no pidfile behind. */
+		daemon_remove_pidfile(cfg->global.pidfile);
 		goto err;
 	}
 	if (cfg->global.pidfile != NULL &&

@@ -118,6 +118,12 @@ def main():
     check_log(portier, "running as nobody")
     portier.send_signal(signal.SIGTERM)
     check_equal(portier.wait_exit(10), 0, "and stops cleanly")
+    # The pidfile's directory belongs to root: nobody may not remove it.
+    check(not os.path.exists(pidfile) or
+          f"cannot remove the pidfile {pidfile}: Permission denied"
+          in portier.log(),
+          "the pidfile is gone, or the log says why it stays",
+          portier.log()[-600:])
 
     step("a user that does not exist: a configuration error (exit status "
          "1) before any port is opened, saying so")
