@@ -12,6 +12,8 @@
 
 #include <crypt.h>
 #include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ static config_set_fn config_set_log_level, config_set_access_log,
     config_set_tls, config_set_path, config_set_acl, config_set_proxy_protocol,
     config_set_listener_max, config_set_redirect, config_set_vhost_listeners,
     config_set_vhost_backend, config_set_aliases, config_set_route,
-    config_set_host_header, config_set_auth;
+    config_set_host_header, config_set_auth, config_set_account;
 
 static int config_strings_add(struct config_parser *p, struct config_strings *s,
                               const char *str);
@@ -61,9 +63,9 @@ const struct config_key config_keys[] = {
     {"state_dir", SECTION_GLOBAL, 0, NULL, NULL, config_set_string,
      GLOBAL(state_dir)},
     {"user", SECTION_GLOBAL, 0, NULL, NULL,
-     config_set_string, GLOBAL(user)},
+     config_set_account, GLOBAL(user)},
     {"group", SECTION_GLOBAL, 0, NULL, NULL,
-     config_set_string, GLOBAL(group)},
+     config_set_account, GLOBAL(group)},
     {"pidfile", SECTION_GLOBAL, 0, NULL, NULL,
      config_set_string, GLOBAL(pidfile)},
     {"admin", SECTION_GLOBAL, 0, NULL, NULL, config_set_admin, 0},
@@ -297,6 +299,24 @@ static int config_set_string(struct config_parser *p,
 		return -1;
 	}
 	return 1;
+}
+
+/* user and group: an account of this machine, looked up now, so that a
+ * name that does not exist is an error at its line with all the others,
+ * before any port is opened. */
+static int config_set_account(struct config_parser *p,
+                              const struct config_key *k, const char *value)
+{
+	bool user = strcmp(k->name, "user") == 0;
+
+	if (*value != '\0' &&
+	    (user ? (void *)getpwnam(value) : (void *)getgrnam(value)) ==
+	        NULL) {
+		config_error(p, p->lineno, "%s %s: no such %s on this machine",
+		             k->name, value, k->name);
+		return -1;
+	}
+	return config_set_string(p, k, value);
 }
 
 static int config_set_log_level(struct config_parser *p,

@@ -100,7 +100,6 @@ static int read_password(const char *prompt, char *buf, size_t len);
 static const char *default_config_path(void);
 static struct config *load_config(const char *path);
 static int check_certificates(const struct config *cfg);
-static int check_accounts(const char *path, const struct config *cfg);
 
 int main(int argc, char **argv)
 {
@@ -189,8 +188,7 @@ static int cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (check) {
-		int bad = check_certificates(cfg) +
-		          check_accounts(path, cfg);
+		int bad = check_certificates(cfg);
 
 		for (size_t i = 0; i < cfg->notes.n; i++)
 			fprintf(stderr, "%s\n", cfg->notes.v[i]);
@@ -198,12 +196,6 @@ static int cmd_run(int argc, char **argv)
 			printf("%s: configuration OK\n", path);
 		config_free(cfg);
 		return bad ? 1 : 0;
-	}
-	/* The accounts to run as must exist before a port is opened: a
-	 * configuration error, status 1. */
-	if (check_accounts(path, cfg) > 0) {
-		config_free(cfg);
-		return 1;
 	}
 	if (verbosity < 0)
 		log_set_level(LOG_LEVEL_WARN);
@@ -322,26 +314,6 @@ static int check_certificates(const struct config *cfg)
 	for (size_t j = 0; j < nsaid; j++)
 		free(said[j]);
 	free(said);
-	return bad;
-}
-
-/* The user and group to run as must exist. Returns the number that do
- * not. */
-static int check_accounts(const char *path, const struct config *cfg)
-{
-	const char *user = cfg->global.user, *group = cfg->global.group;
-	int bad = 0;
-
-	if (user != NULL && getpwnam(user) == NULL) {
-		fprintf(stderr, "%s: [global] user %s: no such user on this "
-		        "machine\n", path, user);
-		bad++;
-	}
-	if (group != NULL && getgrnam(group) == NULL) {
-		fprintf(stderr, "%s: [global] group %s: no such group on this "
-		        "machine\n", path, group);
-		bad++;
-	}
 	return bad;
 }
 

@@ -593,6 +593,12 @@ static const struct bad_case bad_cases[] = {
      "t.ini:3: user given twice (first on line 2)\n"},
 
     /* values */
+    {"[global]\nuser = no-such-user-here\ngroup = no-such-group-here\n"
+     TCP_A "timeout_idle = 5s\n",
+     "t.ini:2: user no-such-user-here: no such user on this machine\n"
+     "t.ini:3: group no-such-group-here: no such group on this machine\n"
+     "t.ini:8: 'timeout_idle' is not a [listener] key; it belongs in "
+     "[global]\n"},
     {"[listener a]\nbind = 1\nmode = tpc\nbackend = 2\n",
      "t.ini:3: mode: 'tpc' is not one of http, tcp, udp, tls-passthrough; "
      "did you mean 'tcp'?\n"},
