@@ -842,6 +842,12 @@ static void runtime_switch(struct runtime *rt)
 	rt->set = rt->next;
 	memset(&rt->next, 0, sizeof(rt->next));
 	runtime_set_start(rt, &rt->set);
+	/* A UDP client keeps its flow, and its port towards the backend,
+	 * across a reload that keeps its listener. */
+	for (size_t i = 0; i < rt->set.nudps; i++) {
+		for (size_t j = 0; j < old.nudps; j++)
+			udp_listener_adopt(rt->set.udps[i], old.udps[j]);
+	}
 	runtime_set_free(rt, &old, true);
 	http_session_retire();
 	/* Replaced UDP listeners go once their last flow has. */

@@ -241,6 +241,10 @@ static void udp_log_throttled(struct udp_listener *u, enum log_level level,
                               const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static uint64_t udp_now_ms(void);
+static uint32_t udp_hash(const struct udp_listener *u, const struct udp_sock *s,
+                         const union udp_sockaddr *a);
+static void udp_table_grow(struct udp_listener *u);
+static void udp_table_remove(struct udp_listener *u, struct udp_flow *f);
 
 struct udp_listener *udp_listener_new(struct runtime *rt,
                                       const struct config_listener *cfg,
@@ -334,6 +338,50 @@ void udp_listener_free(struct udp_listener *u)
 	free(u->socks);
 	runtime_gen_unref(u->gen);
 	free(u);
+}
+
+void udp_listener_adopt(struct udp_listener *to, struct udp_listener *from)
+{
+	struct udp_flow *f, *next;
+	size_t moved = 0;
+
+	if (to->rt != from->rt || strcmp(to->cfg->name, from->cfg->name) != 0 ||
+	    !addr_equal(&to->cfg->backend, &from->cfg->backend) ||
+	    to->cfg->proxy_protocol != from->cfg->proxy_protocol)
+		return;
+	/* Answers gathered for from's flows leave first, by its sockets. */
+	udp_flush(from);
+	for (f = TAILQ_FIRST(&from->lru); f != NULL; f = next) {
+		struct udp_sock *s = NULL;
+
+		next = TAILQ_NEXT(f, lru);
+		for (size_t i = 0; i < to->nsocks && s == NULL; i++) {
+			if (to->socks[i].fd >= 0 &&
+			    memcmp(&to->socks[i].local, &f->via->local,
+			           sizeof(f->via->local)) == 0)
+				s = &to->socks[i];
+		}
+		if (s == NULL)
+			continue; /* its address is gone: it ends where it is */
+		udp_table_remove(from, f);
+		TAILQ_REMOVE(&from->lru, f, lru);
+		from->nflows--;
+		f->via = s;
+		f->hash = udp_hash(to, s, &f->peer);
+		f->next = to->table[f->hash & (to->tablesize - 1)];
+		to->table[f->hash & (to->tablesize - 1)] = f;
+		TAILQ_INSERT_TAIL(&to->lru, f, lru);
+		to->nflows++;
+		udp_table_grow(to);
+		moved++;
+	}
+	if (moved == 0)
+		return;
+	if (!to->in_active) {
+		LIST_INSERT_HEAD(&udp_active, to, active);
+		to->in_active = true;
+	}
+	udp_expire_arm(to, udp_now_ms());
 }
 
 int udp_listener_start(struct udp_listener *u)

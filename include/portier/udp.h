@@ -51,6 +51,13 @@ const struct config_listener *udp_listener_config(const struct udp_listener *u);
 /* Its live flows. */
 size_t udp_listener_flows(const struct udp_listener *u);
 
+/* A reload replaced `from` with `to`, a listener of the same name, worker,
+ * backend and PROXY setting: its flows move to `to`, whose sockets hold the
+ * same addresses, so that each client keeps its flow (and the backend
+ * sees it from the same port). Flows whose address `to` does not bind
+ * stay with `from`. In the worker's thread. */
+void udp_listener_adopt(struct udp_listener *to, struct udp_listener *from);
+
 /* Stop reading the clients' datagrams (graceful stop). Live flows still
  * deliver the backend's answers until udp_close_all; a listener without
  * flows closes its sockets at once. */

@@ -25,9 +25,12 @@
 - workers = 2: flows work whichever worker the kernel picks;
 - timeout_idle = 1s: after a quiet second the backend sees a new source
   port, and the log says the flow closed as idle;
+- a reload (SIGHUP) keeps a client's flow: the backend sees it from the
+  same port before and after;
 - SIGTERM stops at once even while flows are open.
 """
 
+import signal
 import socket
 import struct
 import threading
@@ -35,7 +38,7 @@ import time
 
 from lib import (LOOPBACK4, LOOPBACK6, at_cleanup, check, check_equal,
                  check_log, fmt_addr, free_port, have_ipv6, info, run,
-                 section, start_portier, step)
+                 section, start_portier, step, wait_until)
 
 PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 MAX_V4 = 65507
@@ -459,6 +462,28 @@ def main():
                 "answered")
     check(idle_backend.sources()[-1] != sources[0], "through a new flow (a "
           "new source port at the backend)")
+
+    step("a reload keeps a client's flow: the backend sees the same port")
+    setup = Setup({"log_level": "debug"})
+    kept_backend = UdpServer()
+    setup.add("kept", kept_backend.addr)
+    portier = setup.start()
+    c = client()
+    dest = (LOOPBACK4, setup.ports["kept"])
+    check_equal(exchange(c, b"before", dest)[0], b"before",
+                "answered before the reload")
+    before = portier.log().count("SIGHUP: configuration reloaded")
+    portier.send_signal(signal.SIGHUP)
+    check(wait_until(lambda: portier.log().count(
+        "SIGHUP: configuration reloaded") > before, 5), "reloaded")
+    check_equal(exchange(c, b"after", dest)[0], b"after",
+                "answered after the reload")
+    sources = kept_backend.sources()
+    check_equal(len(set(sources)), 1, "one source port at the backend "
+                f"before and after ({sources})")
+    check(not portier.log_lines("listener=kept", "new flow")[1:],
+          "the log shows one flow", "\n".join(
+              portier.log_lines("listener=kept", "new flow")))
 
 
 run(main)
