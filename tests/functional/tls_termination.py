@@ -316,24 +316,31 @@ def test_resumption(s):
               f"({line})", third[-3000:])
 
 
-def ticket_exchange(s, ctx, session=None):
-    """One TLS 1.3 connection (resuming `session` when given) with one
-    request, read through memory BIOs to see when the ticket comes;
-    checks that none comes alone after the client's Finished. Returns
-    (the SSLObject, the response)."""
+def memory_handshake(s, ctx, sni, session=None):
+    """A TLS client on listener web through memory BIOs, so that the test
+    sees every byte: the handshake up to the client's last flight, which
+    is left in `out` for the caller to send with what it wants. Returns
+    (the socket, the SSLObject, its incoming and outgoing BIOs)."""
     raw = connect(LOOPBACK4, s.web)
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inc, out, server_hostname="app.test",
-                       session=session)
+    tls = ctx.wrap_bio(inc, out, server_hostname=sni, session=session)
     while True:
         try:
             tls.do_handshake()
-            break
+            return raw, tls, inc, out
         except ssl.SSLWantReadError:
             raw.sendall(out.read())
             data = raw.recv(65536)
             check(data, "the server's flight arrives")
             inc.write(data)
+
+
+def ticket_exchange(s, ctx, session=None):
+    """One TLS 1.3 connection (resuming `session` when given) with one
+    request, read through memory BIOs to see when the ticket comes;
+    checks that none comes alone after the client's Finished. Returns
+    (the SSLObject, the response)."""
+    raw, tls, inc, out = memory_handshake(s, ctx, "app.test", session)
     raw.sendall(out.read())  # the client's Finished
     # The kernel sends held bytes after its minimum retransmission
     # timeout (200 ms) if nothing else pushes them: look before that.
@@ -392,18 +399,7 @@ def test_client_gone(s):
     step("a client gone while its response is written: the connection "
          "ends at once, not after timeout_idle")
     for how in ("close_notify and FIN", "FIN alone"):
-        raw = connect(LOOPBACK4, s.web)
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        tls = s.ctx().wrap_bio(inc, out, server_hostname="endless.test")
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                raw.sendall(out.read())
-                data = raw.recv(65536)
-                check(data, "the server's flight arrives")
-                inc.write(data)
+        raw, tls, inc, out = memory_handshake(s, s.ctx(), "endless.test")
         raw.sendall(out.read())
         tls.write(b"GET /forever HTTP/1.1\r\nHost: endless.test\r\n\r\n")
         if how.startswith("close_notify"):
