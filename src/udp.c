@@ -1500,10 +1500,16 @@ static void udp_flow_refused(struct udp_listener *u, struct udp_flow *f)
 	             "the backend refused a datagram (port unreachable; %llu "
 	             "refused so far)",
 	             u->refused);
-	if (u->upstream.addr.kind != ADDR_LOCALHOST || f->answered)
+	/* localhost tries the other family first; a refusal that ends
+	 * there says the backend is not running, at the default level. */
+	if (u->upstream.addr.kind != ADDR_LOCALHOST || f->answered ||
+	    udp_flow_switch(u, f) < 0) {
+		udp_log_throttled(u, LOG_LEVEL_WARN,
+		                  "listener %s: backend %s refused a datagram "
+		                  "(port unreachable): is it running?",
+		                  u->cfg->name, u->upstream.name);
 		return;
-	if (udp_flow_switch(u, f) < 0)
-		return;
+	}
 	if (f->has_first) {
 		(void)send(f->fd, f->first, f->first_len, MSG_DONTWAIT);
 		free(f->first);

@@ -25,6 +25,8 @@
 - workers = 2: flows work whichever worker the kernel picks;
 - timeout_idle = 1s: after a quiet second the backend sees a new source
   port, and the log says the flow closed as idle;
+- a backend that is not running (ICMP port unreachable) is logged at the
+  default level;
 - a reload (SIGHUP) keeps a client's flow: the backend sees it from the
   same port before and after;
 - SIGTERM stops at once even while flows are open.
@@ -462,6 +464,17 @@ def main():
                 "answered")
     check(idle_backend.sources()[-1] != sources[0], "through a new flow (a "
           "new source port at the backend)")
+
+    step("a backend that is not running: said at the default log level")
+    setup = Setup()
+    setup.add("dead", f"{LOOPBACK4}:{free_port(LOOPBACK4, socket.SOCK_DGRAM)}")
+    portier = setup.start()
+    c = client(timeout=0.3)
+    dest = (LOOPBACK4, setup.ports["dead"])
+    for _ in range(2):
+        exchange(c, b"anyone?", dest)
+    check_log(portier, "listener dead: backend", "refused a datagram",
+              "is it running?", timeout=3)
 
     step("a reload keeps a client's flow: the backend sees the same port")
     setup = Setup({"log_level": "debug"})
