@@ -745,7 +745,6 @@ static unsigned unprivileged_port_start(const char *procroot)
 	return (unsigned)v;
 }
 
-/* EADDRINUSE: find the socket in the way, and its holder. */
 bool portdiag_shared_with_other(const char *procroot,
                                const struct sockaddr *sa, socklen_t salen,
                                int proto, char *buf, size_t len)
@@ -753,8 +752,9 @@ bool portdiag_shared_with_other(const char *procroot,
 	return explain_in_use(procroot, sa, salen, proto, true, buf, len);
 }
 
-/* Say who holds the sockets in the way of sa into buf; with skip_own,
- * this process's own sockets are not in the way. True when one is. */
+/* EADDRINUSE: find the socket in the way of sa, and say who holds it
+ * into buf; with skip_own, this process's own sockets are not in the way.
+ * True when one is. */
 static bool explain_in_use(const char *procroot, const struct sockaddr *sa,
                            socklen_t salen, int proto, bool skip_own,
                            char *buf, size_t len)

@@ -613,8 +613,6 @@ static struct runtime_gen *runtime_gen_new(struct config *cfg,
 			errno = ENOMEM;
 			goto err;
 		}
-		if (was == NULL)
-			atomic_init(&c->refcnt, 0);
 		atomic_fetch_add(&c->refcnt, 1);
 		gen->listener_sessions[i] = c;
 	}

@@ -244,6 +244,8 @@ static uint64_t udp_now_ms(void);
 static uint32_t udp_hash(const struct udp_listener *u, const struct udp_sock *s,
                          const union udp_sockaddr *a);
 static void udp_table_grow(struct udp_listener *u);
+static void udp_table_insert(struct udp_listener *u, struct udp_flow *f,
+                             uint64_t now);
 static void udp_table_remove(struct udp_listener *u, struct udp_flow *f);
 
 struct udp_listener *udp_listener_new(struct runtime *rt,
@@ -343,7 +345,6 @@ void udp_listener_free(struct udp_listener *u)
 void udp_listener_adopt(struct udp_listener *to, struct udp_listener *from)
 {
 	struct udp_flow *f, *next;
-	size_t moved = 0;
 
 	if (to->rt != from->rt || strcmp(to->cfg->name, from->cfg->name) != 0 ||
 	    !addr_equal(&to->cfg->backend, &from->cfg->backend) ||
@@ -368,20 +369,8 @@ void udp_listener_adopt(struct udp_listener *to, struct udp_listener *from)
 		from->nflows--;
 		f->via = s;
 		f->hash = udp_hash(to, s, &f->peer);
-		f->next = to->table[f->hash & (to->tablesize - 1)];
-		to->table[f->hash & (to->tablesize - 1)] = f;
-		TAILQ_INSERT_TAIL(&to->lru, f, lru);
-		to->nflows++;
-		udp_table_grow(to);
-		moved++;
+		udp_table_insert(to, f, udp_now_ms());
 	}
-	if (moved == 0)
-		return;
-	if (!to->in_active) {
-		LIST_INSERT_HEAD(&udp_active, to, active);
-		to->in_active = true;
-	}
-	udp_expire_arm(to, udp_now_ms());
 }
 
 int udp_listener_start(struct udp_listener *u)
@@ -1207,6 +1196,24 @@ static void udp_table_grow(struct udp_listener *u)
 	u->tablesize = size;
 }
 
+/* Add f (its hash set) to u's table and, as the most recently used, to
+ * its LRU list; u's expiry timer runs from then on. */
+static void udp_table_insert(struct udp_listener *u, struct udp_flow *f,
+                             uint64_t now)
+{
+	f->next = u->table[f->hash & (u->tablesize - 1)];
+	u->table[f->hash & (u->tablesize - 1)] = f;
+	TAILQ_INSERT_TAIL(&u->lru, f, lru);
+	u->nflows++;
+	udp_table_grow(u);
+	if (!u->in_active) {
+		LIST_INSERT_HEAD(&udp_active, u, active);
+		u->in_active = true;
+	}
+	if (!evtimer_pending(u->expire, NULL))
+		udp_expire_arm(u, now);
+}
+
 /* Take f out of the hash table. */
 static void udp_table_remove(struct udp_listener *u, struct udp_flow *f)
 {
@@ -1365,19 +1372,9 @@ static struct udp_flow *udp_flow_new(struct udp_listener *u, struct udp_sock *s,
 	f->last_ms = now;
 	f->created_ms = now;
 	f->hash = hash;
-	f->next = u->table[hash & (u->tablesize - 1)];
-	u->table[hash & (u->tablesize - 1)] = f;
-	TAILQ_INSERT_TAIL(&u->lru, f, lru);
-	u->nflows++;
+	udp_table_insert(u, f, now);
 	metrics_add(&u->metrics->accepted, 1);
 	atomic_fetch_add(&udp_flows_live, 1);
-	udp_table_grow(u);
-	if (!u->in_active) {
-		LIST_INSERT_HEAD(&udp_active, u, active);
-		u->in_active = true;
-	}
-	if (!evtimer_pending(u->expire, NULL))
-		udp_expire_arm(u, now);
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		union udp_sockaddr to;
 		socklen_t len = sizeof(to);
