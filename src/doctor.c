@@ -133,7 +133,7 @@ static void check_vhost(struct doctor *d, const struct config_vhost *v);
 static void check_backend(struct doctor *d, const char *label, const char *key,
                           const struct addr *a);
 static void check_udp_backend(struct doctor *d, const char *label,
-                              const struct addr *a);
+                              const char *key, const struct addr *a);
 static bool seen_before(struct doctor *d, const char *label,
                         const struct addr *a, int proto);
 static int probe(const struct addr *a);
@@ -297,7 +297,7 @@ static void check_listener(struct doctor *d, const struct config_listener *l)
 	}
 	check_certificates(d, l);
 	if (l->has_backend && l->mode == CONFIG_MODE_UDP)
-		check_udp_backend(d, "backend", &l->backend);
+		check_udp_backend(d, "backend", "backend = ", &l->backend);
 	else if (l->has_backend)
 		check_backend(d, "backend", "backend = ", &l->backend);
 	else if (l->redirect_https != 0)
@@ -605,11 +605,11 @@ static void check_backend(struct doctor *d, const char *label, const char *key,
 /* UDP backends are not sent data (a service may act on any datagram); on
  * loopback the socket table tells whether anything is bound there. */
 static void check_udp_backend(struct doctor *d, const char *label,
-                              const struct addr *a)
+                              const char *key, const struct addr *a)
 {
 	struct portdiag_socket *list = NULL;
-	char name[ADDR_STRLEN], holder[192];
-	struct addr sock;
+	char name[ADDR_STRLEN], other_name[ADDR_STRLEN], holder[192];
+	struct addr sock, other;
 	size_t n = 0;
 
 	if (seen_before(d, label, a, IPPROTO_UDP))
@@ -638,6 +638,29 @@ static void check_udp_backend(struct doctor *d, const char *label,
 		       label, name, holder);
 		free(list);
 		return;
+	}
+	/* 127.0.0.1 has nothing: is the service bound on [::1] instead (or
+	 * the other way round)? */
+	if (a->kind == ADDR_INET) {
+		addr_inet(&other,
+		          a->sa.sa.sa_family == AF_INET ? AF_INET6 : AF_INET,
+		          true, a->port);
+		for (size_t i = 0; i < n; i++) {
+			portdiag_socket_addr(&list[i], &sock);
+			if (!addr_overlaps(&other, &sock))
+				continue;
+			portdiag_describe_holder(&list[i], holder,
+			                         sizeof(holder));
+			addr_format(&other, other_name, sizeof(other_name));
+			report(d, DOCTOR_BAD,
+			       "udp %s %s: nothing is bound there, but %s is "
+			       "(by %s): write %slocalhost:%u, which portier "
+			       "tries on both",
+			       label, name, other_name, holder, key,
+			       (unsigned)a->port);
+			free(list);
+			return;
+		}
 	}
 	free(list);
 	report(d, DOCTOR_BAD,

@@ -10,7 +10,8 @@
 - a backend listening on ::1 only: with backend = localhost:PORT the ✓
   line says [::1] answered; with backend = 127.0.0.1:PORT the ✗ line says
   that [::1] answers and suggests localhost:PORT;
-- UDP backends are never sent data: a bound socket is ✓, none is ✗;
+- UDP backends are never sent data: a bound socket is ✓, none is ✗; one
+  bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT;
 - a configuration with an error: ✗ FILE:LINE and exit 1;
 - tls = auto with no CA in state_dir: ✗ with the command that makes one,
   and the directory is not created; once made, it is present (✓) and
@@ -204,6 +205,26 @@ def test_udp():
                "a socket is bound there", f"pid {os.getpid()}")
     check_line(done, BAD, f"udp backend {LOOPBACK4}:{unbound}",
                "nothing is bound")
+
+    if not have_ipv6():
+        info("no IPv6 on loopback: the other-family case is skipped")
+        return
+    step("a UDP backend bound on [::1] only, named as 127.0.0.1")
+    six = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    six.bind((LOOPBACK6, 0))
+    port6 = six.getsockname()[1]
+    listen3 = free_port(kind=socket.SOCK_DGRAM)
+    conf = write_file("udp6.ini",
+                      section("listener six", bind=f"{LOOPBACK4}:{listen3}",
+                              mode="udp", backend=f"{LOOPBACK4}:{port6}"))
+    try:
+        done = doctor("-c", conf)
+    finally:
+        six.close()
+    check_equal(done.returncode, 1, "exit status")
+    check_line(done, BAD, f"udp backend {LOOPBACK4}:{port6}",
+               "nothing is bound there", f"[::1]:{port6} is",
+               f"pid {os.getpid()}", f"backend = localhost:{port6}")
 
 
 def test_config_error():
