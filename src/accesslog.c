@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,23 @@ struct accesslog_entry {
 static int accesslog_fd = -1;
 static bool accesslog_owned;
 static enum config_log_format accesslog_format;
+/* The file opened at the start, which SIGUSR1 opens again: a reload
+ * does not change it. */
+static char *accesslog_path;
+/* Lines that could not be written since the last one that was; and
+ * whether a line was cut short (a full disk), so that the next one
+ * begins with a newline instead of being glued to the piece. */
+static atomic_ulong accesslog_lost;
+static atomic_bool accesslog_torn;
 
+static void accesslog_write(char *buf, size_t n);
 static char *accesslog_copy(const char *buf, uint32_t off, uint32_t len);
 static char *accesslog_field(const char *buf, const struct http_head *h,
                              const char *name);
 static void accesslog_escape(char *out, size_t outlen, const char *s,
                              bool json);
 static const char *accesslog_host_only(char *addr);
+static size_t utf8_len(const unsigned char *s);
 
 int accesslog_open(const struct config_global *g, char *err, size_t errlen)
 {
@@ -59,6 +70,13 @@ int accesslog_open(const struct config_global *g, char *err, size_t errlen)
 		         g->access_log, strerror(errno));
 		return -1;
 	}
+	accesslog_path = strdup(g->access_log);
+	if (accesslog_path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(accesslog_fd);
+		accesslog_fd = -1;
+		return -1;
+	}
 	accesslog_owned = true;
 	return 0;
 }
@@ -69,19 +87,21 @@ void accesslog_close(void)
 		close(accesslog_fd);
 	accesslog_fd = -1;
 	accesslog_owned = false;
+	free(accesslog_path);
+	accesslog_path = NULL;
 }
 
-int accesslog_reopen(const struct config_global *g, char *err, size_t errlen)
+int accesslog_reopen(char *err, size_t errlen)
 {
 	int fd;
 
 	if (!accesslog_owned)
 		return 0;
-	fd = open(g->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	fd = open(accesslog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	          0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open the access log %s: %s",
-		         g->access_log, strerror(errno));
+		         accesslog_path, strerror(errno));
 		return -1;
 	}
 	/* dup3 swaps the file under the descriptor in one step: a worker
@@ -89,12 +109,54 @@ int accesslog_reopen(const struct config_global *g, char *err, size_t errlen)
 	 * other. */
 	if (dup3(fd, accesslog_fd, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot reopen the access log %s: %s",
-		         g->access_log, strerror(errno));
+		         accesslog_path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * Write the line buf[1..n) with one write(2), so that the lines of
+ * several workers never mix; buf[0] is room for a newline that ends a
+ * line cut short before. A line that cannot be written is counted: the
+ * first loss is logged with why, and the count once writing works again.
+ */
+static void accesslog_write(char *buf, size_t n)
+{
+	bool torn = atomic_exchange(&accesslog_torn, false);
+	size_t off = torn ? 0 : 1, done = 0;
+	unsigned long lost;
+	ssize_t w = 0;
+	int e = 0;
+
+	buf[0] = '\n';
+	while (off + done < n) {
+		w = write(accesslog_fd, buf + off + done, n - off - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			e = w < 0 ? errno : ENOSPC;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (off + done == n) {
+		lost = atomic_exchange(&accesslog_lost, 0);
+		if (lost > 0)
+			log_warn("access log: writing again; %lu line%s could "
+			         "not be written",
+			         lost, lost == 1 ? "" : "s");
+		return;
+	}
+	if (done > 0 || torn)
+		atomic_store(&accesslog_torn, true);
+	if (atomic_fetch_add(&accesslog_lost, 1) == 0)
+		log_error("access log: cannot write to %s: %s; lines are lost "
+		          "until it can be written again",
+		          accesslog_path != NULL ? accesslog_path : "stderr",
+		          strerror(e));
 }
 
 bool accesslog_enabled(void)
@@ -148,6 +210,7 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 	char method[64 * 4], target[ACCESSLOG_FIELD_MAX * 4 + 1];
 	char referer[ACCESSLOG_FIELD_MAX * 4 + 1], agent[1024 * 4 + 1];
 	char host[256 * 4 + 1], when[64];
+	char vhost_e[256 * 6 + 1], backend_e[512 * 6 + 1];
 	char *line;
 	struct timespec now;
 	struct tm tm;
@@ -168,14 +231,17 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 	accesslog_escape(referer, sizeof(referer), e->referer, json);
 	accesslog_escape(agent, sizeof(agent), e->agent, json);
 	accesslog_escape(host, sizeof(host), e->host, json);
+	accesslog_escape(vhost_e, sizeof(vhost_e), vhost, json);
+	accesslog_escape(backend_e, sizeof(backend_e), backend, json);
 	localtime_r(&e->wall, &tm);
 	line = malloc(sizeof(target) + sizeof(referer) + sizeof(agent) +
-	              sizeof(host) + 1024);
+	              sizeof(host) + sizeof(vhost_e) + sizeof(backend_e) +
+	              1024);
 	if (line == NULL)
 		goto out;
 	if (json) {
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
-		n = sprintf(line,
+		n = sprintf(line + 1,
 		            "{\"time\":\"%s\",\"client\":\"%s\",\"host\":\"%s\","
 		            "\"vhost\":%s%s%s,\"method\":\"%s\","
 		            "\"target\":\"%s\",\"protocol\":\"%s\","
@@ -183,26 +249,25 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 		            "\"backend\":%s%s%s,\"duration_ms\":%ld,"
 		            "\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
 		            when, e->client, host, vhost ? "\"" : "",
-		            vhost ? vhost : "null", vhost ? "\"" : "", method,
+		            vhost ? vhost_e : "null", vhost ? "\"" : "", method,
 		            target, proto, status,
 		            (unsigned long long)bytes_in,
 		            (unsigned long long)bytes_out, backend ? "\"" : "",
-		            backend ? backend : "null", backend ? "\"" : "", ms,
+		            backend ? backend_e : "null", backend ? "\"" : "", ms,
 		            referer, agent);
 	} else {
 		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
-		n = sprintf(line,
+		n = sprintf(line + 1,
 		            "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" "
 		            "\"%s\" vhost=%s backend=%s in=%llu ms=%ld\n",
 		            e->client, when, method, target, proto,
 		            status, (unsigned long long)bytes_out,
 		            referer[0] ? referer : "-", agent[0] ? agent : "-",
-		            vhost ? vhost : "-", backend ? backend : "-",
+		            vhost ? vhost_e : "-", backend ? backend_e : "-",
 		            (unsigned long long)bytes_in, ms);
 	}
-	if (n > 0 && write(accesslog_fd, line, (size_t)n) < 0) {
-		/* Nowhere left to say so; the request itself went fine. */
-	}
+	if (n > 0)
+		accesslog_write(line, (size_t)n + 1);
 	free(line);
 out:
 	free(e->method);
@@ -237,7 +302,7 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 	localtime_r(&now, &tm);
 	if (json) {
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
-		n = snprintf(line, sizeof(line),
+		n = snprintf(line + 1, sizeof(line) - 1,
 		             "{\"time\":\"%s\",\"client\":\"%s\","
 		             "\"client_port\":%s,"
 		             "\"listener\":\"%s\",\"protocol\":\"%s\","
@@ -253,7 +318,7 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 		             (unsigned long long)duration_ms, end);
 	} else {
 		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
-		n = snprintf(line, sizeof(line),
+		n = snprintf(line + 1, sizeof(line) - 1,
 		             "%s - - [%s] \"%s %s\" - %llu \"-\" \"-\" "
 		             "port=%s sni=%s backend=%s in=%llu ms=%llu "
 		             "end=\"%s\"\n",
@@ -263,10 +328,8 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 		             (unsigned long long)bytes_in,
 		             (unsigned long long)duration_ms, end);
 	}
-	if (n > 0 && (size_t)n < sizeof(line) &&
-	    write(accesslog_fd, line, (size_t)n) < 0) {
-		/* Nowhere left to say so. */
-	}
+	if (n > 0 && (size_t)n < sizeof(line) - 1)
+		accesslog_write(line, (size_t)n + 1);
 }
 
 /* Cut "1.2.3.4:5678" or "[::1]:5678" to the address alone, as combined
@@ -321,11 +384,16 @@ static char *accesslog_field(const char *buf, const struct http_head *h,
 	return strdup("");
 }
 
-/* Copy s into out, escaped for the format. */
+/*
+ * Copy s into out, escaped for the format: the combined format writes
+ * bytes outside printable ASCII as \xHH, as nginx does; JSON keeps
+ * well-formed UTF-8 as it is and writes any other byte as U+FFFD, since a
+ * JSON string holds characters, not bytes.
+ */
 static void accesslog_escape(char *out, size_t outlen, const char *s,
                              bool json)
 {
-	size_t o = 0;
+	size_t o = 0, u;
 
 	for (; s != NULL && *s != '\0' && o + 7 < outlen; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -333,6 +401,14 @@ static void accesslog_escape(char *out, size_t outlen, const char *s,
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
+		} else if (json && c >= 0x80 &&
+		           (u = utf8_len((const unsigned char *)s)) > 0) {
+			memcpy(out + o, s, u);
+			o += u;
+			s += u - 1;
+		} else if (json && c >= 0x80) {
+			memcpy(out + o, "\\ufffd", 6);
+			o += 6;
 		} else if (c < 0x20 || c >= 0x7f) {
 			o += (size_t)snprintf(out + o, outlen - o,
 			                      json ? "\\u%04x" : "\\x%02X", c);
@@ -341,4 +417,28 @@ static void accesslog_escape(char *out, size_t outlen, const char *s,
 		}
 	}
 	out[o] = '\0';
+}
+
+/* The length of the well-formed UTF-8 sequence that starts at s (RFC
+ * 3629: no overlong form, no surrogate, nothing above U+10FFFF), or 0.
+ * s is NUL-terminated, which stops the look at a short sequence. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] == 0xe0 || s[0] == 0xf0)
+		lo = s[0] == 0xe0 ? 0xa0 : 0x90;
+	if (s[0] == 0xed || s[0] == 0xf4)
+		hi = s[0] == 0xed ? 0x9f : 0x8f;
+	if (s[0] >= 0xe0 && s[0] <= 0xef)
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3
+		                                                          : 0;
+	if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+		               (s[3] & 0xc0) == 0x80
+		           ? 4
+		           : 0;
+	return 0;
 }

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,11 @@
 #include "portier/portdiag.h"
 #include "portier/runtime.h"
 
-/* Admin connections served at once; more are closed at once. */
+/* Admin connections served at once; more are closed at once. Clients
+ * not on loopback only get a 403 page, and have a smaller share of their
+ * own, so that they cannot keep a local scrape out. */
 #define ADMIN_CONNS_MAX 64
+#define ADMIN_REMOTE_MAX 8
 
 /* Seconds a request has to arrive, and a response to leave. */
 #define ADMIN_TIMEOUT_S 10
@@ -65,7 +69,9 @@ struct admin {
 	size_t nsocks;
 	struct event *retry; /* accepts again after a failed accept(2) */
 	LIST_HEAD(, admin_conn) conns;
-	size_t nconns;
+	size_t nconns;  /* from loopback */
+	size_t nremote; /* from other addresses */
+	struct log_throttle throttle; /* of refusals of remote clients */
 	char hostname[256]; /* this machine's name, lower case */
 };
 
@@ -79,6 +85,7 @@ struct admin_conn {
 	unsigned waited_ms;
 	bool head_only; /* HEAD: the head of the response only */
 	bool answered;  /* the response is queued: close once sent */
+	bool remote;    /* not from a loopback address */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -109,6 +116,8 @@ static void admin_status(struct admin_conn *c);
 static void admin_status_answer(struct admin_conn *c);
 static bool admin_host_ok(const struct admin *a, const char *host);
 static void admin_conn_free(struct admin_conn *c);
+static void admin_log_throttled(struct admin *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 struct admin *admin_new(struct runtime *rt, const struct addr *addr, char *err,
                         size_t errlen)
@@ -231,10 +240,13 @@ static void admin_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	struct admin *a = arg;
 	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
 	struct admin_conn *c;
+	bool remote = !lan_is_loopback(sa);
 
-	if (a->nconns >= ADMIN_CONNS_MAX) {
-		log_debug("admin: %d connections already; one closed",
-		          ADMIN_CONNS_MAX);
+	if (remote ? a->nremote >= ADMIN_REMOTE_MAX
+	           : a->nconns >= ADMIN_CONNS_MAX) {
+		log_debug("admin: %d connections from %s already; one closed",
+		          remote ? ADMIN_REMOTE_MAX : ADMIN_CONNS_MAX,
+		          remote ? "other addresses" : "loopback");
 		close(fd);
 		return;
 	}
@@ -244,6 +256,7 @@ static void admin_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		return;
 	}
 	c->admin = a;
+	c->remote = remote;
 	memcpy(&c->peer, sa,
 	       (size_t)salen < sizeof(c->peer) ? (size_t)salen
 	                                       : sizeof(c->peer));
@@ -255,7 +268,10 @@ static void admin_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		return;
 	}
 	LIST_INSERT_HEAD(&a->conns, c, entry);
-	a->nconns++;
+	if (remote)
+		a->nremote++;
+	else
+		a->nconns++;
 	bufferevent_setcb(c->bev, admin_read_cb, admin_write_cb, admin_event_cb,
 	                  c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -351,13 +367,15 @@ static void admin_route(struct admin_conn *c, const char *buf,
 		}
 	}
 	c->head_only = h->method_head;
-	if (!lan_is_loopback(&c->peer.sa)) {
+	if (c->remote) {
 		char client[ADDR_STRLEN];
 
 		addr_format_sa(&c->peer.sa, sizeof(c->peer), client,
 		               sizeof(client));
-		log_info("admin: client=%s refused: not a loopback address",
-		         client);
+		admin_log_throttled(c->admin,
+		                    "admin: client=%s refused: not a loopback "
+		                    "address",
+		                    client);
 		admin_text(c, 403, NULL,
 		           "The admin page of portier answers only clients "
 		           "on this machine (loopback addresses).");
@@ -525,12 +543,26 @@ static bool admin_host_ok(const struct admin *a, const char *host)
 }
 
 /* Close a connection and free it. */
+/* An info line about a client, within the budget of lines per second
+ * that clients can cause. */
+static void admin_log_throttled(struct admin *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vthrottled(&a->throttle, "admin", NULL, LOG_LEVEL_INFO, fmt, ap);
+	va_end(ap);
+}
+
 static void admin_conn_free(struct admin_conn *c)
 {
 	if (c->wait != NULL)
 		event_free(c->wait);
 	bufferevent_free(c->bev);
 	LIST_REMOVE(c, entry);
-	c->admin->nconns--;
+	if (c->remote)
+		c->admin->nremote--;
+	else
+		c->admin->nconns--;
 	free(c);
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -21,24 +22,38 @@
 
 int daemon_write_pidfile(const char *path, char *err, size_t errlen)
 {
-	char tmp[4096];
-	FILE *fp;
+	const int flags =
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	char tmp[4096], line[32];
+	int fd, n, w, e;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", path,
 	                     (long)getpid()) >= sizeof(tmp)) {
 		snprintf(err, errlen, "pidfile %s: path too long", path);
 		return -1;
 	}
-	fp = fopen(tmp, "we");
-	if (fp == NULL) {
+	/* A new file, never one that is there: in a directory that others
+	 * may write (/tmp), a link planted at the temporary name would make
+	 * root write through it. What is there (left by a portier that had
+	 * this pid, or planted) is removed, not followed. */
+	fd = open(tmp, flags, 0644);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, flags, 0644);
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot write the pidfile %s: %s", path,
 		         strerror(errno));
 		return -1;
 	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0 || rename(tmp, path) < 0) {
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	w = (int)write(fd, line, (size_t)n);
+	e = w == n ? 0 : w < 0 ? errno : ENOSPC;
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, path) < 0)
+		e = errno;
+	if (e != 0) {
 		snprintf(err, errlen, "cannot write the pidfile %s: %s", path,
-		         strerror(errno));
+		         strerror(e));
 		unlink(tmp);
 		return -1;
 	}

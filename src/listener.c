@@ -427,7 +427,8 @@ static void listener_log_throttled(struct listener *l, enum log_level level,
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vthrottled(&l->throttle, l->cfg->name, level, fmt, ap);
+	log_vthrottled(&l->throttle, "listener", l->cfg->name, level, fmt,
+	               ap);
 	va_end(ap);
 }
 

@@ -111,17 +111,18 @@ void log_vconn(enum log_level level, const struct log_conn *c,
 	        msg);
 }
 
-void log_vthrottled(struct log_throttle *t, const char *name,
-                    enum log_level level, const char *fmt, va_list ap)
+void log_vthrottled(struct log_throttle *t, const char *kind,
+                    const char *name, enum log_level level, const char *fmt,
+                    va_list ap)
 {
 	time_t now = time(NULL);
 
 	if (now != t->second) {
 		if (t->suppressed)
 			log_msg(level,
-			        "listener %s: %u more such messages were "
-			        "not logged",
-			        name, t->suppressed);
+			        "%s%s%s: %u more such messages were not logged",
+			        kind, name != NULL ? " " : "",
+			        name != NULL ? name : "", t->suppressed);
 		t->second = now;
 		t->logged = 0;
 		t->suppressed = 0;

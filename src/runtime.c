@@ -1037,8 +1037,7 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg)
 	case SIGUSR1: {
 		char err[1024];
 
-		if (accesslog_reopen(runtime_global(rt), err, sizeof(err)) <
-		    0)
+		if (accesslog_reopen(err, sizeof(err)) < 0)
 			log_error("SIGUSR1: %s; logging goes on to the old "
 			          "file",
 			          err);

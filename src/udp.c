@@ -1585,6 +1585,7 @@ static void udp_log_throttled(struct udp_listener *u, enum log_level level,
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vthrottled(&u->throttle, u->cfg->name, level, fmt, ap);
+	log_vthrottled(&u->throttle, "listener", u->cfg->name, level, fmt,
+	               ap);
 	va_end(ap);
 }

@@ -7,7 +7,8 @@
  *
  * An entry is begun when a request head is parsed, with copies of what the
  * line needs from it, and written when the exchange ends. Lines from every
- * worker go to one descriptor with one write(2) each.
+ * worker go to one descriptor with one write(2) each. Lines that cannot be
+ * written (a full disk) are counted, and said on standard error.
  */
 #ifndef PORTIER_ACCESSLOG_H
 #define PORTIER_ACCESSLOG_H
@@ -30,10 +31,11 @@ int accesslog_open(const struct config_global *g, char *err, size_t errlen)
 void accesslog_close(void);
 
 /* Open the access log file again (SIGUSR1, after log rotation moved it):
- * the new file takes the place of the old one for every thread at once.
- * Returns 0 (also when the log is off or stderr), or -1 with why in err;
- * the old file stays in use then. */
-int accesslog_reopen(const struct config_global *g, char *err, size_t errlen)
+ * the file accesslog_open opened, whatever a reload changed since, takes
+ * the place of the old one for every thread at once. Returns 0 (also when
+ * the log is off or stderr), or -1 with why in err; the old file stays in
+ * use then. */
+int accesslog_reopen(char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* True when an access log is written. */

@@ -68,11 +68,11 @@ struct log_throttle {
 #define LOG_THROTTLE_BURST 10
 
 /* As log_vmsg, unless t's budget for this second is spent; then the line
- * is counted, and the count is logged for `name` in the next second that
- * logs. */
-void log_vthrottled(struct log_throttle *t, const char *name,
-		    enum log_level level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+ * is counted, and the count is logged in the next second that logs, for
+ * "KIND NAME" ("listener web"; KIND alone when name is NULL). */
+void log_vthrottled(struct log_throttle *t, const char *kind,
+		    const char *name, enum log_level level, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 5, 0)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -86,31 +86,6 @@ time.sleep(120)
 # --- the network namespace -------------------------------------------------
 
 
-def enter_netns():
-    """Run this test again inside a new network namespace (this process
-    becomes it, so its exit status is the test's); return why not when
-    that cannot be done. Returns None inside the namespace."""
-    if os.environ.get(NETNS_FLAG):
-        return None
-    if os.geteuid() != 0:
-        return "not running as root"
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return f"no {tool} command"
-    try:
-        probe = subprocess.run(["unshare", "--net", "true"],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"unshare --net failed: {e}"
-    if probe.returncode != 0:
-        return f"unshare --net failed: {probe.stderr.strip()}"
-    sys.stdout.flush()
-    os.execvpe("unshare", ["unshare", "--net", "--", sys.executable,
-                           os.path.abspath(__file__), *sys.argv[1:]],
-               dict(os.environ, **{NETNS_FLAG: "1"}))
-    return "exec of unshare failed"
-
-
 def ip(*args):
     """Run `ip ARGS`; None on success, else its error message."""
     done = subprocess.run(["ip", *args], capture_output=True, text=True,
@@ -556,5 +531,5 @@ def main():
             info(what)
 
 
-WHY_NO_NETNS = enter_netns()
+WHY_NO_NETNS = lib.enter_netns(NETNS_FLAG)
 run(main)

@@ -95,6 +95,32 @@ def at_cleanup(func):
     return func
 
 
+def enter_netns(flag):
+    """Run this test again inside a new network namespace, with the
+    environment variable `flag` set (this process becomes it, so its exit
+    status is the test's); return why not when that cannot be done.
+    Returns None inside the namespace, where only `lo` exists, down."""
+    if os.environ.get(flag):
+        return None
+    if os.geteuid() != 0:
+        return "not running as root"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"no {tool} command"
+    try:
+        probe = subprocess.run(["unshare", "--net", "true"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unshare --net failed: {e}"
+    if probe.returncode != 0:
+        return f"unshare --net failed: {probe.stderr.strip()}"
+    sys.stdout.flush()
+    os.execvpe("unshare", ["unshare", "--net", "--", sys.executable,
+                           os.path.abspath(sys.argv[0]), *sys.argv[1:]],
+               dict(os.environ, **{flag: "1"}))
+    return "exec of unshare failed"
+
+
 def tmpdir():
     """A private temporary directory, removed when the test ends."""
     global _tmpdir

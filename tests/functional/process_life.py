@@ -2,7 +2,8 @@
 """The pid file, the privilege drop and SIGUSR1.
 
 - pidfile: written once the ports are bound, holding portier's pid, and
-  removed when it stops;
+  removed when it stops; a symbolic link planted at the name of its
+  temporary file is not written through;
 - user and group (as root): the process runs as that user and group once
   the ports are bound, while a port below 1024 was still bound as root;
   started as another user, a different user is a configuration it cannot
@@ -10,18 +11,22 @@
   is a configuration error: exit status 1 before any port is opened;
 - root without user: a warning that says how to drop privileges;
 - SIGUSR1 after the access log was renamed: new lines go to a new file at
-  the configured path, the lines before stay in the renamed one.
+  the configured path, the lines before stay in the renamed one; after a
+  reload that names another path, SIGUSR1 still reopens the first one;
+- an access log on a full file system (root: a 64 KiB tmpfs): the first lost line is said with why, the count once lines
+  can be written again, and no line is glued to a piece of another.
 """
 
 import os
 import pwd
 import signal
 import socket
+import subprocess
 
 from httptest import Conn, EchoBackend, request
-from lib import (LOOPBACK4, check, check_equal, check_log, fmt_addr,
-                 free_port, info, run, section, start_portier, step,
-                 tmpdir, wait_until)
+from lib import (LOOPBACK4, at_cleanup, check, check_equal, check_log,
+                 fmt_addr, free_port, info, portier_path, run, section,
+                 start_portier, step, tmpdir, wait_until)
 
 
 def ids(pid):
@@ -57,6 +62,33 @@ def main():
     check_equal(portier.wait_exit(10), 0, "portier stops")
     check(not os.path.exists(pidfile), "the pid file is gone")
 
+    step("pidfile: a link planted at its temporary name is not followed")
+    victim = os.path.join(work, "victim")
+    with open(victim, "w") as f:
+        f.write("important\n")
+    pidfile = os.path.join(work, "planted.pid")
+    conf = os.path.join(work, "planted.ini")
+    with open(conf, "w") as f:
+        f.write(config(backend, free_port(), pidfile=pidfile))
+    # The shell's pid is portier's after exec: the link is where portier
+    # writes its temporary file.
+    proc = subprocess.Popen(
+        ["sh", "-c", f'ln -s "$1" "$2.$$" && exec "$3" -q -c "$4"', "sh",
+         victim, pidfile, portier_path(), conf],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    at_cleanup(lambda: proc.poll() is None and proc.kill())
+    check(wait_until(lambda: os.path.exists(pidfile), 10),
+          "the pidfile is written")
+    with open(victim) as f:
+        check_equal(f.read(), "important\n", "the link's target is "
+                    "untouched")
+    check(not os.path.islink(pidfile), "the pidfile is a file, not the "
+          "link")
+    with open(pidfile) as f:
+        check_equal(f.read(), f"{proc.pid}\n", "   holding the pid")
+    proc.send_signal(signal.SIGTERM)
+    check_equal(proc.wait(10), 0, "portier stops")
+
     step("SIGUSR1 reopens the access log")
     log = os.path.join(work, "access.log")
     port = free_port()
@@ -78,9 +110,34 @@ def main():
     old = open(log + ".1").read()
     check("/before" in old and "/after" not in old,
           "the renamed file keeps the lines before, and only them")
+
+    step("SIGUSR1 after a reload that names another access_log: the file "
+         "of the start is reopened (the new value waits for a restart)")
+    other = os.path.join(work, "other.log")
+    with open(portier.conf, "w") as f:
+        f.write(config(backend, port, access_log=other))
+    conn.close()
+    portier.send_signal(signal.SIGHUP)
+    check_log(portier, "access_log changes at the next start")
+    check_log(portier, "SIGHUP: configuration reloaded")
+    os.rename(log, log + ".2")
+    portier.send_signal(signal.SIGUSR1)
+    check(wait_until(lambda: portier.log().count(
+        "SIGUSR1: log files reopened") == 2, 3), "the second SIGUSR1 is "
+        "taken", portier.log()[-600:])
+    conn = Conn(LOOPBACK4, port)
+    check_equal(conn.exchange(request("GET", "/third", "a.test")).status,
+                200, "a request after the reload and SIGUSR1")
+    check(wait_until(lambda: os.path.exists(log) and
+                     "/third" in open(log).read(), 3),
+          "   is logged at the path of the start")
+    check(not os.path.exists(other), "   and no file appeared at the new "
+          "path")
     conn.close()
     portier.send_signal(signal.SIGTERM)
     portier.wait_exit(10)
+
+    full_disk(backend)
 
     if os.geteuid() != 0:
         info("not root: the privilege drop is not tested")
@@ -134,6 +191,59 @@ def main():
           "the message names the user")
     check("listening on" not in portier.log(), "no port was opened",
           portier.log())
+
+
+def full_disk(backend):
+    """An access log on a full file system: the first lost line is said
+    on standard error with why, the count once writing works again, and a
+    line cut short is not glued to the next one."""
+    if os.geteuid() != 0:
+        info("not root: the full-disk case is skipped")
+        return
+    step("an access log on a full disk: lost lines are said, whole lines "
+         "only")
+    mnt = os.path.join(tmpdir(), "small")
+    os.mkdir(mnt)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k",
+                              "portier-test", mnt], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        info("no tmpfs could be mounted here: the full-disk case is "
+             "skipped (" + mounted.stderr.strip() + ")")
+        return
+    at_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    log = os.path.join(mnt, "access.log")
+    port = free_port()
+    portier = start_portier(lambda: config(backend, port, access_log=log))
+    conn = Conn(LOOPBACK4, port)
+    check_equal(conn.exchange(request("GET", "/first", "a.test")).status,
+                200, "a request before the disk is full")
+    # Fill what is left, to the last block.
+    fd = os.open(os.path.join(mnt, "fill"), os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 512) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    for i in range(20):
+        conn.exchange(request("GET", f"/lost{i:02}" + "x" * 300, "a.test"))
+    check_log(portier, f"access log: cannot write to {log}",
+              "No space left on device")
+    os.unlink(os.path.join(mnt, "fill"))
+    check_equal(conn.exchange(request("GET", "/after", "a.test")).status,
+                200, "a request once there is room again")
+    check_log(portier, "access log: writing again;", "could not be written")
+    with open(log) as f:
+        text = f.read()
+    lines = text.splitlines()
+    check(any("/first" in x for x in lines) and "/after" in lines[-1],
+          "the file holds the first and the last request", text[-400:])
+    check(all(x.count(" - - [") <= 1 for x in lines),
+          "no line holds two entries (none glued to a piece)", text[-600:])
+    conn.close()
+    portier.send_signal(signal.SIGTERM)
+    portier.wait_exit(10)
 
 
 if __name__ == "__main__":
