@@ -177,8 +177,12 @@ def log_run(fmt):
     requests of the log tests; return (lines, what was sent)."""
     path = os.path.join(tmpdir(), f"access-{fmt}.log")
     echo = EchoBackend("echo")
+    # A backend whose path holds a quote, escaped in the line as well.
+    odd = EchoBackend("odd", unix_path=os.path.join(tmpdir(),
+                                                    f'o"d-{fmt}.sock'))
     p = HttpPortier(
-        {"web": {"backend": echo.addr}, "bare": {}},
+        {"web": {"backend": echo.addr}, "bare": {},
+         "odd": {"backend": odd.addr}},
         [("app.test", {"listener": "web", "backend": echo.addr})],
         global_keys={"access_log": path, "access_log_format": fmt})
     reqs = [
@@ -190,6 +194,10 @@ def log_run(fmt):
         ("bare", request("GET", "/nothing", "nothing.example")),
         ("web", request("GET", '/q"uote', "app.test",
                         ['User-Agent: a "quoted" \\ agent'])),
+        # UTF-8 (é) and a byte that is not UTF-8, sent as bytes.
+        ("web", request("GET", "/utf8", "app.test",
+                        ["User-Agent: caf\u00c3\u00a9 \u00ff"])),
+        ("odd", request("GET", "/odd", "odd.example")),
         # Refused before its head could be parsed: its bytes still
         # count, its request line and protocol are "-".
         ("web", b"GET /bad HTTP/1.1\r\nHost: app.test\r\n"
@@ -208,7 +216,7 @@ def log_run(fmt):
     for line in lines:
         info("log: " + line)
     check_equal(len(lines), len(reqs), "one line per request")
-    return lines, reqs, answers, echo
+    return lines, reqs, answers, echo, odd
 
 
 def bytes_ok(logged, resp):
@@ -218,7 +226,7 @@ def bytes_ok(logged, resp):
 
 def test_log_combined():
     step("access_log_format = combined")
-    lines, reqs, answers, echo = log_run("combined")
+    lines, reqs, answers, echo, odd = log_run("combined")
     m = [COMBINED.match(line) for line in lines]
     check(all(m), "every line has the combined format, vhost, backend, "
           "in and ms", "\n".join(lines))
@@ -228,6 +236,10 @@ def test_log_combined():
             ("GET /nothing HTTP/1.1", "404", "-", "-", "-", "-"),
             ('GET /q\\"uote HTTP/1.1', "200", "app.test", echo.addr, "-",
              'a \\"quoted\\" \\\\ agent'),
+            ("GET /utf8 HTTP/1.1", "200", "app.test", echo.addr, "-",
+             "caf\\xC3\\xA9 \\xFF"),
+            ("GET /odd HTTP/1.1", "200", "-",
+             odd.addr.replace('"', '\\"'), "-", "-"),
             ("- - -", "400", "-", "-", "-", "-")]
     for i, (w, match) in enumerate(zip(want, m)):
         got = (match["request"], match["status"], match["vhost"],
@@ -245,7 +257,7 @@ def test_log_combined():
 
 def test_log_json():
     step("access_log_format = json")
-    lines, reqs, answers, echo = log_run("json")
+    lines, reqs, answers, echo, odd = log_run("json")
     entries = []
     for line in lines:
         try:
@@ -260,6 +272,9 @@ def test_log_json():
             ("GET", "/nothing", "nothing.example", 404, None, None, "", ""),
             ("GET", '/q"uote', "app.test", 200, "app.test", echo.addr, "",
              'a "quoted" \\ agent'),
+            ("GET", "/utf8", "app.test", 200, "app.test", echo.addr, "",
+             "caf\u00e9 \ufffd"),
+            ("GET", "/odd", "odd.example", 200, None, odd.addr, "", ""),
             ("-", "-", "", 400, None, None, "", "")]
     for i, (w, e) in enumerate(zip(want, entries)):
         got = (e.get("method"), e.get("target"), e.get("host"),
