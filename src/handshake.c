@@ -229,6 +229,7 @@ static void handshake_failed(struct handshake *h, int r)
 	unsigned long e = ERR_peek_last_error();
 	enum log_level level = LOG_LEVEL_INFO;
 	char client[ADDR_STRLEN], why[256];
+	const char *refusal;
 
 	metrics_add(&listener_metrics(h->listener)->tls_failed, 1);
 	if ((ERR_GET_LIB(e) == ERR_LIB_SSL &&
@@ -250,6 +251,9 @@ static void handshake_failed(struct handshake *h, int r)
 		         err == SSL_ERROR_SYSCALL && errno
 		             ? strerror(errno)
 		             : "the client closed the connection");
+	} else if ((refusal = tls_take_refusal()) != NULL) {
+		snprintf(why, sizeof(why), "%s", refusal);
+		ERR_clear_error();
 	} else {
 		tls_error_reason(why, sizeof(why));
 	}

@@ -690,8 +690,11 @@ static int hs_step_head(struct http_session *s)
 		hs_close(s);
 		return -1;
 	}
-	hs_log(s, LOG_LEVEL_DEBUG, "closed: %s in the middle of a request "
-	       "head", n == 0 ? "the client closed" : strerror(errno));
+	/* A client that goes away is common; one that breaks the TLS
+	 * protocol (a renegotiation, a bad record) is worth a line. */
+	hs_log(s, n < 0 && errno == EPROTO ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
+	       "closed: %s in the middle of a request head",
+	       n == 0 ? "the client closed" : tls_strerror(errno));
 	hs_close(s);
 	return -1;
 }
@@ -1114,7 +1117,7 @@ static int hs_request_body(struct http_session *s)
 	if (n == -1)
 		return 0;
 	hs_log(s, LOG_LEVEL_INFO, "closed: %s before the request body ended",
-	       n == 0 ? "the client closed" : strerror(errno));
+	       n == 0 ? "the client closed" : tls_strerror(errno));
 	hs_log_request(s);
 	hs_close(s);
 	return -1;

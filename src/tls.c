@@ -4,12 +4,16 @@
  *
  * A listener's tls_server holds one SSL_CTX per certificate: the
  * listener's own (the default, also used without SNI) and one for each
- * vhost with tls_cert. The servername callback looks the SNI name up in a
- * route table of the listener's vhosts, so that certificates are chosen
+ * vhost with tls_cert. The ClientHello callback looks the SNI name up in
+ * a route table of the listener's vhosts, so that certificates are chosen
  * exactly as requests are routed: an exact name or alias, then the
  * longest wildcard, then the default; SSL_set_SSL_CTX then switches the
- * connection over, as hitch does. Every context is built with the same
- * settings, so the switch changes only the certificate.
+ * connection over. Every context is built with the same settings, so the
+ * switch changes only the certificate. This happens before OpenSSL looks
+ * for a session to resume, and the connection's session ID context is
+ * made of the certificate's fingerprint and the name: a session resumes
+ * only under the certificate and name it was made with (RFC 6066 section
+ * 3 forbids resuming a TLS 1.2 session under another name).
  *
  * Session tickets are sealed with process-wide keys that rotate every
  * hour; a ticket stays usable for TLS_TICKET_KEYS hours, so that a
@@ -87,6 +91,10 @@ static struct {
 	EVP_CIPHER *cipher;
 } tls_tickets = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* Why a callback of this thread refused the handshake under way: OpenSSL
+ * only says "callback failed". */
+static _Thread_local const char *tls_refusal;
+
 /* The local CA of tls = auto, opened once and kept: renewals and reloads
  * issue certificates after root's rights to its key file are gone. */
 static struct {
@@ -148,6 +156,10 @@ static void tls_check_names(const struct tls_server *t,
 static int tls_covers(X509 *x, const char *host);
 static void tls_check_expiry(const char *listener, const char *what,
                              const X509 *x);
+static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg);
+static int tls_session_context(SSL *ssl, const char *name);
+static uint64_t tls_fnv(const char *s, uint64_t h);
+static int tls_ctx_identify(SSL_CTX *ctx);
 static int tls_servername_cb(SSL *ssl, int *alert, void *arg);
 static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
                        unsigned char *outlen, const unsigned char *in,
@@ -395,8 +407,8 @@ static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen)
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_timeout(ctx, TLS_SESSION_TIMEOUT);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
+	SSL_CTX_set_client_hello_cb(ctx, tls_client_hello_cb, t);
 	SSL_CTX_set_tlsext_servername_callback(ctx, tls_servername_cb);
-	SSL_CTX_set_tlsext_servername_arg(ctx, t);
 	if (t->http)
 		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	return ctx;
@@ -498,6 +510,11 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto mismatch;
+	if (tls_ctx_identify(ctx) < 0) {
+		snprintf(err, errlen, "tls_cert %s: %s", cert,
+		         tls_error_reason(why, sizeof(why)));
+		goto err;
+	}
 	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
 	return ctx;
 mismatch:
@@ -611,7 +628,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	if ((ctx = tls_ctx_new(t, err, errlen)) == NULL)
 		goto out;
 	if (SSL_CTX_use_certificate(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 || tls_ctx_identify(ctx) < 0) {
 		snprintf(err, errlen, "listener %s: tls = auto: %s", cl->name,
 		         tls_error_reason(why, sizeof(why)));
 		SSL_CTX_free(ctx);
@@ -792,36 +809,120 @@ static void tls_check_expiry(const char *listener, const char *what,
 
 /* --- callbacks --------------------------------------------------------- */
 
-/* SNI: switch to the certificate of the vhost the name routes to. An
- * unknown name keeps the listener's certificate. */
-static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
+/*
+ * ClientHello, before OpenSSL looks for a session to resume: switch to
+ * the certificate of the vhost the SNI name routes to (an unknown name
+ * keeps the listener's), and make the connection's session ID context. A
+ * name that is not a host name is refused. A server_name extension that
+ * is not one host_name is left to OpenSSL, which refuses it.
+ */
+static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_server *t = arg;
-	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	char lower[256];
+	const unsigned char *p;
 	const struct config_vhost *v;
-	size_t i;
+	char lower[256];
+	size_t len, n, i;
 
-	if (name == NULL)
-		return SSL_TLSEXT_ERR_NOACK;
-	for (i = 0; name[i] != '\0' && i + 1 < sizeof(lower); i++) {
-		unsigned char c = (unsigned char)name[i];
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
+	                              &len) != 1 ||
+	    len < 5 || (size_t)(p[0] << 8 | p[1]) != len - 2 ||
+	    p[2] != TLSEXT_NAMETYPE_host_name ||
+	    (n = (size_t)(p[3] << 8 | p[4])) != len - 5 || n == 0 ||
+	    n >= sizeof(lower))
+		return tls_session_context(ssl, "") < 0
+		           ? SSL_CLIENT_HELLO_ERROR
+		           : SSL_CLIENT_HELLO_SUCCESS;
+	for (i = 0; i < n; i++) {
+		unsigned char c = p[5 + i];
 
 		/* No host name has a space, a control byte or one above
 		 * ASCII: refused, before the name can reach a log line or
-		 * a page (OpenSSL only refuses NUL). */
+		 * a page. */
 		if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') {
+			tls_refusal = "the server name (SNI) is not a host "
+			              "name";
 			*alert = SSL_AD_UNRECOGNIZED_NAME;
-			return SSL_TLSEXT_ERR_ALERT_FATAL;
+			return SSL_CLIENT_HELLO_ERROR;
 		}
 		lower[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
 	}
-	lower[i] = '\0';
+	lower[n] = '\0';
 	v = route_vhost(t->names, lower);
 	if (v != NULL && t->vhost_ctx[v - t->vhosts] != NULL &&
-	    SSL_set_SSL_CTX(ssl, t->vhost_ctx[v - t->vhosts]) == NULL)
-		return SSL_TLSEXT_ERR_ALERT_FATAL;
-	return SSL_TLSEXT_ERR_OK;
+	    SSL_set_SSL_CTX(ssl, t->vhost_ctx[v - t->vhosts]) == NULL) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return tls_session_context(ssl, lower) < 0 ? SSL_CLIENT_HELLO_ERROR
+	                                           : SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The session ID context of a connection whose certificate is chosen:
+ * the fingerprint of the certificate, then a hash of the name ("" without
+ * SNI). Names need not hash apart for safety: a client can only offer its
+ * own sessions, under whatever name it sends. */
+static int tls_session_context(SSL *ssl, const char *name)
+{
+	unsigned char id[SSL_MAX_SID_CTX_LENGTH] = {0};
+	unsigned char fp[EVP_MAX_MD_SIZE];
+	unsigned int fplen = 0;
+	X509 *x = SSL_get_certificate(ssl);
+	uint64_t h1 = tls_fnv(name, UINT64_C(0xcbf29ce484222325));
+	uint64_t h2 = tls_fnv(name, UINT64_C(0x84222325cbf29ce4));
+
+	/* The SHA-1 fingerprint is the one X509 keeps computed. */
+	if (x != NULL && X509_digest(x, EVP_sha1(), fp, &fplen) == 1)
+		memcpy(id, fp, fplen < 16 ? fplen : 16);
+	memcpy(id + 16, &h1, 8);
+	memcpy(id + 24, &h2, 8);
+	return SSL_set_session_id_context(ssl, id, sizeof(id)) == 1 ? 0 : -1;
+}
+
+/* FNV-1a over s, from h. */
+static uint64_t tls_fnv(const char *s, uint64_t h)
+{
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+/* Have the certificate's SHA-1 fingerprint computed and kept in it (with
+ * its extensions), so that tls_session_context copies it on every
+ * handshake instead of hashing the certificate. */
+static int tls_ctx_identify(SSL_CTX *ctx)
+{
+	unsigned char fp[EVP_MAX_MD_SIZE];
+	unsigned int n;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+
+	if (x == NULL)
+		return -1;
+	(void)X509_check_purpose(x, -1, 0);
+	return X509_digest(x, EVP_sha1(), fp, &n) == 1 ? 0 : -1;
+}
+
+/* SNI, after the ClientHello callback chose the certificate: accept the
+ * name, so that OpenSSL keeps it in the session (a resumed TLS 1.2
+ * session reports the name it was made with, which the context above
+ * makes this one). */
+static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	(void)alert;
+	(void)arg;
+	return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != NULL
+	           ? SSL_TLSEXT_ERR_OK
+	           : SSL_TLSEXT_ERR_NOACK;
+}
+
+const char *tls_take_refusal(void)
+{
+	const char *why = tls_refusal;
+
+	tls_refusal = NULL;
+	return why;
 }
 
 /* ALPN: http/1.1 (or http/1.0) when the client offers it; never h2, which

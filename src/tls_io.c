@@ -74,6 +74,8 @@ static int (*tls_bio_sock_destroy)(BIO *);
 /* Where tls_capture_first wants the first bytes read. */
 static _Thread_local char *tls_capture;
 static _Thread_local size_t tls_capture_len, *tls_capture_got;
+/* OpenSSL's reason for this thread's last EPROTO, for tls_strerror. */
+static _Thread_local char tls_io_why[200];
 
 ssize_t tls_readv(SSL *ssl, const struct iovec *iov, int n, bool *drained)
 {
@@ -420,6 +422,17 @@ static int tls_bio_write(BIO *b, const char *buf, int len)
 	return (int)n;
 }
 
+const char *tls_strerror(int e)
+{
+	static _Thread_local char buf[sizeof(tls_io_why) + 16];
+
+	if (e != EPROTO || tls_io_why[0] == '\0')
+		return strerror(e);
+	snprintf(buf, sizeof(buf), "TLS error: %s", tls_io_why);
+	tls_io_why[0] = '\0';
+	return buf;
+}
+
 /* The node of tls_watch_idle on ssl's BIO, or NULL. */
 static struct tls_idle *tls_node(SSL *ssl)
 {
@@ -464,13 +477,7 @@ static int tls_io_error(SSL *ssl, int r, bool writing)
 		ERR_clear_error();
 		return -1;
 	default:
-		if (log_enabled(LOG_LEVEL_DEBUG)) {
-			char why[256];
-
-			log_debug("TLS error: %s",
-			          tls_error_reason(why, sizeof(why)));
-		}
-		ERR_clear_error();
+		tls_error_reason(tls_io_why, sizeof(tls_io_why));
 		errno = EPROTO;
 		return -1;
 	}

@@ -100,7 +100,8 @@ const char *tls_sni(const SSL *ssl);
 /*
  * Read into iov as readv(2) does: bytes read, 0 at the end of the stream
  * (close_notify or the peer's FIN), -1 with errno (EAGAIN when the socket
- * has nothing more; EPROTO on a TLS error, logged at debug). It reads until
+ * has nothing more; EPROTO on a TLS error, whose reason tls_strerror
+ * gives). It reads until
  * the vectors are full or OpenSSL stops; *drained tells whether it stopped
  * because the socket is empty, so that the next bytes bring a new edge (a
  * short count alone does not say so: the end of the stream or an error
@@ -141,5 +142,14 @@ void tls_capture_first(char *buf, size_t len, size_t *got);
 /* OpenSSL's reason for the last failure of this thread, for a log line;
  * clears the error queue. */
 const char *tls_error_reason(char *buf, size_t len);
+
+/* strerror(e), except that the EPROTO of this thread's last failed TLS
+ * read or write says OpenSSL's reason ("TLS error: no renegotiation"). */
+const char *tls_strerror(int e);
+
+/* Why portier's own callbacks refused the handshake that just failed in
+ * this thread (OpenSSL says only "callback failed"), or NULL; forgets
+ * it. */
+const char *tls_take_refusal(void);
 
 #endif

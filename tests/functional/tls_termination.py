@@ -14,7 +14,9 @@ Every backend answers with its own name (EchoBackend).
   alert; TLS 1.2 offers with CBC, RSA or DHE key exchange only fail;
 - ALPN: http/1.1 is selected when offered, h2 never;
 - sessions resume (openssl s_client -sess_out, -sess_in), TLS 1.2 and 1.3
-  tickets; a resumed TLS 1.3 connection gets a fresh ticket, and that one
+  tickets, under the name they were made for only: offered under another
+  name (same certificate, another one, another listener) a full handshake
+  serves that name's certificate; a resumed TLS 1.3 connection gets a fresh ticket, and that one
   resumes too; the TLS 1.3 ticket leaves with the first response, not
   alone right after the handshake, on a full and on a resumed connection;
 - a Connection: close response ends with close_notify;
@@ -26,11 +28,14 @@ Every backend answers with its own name (EchoBackend).
   backend sees the request; without SNI every Host is routed;
 - the backend gets X-Forwarded-Proto: https and Forwarded with proto=https;
 - curl keeps one connection for several requests;
-- a failed handshake (garbage, TLS 1.0) is logged at level info with the
-  client's address and a reason, and disturbs no other connection; a
+- a failed handshake (garbage, TLS 1.0, an SNI name that is not a host
+  name) is logged at level info with the client's address and a reason
+  (portier's own for the name), and disturbs no other connection; a
   client that closes before the handshake ends is not logged at info; a
   client that sends nothing, or half a hello, is closed after
-  timeout_header.
+  timeout_header;
+- a TLS 1.2 client that asks to renegotiate is refused, and the close is
+  logged at info with OpenSSL's reason.
 """
 
 import os
@@ -297,6 +302,25 @@ def test_resumption(s):
         line = handshake_line(second)
         check(line is not None and line.startswith(f"Reused, {name}"),
               f"   and resumes the session ({line})", second[-3000:])
+        # Under another name the session is not resumed (RFC 6066
+        # section 3), be its certificate the same (a name of the same
+        # vhost), another one, or that of another listener; the full
+        # handshake serves the name's own certificate and routes.
+        for sni, port, cn, backend in [
+                ("www.app.test", s.web, "app.test", "app"),
+                ("exact.wild.test", s.web, "exact.wild.test", "exact"),
+                ("other.test", s.p.port("web2"), "other.test", "other")]:
+            other_req = req.replace(b"app.test", sni.encode())
+            status, out = s_client(port, *common, "-sess_in", sess,
+                                   sni=sni, stdin=other_req)
+            line = handshake_line(out)
+            check(line is not None and line.startswith(f"New, {name}"),
+                  f"   offered under {sni}: a new session ({line})",
+                  out[-3000:])
+            check(f"CN = {cn}" in out and "HTTP/1.1 200" in out and
+                  f'"name": "{backend}"' in out,
+                  f"      with the certificate of {cn}, and 200 from "
+                  f"backend {backend}", out[-3000:])
         if name != "TLSv1.3":
             continue
         # A TLS 1.3 client uses a ticket once (RFC 8446, C.4): without a
@@ -758,10 +782,28 @@ def test_bad_sni(s):
         pass
     sock.close()
     check_equal(got[:1], b"\x15", "the client gets an alert")
+    check(wait_log_line(s.p, re.escape("TLS handshake failed: the server "
+                                       "name (SNI) is not a host name"))
+          is not None,
+          "   logged with why, not OpenSSL's \"callback failed\"")
     time.sleep(0.2)
     check(not any(line.startswith("FAKE") or "\x1b" in line
                   for line in s.p.log().splitlines()),
           "   no forged line, no escape byte in the log")
+
+
+def test_renegotiation(s):
+    step("a client that asks to renegotiate (TLS 1.2): refused, and the "
+         "close is logged at info with OpenSSL's reason")
+    status, out = s_client(s.web, "-CAfile", s.pki.ca, "-tls1_2",
+                           sni="app.test", stdin=b"R\n")
+    check("RENEGOTIATING" in out, "s_client asked to renegotiate",
+          out[-2000:])
+    check("no renegotiation" in out, "   and was refused", out[-2000:])
+    line = wait_log_line(s.p, r"^\S+ info\b.*closed: TLS error: ")
+    check(line is not None, "portier logs the close at info with the "
+          "TLS reason", s.p.log()[-2000:])
+    info(f"log: {line}")
 
 
 def main():
@@ -779,6 +821,7 @@ def main():
     test_curl(s)
     test_handshake_failures(s)
     test_bad_sni(s)
+    test_renegotiation(s)
 
 
 run(main)
