@@ -631,7 +631,10 @@ static void check_udp_backend(struct doctor *d, const char *label,
 	}
 	for (size_t i = 0; i < n; i++) {
 		portdiag_socket_addr(&list[i], &sock);
-		if (!addr_overlaps(a, &sock))
+		/* A dual-stack [::] socket takes 127.0.0.1's datagrams too. */
+		if (!addr_overlaps(a, &sock) &&
+		    !(portdiag_takes_ipv4(&list[i]) &&
+		      a->kind == ADDR_INET && a->sa.sa.sa_family == AF_INET))
 			continue;
 		portdiag_describe_holder(&list[i], holder, sizeof(holder));
 		report(d, DOCTOR_OK, "udp %s %s: a socket is bound there by %s",

@@ -27,6 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "portier/portdiag.h"
 #include "portier/addr.h"
@@ -66,6 +72,8 @@ static char *read_text(const char *path);
 static void scan_holders(const char *procroot, struct portdiag_socket *list,
                          size_t n);
 static void read_comm(int piddir, char *program, size_t len);
+static void read_v6only(const char *procroot, int proto,
+                        struct portdiag_socket *list, size_t n);
 static void user_name(uid_t uid, char *buf, size_t len);
 static int socket_cmp(const void *a, const void *b);
 static int slot_cmp(const void *a, const void *b);
@@ -73,7 +81,7 @@ static int key_from_sa(const struct sockaddr *sa, socklen_t salen,
                        struct portdiag_key *key);
 static bool key_is_any(const struct portdiag_key *k);
 static int conflict_rank(const struct portdiag_key *bind,
-                         const struct portdiag_key *sock);
+                         const struct portdiag_key *sock, bool sock_v4);
 static unsigned unprivileged_port_start(const char *procroot);
 static bool explain_in_use(const char *procroot, const struct sockaddr *sa,
                            socklen_t salen, int proto, bool skip_own,
@@ -448,7 +456,88 @@ static int load_sockets(const char *procroot, int proto,
 		errno = saved;
 		return -1;
 	}
+	read_v6only(procroot, proto, *list, *n);
 	return 0;
+}
+
+/*
+ * Mark which IPv6 sockets of list[0..n) have IPV6_V6ONLY set: /proc/net
+ * does not say, the kernel's socket diagnostics do (NETLINK_SOCK_DIAG,
+ * which ss(8) reads; any user may). Sockets found there are matched by
+ * inode. Left unknown when it cannot be read (a kernel without the
+ * diagnostics module), and for a fixture tree, which is not this kernel.
+ */
+static void read_v6only(const char *procroot, int proto,
+                        struct portdiag_socket *list, size_t n)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q;
+	union {
+		struct nlmsghdr align;
+		char bytes[32768];
+	} buf;
+	struct timeval tv = {1, 0};
+	bool any6 = false, done = false;
+	ssize_t got;
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		any6 |= list[i].family == AF_INET6;
+	if (!any6 || strcmp(procroot, "/proc") != 0)
+		return;
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&q, 0, sizeof(q));
+	q.nlh.nlmsg_len = sizeof(q);
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	q.req.sdiag_family = AF_INET6;
+	q.req.sdiag_protocol = (uint8_t)proto;
+	q.req.idiag_states = 1u << (proto == IPPROTO_TCP
+	                                ? PORTDIAG_TCP_LISTEN
+	                                : PORTDIAG_UDP_UNCONNECTED);
+	if (send(fd, &q, sizeof(q), 0) != (ssize_t)sizeof(q)) {
+		close(fd);
+		return;
+	}
+	while (!done && (got = recv(fd, &buf, sizeof(buf), 0)) > 0) {
+		size_t left = (size_t)got;
+
+		for (struct nlmsghdr *h = &buf.align; NLMSG_OK(h, left);
+		     h = NLMSG_NEXT(h, left)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a;
+			unsigned alen;
+
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+				continue;
+			alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (a = (struct rtattr *)(void *)(m + 1);
+			     RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type != INET_DIAG_SKV6ONLY ||
+				    RTA_PAYLOAD(a) < 1)
+					continue;
+				for (size_t i = 0; i < n; i++) {
+					if (list[i].family != AF_INET6 ||
+					    list[i].inode != m->idiag_inode)
+						continue;
+					list[i].v6only =
+					    *(uint8_t *)RTA_DATA(a) != 0;
+					list[i].v6only_known = true;
+				}
+			}
+		}
+	}
+	close(fd);
 }
 
 /* The whole of a (proc) file, NUL-terminated; its size is not known in
@@ -705,12 +794,12 @@ static bool key_is_any(const struct portdiag_key *k)
 
 /*
  * How surely a socket is what makes `bind` fail: 0 the same address, 1 a
- * wildcard socket that covers it ([::] covers IPv4 too unless the holder set
- * IPV6_V6ONLY, which /proc does not show), 2 a socket under our own
- * wildcard; -1 no conflict.
+ * wildcard socket that covers it (a [::] one covers IPv4 too when sock_v4,
+ * see portdiag_takes_ipv4), 2 a socket under our own wildcard (portier's
+ * [::] sockets are IPV6_V6ONLY: IPv6 ones only); -1 no conflict.
  */
 static int conflict_rank(const struct portdiag_key *bind,
-                         const struct portdiag_key *sock)
+                         const struct portdiag_key *sock, bool sock_v4)
 {
 	if (bind->port != sock->port)
 		return -1;
@@ -718,12 +807,22 @@ static int conflict_rank(const struct portdiag_key *bind,
 	    memcmp(bind->bytes, sock->bytes, sizeof(bind->bytes)) == 0)
 		return 0;
 	if (key_is_any(sock) &&
-	    (sock->family == AF_INET6 || bind->family == AF_INET))
+	    (bind->family == sock->family ||
+	     (sock->family == AF_INET6 && sock_v4)))
 		return 1;
-	if (key_is_any(bind) &&
-	    (bind->family == AF_INET6 || sock->family == AF_INET))
+	if (key_is_any(bind) && bind->family == sock->family)
 		return 2;
 	return -1;
+}
+
+bool portdiag_takes_ipv4(const struct portdiag_socket *s)
+{
+	const struct sockaddr_in6 *sin6 =
+	    (const struct sockaddr_in6 *)(const void *)&s->addr;
+
+	return s->family == AF_INET6 && s->addr.ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) &&
+	       !(s->v6only_known && s->v6only);
 }
 
 /* Linux lets anyone bind from net.ipv4.ip_unprivileged_port_start up. */
@@ -777,7 +876,8 @@ static bool explain_in_use(const char *procroot, const struct sockaddr *sa,
 	for (size_t i = 0; i < n; i++) {
 		if (key_from_sa((struct sockaddr *)&list[i].addr,
 		                list[i].addrlen, &have) == 0 &&
-		    conflict_rank(&want, &have) >= 0 &&
+		    conflict_rank(&want, &have,
+		                  portdiag_takes_ipv4(&list[i])) >= 0 &&
 		    !(skip_own && (list[i].inode == 0 ||
 		                   own_inode(procroot, list[i].inode))))
 			list[ncand++] = list[i];
@@ -790,7 +890,8 @@ static bool explain_in_use(const char *procroot, const struct sockaddr *sa,
 	for (size_t i = 0; i < ncand; i++) {
 		(void)key_from_sa((struct sockaddr *)&list[i].addr,
 		                  list[i].addrlen, &have);
-		rank = conflict_rank(&want, &have);
+		rank = conflict_rank(&want, &have,
+		                     portdiag_takes_ipv4(&list[i]));
 		if (best == NULL || rank < best_rank ||
 		    (rank == best_rank && best->pid == 0 && list[i].pid != 0)) {
 			best = &list[i];

@@ -209,9 +209,10 @@ static size_t collect_wants(const struct config *cfg, struct ports_want **wants)
 
 /*
  * Would binding `want` collide with socket i? addr_overlaps knows portier's
- * own rule (its IPv6 listeners are IPV6_V6ONLY); another program's [::] is
- * taken to cover IPv4 too, as Linux does by default, unless an IPv4 socket
- * on the same port shows that it does not.
+ * own rule (its IPv6 listeners are IPV6_V6ONLY); another program's [::]
+ * covers IPv4 too when the kernel says it is dual-stack, or, when that
+ * could not be read, unless an IPv4 socket on the same port shows that it
+ * is not.
  */
 static bool want_hits(const struct ports_want *want,
                       const struct portdiag_socket *list, size_t n, size_t i)
@@ -225,9 +226,10 @@ static bool want_hits(const struct ports_want *want,
 		return true;
 	if (want->addr->kind != ADDR_INET ||
 	    want->addr->sa.sa.sa_family != AF_INET ||
-	    want->addr->port != sock.port || sock.sa.sa.sa_family != AF_INET6 ||
-	    !IN6_IS_ADDR_UNSPECIFIED(&sock.sa.sin6.sin6_addr))
+	    want->addr->port != sock.port || !portdiag_takes_ipv4(&list[i]))
 		return false;
+	if (list[i].v6only_known)
+		return true;
 	for (size_t j = 0; j < n; j++) {
 		if (list[j].proto != list[i].proto)
 			continue;

@@ -3,7 +3,8 @@
  * Port diagnostics: which process holds a port.
  *
  * Reads /proc/net/{tcp,tcp6,udp,udp6} for listening sockets and their inode,
- * then /proc/PID/fd/ for the process that holds the inode. Used to explain a
+ * then /proc/PID/fd/ for the process that holds the inode, and the
+ * kernel's socket diagnostics for IPV6_V6ONLY. Used to explain a
  * failed bind ("address already in use" names the holder) and by
  * `portier ports` (ports.h). Every function takes the /proc root so that
  * tests can point it at a fixture tree.
@@ -30,6 +31,8 @@ struct portdiag_socket {
 	pid_t pid;	     /* holder; 0 when not found (not visible) */
 	char program[64];    /* holder's comm, "" when unknown */
 	char user[32];	     /* name of uid, or the number */
+	bool v6only;	     /* an IPv6 socket with IPV6_V6ONLY set ... */
+	bool v6only_known;   /* ... as the kernel said (/proc/net does not) */
 };
 
 /*
@@ -67,6 +70,11 @@ int portdiag_list_port(const char *procroot, int proto, uint16_t port,
 
 /* The socket as a struct addr for addr_overlaps (v4-mapped made IPv4). */
 void portdiag_socket_addr(const struct portdiag_socket *s, struct addr *out);
+
+/* True when s is an IPv6 wildcard socket ([::]) that takes IPv4 too: one
+ * without IPV6_V6ONLY, or whose flag could not be read (Linux's default is
+ * dual-stack). */
+bool portdiag_takes_ipv4(const struct portdiag_socket *s);
 
 /* Who holds s, for messages: "pid 1234 (python3, user alice)" or its user. */
 void portdiag_describe_holder(const struct portdiag_socket *s, char *buf,

@@ -11,7 +11,8 @@
   line says [::1] answered; with backend = 127.0.0.1:PORT the ✗ line says
   that [::1] answers and suggests localhost:PORT;
 - UDP backends are never sent data: a bound socket is ✓, none is ✗; one
-  bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT;
+  bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT,
+  one on a dual-stack [::] socket is ✓;
 - a configuration with an error: ✗ FILE:LINE and exit 1;
 - tls = auto with no CA in state_dir: ✗ with the command that makes one,
   and the directory is not created; once made, it is present (✓) and
@@ -225,6 +226,24 @@ def test_udp():
     check_line(done, BAD, f"udp backend {LOOPBACK4}:{port6}",
                "nothing is bound there", f"[::1]:{port6} is",
                f"pid {os.getpid()}", f"backend = localhost:{port6}")
+
+    step("a UDP backend on a dual-stack [::] socket, named as 127.0.0.1")
+    dual = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    dual.bind(("::", 0))
+    port_dual = dual.getsockname()[1]
+    listen4 = free_port(kind=socket.SOCK_DGRAM)
+    conf = write_file("udpdual.ini",
+                      section("listener dual", bind=f"{LOOPBACK4}:{listen4}",
+                              mode="udp",
+                              backend=f"{LOOPBACK4}:{port_dual}"))
+    try:
+        done = doctor("-c", conf)
+    finally:
+        dual.close()
+    check_equal(done.returncode, 0, "exit status")
+    check_line(done, OK, f"udp backend {LOOPBACK4}:{port_dual}",
+               "a socket is bound there", f"pid {os.getpid()}")
 
 
 def test_config_error():

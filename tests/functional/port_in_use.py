@@ -8,6 +8,11 @@ reports the conflict and exits 1 (and 0 for a file with no conflict).
 A holder that set SO_REUSEPORT, which the kernel lets another process of
 its user join, stops portier all the same (tcp and udp, two workers), and
 so does a second portier started with the same file.
+
+With IPv6: a [::]:P socket with IPV6_V6ONLY leaves 127.0.0.1:P free (the
+kernel's socket diagnostics tell, /proc/net does not), a dual-stack one
+takes it; with [::1]:P held, `bind = *:P` names that holder, not
+portier's own 0.0.0.0:P socket (tcp, udp).
 """
 
 import os
@@ -17,8 +22,8 @@ import shutil
 import socket
 import sys
 
-from lib import (LOOPBACK4, check, check_equal, free_port, info, run,
-                 run_portier, section, spawn, start_portier, step,
+from lib import (LOOPBACK4, check, check_equal, free_port, have_ipv6, info,
+                 run, run_portier, section, spawn, start_portier, step,
                  tcp_listener, write_file)
 
 HOLDER = """
@@ -45,6 +50,70 @@ def start_holder(kind=socket.SOCK_STREAM, reuseport=False):
         program = f.read().strip()
     info(f"{program} pid {proc.pid} holds {LOOPBACK4}:{port}")
     return proc.pid, program, port
+
+
+HOLDER6 = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, int(sys.argv[1]))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(sys.argv[2]))
+s.bind((sys.argv[3], 0))
+if s.type == socket.SOCK_STREAM:
+    s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(60)
+"""
+
+
+def start_holder6(host, v6only, kind=socket.SOCK_STREAM):
+    """A python3 process on [host]:PORT (IPv6) with IPV6_V6ONLY as
+    given; returns (pid, port)."""
+    proc = spawn([shutil.which("python3") or sys.executable, "-c", HOLDER6,
+                  str(int(kind)), str(int(v6only)), host])
+    port = int(proc.stdout.readline())
+    info(f"pid {proc.pid} holds [{host}]:{port}, v6only {v6only}")
+    return proc.pid, port
+
+
+def ipv6_holders():
+    """Sockets of the other family: what IPV6_V6ONLY changes, and who is
+    named when a wildcard's second socket cannot be bound."""
+    step("an IPv6-only [::]:P held: 127.0.0.1:P is free for portier, and "
+         "`ports -c` says so")
+    _, port = start_holder6("::", True)
+    text = tcp_listener("v4", f"{LOOPBACK4}:{port}",
+                        f"{LOOPBACK4}:{free_port()}")
+    r = run_portier("ports", "-c", write_file("v6only.ini", text))
+    check_equal(r.returncode, 0, "`ports -c`: exit status 0, no conflict")
+    p = start_portier(text)
+    check(p.running(), "portier runs on the port")
+    p.stop()
+
+    step("a dual-stack [::]:P held: 127.0.0.1:P is taken, and its holder "
+         "named")
+    pid, port = start_holder6("::", False)
+    text = tcp_listener("v4", f"{LOOPBACK4}:{port}",
+                        f"{LOOPBACK4}:{free_port()}")
+    p = start_portier(text, ready=False)
+    check_equal(p.wait_exit(10), 2, "exit status 2")
+    check(f"already in use by pid {pid} " in p.log() and
+          f"on [::]:{port}" in p.log(), f"   naming pid {pid} on [::]",
+          p.log())
+    r = run_portier("ports", "-c", write_file("dual.ini", text))
+    check_equal(r.returncode, 1, "`ports -c`: exit status 1, a conflict")
+
+    for kind, proto in ((socket.SOCK_STREAM, "tcp"),
+                        (socket.SOCK_DGRAM, "udp")):
+        step(f"{proto}: [::1]:P held, bind = *:P: the holder is named, "
+             "not portier's own 0.0.0.0 socket")
+        pid, port = start_holder6("::1", True, kind)
+        p = start_portier(section("listener all", bind=f"*:{port}",
+                                  mode=proto,
+                                  backend=f"{LOOPBACK4}:{free_port()}"),
+                          ready=False)
+        check_equal(p.wait_exit(10), 2, "exit status 2")
+        check(f"cannot bind [::]:{port}" in p.log() and
+              f"already in use by pid {pid} " in p.log(),
+              f"   naming pid {pid}", p.log())
 
 
 def has_line(text, *patterns):
@@ -124,6 +193,11 @@ def main():
     check_equal(r.returncode, 0, "exit status")
     check(not has_line(r.stdout + r.stderr, r"^(?!.*\bno conflict).*conflict"),
           "no conflict reported")
+
+    if have_ipv6():
+        ipv6_holders()
+    else:
+        info("no IPv6 on loopback: the IPv6 holders are not tested")
 
 
 run(main)
