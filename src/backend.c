@@ -93,6 +93,14 @@ void backend_release(struct backend *b)
 	up->nidle++;
 }
 
+bool backend_has_input(const struct backend *b)
+{
+	char c;
+	ssize_t r = recv(b->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 void backend_close(struct backend *b)
 {
 	if (b == NULL)

@@ -1547,15 +1547,23 @@ static int hs_end_exchange(struct http_session *s)
 {
 	const struct config_global *g =
 	    runtime_global(listener_runtime(s->listener));
-	bool clean = (s->bin == NULL || evbuffer_get_length(s->bin) == 0) &&
-	             !s->b_rdhup;
+	bool extra = s->bin != NULL && evbuffer_get_length(s->bin) > 0;
 
+	/* Bytes after the end of the response (a backend that sent more
+	 * than its Content-Length said) would be the next client's
+	 * response: such a connection is not kept. A read that filled its
+	 * buffer did not show whether the socket was empty. */
+	if (s->backend_keep && !extra && !s->b_rdhup && s->b_readable)
+		extra = backend_has_input(s->b);
+	if (s->backend_keep && extra)
+		hs_log(s, LOG_LEVEL_WARN, "the backend sent more than its "
+		       "response; its connection is closed");
 	hs_log_request(s);
 	free(s->retry);
 	s->retry = NULL;
 	/* A connection that began with one client's PROXY header serves no
 	 * other client. */
-	if (s->backend_keep && clean &&
+	if (s->backend_keep && !extra && !s->b_rdhup &&
 	    listener_config(s->listener)->proxy_protocol == CONFIG_PROXY_OFF)
 		backend_release(s->b);
 	else

@@ -84,6 +84,10 @@ int backend_set_timeout(struct backend *b, const struct timeval *tv)
  * closed when the pool is full. The owner must not touch it again. */
 void backend_release(struct backend *b);
 
+/* True when the connection's socket holds bytes, or its end, that nobody
+ * has read: it must not serve another request. */
+bool backend_has_input(const struct backend *b);
+
 /* Close a connection and free it; accepts NULL. */
 void backend_close(struct backend *b);
 

@@ -21,6 +21,9 @@ canned responses, so that the tests see what portier forwards:
 - a malformed response (or a response head over the limit, a transfer
   coding other than chunked, Transfer-Encoding in HTTP/1.0) gives 502,
   and the next request goes to a new backend connection;
+- a backend that sends more than the response it declared (in the same
+  write, or in a later one): the rest is never taken for the response to
+  another client's request, whose answer comes from a new connection;
 - a reused backend connection that closes before answering gets a
   bodyless idempotent request (GET) again on a new connection, never a
   request with a body or a POST without one; a malformed chunked request body gets 400 and its bytes never
@@ -52,6 +55,12 @@ def digest(data):
 
 
 DOWNLOAD = stream_bytes(BIG, 21)
+
+
+# What a backend sends after the response it declared: it must never be
+# taken for the answer to the next request.
+SPILLED = (b"HTTP/1.1 302 Found\r\nLocation: http://evil.example/\r\n"
+           b"Content-Length: 0\r\n\r\n")
 
 
 def respond(req, conn):
@@ -125,6 +134,16 @@ def respond(req, conn):
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                      b"\r\n5\r\nhello\r\n")
         return None  # closed in the middle of the body
+    if t == "/spill-one-write":
+        # More than the Content-Length, in one write: a whole response
+        # after the body.
+        return (b"HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n" +
+                b"A" * 30000 + SPILLED)
+    if t == "/spill-later":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        time.sleep(0.1)
+        conn.sendall(b"hello" + SPILLED)
+        return b""
     if t.startswith("/drop") and req.nth > 1:
         return None  # as if the backend closed an idle connection
     body = f"{req.method} {t} body={req.body.decode('latin-1')}".encode()
@@ -144,13 +163,15 @@ class Setup:
         self.bad = RawBackend(respond)
         self.flaky = RawBackend(respond)
         self.strict = RawBackend(respond)
+        self.spill = RawBackend(respond)
         self.p = HttpPortier(
             {"web": {}},
             [("frame.test", {"backend": self.frame.addr}),
              ("smuggle.test", {"backend": self.smuggle.addr}),
              ("bad.test", {"backend": self.bad.addr}),
              ("flaky.test", {"backend": self.flaky.addr}),
-             ("strict.test", {"backend": self.strict.addr})])
+             ("strict.test", {"backend": self.strict.addr}),
+             ("spill.test", {"backend": self.spill.addr})])
 
     def conn(self, timeout=10.0):
         return self.p.conn("web", timeout=timeout)
@@ -389,6 +410,26 @@ def test_malformed_response(s):
         c.close()
 
 
+def test_spill(s):
+    for target in ("/spill-one-write", "/spill-later"):
+        step(f"{target}: a backend that sends more than its response; the "
+             "rest never answers another request")
+        c = s.conn()
+        resp = c.exchange(request("GET", target, "spill.test"))
+        check_equal(resp.status, 200, "the response as declared")
+        spilled = s.spill.requests[-1].conn_id
+        c.close()
+        c = s.conn()
+        resp = c.exchange(request("GET", "/next", "spill.test"))
+        check_equal((resp.status, resp.body), (200, b"GET /next body="),
+                    "another client's request gets its own answer")
+        check(s.spill.requests[-1].conn_id != spilled,
+              "   from another backend connection")
+        c.close()
+    check(s.p.portier.wait_log("the backend sent more than its response")
+          is not None, "the log says why the connection was closed")
+
+
 def test_reuse_retry(s):
     step("a reused backend connection closes instead of answering")
     c = s.conn()
@@ -554,6 +595,7 @@ def main():
     test_pipelining(s)
     test_no_body(s)
     test_malformed_response(s)
+    test_spill(s)
     test_reuse_retry(s)
     test_response_kinds(s)
     test_http10(s)
