@@ -628,6 +628,22 @@ static int hs_step_head(struct http_session *s)
 	size_t len = s->cin ? evbuffer_get_length(s->cin) : 0;
 	ssize_t n;
 
+	/* Pipelined requests wait while the client has not taken the
+	 * answers before them: one that sends and never reads would fill
+	 * memory with responses. Nothing is read meanwhile, and idleness
+	 * ends the wait, not the next head's clock. */
+	if (s->cout != NULL && evbuffer_get_length(s->cout) >= RELAY_HIGH_WATER) {
+		if (s->head_timer) {
+			s->head_timer = 0;
+			if (hs_arm(s, runtime_global(listener_runtime(
+			                  s->listener))->timeout_idle_ms) < 0) {
+				hs_close(s);
+				return -1;
+			}
+		}
+		return 0;
+	}
+
 	if (len > 0 && len != s->parsed_len) {
 		size_t want = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
 		const char *buf =

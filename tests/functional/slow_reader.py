@@ -7,12 +7,17 @@ the writer is stuck, then 64 KiB every 10 ms for a while, then at full
 speed. While the reader lags, portier's RSS must stay within
 RSS_GROWTH_LIMIT of what it was before (growth, not absolute: sanitizer
 builds start large); at the end every byte must have arrived, in order.
+
+HTTP: a client that pipelines 200000 requests and reads no answer is held
+back (portier stops reading while answers wait), RSS stays within the same
+limit, and once it reads it gets every answer.
 """
 
 import os
 import queue
 import time
 
+from httptest import HttpPortier, request
 from lib import (KIB, MIB, Counter, Forward, Receiver, Worker, check,
                  check_equal, info, recv_exactly, run, send_stream, step,
                  stream_digest)
@@ -126,7 +131,59 @@ def warm_up(relay):
     time.sleep(0.2)
 
 
+PIPELINED = 200000
+
+
+def pipelined_flood():
+    """HTTP: a client that pipelines requests and reads no answer. Each
+    27-byte request gets a 404 page of a few hundred bytes: without
+    backpressure, answers pile up in portier tens of times faster than
+    the requests come."""
+    step(f"HTTP: {PIPELINED} pipelined requests from a client that reads "
+         "nothing until the sender is stuck")
+    p = HttpPortier({"web": {}}, env=ASAN_ENV)
+    req = request("GET", "/", "nothing.test")
+    c = p.conn("web", timeout=30)
+    one = c.exchange(req)
+    check_equal(one.status, 404, "one request: 404")
+    size = one.wire_len
+    for _ in range(3):  # warm-up
+        c.exchange(req)
+    baseline = p.portier.rss_kib()
+    written = Counter()
+
+    def send_all(sock):
+        block = req * 1000
+        for _ in range(PIPELINED // 1000):
+            sock.sendall(block)
+            written.add(len(block))
+        return written.value
+
+    sender = Worker(send_all, c.sock)
+    sender.start()
+    stuck_at = wait_stalled(written)
+    info(f"sender stuck after {stuck_at // len(req)} requests")
+    check(stuck_at < PIPELINED * len(req),
+          "the sender is held back while nobody reads",
+          "portier took every request with nobody reading")
+    check_growth(baseline, peak_rss(p.portier, 1.0),
+                 "while the client reads nothing")
+    want = PIPELINED * size
+    got = 0
+    c.sock.settimeout(30)
+    while got < want:
+        data = c.sock.recv(1 << 20)
+        if not data:
+            break
+        got += len(data)
+    check_equal(got, want, f"then every request is answered "
+                f"({PIPELINED} answers of {size} bytes)")
+    sender.outcome(30)
+    c.close()
+
+
 def main():
+    pipelined_flood()
     relay = Relay()
     warm_up(relay)
 
