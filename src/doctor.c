@@ -60,8 +60,6 @@
 #define DOCTOR_PROC "/proc"
 /* Size of the buffer that receives configuration errors. */
 #define DOCTOR_ERRLEN 16384
-/* Longest command line of a process that is read. */
-#define DOCTOR_CMDLINE 8192
 
 /* The bundles that system stores build, first found wins: Debian and
  * derivatives, Fedora and RHEL, openSUSE, Alpine and Arch. */
@@ -121,14 +119,14 @@ static void heading(struct doctor *d, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void config_errors(struct doctor *d, const char *err);
 static void check_listener(struct doctor *d, const struct config_listener *l);
-static void check_bind(struct doctor *d, const struct config_listener *l,
-                       const struct addr *a, bool optional);
+static void check_bind(struct doctor *d, int proto, const struct addr *a,
+                       bool optional);
+static void check_admin(struct doctor *d, const struct config_global *g);
 static bool held_by_portier(struct doctor *d, int proto, const struct addr *a,
                             const char *what);
 static bool in_use(int proto, const struct addr *a);
 static void check_certificates(struct doctor *d,
                                const struct config_listener *l);
-static int same_config(pid_t pid, const char *path, char *other, size_t len);
 static void check_vhost(struct doctor *d, const struct config_vhost *v);
 static void check_backend(struct doctor *d, const char *label, const char *key,
                           const struct addr *a);
@@ -142,6 +140,7 @@ static bool is_loopback(const struct addr *a);
 static void check_firewall(struct doctor *d, const struct config_listener *l);
 static void check_ca(struct doctor *d);
 static int bundle_has(const char *bundle, X509 *root);
+static bool can_create_dir(const char *dir, char *err, size_t errlen);
 static void shell_word(const char *text, char *buf, size_t len);
 
 int doctor_command(int argc, char **argv, const char *default_config)
@@ -200,6 +199,8 @@ int doctor_command(int argc, char **argv, const char *default_config)
 		report(&d, DOCTOR_INFO, "%s", cfg->notes.v[i]);
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		check_listener(&d, &cfg->listeners[i]);
+	if (cfg->global.has_admin)
+		check_admin(&d, &cfg->global);
 	for (size_t i = 0; i < cfg->nvhosts; i++)
 		check_vhost(&d, &cfg->vhosts[i]);
 	check_ca(&d);
@@ -293,7 +294,10 @@ static void check_listener(struct doctor *d, const struct config_listener *l)
 	for (size_t i = 0; i < l->nbinds; i++) {
 		n = addr_bind_sockets(&l->binds[i], socks, optional);
 		for (int j = 0; j < n; j++)
-			check_bind(d, l, &socks[j], optional[j]);
+			check_bind(d,
+			           l->mode == CONFIG_MODE_UDP ? IPPROTO_UDP
+			                                      : IPPROTO_TCP,
+			           &socks[j], optional[j]);
 	}
 	check_certificates(d, l);
 	if (l->has_backend && l->mode == CONFIG_MODE_UDP)
@@ -306,11 +310,25 @@ static void check_listener(struct doctor *d, const struct config_listener *l)
 	check_firewall(d, l);
 }
 
-/* Bind one socket the way the listener would, then close it. */
-static void check_bind(struct doctor *d, const struct config_listener *l,
-                       const struct addr *a, bool optional)
+/* The admin server's address, bound as a listener's is. */
+static void check_admin(struct doctor *d, const struct config_global *g)
 {
-	int proto = l->mode == CONFIG_MODE_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	char name[ADDR_STRLEN];
+	struct addr socks[2];
+	bool optional[2];
+	int n;
+
+	heading(d, "admin", ": status page on %s",
+	        addr_format(&g->admin, name, sizeof(name)));
+	n = addr_bind_sockets(&g->admin, socks, optional);
+	for (int j = 0; j < n; j++)
+		check_bind(d, IPPROTO_TCP, &socks[j], optional[j]);
+}
+
+/* Bind one socket the way a listener of proto would, then close it. */
+static void check_bind(struct doctor *d, int proto, const struct addr *a,
+                       bool optional)
+{
 	int family = a->sa.sa.sa_family, one = 1, fd, e = 0;
 	char name[ADDR_STRLEN], what[ADDR_STRLEN + 8], why[512];
 
@@ -386,7 +404,8 @@ static bool held_by_portier(struct doctor *d, int proto, const struct addr *a,
 			continue;
 		found = true;
 		switch (
-		    same_config(list[i].pid, d->path, other, sizeof(other))) {
+		    portdiag_same_config(DOCTOR_PROC, list[i].pid, d->path, other,
+		                         sizeof(other))) {
 		case 1:
 			report(d, DOCTOR_OK,
 			       "%s is held by portier (pid %ld) running this "
@@ -426,58 +445,6 @@ static bool in_use(int proto, const struct addr *a)
 	}
 	free(list);
 	return found;
-}
-
-/*
- * Does portier process pid run the file at path? Reads its command line
- * (-c FILE, relative to its working directory; without -c, ./portier.ini
- * there). Returns 1 yes, 0 no (other says what it runs), -1 when it
- * cannot be told.
- */
-static int same_config(pid_t pid, const char *path, char *other, size_t len)
-{
-	char proc[64], cmdline[DOCTOR_CMDLINE], full[PATH_MAX + 64];
-	char resolved[PATH_MAX];
-	const char *args[64], *file = NULL;
-	struct stat mine, theirs;
-	size_t nargs = 0, got;
-	FILE *fp;
-
-	snprintf(proc, sizeof(proc), DOCTOR_PROC "/%ld/cmdline", (long)pid);
-	fp = fopen(proc, "re");
-	if (fp == NULL)
-		return -1;
-	got = fread(cmdline, 1, sizeof(cmdline) - 1, fp);
-	fclose(fp);
-	cmdline[got] = '\0';
-	for (size_t i = 0; i < got && nargs < 64; i += strlen(cmdline + i) + 1)
-		args[nargs++] = cmdline + i;
-	if (nargs > 1 && args[1][0] != '-') {
-		snprintf(other, len, "running `portier %s`", args[1]);
-		return 0;
-	}
-	for (size_t i = 1; i < nargs; i++) {
-		if (strcmp(args[i], "-c") == 0 && i + 1 < nargs)
-			file = args[i + 1];
-		else if (strncmp(args[i], "-c", 2) == 0 && args[i][2] != '\0')
-			file = args[i] + 2;
-	}
-	if (file == NULL)
-		file = "portier.ini";
-	if (file[0] == '/')
-		snprintf(full, sizeof(full), "%s", file);
-	else
-		snprintf(full, sizeof(full), DOCTOR_PROC "/%ld/cwd/%s",
-		         (long)pid, file);
-	if (stat(path, &mine) < 0 || stat(full, &theirs) < 0)
-		return -1;
-	if (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino)
-		return 1;
-	if (realpath(full, resolved) != NULL)
-		file = resolved;
-	snprintf(other, len, "running %.*s", (int)(len > 9 ? len - 9 : 0),
-	         file);
-	return 0;
 }
 
 /* tls = on: the listener's certificate and key, and those of its vhosts,
@@ -851,6 +818,14 @@ static void check_ca(struct doctor *d)
 		report(d, DOCTOR_BAD, "local CA: %s", err);
 		return;
 	}
+	if (ca == NULL && !can_create_dir(dir, err, sizeof(err))) {
+		report(d, DOCTOR_BAD,
+		       "no local CA in %s, and portier could not make one "
+		       "there: %s; set state_dir in [global] to a directory "
+		       "it may write",
+		       dir, err);
+		return;
+	}
 	if (ca == NULL) {
 		report(d, DOCTOR_INFO,
 		       "no local CA in %s yet: portier makes one when it "
@@ -888,6 +863,47 @@ static void check_ca(struct doctor *d)
 		       "ca -d %s trust`",
 		       bundle, geteuid() == 0 ? "" : "sudo ", word);
 	ca_free(ca);
+}
+
+/*
+ * Could this user make directory `dir` (with its missing parents)? The
+ * first missing one is made and removed again, which tells what a check
+ * of permissions cannot (a file system such as /proc). True when dir is
+ * there already. Else false, with why in err.
+ */
+static bool can_create_dir(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *slash, *missing = NULL;
+	struct stat st;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "the path is too long");
+		return false;
+	}
+	/* Cut the path back to the nearest part that is there. */
+	while ((r = stat(path, &st)) < 0 && errno == ENOENT &&
+	       (slash = strrchr(path, '/')) != NULL && slash != path) {
+		*slash = '\0';
+		missing = slash;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", path);
+		return false;
+	}
+	if (missing == NULL)
+		return true;
+	*missing = '/';
+	if (mkdir(path, 0700) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	(void)rmdir(path);
+	return true;
 }
 
 /* Is root one of the certificates of a PEM bundle? 1 yes, 0 no, -1 when

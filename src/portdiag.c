@@ -32,6 +32,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "portier/portdiag.h"
@@ -40,6 +41,9 @@
 /* Kernel socket states as printed in /proc/net (include/net/tcp_states.h). */
 #define PORTDIAG_TCP_LISTEN      0x0A
 #define PORTDIAG_UDP_UNCONNECTED 0x07 /* TCP_CLOSE: bound, not connected */
+
+/* The part of a process's command line read for its -c FILE. */
+#define PORTDIAG_CMDLINE 8192
 
 /* Fields of a /proc/net line up to the inode. */
 #define PORTDIAG_FIELDS 10
@@ -823,6 +827,53 @@ bool portdiag_takes_ipv4(const struct portdiag_socket *s)
 	return s->family == AF_INET6 && s->addr.ss_family == AF_INET6 &&
 	       IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) &&
 	       !(s->v6only_known && s->v6only);
+}
+
+int portdiag_same_config(const char *procroot, pid_t pid, const char *path,
+                         char *other, size_t len)
+{
+	char proc[PATH_MAX], cmdline[PORTDIAG_CMDLINE], full[PATH_MAX + 64];
+	char resolved[PATH_MAX];
+	const char *args[64], *file = NULL;
+	struct stat mine, theirs;
+	size_t nargs = 0, got;
+	FILE *fp;
+
+	snprintf(proc, sizeof(proc), "%s/%ld/cmdline", procroot, (long)pid);
+	fp = fopen(proc, "re");
+	if (fp == NULL)
+		return -1;
+	got = fread(cmdline, 1, sizeof(cmdline) - 1, fp);
+	fclose(fp);
+	cmdline[got] = '\0';
+	for (size_t i = 0; i < got && nargs < 64; i += strlen(cmdline + i) + 1)
+		args[nargs++] = cmdline + i;
+	if (nargs > 1 && args[1][0] != '-') {
+		snprintf(other, len, "running `portier %s`", args[1]);
+		return 0;
+	}
+	for (size_t i = 1; i < nargs; i++) {
+		if (strcmp(args[i], "-c") == 0 && i + 1 < nargs)
+			file = args[i + 1];
+		else if (strncmp(args[i], "-c", 2) == 0 && args[i][2] != '\0')
+			file = args[i] + 2;
+	}
+	if (file == NULL)
+		file = "portier.ini";
+	if (file[0] == '/')
+		snprintf(full, sizeof(full), "%s", file);
+	else
+		snprintf(full, sizeof(full), "%s/%ld/cwd/%s", procroot,
+		         (long)pid, file);
+	if (stat(path, &mine) < 0 || stat(full, &theirs) < 0)
+		return -1;
+	if (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino)
+		return 1;
+	if (realpath(full, resolved) != NULL)
+		file = resolved;
+	snprintf(other, len, "running %.*s", (int)(len > 9 ? len - 9 : 0),
+	         file);
+	return 0;
 }
 
 /* Linux lets anyone bind from net.ipv4.ip_unprivileged_port_start up. */

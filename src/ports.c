@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ static void print_table(const struct portdiag_socket *list, size_t n,
 static void mark_row(const struct portdiag_socket *list, size_t n, size_t i,
                      const struct ports_want *wants, size_t nwants, char *mark,
                      size_t len);
-static int print_conflicts(const struct portdiag_socket *list, size_t n,
+static int print_conflicts(const char *procroot, const char *path,
+                           const struct portdiag_socket *list, size_t n,
                            const struct ports_want *wants, size_t nwants,
                            FILE *out);
 
@@ -64,7 +66,8 @@ int ports_cmd(const char *procroot, const struct config *cfg, FILE *out)
 	if (cfg != NULL)
 		nwants = collect_wants(cfg, &wants);
 	print_table(list, n, wants, nwants, out);
-	conflicts = print_conflicts(list, n, wants, nwants, out);
+	conflicts = print_conflicts(procroot, cfg != NULL ? cfg->path : NULL,
+	                            list, n, wants, nwants, out);
 	if (cfg != NULL && conflicts == 0)
 		fprintf(out, "\nno conflict with %s\n",
 		        cfg->path ? cfg->path : "the configuration");
@@ -141,22 +144,32 @@ static void mark_row(const struct portdiag_socket *list, size_t n, size_t i,
 }
 
 /* One line per (config bind, socket in its way); returns how many. */
-static int print_conflicts(const struct portdiag_socket *list, size_t n,
+static int print_conflicts(const char *procroot, const char *path,
+                           const struct portdiag_socket *list, size_t n,
                            const struct ports_want *wants, size_t nwants,
                            FILE *out)
 {
 	char want[ADDR_STRLEN], have[ADDR_STRLEN], holder[160];
+	char other[PATH_MAX];
 	int conflicts = 0;
 
 	for (size_t w = 0; w < nwants; w++) {
 		addr_format(wants[w].addr, want, sizeof(want));
 		for (size_t i = 0; i < n; i++) {
 			const struct portdiag_socket *s = &list[i];
+			bool portier = s->pid > 0 &&
+			               strcmp(s->program, "portier") == 0;
 
-			/* A running portier serving this configuration is
-			 * not in its own way. */
-			if (!want_hits(&wants[w], list, n, i) ||
-			    strcmp(s->program, "portier") == 0)
+			if (!want_hits(&wants[w], list, n, i))
+				continue;
+			/* A running portier serving this configuration (or
+			 * one whose file cannot be told) is not in its own
+			 * way; one that runs another file is. */
+			other[0] = '\0';
+			if (portier &&
+			    (path == NULL ||
+			     portdiag_same_config(procroot, s->pid, path, other,
+			                          sizeof(other)) != 0))
 				continue;
 			portdiag_describe_holder(s, holder, sizeof(holder));
 			addr_format_sa((const struct sockaddr *)&s->addr,
@@ -170,6 +183,8 @@ static int print_conflicts(const struct portdiag_socket *list, size_t n,
 			        holder);
 			if (strcmp(have, want) != 0)
 				fprintf(out, " on %s", have);
+			if (other[0] != '\0')
+				fprintf(out, ", %s", other);
 			fputc('\n', out);
 			conflicts++;
 		}

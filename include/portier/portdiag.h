@@ -76,6 +76,13 @@ void portdiag_socket_addr(const struct portdiag_socket *s, struct addr *out);
  * dual-stack). */
 bool portdiag_takes_ipv4(const struct portdiag_socket *s);
 
+/* Does portier process pid run the configuration file at path? Reads its
+ * command line (-c FILE, relative to its working directory; without -c,
+ * ./portier.ini there). Returns 1 yes, 0 no (other says what it runs:
+ * "running /etc/portier/other.ini"), -1 when it cannot be told. */
+int portdiag_same_config(const char *procroot, pid_t pid, const char *path,
+			 char *other, size_t len);
+
 /* Who holds s, for messages: "pid 1234 (python3, user alice)" or its user. */
 void portdiag_describe_holder(const struct portdiag_socket *s, char *buf,
 			      size_t len);

@@ -5,7 +5,8 @@
   exit 0 and "everything looks fine"; without -c, ./portier.ini is the
   file checked, as for `portier` itself;
 - a refused backend: a line with ✗ and "connection refused", exit 1;
-- a port held by another process: ✗ naming its pid and program;
+- a port held by another process: ✗ naming its pid and program, for a
+  listener and for the admin address;
 - the same port held by portier running this very file: ✓;
 - a backend listening on ::1 only: with backend = localhost:PORT the ✓
   line says [::1] answered; with backend = 127.0.0.1:PORT the ✗ line says
@@ -14,8 +15,9 @@
   bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT,
   one on a dual-stack [::] socket is ✓;
 - a configuration with an error: ✗ FILE:LINE and exit 1;
-- tls = auto with no CA in state_dir: ✗ with the command that makes one,
-  and the directory is not created; once made, it is present (✓) and
+- tls = auto with no CA in state_dir: a note with the command that makes
+  one, and the directory is not created; a state_dir that cannot be made
+  (a file in its path) is ✗ with why; once made, it is present (✓) and
   said to be trusted or not; with root, a private mount namespace puts it
   in the system bundle and doctor says it is trusted;
 - the firewall (root, unshare and nft needed; skipped otherwise): in a
@@ -143,6 +145,16 @@ def test_port_held():
     backend = Server(echo)
     conf = write_file("held.ini", tcp_listener(
         "held", fmt_addr(LOOPBACK4, port), backend.addr))
+    done = doctor("-c", conf)
+    check_equal(done.returncode, 1, "exit status")
+    check_line(done, BAD, f"{LOOPBACK4}:{port}", f"pid {proc.pid}",
+               program)
+
+    step("the admin address held by another process: ✗ with its pid")
+    conf = write_file("admin-held.ini",
+                      section("global", admin=fmt_addr(LOOPBACK4, port)) +
+                      tcp_listener("free", fmt_addr(LOOPBACK4, free_port()),
+                                   backend.addr))
     done = doctor("-c", conf)
     check_equal(done.returncode, 1, "exit status")
     check_line(done, BAD, f"{LOOPBACK4}:{port}", f"pid {proc.pid}",
@@ -279,6 +291,16 @@ def test_tls_auto():
     check_line(done, NOTE, f"no local CA in {state}",
                f"portier ca -d {state} trust")
     check(not os.path.exists(state), "doctor did not create the directory")
+
+    step("tls = auto with a state_dir that cannot be made: ✗ with why")
+    blocker = write_file("not-a-dir", "a file where a directory should be")
+    text_bad = (section("global", state_dir=os.path.join(blocker, "ca")) +
+                section("listener web", bind=f"{LOOPBACK4}:{free_port()}",
+                        mode="http", tls="auto", backend=backend.addr))
+    done = doctor("-c", write_file("auto-bad.ini", text_bad))
+    check_equal(done.returncode, 1, "exit status")
+    check_line(done, BAD, "portier could not make one there",
+               "Not a directory")
 
     step("once the CA exists: present, trusted or not")
     made = subprocess.run([portier_path(), "ca", "-d", state, "path"],

@@ -7,7 +7,9 @@ with status 2 and says who holds the port (pid, program, user);
 reports the conflict and exits 1 (and 0 for a file with no conflict).
 A holder that set SO_REUSEPORT, which the kernel lets another process of
 its user join, stops portier all the same (tcp and udp, two workers), and
-so does a second portier started with the same file.
+so does a second portier started with the same file. `ports -c` finds no
+conflict with the file a running portier serves, and one with another
+file that wants its port.
 
 With IPv6: a [::]:P socket with IPV6_V6ONLY leaves 127.0.0.1:P free (the
 kernel's socket diagnostics tell, /proc/net does not), a dual-stack one
@@ -183,6 +185,19 @@ def main():
     check_equal(second.wait_exit(10), 2, "the second exits with status 2")
     check(f"already in use by pid {first.pid} (portier" in second.log(),
           f"   and names pid {first.pid} (portier)", second.log())
+
+    step("`portier ports -c FILE` and a running portier: no conflict with "
+         "the file it runs, a conflict with another file")
+    r = run_portier("ports", "-c", first.conf)
+    check_equal(r.returncode, 0, "the file it runs: exit status 0")
+    other = write_file("other.ini", text)
+    r = run_portier("ports", "-c", other)
+    print(r.stdout, end="")
+    check_equal(r.returncode, 1, "another file: exit status 1")
+    check(has_line(r.stdout, "conflict", rf"\b{first.pid}\b",
+                   re.escape(f"running {first.conf}")),
+          "   the conflict names the portier and the file it runs",
+          r.stdout[-600:])
     first.stop()
 
     step("`portier ports -c FILE` without a conflict")
