@@ -100,8 +100,17 @@ int accesslog_reopen(char *err, size_t errlen)
 	fd = open(accesslog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	          0640);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open the access log %s: %s",
-		         accesslog_path, strerror(errno));
+		int e = errno;
+
+		/* Opened as root at the start, the file is made anew by the
+		 * user portier became. */
+		snprintf(err, errlen, "cannot open the access log %s: %s%s",
+		         accesslog_path, strerror(e),
+		         e == EACCES && geteuid() != 0
+		             ? " (portier dropped root's privileges at the "
+		               "start: the log's directory must let its user "
+		               "make files, such as a directory it owns)"
+		             : "");
 		return -1;
 	}
 	/* dup3 swaps the file under the descriptor in one step: a worker

@@ -132,6 +132,9 @@ static void runtime_set_start(struct runtime *rt, struct runtime_set *set);
 static void runtime_set_free(struct runtime *rt, struct runtime_set *set,
                              bool retire);
 static void runtime_reload(struct runtime *rt);
+static void runtime_warn_restart(const struct config_global *o,
+                                 const struct config_global *n);
+static bool runtime_str_changed(const char *a, const char *b);
 static void runtime_switch(struct runtime *rt);
 static void runtime_worker_free(struct runtime *rt);
 static unsigned runtime_worker_count(const struct config *cfg);
@@ -718,6 +721,31 @@ static void runtime_set_free(struct runtime *rt, struct runtime_set *set,
 	memset(set, 0, sizeof(*set));
 }
 
+/* The [global] keys that only a start applies: say which ones the new
+ * file changes, since the reload keeps their old values. */
+static void runtime_warn_restart(const struct config_global *o,
+                                 const struct config_global *n)
+{
+	if (runtime_str_changed(o->access_log, n->access_log))
+		log_warn("SIGHUP: access_log changes at the next start");
+	if (o->access_log_format != n->access_log_format)
+		log_warn("SIGHUP: access_log_format changes at the next start");
+	if (runtime_str_changed(o->user, n->user) ||
+	    runtime_str_changed(o->group, n->group))
+		log_warn("SIGHUP: user and group change at the next start");
+	if (runtime_str_changed(o->pidfile, n->pidfile))
+		log_warn("SIGHUP: pidfile changes at the next start");
+	if (o->has_admin != n->has_admin ||
+	    (n->has_admin && !addr_equal(&n->admin, &o->admin)))
+		log_warn("SIGHUP: admin changes at the next start");
+}
+
+/* Two optional strings differ. */
+static bool runtime_str_changed(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
 /*
  * SIGHUP: read the file again and build everything it needs (TLS contexts,
  * every worker's listeners and their sockets) before anything changes; on
@@ -800,16 +828,7 @@ static void runtime_reload(struct runtime *rt)
 	}
 	if (gen->cfg->global.log_level != old->cfg->global.log_level)
 		log_set_level(gen->cfg->global.log_level);
-	if ((gen->cfg->global.access_log == NULL) !=
-	        (old->cfg->global.access_log == NULL) ||
-	    (gen->cfg->global.access_log != NULL &&
-	     strcmp(gen->cfg->global.access_log,
-	            old->cfg->global.access_log) != 0))
-		log_warn("SIGHUP: access_log changes at the next start");
-	if (gen->cfg->global.has_admin != old->cfg->global.has_admin ||
-	    (gen->cfg->global.has_admin &&
-	     !addr_equal(&gen->cfg->global.admin, &old->cfg->global.admin)))
-		log_warn("SIGHUP: admin changes at the next start");
+	runtime_warn_restart(&old->cfg->global, &gen->cfg->global);
 	atomic_store(&shared->gen, gen);
 	atomic_store(&shared->switching, shared->nworkers - 1);
 	for (unsigned i = 1; i < shared->nworkers; i++) {

@@ -115,11 +115,18 @@ def main():
          "of the start is reopened (the new value waits for a restart)")
     other = os.path.join(work, "other.log")
     with open(portier.conf, "w") as f:
-        f.write(config(backend, port, access_log=other))
+        f.write(config(backend, port, access_log=other,
+                       access_log_format="json",
+                       pidfile=os.path.join(work, "later.pid"),
+                       user="nobody"))
     conn.close()
     portier.send_signal(signal.SIGHUP)
-    check_log(portier, "access_log changes at the next start")
     check_log(portier, "SIGHUP: configuration reloaded")
+    for key in ("access_log", "access_log_format", "pidfile",
+                "user and group"):
+        check_log(portier, f"SIGHUP: {key} change")
+    check(not os.path.exists(os.path.join(work, "later.pid")),
+          "   the new pidfile is not written")
     os.rename(log, log + ".2")
     portier.send_signal(signal.SIGUSR1)
     check(wait_until(lambda: portier.log().count(
