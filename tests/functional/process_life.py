@@ -9,7 +9,9 @@
   started as another user, a different user is a configuration it cannot
   honour: exit status 2 with a clear message; a user that does not exist
   is a configuration error: exit status 1 before any port is opened;
-- root without user: a warning that says how to drop privileges;
+- root without user: a warning that says how to drop privileges; with
+  user, a SIGUSR1 that cannot make the log anew (a directory of root's)
+  says why;
 - SIGUSR1 after the access log was renamed: new lines go to a new file at
   the configured path, the lines before stay in the renamed one; after a
   reload that names another path, SIGUSR1 still reopens the first one;
@@ -170,8 +172,13 @@ def main():
             continue
     check(low is not None, "a free port below 1024 for the test")
     pidfile = os.path.join(work, "nobody.pid")
+    # A log directory of root's, as /var/log is: nobody may not make a
+    # new file there.
+    logdir = os.path.join(work, "rootlogs")
+    os.mkdir(logdir, 0o755)
+    rootlog = os.path.join(logdir, "access.log")
     portier = start_portier(config(backend, low, user="nobody",
-                                   pidfile=pidfile))
+                                   pidfile=pidfile, access_log=rootlog))
     uid, gid = ids(portier.pid)
     check_equal(uid, nobody.pw_uid, "the process runs as nobody")
     check_equal(gid, nobody.pw_gid, "   with nobody's group")
@@ -180,6 +187,10 @@ def main():
                 f"port {low} (bound as root) serves")
     conn.close()
     check_log(portier, "running as nobody")
+    os.rename(rootlog, rootlog + ".1")
+    portier.send_signal(signal.SIGUSR1)
+    check_log(portier, f"cannot open the access log {rootlog}",
+              "Permission denied", "must let its user make files")
     portier.send_signal(signal.SIGTERM)
     check_equal(portier.wait_exit(10), 0, "and stops cleanly")
     # The pidfile's directory belongs to root: nobody may not remove it.
