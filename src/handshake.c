@@ -95,7 +95,7 @@ void handshake_start(struct listener *l, int fd, const struct sockaddr *sa,
 		handshake_free(h, true);
 		return;
 	}
-	runtime_tls_started(listener_runtime(l));
+	runtime_sweep_start(listener_runtime(l));
 	/* The ClientHello often came with the connection: try now. */
 	handshake_step(h);
 }

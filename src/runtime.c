@@ -102,7 +102,7 @@ struct runtime {
 	int order_pipe[2];
 	struct event *drain; /* end of the graceful stop */
 	struct event *renew; /* worker 0: tls = auto certificate renewal */
-	struct event *tls_idle; /* buffers of idle TLS connections go back */
+	struct event *sweep; /* every second: see runtime_sweep_cb */
 	struct admin *admin; /* worker 0: the status page, or NULL */
 	uint64_t described;  /* the last snapshot asked of it (by worker 0) */
 	pthread_t thread;
@@ -111,7 +111,7 @@ struct runtime {
 };
 
 /* How often the buffers of idle TLS connections are given back. */
-static const struct timeval runtime_tls_idle_period = {1, 0};
+static const struct timeval runtime_sweep_period = {1, 0};
 
 /* How often tls = auto certificates are checked for renewal. */
 #define RUNTIME_RENEW_SECONDS (12 * 3600)
@@ -145,7 +145,7 @@ static void runtime_signal_cb(evutil_socket_t signo, short what, void *arg);
 static void runtime_order_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_drain_cb(evutil_socket_t fd, short what, void *arg);
 static void runtime_renew_cb(evutil_socket_t fd, short what, void *arg);
-static void runtime_tls_idle_cb(evutil_socket_t fd, short what, void *arg);
+static void runtime_sweep_cb(evutil_socket_t fd, short what, void *arg);
 static void *runtime_thread_main(void *arg);
 static int runtime_loop(struct runtime *rt);
 
@@ -555,8 +555,8 @@ static int runtime_worker_init(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	rt->drain = evtimer_new(rt->base, runtime_drain_cb, rt);
-	rt->tls_idle = evtimer_new(rt->base, runtime_tls_idle_cb, rt);
-	if (rt->drain == NULL || rt->tls_idle == NULL)
+	rt->sweep = evtimer_new(rt->base, runtime_sweep_cb, rt);
+	if (rt->drain == NULL || rt->sweep == NULL)
 		goto nomem;
 	if (rt->index > 0) {
 		if (pipe2(rt->order_pipe, O_CLOEXEC) < 0)
@@ -906,29 +906,33 @@ static void runtime_worker_free(struct runtime *rt)
 		event_free(rt->drain);
 	if (rt->renew != NULL)
 		event_free(rt->renew);
-	if (rt->tls_idle != NULL)
-		event_free(rt->tls_idle);
+	if (rt->sweep != NULL)
+		event_free(rt->sweep);
 	admin_free(rt->admin);
 	if (rt->base != NULL)
 		event_base_free(rt->base);
 }
 
-void runtime_tls_started(struct runtime *rt)
+void runtime_sweep_start(struct runtime *rt)
 {
-	if (!evtimer_pending(rt->tls_idle, NULL))
-		evtimer_add(rt->tls_idle, &runtime_tls_idle_period);
+	if (!evtimer_pending(rt->sweep, NULL))
+		evtimer_add(rt->sweep, &runtime_sweep_period);
 }
 
-/* Every second while TLS connections live: give back the buffers of
- * those that idled through the last second. */
-static void runtime_tls_idle_cb(evutil_socket_t fd, short what, void *arg)
+/* Every second while TLS connections or stream sessions live: give back
+ * the buffers of the TLS connections that idled through the last second,
+ * and add the bytes that sessions moved to the counters. */
+static void runtime_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct runtime *rt = arg;
+	bool more;
 
 	(void)fd;
 	(void)what;
-	if (tls_release_idle())
-		evtimer_add(rt->tls_idle, &runtime_tls_idle_period);
+	more = tls_release_idle();
+	more |= session_count_bytes();
+	if (more)
+		evtimer_add(rt->sweep, &runtime_sweep_period);
 }
 
 /* Twice a day: renew the tls = auto certificates that are due. */

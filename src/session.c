@@ -70,6 +70,7 @@ struct session {
 	int64_t started_ms;               /* when it began (unix time in ms) */
 	const char *end;    /* how it ended, for the access log (static) */
 	uint32_t hello_len; /* bytes of the ClientHello read to route */
+	uint64_t counted_in, counted_out; /* bytes in the counters already */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -102,6 +103,7 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg);
 static void session_relay_done_cb(struct relay *relay, enum relay_end why,
                                   void *arg);
 static void session_close(struct session *s);
+static void session_add_bytes(struct session *s);
 static void session_log(const struct session *s, enum log_level level,
                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -143,6 +145,7 @@ void session_begin(struct listener *l, int fd, SSL *ssl,
 	       salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
 	LIST_INSERT_HEAD(&session_list, s, entry);
 	session_live++;
+	runtime_sweep_start(listener_runtime(l));
 	if (ssl != NULL) {
 		/* The handshake may have read bytes that OpenSSL holds: no
 		 * edge will announce them. */
@@ -649,20 +652,12 @@ static void session_relay_done_cb(struct relay *relay, enum relay_end why,
 static void session_close(struct session *s)
 {
 	struct listener *l = s->listener;
-	struct metrics_listener *m = listener_metrics(l);
 	uint64_t in = session_bytes_in(s);
 	uint64_t out = s->relay.nread[RELAY_BACKEND];
 
-	metrics_add(&m->bytes_in, in);
-	metrics_add(&m->bytes_out, out);
+	session_add_bytes(s);
 	if (accesslog_enabled())
 		session_access_log(s, in, out);
-	if (listener_routes(l) != NULL) {
-		struct metrics_vhost *v = listener_vhost_metrics(l, s->vhost);
-
-		metrics_add(&v->bytes_in, in);
-		metrics_add(&v->bytes_out, out);
-	}
 
 	/* close(2) first: it drops the sockets from epoll, and the
 	 * EPOLL_CTL_DEL that event_free then issues fails at once with
@@ -715,6 +710,39 @@ static void session_access_log(const struct session *s, uint64_t in,
 	                 now > s->started_ms ? (uint64_t)(now - s->started_ms)
 	                                     : 0,
 	                 end);
+}
+
+/* Add to the counters of the listener (and vhost) what s moved since the
+ * last call: a connection held for days shows its traffic as it goes,
+ * not all at its end. */
+static void session_add_bytes(struct session *s)
+{
+	struct listener *l = s->listener;
+	struct metrics_listener *m = listener_metrics(l);
+	uint64_t in = session_bytes_in(s) - s->counted_in;
+	uint64_t out = s->relay.nread[RELAY_BACKEND] - s->counted_out;
+
+	if (in == 0 && out == 0)
+		return;
+	metrics_add(&m->bytes_in, in);
+	metrics_add(&m->bytes_out, out);
+	if (listener_routes(l) != NULL) {
+		struct metrics_vhost *v = listener_vhost_metrics(l, s->vhost);
+
+		metrics_add(&v->bytes_in, in);
+		metrics_add(&v->bytes_out, out);
+	}
+	s->counted_in += in;
+	s->counted_out += out;
+}
+
+bool session_count_bytes(void)
+{
+	struct session *s;
+
+	LIST_FOREACH(s, &session_list, entry)
+		session_add_bytes(s);
+	return !LIST_EMPTY(&session_list);
 }
 
 /* Bytes read from the client: the ClientHello read to route, then what

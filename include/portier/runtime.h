@@ -47,9 +47,10 @@ void runtime_free(struct runtime *rt);
 /* This worker's event loop. */
 struct event_base *runtime_base(const struct runtime *rt);
 
-/* A TLS connection starts in rt's thread: from now on, while any lives,
- * the buffers of those that idle are given back every second. */
-void runtime_tls_started(struct runtime *rt);
+/* A TLS connection or a stream session starts in rt's thread: from now
+ * on, while any lives, a sweep runs every second (the buffers of idle TLS
+ * connections go back, the bytes that sessions moved are counted). */
+void runtime_sweep_start(struct runtime *rt);
 
 /* The [global] settings in force. */
 const struct config_global *runtime_global(const struct runtime *rt);

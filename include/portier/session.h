@@ -7,6 +7,7 @@
 #ifndef PORTIER_SESSION_H
 #define PORTIER_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -27,6 +28,11 @@ void session_begin(struct listener *l, int fd, struct ssl_st *ssl,
 
 /* Number of sessions alive in this worker thread. */
 size_t session_count(void);
+
+/* Add the bytes this worker thread's sessions moved since the last call
+ * to their counters (every second, from the worker's sweep). True while
+ * any session lives. */
+bool session_count_bytes(void);
 
 /* Describe up to max connections of this worker thread, of every kind
  * (sessions, HTTP sessions, TLS handshakes, UDP flows), into out for the

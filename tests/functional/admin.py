@@ -12,7 +12,8 @@
   configuration with those counts, the backends up or down, and the live
   connections: a tcp and an http keep-alive connection held open appear
   with their client address, listener, vhost and bytes, and disappear
-  once closed.
+  once closed; the tcp one's bytes reach the counters within a second or
+  two while it is open, and are not counted again at its close.
 - Reloads are counted, refused ones apart; counters go on across them;
   a new admin address waits for the next start (with a warning).
 - The server answers GET and HEAD only (405), / with the page (no
@@ -325,9 +326,18 @@ def find_conn(p, client, listener):
 
 
 def test_live(p):
-    step("live connections appear and disappear")
+    step("live connections appear and disappear; the bytes of one held "
+         "open are counted while it lasts")
+    before = p.metrics()[0]
     s = connect(LOOPBACK4, p.fwd)
     check(echo_ok(s, b"y" * 300), "a tcp connection held open echoes")
+    want = metric(before, "portier_received_bytes_total", listener="fwd") \
+        + 300
+    check(wait_until(lambda: metric(p.metrics()[0],
+                                    "portier_received_bytes_total",
+                                    listener="fwd") == want, 3.0),
+          "   its 300 bytes are in the listener's counter before it "
+          "closes")
     client = fmt_addr(*s.getsockname()[:2])
     c = wait_until(lambda: find_conn(p, client, "fwd"), 3.0)
     check(c is not None, f"{client} on listener fwd is listed")
@@ -356,6 +366,9 @@ def test_live(p):
     gone = wait_until(lambda: find_conn(p, client, "fwd") is None and
                       find_conn(p, hclient, "web") is None, 3.0)
     check(gone, "both are gone from the list once closed")
+    check_equal(metric(p.metrics()[0], "portier_received_bytes_total",
+                       listener="fwd"), want,
+                "   and counted once, not again at the close")
 
 
 def test_server(p):
