@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "portier/listener.h"
+#include "portier/accesslog.h"
 #include "portier/addr.h"
 #include "portier/backend.h"
 #include "portier/config.h"
@@ -77,6 +78,8 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 static void listener_error_cb(struct evconnlistener *el, void *arg);
 static void listener_retry_cb(evutil_socket_t fd, short what, void *arg);
 static bool listener_client_first(const struct config_listener *cfg);
+static void listener_access_log(const struct listener *l, const char *client,
+                                const char *why);
 static void listener_log_throttled(struct listener *l, enum log_level level,
                                    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -467,6 +470,10 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		                       "client=%s listener=%s: denied by the "
 		                       "%s list",
 		                       client, cfg->name, rule);
+		listener_access_log(l, client,
+		                    *rule == 'd' ? "refused by the deny list"
+		                                 : "refused: not in the allow "
+		                                   "list");
 		close(fd);
 		return;
 	}
@@ -483,11 +490,33 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		    client, cfg->name, global ? "global" : "listener",
 		    global ? runtime_global(l->rt)->max_connections
 		           : cfg->max_connections);
+		listener_access_log(l, client,
+		                    global ? "refused: global connection limit"
+		                           : "refused: listener connection "
+		                             "limit");
 		close(fd);
 		return;
 	}
 	metrics_add(&l->metrics->accepted, 1);
 	session_start(l, fd, sa, (socklen_t)salen);
+}
+
+/* The access log's line of a connection refused at once (client is its
+ * address and port): a connection line as tcp and passthrough listeners
+ * write at the end of each, for http ones too, whose request lines need
+ * a request. */
+static void listener_access_log(const struct listener *l, const char *client,
+                                const char *why)
+{
+	struct log_conn c = {.client = client, .listener = l->cfg->name};
+
+	if (!accesslog_enabled())
+		return;
+	accesslog_stream(l->cfg->mode == CONFIG_MODE_HTTP ? "HTTP"
+	                 : l->cfg->mode == CONFIG_MODE_TLS_PASSTHROUGH
+	                     ? "TLS"
+	                     : "TCP",
+	                 &c, 0, 0, 0, why);
 }
 
 /* accept(2) failed for a reason other than a vanished client: usually the

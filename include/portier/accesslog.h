@@ -58,7 +58,8 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 
 /*
  * Write the line of a connection (or UDP flow) that ended: `proto` is
- * "TCP", "TLS" (passthrough) or "UDP"; c gives the client, listener, SNI
+ * "TCP", "TLS" (passthrough) or "UDP" ("HTTP" for a connection refused
+ * before any request); c gives the client, listener, SNI
  * name and backend (NULL when none was reached); bytes_in came from the
  * client, bytes_out from the backend; `end` says how it ended ("done",
  * "idle", "no backend connection"...). The client's address and its port

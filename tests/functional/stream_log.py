@@ -5,7 +5,8 @@ UDP flow, written when it ends.
 - mode = tcp, combined format: a connection that echoed 11 bytes gets a
   line with the client, "TCP fwd", the backend, the bytes each way and
   end="done"; a connection whose backend refuses gets end="no backend
-  connection" and no byte counts but zeros;
+  connection" and no byte counts but zeros; connections refused by the
+  deny list or at the listener's limit get a line each with why;
 - mode = udp, JSON: a flow that forwarded two datagrams and went idle
   gets a JSON line with protocol UDP, the bytes each way and end "idle";
 - mode = tls-passthrough: a ClientHello for a name no vhost serves gets a
@@ -72,6 +73,35 @@ def test_tcp():
     check('"TCP fwd" - 0 ' in line and 'in=0 ' in line and
           'end="no backend connection"' in line,
           "   no bytes, and why", line)
+
+    step("connections refused by the deny list and at the listener's "
+         "limit: a line each, saying why")
+    path = os.path.join(tmpdir(), "tcp-denied.log")
+    fwd = Forward(global_keys={"access_log": path}, deny="127.0.0.2/32",
+                  max_connections="1")
+    denied = socket.create_connection(("127.0.0.1", fwd.port),
+                                      source_address=("127.0.0.2", 0))
+    denied.close()
+    held = fwd.connect()
+    check(echo_ok(held, b"first"), "one connection within the limit")
+    over = fwd.connect()
+    over.settimeout(5)
+    try:
+        over.recv(10)
+    except OSError:
+        pass
+    over.close()
+    check(wait_until(lambda: len(log_lines(path)) == 2, 5),
+          "two lines while the first connection lasts",
+          str(log_lines(path)))
+    lines = log_lines(path)
+    check(lines[0].startswith("127.0.0.2 ") and
+          'end="refused by the deny list"' in lines[0] and
+          "backend=- in=0 " in lines[0],
+          "   the denied client, no backend, why", lines[0])
+    check('end="refused: listener connection limit"' in lines[1],
+          "   the one over the limit, why", lines[1])
+    held.close()
 
 
 def udp_echo():
