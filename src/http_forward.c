@@ -27,6 +27,8 @@ struct head_writer {
 
 static bool http_forward_hop(const struct http_head *h, size_t i,
                              bool upgrade);
+static bool untrusted_field(const char *buf, const struct http_header *f,
+                            bool trusted);
 static bool x_forwarded(const char *buf, const struct http_header *f);
 static int writer_open(struct head_writer *w, char *out, size_t cap,
                        size_t need);
@@ -121,9 +123,7 @@ ssize_t http_forward_request(char *out, size_t cap, const char *buf,
 		default:
 			if (http_forward_hop(h, i, how->upgrade))
 				continue;
-			/* X-Forwarded-Port, -Prefix, -Ssl...: frameworks
-			 * believe them as they believe -Proto. */
-			if (!trusted && x_forwarded(buf, &h->headers[i]))
+			if (untrusted_field(buf, &h->headers[i], trusted))
 				continue;
 		}
 		put_field(&w, buf, &h->headers[i]);
@@ -205,6 +205,31 @@ ssize_t http_forward_response(char *out, size_t cap, const char *buf,
 		put(&w, "Connection: keep-alive\r\n", 24);
 	put(&w, "\r\n", 2);
 	return (ssize_t)w.len;
+}
+
+/*
+ * A client's field that the backend must not get:
+ * - from a client not in trusted_proxies, X-Forwarded-Port, -Prefix,
+ *   -Ssl... (frameworks believe them as they believe -Proto), and the
+ *   client address of other proxies' dialects, X-Real-IP and
+ *   True-Client-IP (believed as X-Forwarded-For is);
+ * - from anyone, Proxy, which CGI makes HTTP_PROXY, the proxy a backend's
+ *   own requests would then go through ("httpoxy"); it is no standard
+ *   field, and no client needs it.
+ * Names compare in any case, with '_' for '-' (X_Real_IP reaches a CGI
+ * backend as X-Real-IP).
+ */
+static bool untrusted_field(const char *buf, const struct http_header *f,
+                            bool trusted)
+{
+	if (f->name.len == 5 && http_name_starts(buf, f->name, "proxy"))
+		return true;
+	if (trusted)
+		return false;
+	return x_forwarded(buf, f) ||
+	       (f->name.len == 9 && http_name_starts(buf, f->name, "x-real-ip")) ||
+	       (f->name.len == 14 &&
+	        http_name_starts(buf, f->name, "true-client-ip"));
 }
 
 /* True for a field named "X-Forwarded-" and more, any case, with '_'

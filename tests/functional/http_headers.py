@@ -6,7 +6,8 @@
 - copies a client sends are removed, unless the client is in the
   listener's trusted_proxies: then X-Forwarded-For and Forwarded get the
   client appended, and its X-Forwarded-Proto and -Host are kept; any other
-  X-Forwarded-* field (-Port, -Prefix...) is removed or kept alike;
+  X-Forwarded-* field (-Port, -Prefix...), X-Real-IP and True-Client-IP
+  are removed or kept alike; Proxy (httpoxy) is removed from anyone;
 - hop-by-hop fields (Connection and the fields it names, Keep-Alive, TE,
   Trailer, Proxy-*, Upgrade without an upgrade) are not forwarded, in
   either direction;
@@ -28,7 +29,9 @@ SPOOFED = ["X-Forwarded-For: 1.2.3.4", "x-forwarded-for: 5.6.7.8",
 # Other X-Forwarded-* fields that frameworks believe (scheme, port, path
 # prefix): removed like the others, kept from a trusted proxy.
 SPOOFED_OTHER = ["X-Forwarded-Port: 443", "x-forwarded-prefix: /admin",
-                 "X-Forwarded-Ssl: on", "X-FORWARDED-SERVER: evil"]
+                 "X-Forwarded-Ssl: on", "X-FORWARDED-SERVER: evil",
+                 "X-Forwarded-Ab: 14", "X-Real-IP: 1.2.3.4",
+                 "true-client-ip: 1.2.3.4", "X_Real_IP: 5.6.7.8"]
 
 
 def fields_of(got, name):
@@ -76,8 +79,14 @@ def test_forwarding():
     got = sent(p, "web", headers=SPOOFED + SPOOFED_OTHER)
     check_forwarding(got, "127.0.0.1", "app.test")
     for name in ("x-forwarded-port", "x-forwarded-prefix",
-                 "x-forwarded-ssl", "x-forwarded-server"):
+                 "x-forwarded-ssl", "x-forwarded-server", "x-forwarded-ab",
+                 "x-real-ip", "true-client-ip", "x_real_ip"):
         check_equal(fields_of(got, name), [], f"   no {name}")
+    info("Proxy (httpoxy): removed, from anyone")
+    check_equal(fields_of(sent(p, "web", headers=["Proxy: http://evil:1"]),
+                          "proxy"), [], "   untrusted client: no proxy")
+    check_equal(fields_of(sent(p, "trust", headers=["Proxy: http://e:1"]),
+                          "proxy"), [], "   trusted client: no proxy")
     check_equal(fields_of(sent(p, "web", headers=["X-Forwarded-: x",
                                                    "X-Forwardedx: y"]),
                           "x-forwarded-"), ["x"],
@@ -92,6 +101,8 @@ def test_forwarding():
                 "   x-forwarded-port kept")
     check_equal(fields_of(got, "x-forwarded-prefix"), ["/admin"],
                 "   x-forwarded-prefix kept")
+    check_equal(fields_of(got, "x-real-ip"), ["1.2.3.4"],
+                "   x-real-ip kept")
     check_forwarding(
         got, "127.0.0.1", "app.test",
         xff="1.2.3.4, 5.6.7.8, 127.0.0.1", proto="https",
