@@ -236,6 +236,11 @@ static int cmd_ports(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "portier ports: unexpected argument '%s'\n%s",
+		        argv[optind], "Try 'portier ports -h' for help.\n");
+		return 1;
+	}
 	if (path != NULL) {
 		cfg = load_config(path);
 		if (cfg == NULL)

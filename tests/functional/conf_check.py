@@ -9,7 +9,8 @@
   with "cannot bind" and status 2 instead of reporting the configuration
   error;
 - the command line: -V and -h answer and exit 0; -q logs only warnings
-  and errors, -v adds debug lines.
+  and errors, -v adds debug lines; every command refuses an argument it
+  does not take, with exit 1 and a message;
 """
 
 import glob
@@ -151,6 +152,23 @@ def test_version_help():
               r.stdout + r.stderr)
 
 
+def test_extra_arguments():
+    step("an argument a command does not take: exit 1 and a message")
+    path = write_file("extra.ini", tcp_section(free_port(), free_port()))
+    for args, word in ((["ports", "extra", "junk"], "extra"),
+                       (["ports", "-c", path, "extra"], "extra"),
+                       (["doctor", "-c", path, "extra"], "extra"),
+                       (["-t", "-c", path, "extra"], "extra"),
+                       (["ca", "-d", tmpdir(), "path", "extra"], "extra"),
+                       (["hash", "extra"], "usage: portier hash")):
+        r = run_portier(*args)
+        for line in r.stderr.splitlines():
+            info(f"| {line}")
+        check_equal(r.returncode, 1, f"{' '.join(args)}: exit status")
+        check(word in r.stderr, f"{' '.join(args)}: stderr names "
+              f"'{word}'", r.stderr)
+
+
 def log_levels(text):
     """The level word (second field) of every log line."""
     return {line.split()[1] for line in text.splitlines()
@@ -193,6 +211,7 @@ def main():
     test_broken()
     test_missing_file()
     test_version_help()
+    test_extra_arguments()
     test_log_options()
 
 
