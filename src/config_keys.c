@@ -41,6 +41,8 @@ static int config_hash_check(struct config_parser *p, const char *value,
                              size_t user);
 static int config_state_line(struct config_parser *p, enum config_item item,
                              size_t count);
+static bool config_off(const char *value);
+static bool config_on(const char *value);
 
 #define GLOBAL(field)   offsetof(struct config_global, field)
 #define LISTENER(field) offsetof(struct config_listener, field)
@@ -349,10 +351,21 @@ static int config_set_access_log(struct config_parser *p,
 		             "path");
 		return -1;
 	}
+	if (config_on(value)) {
+		config_error(p, p->lineno,
+		             "access_log: '%s' means on but names no "
+		             "destination; use stderr or a file path (./%s "
+		             "for a file of that name)",
+		             value, value);
+		return -1;
+	}
 	free(*field);
 	*field = NULL;
-	if (strcasecmp(value, "off") == 0)
+	if (config_off(value))
 		return 0;
+	/* accesslog.c tells standard error from a file by this spelling */
+	if (strcasecmp(value, "stderr") == 0)
+		value = "stderr";
 	if (!(*field = strdup(value))) {
 		p->oom = true;
 		return -1;
@@ -393,8 +406,16 @@ static int config_set_admin(struct config_parser *p, const struct config_key *k,
 	struct config_global *g = &p->cfg->global;
 
 	g->has_admin = false;
-	if (*value == '\0' || strcasecmp(value, "off") == 0)
+	if (*value == '\0' || config_off(value))
 		return 0;
+	if (config_on(value)) {
+		config_error(p, p->lineno,
+		             "admin: '%s' means on but names no address; give "
+		             "the status page's ADDRESS:PORT, as in admin = "
+		             "127.0.0.1:9000",
+		             value);
+		return -1;
+	}
 	if (config_addr(p, k, value, ADDR_FOR_BIND, &g->admin) < 0)
 		return -1;
 	g->has_admin = true;
@@ -559,9 +580,17 @@ static int config_set_proxy_protocol(struct config_parser *p,
 	    [CONFIG_PROXY_V1] = "v1",
 	    [CONFIG_PROXY_V2] = "v2",
 	};
-	int i = config_word(p, k, value, versions, 3);
+	int i = CONFIG_PROXY_OFF;
 
-	if (i < 0)
+	if (config_on(value)) {
+		config_error(p, p->lineno,
+		             "proxy_protocol: '%s' means on but names no "
+		             "version; use v1 or v2, the one the backend reads",
+		             value);
+		return -1;
+	}
+	if (!config_off(value) &&
+	    (i = config_word(p, k, value, versions, 3)) < 0)
 		return -1;
 	p->listener->proxy_protocol = (enum config_proxy_protocol)i;
 	return i != CONFIG_PROXY_OFF;
@@ -584,8 +613,16 @@ static int config_set_redirect(struct config_parser *p,
 	unsigned port;
 
 	p->listener->redirect_https = 0;
-	if (*value == '\0' || strcasecmp(value, "off") == 0)
+	if (*value == '\0' || config_off(value))
 		return 0;
+	if (config_on(value)) {
+		config_error(p, p->lineno,
+		             "redirect_https: '%s' means on but names no port; "
+		             "give the https port to redirect to, as in "
+		             "redirect_https = 443",
+		             value);
+		return -1;
+	}
 	if (config_uint(value, 1, 65535, &port) < 0) {
 		config_error(p, p->lineno,
 		             "redirect_https: '%s' is not a port number "
@@ -857,4 +894,25 @@ static int config_state_line(struct config_parser *p, enum config_item item,
 		return -1;
 	st->lines[item][count - 1] = p->lineno;
 	return 1;
+}
+
+/*
+ * True for a boolean "no" in any of its spellings (no, off, false, 0): the
+ * off value of every key that has one, as DESIGN.md's booleans promise.
+ * "0" is never a file, port or address a user means: ./0 is the file.
+ */
+static bool config_off(const char *value)
+{
+	bool on;
+
+	return config_parse_bool(value, &on) == 0 && !on;
+}
+
+/* True for a boolean "yes" (yes, on, true, 1): for a key whose values are
+ * off or something to name, a word that names nothing. */
+static bool config_on(const char *value)
+{
+	bool on;
+
+	return config_parse_bool(value, &on) == 0 && on;
 }

@@ -11,6 +11,8 @@
 - the command line: -V and -h answer and exit 0; -q logs only warnings
   and errors, -v adds debug lines; every command refuses an argument it
   does not take, with exit 1 and a message;
+- every spelling of a boolean "no" turns off the keys that can be off,
+  and access_log = no writes no file named "no";
 """
 
 import glob
@@ -169,6 +171,40 @@ def test_extra_arguments():
               f"'{word}'", r.stderr)
 
 
+def test_off_spellings():
+    for word in ("off", "no", "false", "0", "No", "FALSE"):
+        step(f"'{word}' turns off access_log, admin, tls, proxy_protocol "
+             "and redirect_https")
+        path = write_file(f"off-{word}.ini",
+                          f"[global]\naccess_log = {word}\n"
+                          f"admin = {word}\n"
+                          f"[listener web]\nbind = {free_port()}\n"
+                          f"mode = http\nbackend = {free_port()}\n"
+                          f"tls = {word}\nproxy_protocol = {word}\n"
+                          f"redirect_https = {word}\n")
+        r = run_portier("-t", "-c", path)
+        for line in r.stderr.splitlines():
+            info(f"| {line}")
+        check_equal(r.returncode, 0, "-t: exit status")
+    step("access_log = no, false or 0: portier runs and writes no file of "
+         "that name in its working directory")
+    workdir = os.path.join(tmpdir(), "workdir")
+    os.mkdir(workdir)
+    here = os.getcwd()
+    os.chdir(workdir)
+    try:
+        for word in ("no", "false", "0"):
+            def config():
+                return ("[global]\naccess_log = " + word + "\n" +
+                        tcp_section(free_port(), free_port()))
+            p = start_portier(config)
+            p.stop()
+    finally:
+        os.chdir(here)
+    check_equal(sorted(os.listdir(workdir)), [],
+                "files in portier's working directory")
+
+
 def log_levels(text):
     """The level word (second field) of every log line."""
     return {line.split()[1] for line in text.splitlines()
@@ -212,6 +248,7 @@ def main():
     test_missing_file()
     test_version_help()
     test_extra_arguments()
+    test_off_spellings()
     test_log_options()
 
 

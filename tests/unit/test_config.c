@@ -630,6 +630,16 @@ static const struct bad_case bad_cases[] = {
      "mean 'v1'?\n"},
     {TCP_A "tls = maybe\n",
      "t.ini:5: tls: 'maybe' is not one of off, on, auto\n"},
+    {"[global]\naccess_log = yes\nadmin = On\n[listener a]\nbind = 1\n"
+     "proxy_protocol = true\nredirect_https = 1\n",
+     "t.ini:2: access_log: 'yes' means on but names no destination; use "
+     "stderr or a file path (./yes for a file of that name)\n"
+     "t.ini:3: admin: 'On' means on but names no address; give the status "
+     "page's ADDRESS:PORT, as in admin = 127.0.0.1:9000\n"
+     "t.ini:6: proxy_protocol: 'true' means on but names no version; use "
+     "v1 or v2, the one the backend reads\n"
+     "t.ini:7: redirect_https: '1' means on but names no port; give the "
+     "https port to redirect to, as in redirect_https = 443\n"},
     {"[global]\nmax_connections = 0\n" TCP_A,
      "t.ini:2: max_connections: '0' is not a number from 1 to 1000000\n"},
     {"[global]\nmax_connections = 1000001\n" TCP_A,
@@ -943,6 +953,52 @@ static void test_error_truncation(void **state)
 	assert_null(config_parse_string(text, "t.ini", NULL, 0));
 }
 
+/* Every spelling of a boolean "no" is the off value of each key that has
+ * one; a file named like one is written as a path. */
+static void test_off_spellings(void **state)
+{
+	static const char *const offs[] = {"off", "no", "false", "0",
+	                                   "OFF", "No", "False"};
+	char text[512], err[4096];
+	struct config *cfg;
+
+	(void)state;
+	for (size_t i = 0; i < N(offs); i++) {
+		const struct config_listener *l;
+
+		snprintf(text, sizeof(text),
+		         "[global]\naccess_log = %s\nadmin = %s\n"
+		         "[listener a]\nbind = 1000\nbackend = 2000\n"
+		         "tls = %s\nproxy_protocol = %s\n"
+		         "redirect_https = %s\n",
+		         offs[i], offs[i], offs[i], offs[i], offs[i]);
+		print_message("off: %s\n", offs[i]);
+		cfg = config_parse_string(text, "t.ini", err, sizeof(err));
+		if (!cfg)
+			print_message("%s", err);
+		assert_non_null(cfg);
+		l = &cfg->listeners[0];
+		assert_null(cfg->global.access_log);
+		assert_false(cfg->global.has_admin);
+		assert_int_equal(l->tls, CONFIG_TLS_OFF);
+		assert_int_equal(l->proxy_protocol, CONFIG_PROXY_OFF);
+		assert_int_equal(l->redirect_https, 0);
+		assert_string_equal(notes_str(cfg), "");
+		config_free(cfg);
+	}
+
+	cfg = config_parse_string("[global]\naccess_log = ./0\n" TCP_A, "t.ini",
+	                          err, sizeof(err));
+	assert_non_null(cfg);
+	assert_string_equal(cfg->global.access_log, "./0");
+	config_free(cfg);
+	cfg = config_parse_string("[global]\naccess_log = StdErr\n" TCP_A,
+	                          "t.ini", err, sizeof(err));
+	assert_non_null(cfg);
+	assert_string_equal(cfg->global.access_log, "stderr");
+	config_free(cfg);
+}
+
 /* --- files -------------------------------------------------------------- */
 
 /* Write text to a new temporary file; returns its path (static). */
@@ -1186,6 +1242,7 @@ int main(void)
 	    cmocka_unit_test(test_good_configs),
 	    cmocka_unit_test(test_bad_configs),
 	    cmocka_unit_test(test_error_truncation),
+	    cmocka_unit_test(test_off_spellings),
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_new_default),
 	    cmocka_unit_test(test_mode_name),
