@@ -217,6 +217,11 @@ static struct config *config_parse_buffer(const char *text, size_t len,
 	p.text = text;
 	p.len = len;
 	p.section = SECTION_NONE;
+	/* A file with CR but no LF was saved with old Mac line ends: each CR
+	 * ends a line, as in the editor that shows it. Elsewhere a CR is a
+	 * blank (the CR of CRLF) and does not count. */
+	p.eol =
+	    !memchr(text, '\n', len) && memchr(text, '\r', len) ? '\r' : '\n';
 
 	if (ini_parse_stream(config_reader_cb, &p, config_handler_cb, &p) == -2)
 		p.oom = true;
@@ -254,7 +259,7 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 
 	while (p->pos < p->len && !p->oom) {
 		const char *s = p->text + p->pos;
-		const char *nl = memchr(s, '\n', p->len - p->pos);
+		const char *nl = memchr(s, p->eol, p->len - p->pos);
 		const char *e = nl ? nl : p->text + p->len;
 		const char *eq, *colon;
 		size_t n;

@@ -101,6 +101,7 @@ struct config_parser {
 	size_t len;
 	size_t pos;
 	int lineno; /* of the line inih is working on */
+	char eol;   /* '\n', or '\r' in a file of CR-only line ends */
 	bool oom;
 	size_t seq;
 	struct config_msgs errors;

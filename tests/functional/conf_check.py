@@ -13,6 +13,7 @@
   does not take, with exit 1 and a message;
 - every spelling of a boolean "no" turns off the keys that can be off,
   and access_log = no writes no file named "no";
+- a file with CR-only line ends (old Mac) is read line by line.
 """
 
 import glob
@@ -205,6 +206,27 @@ def test_off_spellings():
                 "files in portier's working directory")
 
 
+def test_cr_line_ends():
+    port, backend = free_port(), free_port()
+    step("a file with CR-only line ends (old Mac) passes -t")
+    path = write_file("mac.ini", tcp_section(port, backend)
+                      .replace("\n", "\r"))
+    r = run_portier("-t", "-c", path)
+    for line in (r.stdout + r.stderr).splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, 0, "exit status")
+    check(f"{path}: configuration OK" in r.stdout, "stdout says OK")
+    step("a broken one: each CR ends a line, for the line number too")
+    path = write_file("mac-bad.ini", tcp_section(port, backend,
+                                                 "\ncolour = blue\n")
+                      .replace("\n", "\r"))
+    r = run_portier("-t", "-c", path)
+    info(f"| {r.stderr.strip()}")
+    check_equal(r.returncode, 1, "exit status")
+    check_equal(r.stderr, f"{path}:6: unknown key 'colour' in "
+                "[listener db]\n", "stderr")
+
+
 def log_levels(text):
     """The level word (second field) of every log line."""
     return {line.split()[1] for line in text.splitlines()
@@ -249,6 +271,7 @@ def main():
     test_version_help()
     test_extra_arguments()
     test_off_spellings()
+    test_cr_line_ends()
     test_log_options()
 
 

@@ -408,6 +408,13 @@ static const struct good_case good_cases[] = {
      "[global]\n"
      "timeout_idle = 90\n",
      check_syntax, ""},
+    {"CR-only line ends (old Mac) end lines",
+     "; a database\r"
+     "[listener db]\r"
+     "bind = 5432\r"
+     "mode = tcp\r"
+     "backend = 127.0.0.1:15432\r",
+     check_minimal_tcp, ""},
     {"udp and tcp share a port",
      "[listener dns-udp]\n"
      "bind = 5353\n"
@@ -893,6 +900,12 @@ static const struct bad_case bad_cases[] = {
      "t.ini:14: auth: the hash of 'cut2' is cut or damaged (29 "
      "characters where its method makes 60); make one with: portier "
      "hash\n"},
+
+    /* CR-only line ends: each CR ends a line, for the line numbers too */
+    {"[listener a]\rbind = 1\rmode = tcp\r\rbakend = 2\r",
+     "t.ini:1: listener a: mode tcp needs a backend\n"
+     "t.ini:5: unknown key 'bakend' in [listener a]; did you mean "
+     "'backend'?\n"},
 
     /* every error of a file, in line order */
     {"[listener a]\nmode = tcp\nfoo = 1\n[listener b]\nbind = 1\n"
