@@ -65,6 +65,7 @@ static void config_write_errors(struct config_parser *p, char *err,
                                 size_t errlen);
 static void config_move_notes(struct config_parser *p);
 static void config_msgs_clear(struct config_msgs *m);
+static size_t config_cut(char *out, const char *text, size_t n, size_t max);
 static int config_read(FILE *f, char **text, size_t *len);
 static void config_unknown_key(struct config_parser *p, const char *name);
 static void config_pending_note(struct config_parser *p,
@@ -293,14 +294,14 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 
 			if (!close)
 				config_error(p, p->lineno,
-				             "section header '%.*s' has no "
+				             "section header '%s' has no "
 				             "closing ']'",
-				             (int)n, s);
+				             config_show_n(p, s, n));
 			else if (close + 1 != e)
 				config_error(p, p->lineno,
 				             "text after ']' in section "
-				             "header '%.*s'",
-				             (int)n, s);
+				             "header '%s'",
+				             config_show_n(p, s, n));
 			else
 				config_section_begin(p, s + 1, n - 2);
 			if (!close || close + 1 != e)
@@ -312,8 +313,8 @@ static char *config_reader_cb(char *buf, int num, void *stream)
 		if (!eq || (colon && colon < eq)) {
 			config_error(p, p->lineno,
 			             "expected 'KEY = VALUE' or '[SECTION]', "
-			             "not '%.*s'",
-			             n > 60 ? 60 : (int)n, s);
+			             "not '%s'",
+			             config_show_n(p, s, n));
 			continue;
 		}
 		if (num < 2 || n > (size_t)num - 2) {
@@ -410,7 +411,7 @@ static void config_key_line(struct config_parser *p, const char *name,
 static void config_pending_note(struct config_parser *p,
                                 const struct config_key *k, const char *value)
 {
-	const char *name = p->listener ? p->listener->name : "";
+	const char *name = config_show(p, p->listener ? p->listener->name : "");
 
 	if (!config_pending(k, value) || (p->kind->flags & KEY_PENDING))
 		return;
@@ -423,16 +424,16 @@ static void config_pending_note(struct config_parser *p,
 		config_note(p, p->lineno,
 		            "%s = %s is not supported yet by this version; "
 		            "listener '%s' will not be started",
-		            k->name, value, name);
+		            k->name, config_show(p, value), name);
 	else if (k->pending_effect)
 		config_note(p, p->lineno,
 		            "%s = %s is not supported yet by this version; %s",
-		            k->name, value, k->pending_effect);
+		            k->name, config_show(p, value), k->pending_effect);
 	else
 		config_note(p, p->lineno,
 		            "%s = %s is not supported yet by this version and "
 		            "is ignored",
-		            k->name, value);
+		            k->name, config_show(p, value));
 }
 
 /* Report a key that the current section does not have: where it belongs
@@ -477,18 +478,18 @@ static void config_unknown_key(struct config_parser *p, const char *name)
 		config_error(p, p->lineno,
 		             "key '%s' outside a section; sections are "
 		             "[global], [listener NAME] and [vhost HOSTNAME]",
-		             name);
+		             config_show(p, name));
 	else if (nhomes)
 		config_error(p, p->lineno,
 		             "'%s' is not a [%s] key; it belongs in %s", name,
 		             p->kind->name, homes);
 	else if ((near = config_nearest(name, words, nwords)) != NULL)
 		config_error(p, p->lineno,
-		             "unknown key '%s' in %s; did you mean '%s'?", name,
-		             p->where, near);
+		             "unknown key '%s' in %s; did you mean '%s'?",
+		             config_show(p, name), p->where, near);
 	else
-		config_error(p, p->lineno, "unknown key '%s' in %s", name,
-		             p->where);
+		config_error(p, p->lineno, "unknown key '%s' in %s",
+		             config_show(p, name), p->where);
 }
 
 /* --- sections ----------------------------------------------------------- */
@@ -534,27 +535,28 @@ static void config_section_begin(struct config_parser *p, const char *text,
 			config_error(p, p->lineno,
 			             "unknown section [%s]; did you mean "
 			             "[%s%s%s]?",
-			             all, near, *name ? " " : "", name);
+			             config_show(p, all), near,
+			             *name ? " " : "", config_show(p, name));
 		else
 			config_error(p, p->lineno,
 			             "unknown section [%s]; sections are "
 			             "[global], [listener NAME] and "
 			             "[vhost HOSTNAME]",
-			             all);
+			             config_show(p, all));
 		free(word);
 		free(all);
 		return;
 	}
 	p->kind = kind;
 	p->section = kind->section;
-	snprintf(p->where, sizeof(p->where), "[%s%s%.*s]", kind->name,
-	         *name ? " " : "", CONFIG_WHERE_MAX / 2, name);
+	snprintf(p->where, sizeof(p->where), "[%s%s%s]", kind->name,
+	         *name ? " " : "", config_show(p, name));
 
 	if (kind->section == SECTION_GLOBAL) {
 		if (*name)
 			config_error(p, p->lineno,
 			             "[global] takes no name (found [%s])",
-			             all);
+			             config_show(p, all));
 		p->state = &p->global;
 	} else if (kind->section == SECTION_LISTENER) {
 		config_listener_begin(p, name);
@@ -581,11 +583,11 @@ static void config_listener_begin(struct config_parser *p, const char *name)
 		config_error(p, p->lineno,
 		             "listener name '%s' has a character other than "
 		             "letters, digits, '-', '_' and '.'",
-		             name);
+		             config_show(p, name));
 	else if (dup)
 		config_error(p, p->lineno,
 		             "[listener %s] given twice (first on line %d)",
-		             name, dup->line);
+		             config_show(p, name), dup->line);
 	else if (config_realloc(p, &p->cfg->listeners, p->cfg->nlisteners + 1,
 	                        sizeof(*l)) == 0 &&
 	         config_realloc(p, &p->lstates, p->nlstates + 1, sizeof(*st)) ==
@@ -626,7 +628,8 @@ static void config_vhost_begin(struct config_parser *p, const char *name)
 		             "[vhost] needs a host name, as in "
 		             "[vhost app.test]");
 	else if (why)
-		config_error(p, p->lineno, "vhost name '%s' %s", name, why);
+		config_error(p, p->lineno, "vhost name '%s' %s",
+		             config_show(p, name), why);
 	else if (dup)
 		config_error(p, p->lineno,
 		             "[vhost %s] given twice (first on line %d)", name,
@@ -760,6 +763,10 @@ static void config_vhost_clear(struct config_vhost *v)
 /* Messages kept per parse; more are counted, not stored. */
 #define CONFIG_MSGS_MAX 1000
 
+/* Longest message kept whole. Quoted values are shortened by config_show;
+ * this bounds the rest (a long listener name, a list of them). */
+#define CONFIG_MSG_MAX 1024
+
 static void config_vmsg(struct config_parser *p, struct config_msgs *m,
                         int line, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
@@ -768,15 +775,17 @@ static void config_vmsg(struct config_parser *p, struct config_msgs *m,
                         int line, const char *fmt, va_list ap)
 {
 	char *text;
+	int len;
 
 	if (m->n >= CONFIG_MSGS_MAX) {
 		m->n++;
 		return;
 	}
-	if (vasprintf(&text, fmt, ap) < 0) {
+	if ((len = vasprintf(&text, fmt, ap)) < 0) {
 		p->oom = true;
 		return;
 	}
+	config_cut(text, text, (size_t)len, CONFIG_MSG_MAX);
 	if (config_realloc(p, &m->v, m->n + 1, sizeof(*m->v)) < 0) {
 		free(text);
 		return;
@@ -829,7 +838,9 @@ static void config_msgs_sort(struct config_msgs *m)
 }
 
 /* Write the errors as "FILE:LINE: text\n" lines into err, at most errlen
- * bytes; when they do not all fit, the last line is "...". */
+ * bytes; when they do not all fit, the last line is "...". A first error
+ * too long for err on its own is not dropped: its text is cut in the
+ * middle around "...", after its FILE:LINE. */
 static void config_write_errors(struct config_parser *p, char *err,
                                 size_t errlen)
 {
@@ -842,12 +853,26 @@ static void config_write_errors(struct config_parser *p, char *err,
 	config_msgs_sort(m);
 	for (size_t i = 0; i < stored; i++) {
 		const struct config_msg *msg = &m->v[i];
-		size_t n, reserve = i + 1 < m->n ? 4 : 0;
+		size_t n, head, reserve = i + 1 < m->n ? 4 : 0;
 
 		line[0] = '\0';
 		if (msg->line)
 			snprintf(line, sizeof(line), ":%d", msg->line);
-		n = strlen(p->name) + strlen(line) + strlen(msg->text) + 3;
+		head = strlen(p->name) + strlen(line) + 2; /* "FILE:LINE: " */
+		n = head + strlen(msg->text) + 1;
+		if (used + n + reserve >= errlen && used == 0 &&
+		    errlen > head + 2 + reserve + 8) {
+			/* too long alone: its FILE:LINE and a cut text,
+			 * "\n\0" and the "...\n" of the others */
+			snprintf(err, errlen, "%s%s: ", p->name, line);
+			used = head + config_cut(err + head, msg->text,
+			                         strlen(msg->text),
+			                         errlen - head - 2 - reserve);
+			memcpy(err + used, "\n", 2);
+			used++;
+			cut = reserve > 0;
+			break;
+		}
 		if (used + n + reserve >= errlen) {
 			cut = true;
 			break;
@@ -892,4 +917,54 @@ static void config_msgs_clear(struct config_msgs *m)
 	free(m->v);
 	m->v = NULL;
 	m->n = 0;
+}
+
+/* `text` as a message quotes it: itself when short, else cut to
+ * CONFIG_SHOW_MAX bytes in one of p's buffers. */
+const char *config_show(struct config_parser *p, const char *text)
+{
+	size_t n = strlen(text);
+
+	return n <= CONFIG_SHOW_MAX ? text : config_show_n(p, text, n);
+}
+
+/* As config_show, for the n bytes at `text`; always a copy. */
+const char *config_show_n(struct config_parser *p, const char *text, size_t n)
+{
+	char *buf = p->shown[p->nshown++ % CONFIG_SHOW_SLOTS];
+
+	config_cut(buf, text, n, CONFIG_SHOW_MAX);
+	return buf;
+}
+
+/*
+ * Copy the n bytes at `text` to out (which may be text itself) and end them
+ * with a NUL; when n > max, only the first two thirds and the last third of
+ * max bytes, whole UTF-8 characters, around "...": the start of a value
+ * says what it is, its end where it went wrong. Returns the length.
+ */
+static size_t config_cut(char *out, const char *text, size_t n, size_t max)
+{
+	size_t head, tail;
+
+	if (n <= max) {
+		memmove(out, text, n);
+		out[n] = '\0';
+		return n;
+	}
+	if (max < 3) {
+		out[0] = '\0';
+		return 0;
+	}
+	head = (max - 3) * 2 / 3;
+	tail = n - (max - 3 - head);
+	while (head > 0 && ((unsigned char)text[head] & 0xC0) == 0x80)
+		head--;
+	while (tail < n && ((unsigned char)text[tail] & 0xC0) == 0x80)
+		tail++;
+	memmove(out, text, head);
+	memmove(out + head + 3, text + tail, n - tail);
+	memcpy(out + head, "...", 3);
+	out[head + 3 + n - tail] = '\0';
+	return head + 3 + n - tail;
 }

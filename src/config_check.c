@@ -51,7 +51,8 @@ void config_listener_check(struct config_parser *p)
 	bool cert = l->tls_cert != NULL, key = l->tls_key != NULL;
 	bool udp = mode && l->mode == CONFIG_MODE_UDP;
 	int line = l->line;
-	const char *n = l->name;
+	/* config_show's copy lasts: this function makes no other */
+	const char *n = config_show(p, l->name);
 
 	l->tls_cert_line = config_seen(p, "tls_cert");
 	l->tls_key_line = config_seen(p, "tls_key");
@@ -299,17 +300,17 @@ static void config_check_vhost_listeners(struct config_parser *p, size_t i)
 		for (size_t k = 0; k < cfg->nlisteners; k++) {
 			if (k > 0)
 				strcat(names, ", ");
-			strcat(names, cfg->listeners[k].name);
+			strcat(names, config_show(p, cfg->listeners[k].name));
 		}
 		if (cfg->nlisteners > 0)
 			config_error(p, line,
 			             "vhost %s: no listener named '%s'; "
 			             "listeners are: %s",
-			             v->name, name, names);
+			             v->name, config_show(p, name), names);
 		else
 			config_error(p, line,
 			             "vhost %s: no listener named '%s'",
-			             v->name, name);
+			             v->name, config_show(p, name));
 		free(names);
 	}
 }

@@ -43,6 +43,9 @@ static int config_state_line(struct config_parser *p, enum config_item item,
                              size_t count);
 static bool config_off(const char *value);
 static bool config_on(const char *value);
+static size_t config_why_len(const char *text);
+static void config_why(struct config_parser *p, const struct config_key *k,
+                       char *why);
 
 #define GLOBAL(field)   offsetof(struct config_global, field)
 #define LISTENER(field) offsetof(struct config_listener, field)
@@ -211,10 +214,10 @@ static int config_word(struct config_parser *p, const struct config_key *k,
 	else if (near)
 		config_error(p, p->lineno,
 		             "%s: '%s' is not one of %s; did you mean '%s'?",
-		             k->name, value, list, near);
+		             k->name, config_show(p, value), list, near);
 	else
 		config_error(p, p->lineno, "%s: '%s' is not one of %s", k->name,
-		             value, list);
+		             config_show(p, value), list);
 	return -1;
 }
 
@@ -227,7 +230,7 @@ static int config_number(struct config_parser *p, const struct config_key *k,
 	if (config_uint(value, min, max, out) == 0)
 		return 0;
 	config_error(p, p->lineno, "%s: '%s' is not a number from %u to %u",
-	             k->name, value, min, max);
+	             k->name, config_show(p, value), min, max);
 	return -1;
 }
 
@@ -257,7 +260,7 @@ static int config_each(struct config_parser *p, const struct config_key *k,
 			if (!empty)
 				config_error(p, p->lineno,
 				             "%s: empty item in the list '%s'",
-				             k->name, value);
+				             k->name, config_show(p, value));
 			empty = true;
 			rc = -1;
 		} else if (!(item = strndup(s, n))) {
@@ -278,12 +281,18 @@ static int config_each(struct config_parser *p, const struct config_key *k,
 static int config_addr(struct config_parser *p, const struct config_key *k,
                        const char *text, enum addr_use use, struct addr *out)
 {
-	char why[256];
+	size_t len = config_why_len(text);
+	char *why = malloc(len);
+	int rc;
 
-	if (addr_parse(text, use, out, why, sizeof(why)) == 0)
-		return 0;
-	config_error(p, p->lineno, "%s: %s", k->name, why);
-	return -1;
+	if (!why) {
+		p->oom = true;
+		return -1;
+	}
+	if ((rc = addr_parse(text, use, out, why, len)) < 0)
+		config_why(p, k, why);
+	free(why);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Copy `value` into the string field of `k`; empty means none. */
@@ -315,7 +324,7 @@ static int config_set_account(struct config_parser *p,
 	    (user ? (void *)getpwnam(value) : (void *)getgrnam(value)) ==
 	        NULL) {
 		config_error(p, p->lineno, "%s %s: no such %s on this machine",
-		             k->name, value, k->name);
+		             k->name, config_show(p, value), k->name);
 		return -1;
 	}
 	return config_set_string(p, k, value);
@@ -442,18 +451,18 @@ static int config_set_timeout(struct config_parser *p,
 	if (r == -2) {
 		config_error(p, p->lineno,
 		             "%s: '%s' is too long (at most 49 days)", k->name,
-		             value);
+		             config_show(p, value));
 		return -1;
 	}
 	if (r < 0) {
 		config_error(p, p->lineno,
 		             "%s: '%s' is not a duration (250ms, 5s, 2m, 1h)",
-		             k->name, value);
+		             k->name, config_show(p, value));
 		return -1;
 	}
 	if (v == 0) {
 		config_error(p, p->lineno, "%s: '%s' must be longer than 0",
-		             k->name, value);
+		             k->name, config_show(p, value));
 		return -1;
 	}
 	*ms = v;
@@ -473,7 +482,7 @@ static int config_set_workers(struct config_parser *p,
 		config_error(p, p->lineno,
 		             "workers: '%s' is not auto or a number from 1 "
 		             "to %u",
-		             value, CONFIG_WORKERS_MAX);
+		             config_show(p, value), CONFIG_WORKERS_MAX);
 		return -1;
 	}
 	return *workers != 1;
@@ -552,13 +561,20 @@ static int config_add_cidr(struct config_parser *p, const struct config_key *k,
 {
 	struct config_acl *acl =
 	    (struct config_acl *)(void *)(config_base(p, k) + k->off);
-	char why[256];
+	size_t len = config_why_len(item);
+	char *why = malloc(len);
 	struct cidr c;
+	int rc;
 
-	if (cidr_parse(item, &c, why, sizeof(why)) < 0) {
-		config_error(p, p->lineno, "%s: %s", k->name, why);
+	if (!why) {
+		p->oom = true;
 		return -1;
 	}
+	if ((rc = cidr_parse(item, &c, why, len)) < 0)
+		config_why(p, k, why);
+	free(why);
+	if (rc < 0)
+		return -1;
 	if (config_realloc(p, &acl->blocks, acl->n + 1, sizeof(c)) < 0)
 		return -1;
 	acl->blocks[acl->n++] = c;
@@ -627,7 +643,7 @@ static int config_set_redirect(struct config_parser *p,
 		config_error(p, p->lineno,
 		             "redirect_https: '%s' is not a port number "
 		             "(1-65535)",
-		             value);
+		             config_show(p, value));
 		return -1;
 	}
 	p->listener->redirect_https = (uint16_t)port;
@@ -645,7 +661,8 @@ static int config_add_vhost_listener(struct config_parser *p,
 			config_error(p, p->lineno,
 			             "listener: '%s' given twice (first on "
 			             "line %d)",
-			             item, p->state->lines[ITEM_LISTENER][i]);
+			             config_show(p, item),
+			             p->state->lines[ITEM_LISTENER][i]);
 			return -1;
 		}
 	}
@@ -686,7 +703,8 @@ static int config_add_alias(struct config_parser *p, const struct config_key *k,
 		return -1;
 	}
 	if ((why = config_hostname_check(name, true)) != NULL) {
-		config_error(p, p->lineno, "alias: '%s' %s", item, why);
+		config_error(p, p->lineno, "alias: '%s' %s",
+		             config_show(p, item), why);
 		free(name);
 		return -1;
 	}
@@ -720,17 +738,17 @@ static int config_set_route(struct config_parser *p, const struct config_key *k,
 	}
 	if (value[0] != '/') {
 		config_error(p, p->lineno,
-		             "route: prefix '%.*s' does not start with '/'",
-		             (int)n, value);
+		             "route: prefix '%s' does not start with '/'",
+		             config_show_n(p, value, n));
 		return -1;
 	}
 	for (size_t i = 0; i < v->nroutes; i++) {
 		if (strlen(v->routes[i].prefix) == n &&
 		    strncmp(v->routes[i].prefix, value, n) == 0) {
 			config_error(p, p->lineno,
-			             "route: prefix %.*s given twice (first "
+			             "route: prefix %s given twice (first "
 			             "on line %d)",
-			             (int)n, value,
+			             config_show_n(p, value, n),
 			             p->state->lines[ITEM_ROUTE][i]);
 			return -1;
 		}
@@ -778,7 +796,7 @@ static int config_set_host_header(struct config_parser *p,
 		config_error(p, p->lineno,
 		             "host_header: '%s' is not keep, backend or a "
 		             "host name (with an optional :PORT)",
-		             value);
+		             config_show(p, value));
 		return -1;
 	}
 	if (!(v->host_header_name = strdup(value))) {
@@ -806,9 +824,9 @@ static int config_set_auth(struct config_parser *p, const struct config_key *k,
 	}
 	if (value[user + 1] != '$') {
 		config_error(p, p->lineno,
-		             "auth: the password of '%.*s' is not a crypt(3) "
+		             "auth: the password of '%s' is not a crypt(3) "
 		             "hash; make one with: portier hash",
-		             (int)user, value);
+		             config_show_n(p, value, user));
 		return -1;
 	}
 	if (config_hash_check(p, value, user) < 0)
@@ -816,8 +834,8 @@ static int config_set_auth(struct config_parser *p, const struct config_key *k,
 	for (size_t i = 0; i < s->n; i++) {
 		if (strncmp(s->v[i], value, user + 1) == 0) {
 			config_error(p, p->lineno,
-			             "auth: user '%.*s' given twice", (int)user,
-			             value);
+			             "auth: user '%s' given twice",
+			             config_show_n(p, value, user));
 			return -1;
 		}
 	}
@@ -839,6 +857,9 @@ static int config_hash_check(struct config_parser *p, const char *value,
 	size_t method = strcspn(hash + 1, "$") + 2;
 	int status = -1;
 
+	if (method > strlen(hash))
+		method = strlen(hash); /* "$9": no second '$' */
+
 	if (data == NULL) {
 		p->oom = true;
 		return -1;
@@ -846,22 +867,24 @@ static int config_hash_check(struct config_parser *p, const char *value,
 	got = crypt_r("", hash, data);
 	if (strncmp(hash, "$apr1$", 6) == 0)
 		config_error(p, p->lineno,
-		             "auth: the hash of '%.*s' is Apache's $apr1$, which "
+		             "auth: the hash of '%s' is Apache's $apr1$, which "
 		             "crypt(3) cannot check; make one with: portier "
 		             "hash (or htpasswd -B)",
-		             (int)user, value);
+		             config_show_n(p, value, user));
 	else if (got == NULL || got[0] == '*')
 		config_error(p, p->lineno,
-		             "auth: the hash of '%.*s' starts with %.*s, a method "
+		             "auth: the hash of '%s' starts with %s, a method "
 		             "this system's crypt(3) does not know; make one "
 		             "with: portier hash",
-		             (int)user, value, (int)method, hash);
+		             config_show_n(p, value, user),
+		             config_show_n(p, hash, method));
 	else if (strlen(got) != strlen(hash))
 		config_error(p, p->lineno,
-		             "auth: the hash of '%.*s' is cut or damaged (%zu "
+		             "auth: the hash of '%s' is cut or damaged (%zu "
 		             "characters where its method makes %zu); make one "
 		             "with: portier hash",
-		             (int)user, value, strlen(hash), strlen(got));
+		             config_show_n(p, value, user), strlen(hash),
+		             strlen(got));
 	else
 		status = 0;
 	free(data);
@@ -915,4 +938,39 @@ static bool config_on(const char *value)
 	bool on;
 
 	return config_parse_bool(value, &on) == 0 && on;
+}
+
+/* Room for addr.c's message about `text`: it quotes the text, or parts of
+ * it, and at most an address of its own. */
+static size_t config_why_len(const char *text)
+{
+	return 2 * strlen(text) + 256;
+}
+
+/* Report "KEY: why", `why` being addr.c's message about a value, with each
+ * part it quotes shortened as config_show does. */
+static void config_why(struct config_parser *p, const struct config_key *k,
+                       char *why)
+{
+	char *w = why, *r = why, *close;
+
+	while (*r) {
+		const char *shown;
+		size_t n;
+
+		if (*r != '\'' || !(close = strchr(r + 1, '\''))) {
+			*w++ = *r++;
+			continue;
+		}
+		/* never longer than the part it stands for: w stays <= r */
+		shown = config_show_n(p, r + 1, (size_t)(close - r - 1));
+		n = strlen(shown);
+		*w++ = '\'';
+		memmove(w, shown, n);
+		w += n;
+		*w++ = '\'';
+		r = close + 1;
+	}
+	*w = '\0';
+	config_error(p, p->lineno, "%s: %s", k->name, why);
 }

@@ -18,6 +18,13 @@
 /* Longest vhost or listener name shown in a "[...]" location. */
 #define CONFIG_WHERE_MAX 320
 
+/* Longest text from the file quoted in a message; config_show cuts the
+ * middle of a longer one. */
+#define CONFIG_SHOW_MAX 80
+
+/* Texts config_show can hand out for one message. */
+#define CONFIG_SHOW_SLOTS 4
+
 /* What the current section is. */
 enum config_section {
 	SECTION_NONE, /* before the first header */
@@ -125,6 +132,9 @@ struct config_parser {
 	struct config_listener scratch_listener;
 	struct config_vhost scratch_vhost;
 	struct config_state scratch_state;
+	/* config_show's copies, used in turn */
+	char shown[CONFIG_SHOW_SLOTS][CONFIG_SHOW_MAX + 1];
+	unsigned nshown;
 };
 
 /* --- config.c ----------------------------------------------------------- */
@@ -136,6 +146,14 @@ void config_error(struct config_parser *p, int line, const char *fmt, ...)
 /* Record a note about a pending feature at `line`. */
 void config_note(struct config_parser *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* `text` as a message quotes it: itself when short, else its start and
+ * end around "..." in one of p's CONFIG_SHOW_SLOTS buffers, which later
+ * calls reuse; so at most that many per message. */
+const char *config_show(struct config_parser *p, const char *text);
+
+/* As config_show, for the n bytes at `text`. */
+const char *config_show_n(struct config_parser *p, const char *text, size_t n);
 
 /* Resize the array whose pointer is at `ptrp` to n elements; on failure
  * sets p->oom and returns -1. */

@@ -13,6 +13,7 @@
   does not take, with exit 1 and a message;
 - every spelling of a boolean "no" turns off the keys that can be off,
   and access_log = no writes no file named "no";
+- a very long key is reported at its line, shortened, not dropped;
 - a file with CR-only line ends (old Mac) is read line by line.
 """
 
@@ -206,6 +207,21 @@ def test_off_spellings():
                 "files in portier's working directory")
 
 
+def test_long_key():
+    step("a key of 20,000 characters: FILE:LINE and the key shortened")
+    path = write_file("long-key.ini",
+                      tcp_section(free_port(), free_port(),
+                                  "k" * 20000 + " = 1\n"))
+    r = run_portier("-t", "-c", path)
+    info(f"| {r.stderr.strip()}")
+    check_equal(r.returncode, 1, "exit status")
+    check(r.stderr.startswith(f"{path}:5: unknown key 'kkk"),
+          "stderr starts with FILE:5: unknown key", r.stderr[:200])
+    check(re.search(r"'k+\.\.\.k+' in \[listener db\]$", r.stderr, re.M)
+          and len(r.stderr) < 300,
+          "the key is shortened around '...'", f"{len(r.stderr)} bytes")
+
+
 def test_cr_line_ends():
     port, backend = free_port(), free_port()
     step("a file with CR-only line ends (old Mac) passes -t")
@@ -271,6 +287,7 @@ def main():
     test_version_help()
     test_extra_arguments()
     test_off_spellings()
+    test_long_key()
     test_cr_line_ends()
     test_log_options()
 

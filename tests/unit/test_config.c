@@ -1012,6 +1012,101 @@ static void test_off_spellings(void **state)
 	config_free(cfg);
 }
 
+/* n copies of c, in a buffer the caller frees. */
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* Values, names and keys from the file are quoted in messages by their
+ * first 51 and last 26 bytes around "...". */
+static void test_long_values(void **state)
+{
+	char *key = repeat('k', 20000), *value = repeat('v', 5000);
+	char *port = repeat('9', 3000), *name = repeat('n', 3000);
+	char *head = repeat('k', 51), *tail = repeat('k', 26);
+	char *vhead = repeat('v', 51), *vtail = repeat('v', 26);
+	char *nhead = repeat('n', 51), *ntail = repeat('n', 26);
+	char *phead = repeat('9', 51), *ptail = repeat('9', 26);
+	size_t len = 20000 + 3 * 5000 + 3000 + 3000 + 512;
+	char *text = malloc(len), *err = malloc(16384), *want = malloc(16384);
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(err);
+	assert_non_null(want);
+	snprintf(text, len,
+	         "[global]\ntimeout_idle = %s\nadmin = 127.0.0.1:%s\n"
+	         "[listener %s]\nmode = tcp\n"
+	         "[listener a]\nbind = 1\nbackend = 2\nmode = %s\n%s = 1\n",
+	         value, port, name, value, key);
+	assert_null(config_parse_string(text, "t.ini", err, 16384));
+	snprintf(
+	    want, 16384,
+	    "t.ini:2: timeout_idle: '%s...%s' is not a duration (250ms, 5s, "
+	    "2m, 1h)\n"
+	    "t.ini:3: admin: port '%s...%s' out of range 1-65535\n"
+	    "t.ini:4: listener %s...%s: no bind address; add bind = PORT "
+	    "or bind = ADDRESS:PORT\n"
+	    "t.ini:4: listener %s...%s: mode tcp needs a backend\n"
+	    "t.ini:9: mode: '%s...%s' is not one of http, tcp, udp, "
+	    "tls-passthrough\n"
+	    "t.ini:10: unknown key '%s...%s' in [listener a]\n",
+	    vhead, vtail, phead, ptail, nhead, ntail, nhead, ntail, vhead,
+	    vtail, head, tail);
+	assert_string_equal(err, want);
+
+	/* a cut never splits a UTF-8 character: in a key of 109 bytes the
+	 * head ends before the 'é' at bytes 50-51, the tail starts after the
+	 * one at bytes 82-83 */
+	snprintf(text, len, TCP_A "%.50s\xC3\xA9%.30s\xC3\xA9%.25s = 1\n", key,
+	         key, key);
+	assert_null(config_parse_string(text, "t.ini", err, 16384));
+	snprintf(want, 16384,
+	         "t.ini:5: unknown key '%.50s...%.25s' in [listener a]\n", key,
+	         key);
+	assert_string_equal(err, want);
+
+	free(key);
+	free(value);
+	free(port);
+	free(name);
+	free(head);
+	free(tail);
+	free(vhead);
+	free(vtail);
+	free(nhead);
+	free(ntail);
+	free(phead);
+	free(ptail);
+	free(text);
+	free(err);
+	free(want);
+}
+
+/* A first error too long for the buffer is cut, never dropped: its
+ * FILE:LINE stays, "..." marks the cut, and a "..." line the errors left
+ * out. */
+static void test_error_cut(void **state)
+{
+	const char *text = TCP_A "a-rather-long-unknown-key = 1\nfoo = 1\n";
+	char err[64];
+
+	(void)state;
+	assert_null(config_parse_string(TCP_A "a-rather-long-unknown-key = 1\n",
+	                                "t.ini", err, sizeof(err)));
+	assert_string_equal(err, "t.ini:5: unknown key 'a-rather-long-unknow..."
+	                         "' in [listener a]\n");
+	assert_null(config_parse_string(text, "t.ini", err, sizeof(err)));
+	assert_string_equal(err, "t.ini:5: unknown key 'a-rather-long-unk... "
+	                         "in [listener a]\n...\n");
+}
+
 /* --- files -------------------------------------------------------------- */
 
 /* Write text to a new temporary file; returns its path (static). */
@@ -1256,6 +1351,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_configs),
 	    cmocka_unit_test(test_error_truncation),
 	    cmocka_unit_test(test_off_spellings),
+	    cmocka_unit_test(test_long_values),
+	    cmocka_unit_test(test_error_cut),
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_new_default),
 	    cmocka_unit_test(test_mode_name),
