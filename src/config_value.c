@@ -190,6 +190,18 @@ const char *config_hostname_check(char *name, bool wildcard)
 	}
 }
 
+const char *config_hostname_error(const char *name)
+{
+	char copy[256];
+	size_t n = strlen(name);
+
+	/* The check lower-cases what it checks: a copy. */
+	if (n >= sizeof(copy))
+		return "is longer than 253 characters";
+	memcpy(copy, name, n + 1);
+	return config_hostname_check(copy, true);
+}
+
 /* Optimal string alignment distance between a and b, any case; large
  * when either is long. */
 static size_t config_distance(const char *a, const char *b)

@@ -8,6 +8,9 @@
  * What it adds is the part a file cannot do: finding a free port (saying
  * who holds a taken one), printing the URLs that work from the LAN with a
  * QR code of the first, and warning when the backend does not answer yet.
+ * Each option is checked before it goes into that text, so that a mistake
+ * is reported in the words the user typed, never as a line of a file the
+ * user has not seen.
  *
  * With --tls the site is served with a certificate of the local CA, and a
  * plain HTTP listener redirects to it; that listener also serves the page
@@ -15,12 +18,14 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -51,7 +56,8 @@
 /* What the command line asked for. */
 struct expose_opts {
 	const char *backend;
-	const char *listen; /* --listen, or NULL */
+	const char *listen;      /* --listen, or NULL */
+	struct addr listen_addr; /* --listen, parsed */
 	const char *names[EXPOSE_LIST_MAX];
 	size_t nnames;
 	const char *allow[EXPOSE_LIST_MAX];
@@ -96,13 +102,18 @@ static const char usage_text[] =
     "  -q, -v                   fewer or more log messages\n";
 
 static int expose_parse(int argc, char **argv, struct expose_opts *o);
+static bool expose_check_backend(struct expose_opts *o);
+static bool expose_check_allow(const char *value);
 static int expose_choose(const struct expose_opts *o,
                          struct expose_ports *p);
 static int expose_free_port(struct addr *a, bool fixed, uint16_t avoid);
 static int expose_bindable(const struct addr *a, char *why, size_t len);
 static char *expose_config(const struct expose_opts *o,
                            const struct expose_ports *p);
+static const char *expose_vhost_name(const struct expose_opts *o);
 static void expose_vhost_names(FILE *fp, const struct expose_opts *o);
+static void expose_alias(FILE *fp, const char *name, const char **done,
+                         size_t *ndone);
 static void expose_banner(const struct expose_opts *o,
                           const struct expose_ports *p);
 static bool expose_serves(const struct addr *a, int family, const char *ip);
@@ -135,8 +146,9 @@ int expose_command(int argc, char **argv)
 	free(text);
 	if (cfg == NULL) {
 		/* The options were checked one by one; what is left is
-		 * said in the configuration's words. */
-		fprintf(stderr, "%s", err);
+		 * said in the configuration's words, and -v -v shows it. */
+		fprintf(stderr, "%sportier expose: in the configuration made "
+		        "from the options (-v -v prints it)\n", err);
 		return 1;
 	}
 	log_set_level(o.verbosity < 0   ? LOG_LEVEL_ERROR
@@ -168,6 +180,7 @@ static int expose_parse(int argc, char **argv, struct expose_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	char err[256];
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "l:n:a:qvh", longopts, NULL)) !=
@@ -239,35 +252,102 @@ static int expose_parse(int argc, char **argv, struct expose_opts *o)
 			return 1;
 		}
 	}
-	/* Each value goes into one line of the configuration. */
+	/* Each value goes into one line of the configuration, and is
+	 * checked here as the configuration would check it. */
 	if (!expose_clean("BACKEND", o->backend) ||
 	    (o->listen && !expose_clean("--listen", o->listen)) ||
-	    (o->auth && !expose_clean("--auth", o->auth)))
+	    (o->auth && !expose_clean("--auth", o->auth)) ||
+	    !expose_check_backend(o))
 		return 1;
+	if (o->listen != NULL &&
+	    addr_parse(o->listen, ADDR_FOR_BIND, &o->listen_addr, err,
+	               sizeof(err)) < 0) {
+		fprintf(stderr, "portier expose: --listen %s: %s\n", o->listen,
+		        err);
+		return 1;
+	}
 	for (size_t i = 0; i < o->nnames; i++) {
+		const char *why;
+
 		if (!expose_clean("--name", o->names[i]))
 			return 1;
+		if ((why = config_hostname_error(o->names[i])) != NULL) {
+			fprintf(stderr, "portier expose: --name %s: '%s' %s\n",
+			        o->names[i], o->names[i], why);
+			return 1;
+		}
 	}
 	for (size_t i = 0; i < o->nallow; i++) {
-		if (!expose_clean("--allow", o->allow[i]))
+		if (!expose_clean("--allow", o->allow[i]) ||
+		    !expose_check_allow(o->allow[i]))
 			return 1;
 	}
 	return -1;
+}
+
+/* Check BACKEND as the configuration will. False after a message. */
+static bool expose_check_backend(struct expose_opts *o)
+{
+	struct addr a;
+	char err[256];
+
+	if (addr_parse(o->backend, ADDR_FOR_BACKEND, &a, err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "portier expose: BACKEND %s: %s\n", o->backend,
+		        err);
+		return false;
+	}
+	return true;
+}
+
+/* Check an --allow value as the allow key takes it: a CIDR block, or a
+ * comma-separated list of them. False after a message. */
+static bool expose_check_allow(const char *value)
+{
+	const char *s = value;
+	char why[256];
+
+	for (;;) {
+		size_t n = strcspn(s, ","), len = n;
+		const char *item = s;
+		char text[64];
+		struct cidr c;
+
+		while (len > 0 && isspace((unsigned char)*item)) {
+			item++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)item[len - 1]))
+			len--;
+		if (len == 0) {
+			snprintf(why, sizeof(why), "an empty item in the list");
+			break;
+		}
+		/* Longer than any address with a prefix. */
+		if (len >= sizeof(text)) {
+			snprintf(why, sizeof(why),
+			         "'%.*s' is not an IP address", (int)len,
+			         item);
+			break;
+		}
+		memcpy(text, item, len);
+		text[len] = '\0';
+		if (cidr_parse(text, &c, why, sizeof(why)) < 0)
+			break;
+		if (s[n] == '\0')
+			return true;
+		s += n + 1;
+	}
+	fprintf(stderr, "portier expose: --allow %s: %s\n", value, why);
+	return false;
 }
 
 /* Pick the addresses: --listen as given, else the default port or the
  * next free one. */
 static int expose_choose(const struct expose_opts *o, struct expose_ports *p)
 {
-	char err[256];
-
 	if (o->listen != NULL) {
-		if (addr_parse(o->listen, ADDR_FOR_BIND, &p->site, err,
-		               sizeof(err)) < 0) {
-			fprintf(stderr, "portier expose: --listen %s: %s\n",
-			        o->listen, err);
-			return -1;
-		}
+		p->site = o->listen_addr;
 	} else {
 		p->site.kind = ADDR_ANY;
 		p->site.port = o->tls ? EXPOSE_HTTPS_PORT : EXPOSE_HTTP_PORT;
@@ -396,8 +476,7 @@ static char *expose_config(const struct expose_opts *o,
 		fprintf(fp, "[vhost %s]\n"
 		            "listener = expose\n"
 		            "backend = %s\n",
-		            o->nnames > 0 ? o->names[0] : "localhost",
-		            o->backend);
+		            expose_vhost_name(o), o->backend);
 		expose_vhost_names(fp, o);
 		if (o->host_header != NULL)
 			fprintf(fp, "host_header = %s\n", o->host_header);
@@ -425,33 +504,65 @@ static char *expose_config(const struct expose_opts *o,
 	return text;
 }
 
+/* The vhost's own name: the first --name that can be a section name (an
+ * IPv6 address in brackets cannot: inih ends the name at its ']'), else
+ * localhost. */
+static const char *expose_vhost_name(const struct expose_opts *o)
+{
+	for (size_t i = 0; i < o->nnames; i++) {
+		if (o->names[i][0] != '[')
+			return o->names[i];
+	}
+	return "localhost";
+}
+
 /* The aliases of the vhost: every name this machine is reached by, so
  * that --auth and --host-header apply whatever address a client used. */
 static void expose_vhost_names(FILE *fp, const struct expose_opts *o)
 {
+	/* The vhost's name, the names given and those found here. */
+	const char *done[1 + EXPOSE_LIST_MAX + 3 + LAN_MAX + 2];
 	struct lan_addr addrs[LAN_MAX];
-	size_t naddrs = lan_addresses(addrs, LAN_MAX);
-	const char *first = o->nnames > 0 ? o->names[0] : "localhost";
-	char host[256];
+	size_t naddrs = lan_addresses(addrs, LAN_MAX), ndone = 0;
+	char host[256], local[sizeof(host) + 6];
+	char lan[LAN_MAX][INET6_ADDRSTRLEN + 2];
 
-	if (strcmp(first, "localhost") != 0)
-		fprintf(fp, "alias = localhost\n");
-	fprintf(fp, "alias = 127.0.0.1, [::1]\n");
-	for (size_t i = 1; i < o->nnames; i++)
-		fprintf(fp, "alias = %s\n", o->names[i]);
-	for (size_t i = 0; i < naddrs; i++)
-		fprintf(fp, addrs[i].family == AF_INET6 ? "alias = [%s]\n"
-		                                        : "alias = %s\n",
-		        addrs[i].text);
-	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
-	    strcmp(host, "localhost") != 0 &&
-	    strspn(host, "abcdefghijklmnopqrstuvwxyz"
-	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
-	        strlen(host)) {
-		fprintf(fp, "alias = %s\n", host);
-		if (strchr(host, '.') == NULL)
-			fprintf(fp, "alias = %s.local\n", host);
+	done[ndone++] = expose_vhost_name(o);
+	expose_alias(fp, "localhost", done, &ndone);
+	expose_alias(fp, "127.0.0.1", done, &ndone);
+	expose_alias(fp, "[::1]", done, &ndone);
+	for (size_t i = 0; i < o->nnames; i++)
+		expose_alias(fp, o->names[i], done, &ndone);
+	for (size_t i = 0; i < naddrs; i++) {
+		snprintf(lan[i], sizeof(lan[i]),
+		         addrs[i].family == AF_INET6 ? "[%s]" : "%s",
+		         addrs[i].text);
+		expose_alias(fp, lan[i], done, &ndone);
 	}
+	/* A host name that cannot be an alias is left out, not an error. */
+	if (gethostname(host, sizeof(host)) == 0 &&
+	    config_hostname_error(host) == NULL) {
+		expose_alias(fp, host, done, &ndone);
+		snprintf(local, sizeof(local), "%s.local", host);
+		if (strchr(host, '.') == NULL &&
+		    config_hostname_error(local) == NULL)
+			expose_alias(fp, local, done, &ndone);
+	}
+}
+
+/* Write `alias = name` unless it is in done[] (any case), where it is
+ * then added: a name given twice, or given and also found, is a
+ * configuration error the user could make nothing of. `name` must live
+ * as long as done[]. */
+static void expose_alias(FILE *fp, const char *name, const char **done,
+                         size_t *ndone)
+{
+	for (size_t i = 0; i < *ndone; i++) {
+		if (strcasecmp(done[i], name) == 0)
+			return;
+	}
+	done[(*ndone)++] = name;
+	fprintf(fp, "alias = %s\n", name);
 }
 
 /* Say where the site is: the URLs that work, a QR code of the first LAN
@@ -481,8 +592,16 @@ static void expose_banner(const struct expose_opts *o,
 		if (first[0] == '\0')
 			snprintf(first, sizeof(first), "%s", url);
 	}
-	for (size_t i = 0; i < o->nnames; i++)
-		printf("  %s://%s:%u/\n", scheme, o->names[i], p->site.port);
+	for (size_t i = 0; i < o->nnames; i++) {
+		size_t j = 0;
+
+		/* A name given twice (in any case) is one URL. */
+		while (j < i && strcasecmp(o->names[j], o->names[i]) != 0)
+			j++;
+		if (j == i)
+			printf("  %s://%s:%u/\n", scheme, o->names[i],
+			       p->site.port);
+	}
 	if (first[0] == '\0') {
 		printf("Only this machine can open it%s.\n",
 		       lan_exposed(&p->site, 1) ? " (no network address found)"

@@ -164,6 +164,12 @@ struct config *config_parse_string(const char *text, const char *name,
 /* A config with no listeners and every default; for `portier expose`. */
 struct config *config_new_default(void) __attribute__((warn_unused_result));
 
+/* Why `name` cannot be a vhost name or alias ("app.test", "*.app.test",
+ * "192.168.1.2", "[fd00::2]"), in words that follow "'NAME' "; NULL when it
+ * can. For portier expose, which checks --name before writing it into a
+ * configuration. */
+const char *config_hostname_error(const char *name);
+
 /* Free a config; accepts NULL. */
 void config_free(struct config *cfg);
 

@@ -18,6 +18,11 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
   with status 2 and names the holder;
 - a backend that does not answer yet gives a warning, expose keeps
   running, and requests succeed once the backend is up;
+- a wrong option or BACKEND exits with status 1 and a message that names
+  the option as typed (--listen, BACKEND, --name, --allow), not a line of
+  the configuration made from them;
+- a --name given twice, or that expose adds as an alias itself
+  (127.0.0.1, [::1]), starts all the same;
 - --auth: 401 without credentials, 200 with them, also over LAN IPv6;
 - --host-header backend: the backend sees its own address as Host;
 - --tls: the https URLs verify against the local CA's root (made under
@@ -378,6 +383,45 @@ class Test:
               f"once the backend is up, {url} answers 200 from it")
         e.stop()
 
+    def bad_options(self):
+        step("a wrong option or BACKEND: status 1, and the message names "
+             "the option as typed")
+        cases = [
+            (["--listen", "127.0.0.1:70000"], "--listen 127.0.0.1:70000"),
+            (["--listen", "garbage"], "--listen garbage"),
+            (["--listen", "0"], "--listen 0"),
+            (["70000"], "BACKEND 70000"),
+            (["-n", "a.test", "-n", "..b"], "--name ..b"),
+            (["--allow", "junk"], "--allow junk"),
+            (["--allow", "10.0.0.0/8,junk"], "--allow 10.0.0.0/8,junk"),
+        ]
+        for args, said in cases:
+            if args != ["70000"]:
+                args = [*args, "5173"]
+            done = run_portier("expose", *args)
+            err = done.stderr.strip()
+            info(f"stderr: {err}")
+            check(done.returncode == 1 and
+                  err.startswith(f"portier expose: {said}: ") and
+                  re.search(r"portier expose:\d+:", err) is None,
+                  f"{' '.join(args)}: status 1, \"portier expose: {said}: "
+                  f"...\"", f"status {done.returncode}")
+
+    def names_twice(self):
+        step("--name given twice, or naming an address expose adds "
+             "itself: it starts")
+        app = EchoBackend("app")
+        e, _ = start_expose(self.listen, "-n", "127.0.0.1", "-n", "[::1]",
+                            "-n", "app.test", "-n", "APP.test",
+                            str(app.port))
+        url = self.main_url(e)
+        resp = fetch(url)
+        check(resp.status == 200 and resp.json()["name"] == "app",
+              f"{url} answers 200 from the backend", repr(resp))
+        check_equal(len([u for u in e.urls() if "app.test" in u.lower()]),
+                    1, "app.test is printed once")
+        e.stop()
+
     def auth(self):
         step("--auth: 401 without credentials, 200 with them")
         app = EchoBackend("app")
@@ -520,6 +564,8 @@ def main():
     t.qr_code(e, urls)
     t.port_taken()
     t.backend_late()
+    t.bad_options()
+    t.names_twice()
     t.auth()
     t.host_header()
     t.tls()
