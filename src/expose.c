@@ -12,6 +12,11 @@
  * is reported in the words the user typed, never as a line of a file the
  * user has not seen.
  *
+ * A bare port as the backend means localhost:PORT here, not 127.0.0.1:PORT
+ * as in a file: dev servers listen on [::1] only as often as on 127.0.0.1
+ * only (Vite and Node 17+ bind what `localhost` resolves to first), and the
+ * user who types 5173 means "the dev server on this machine" either way.
+ *
  * With --tls the site is served with a certificate of the local CA, and a
  * plain HTTP listener redirects to it; that listener also serves the page
  * from which a phone installs the CA (ca_page.c).
@@ -55,9 +60,11 @@
 
 /* What the command line asked for. */
 struct expose_opts {
-	const char *backend;
-	const char *listen;      /* --listen, or NULL */
-	struct addr listen_addr; /* --listen, parsed */
+	const char *backend;      /* as typed, for messages */
+	const char *conf_backend; /* as the configuration says it */
+	char localhost[sizeof("localhost:65535")]; /* a bare port's */
+	const char *listen;                        /* --listen, or NULL */
+	struct addr listen_addr;                   /* --listen, parsed */
 	const char *names[EXPOSE_LIST_MAX];
 	size_t nnames;
 	const char *allow[EXPOSE_LIST_MAX];
@@ -79,10 +86,11 @@ static const char usage_text[] =
     "usage: portier expose [--listen ADDR:PORT] [--name HOST] [--tls]\n"
     "                      [--allow CIDR]... [--auth USER:PASS]\n"
     "                      [--host-header keep|backend] [-q|-v] BACKEND\n"
-    "Open BACKEND (a port such as 5173, HOST:PORT, localhost:PORT or\n"
-    "unix:/path) to the other devices of the network, with no\n"
-    "configuration file. It prints the addresses that work and a QR code\n"
-    "of the first one for a phone; Ctrl-C stops it.\n"
+    "Open BACKEND (a port such as 5173, which is localhost:5173: [::1] or\n"
+    "127.0.0.1, whichever answers; HOST:PORT; or unix:/path) to the other\n"
+    "devices of the network, with no configuration file. It prints the\n"
+    "addresses that work and a QR code of the first one for a phone;\n"
+    "Ctrl-C stops it.\n"
     "\n"
     "  -l, --listen ADDR:PORT   where to listen (default *:8080, or *:8443\n"
     "                           with --tls; a taken default port moves to\n"
@@ -118,6 +126,8 @@ static void expose_banner(const struct expose_opts *o,
                           const struct expose_ports *p);
 static bool expose_serves(const struct addr *a, int family, const char *ip);
 static void expose_probe(const char *backend);
+static bool expose_answers(const struct addr *a, char *why, size_t len);
+static bool expose_other_loopback(const struct addr *a, struct addr *other);
 static bool expose_clean(const char *what, const char *value);
 
 int expose_command(int argc, char **argv)
@@ -158,7 +168,7 @@ int expose_command(int argc, char **argv)
 	if (rt == NULL)
 		return status;
 	expose_banner(&o, &p);
-	expose_probe(o.backend);
+	expose_probe(o.conf_backend);
 	fflush(stdout);
 	status = runtime_run(rt);
 	runtime_free(rt);
@@ -285,7 +295,8 @@ static int expose_parse(int argc, char **argv, struct expose_opts *o)
 	return -1;
 }
 
-/* Check BACKEND as the configuration will. False after a message. */
+/* Check BACKEND, and make a bare port localhost:PORT (see the top of the
+ * file). False after a message. */
 static bool expose_check_backend(struct expose_opts *o)
 {
 	struct addr a;
@@ -296,6 +307,12 @@ static bool expose_check_backend(struct expose_opts *o)
 		fprintf(stderr, "portier expose: BACKEND %s: %s\n", o->backend,
 		        err);
 		return false;
+	}
+	o->conf_backend = o->backend;
+	if (strspn(o->backend, "0123456789") == strlen(o->backend)) {
+		snprintf(o->localhost, sizeof(o->localhost), "localhost:%u",
+		         a.port);
+		o->conf_backend = o->localhost;
 	}
 	return true;
 }
@@ -457,7 +474,7 @@ static char *expose_config(const struct expose_opts *o,
 	/* With a password, names nobody configured get a 404 rather than
 	 * the site without one. */
 	if (o->auth == NULL)
-		fprintf(fp, "backend = %s\n", o->backend);
+		fprintf(fp, "backend = %s\n", o->conf_backend);
 	if (o->tls)
 		fprintf(fp, "tls = auto\n");
 	for (size_t i = 0; i < o->nallow; i++)
@@ -476,7 +493,7 @@ static char *expose_config(const struct expose_opts *o,
 		fprintf(fp, "[vhost %s]\n"
 		            "listener = expose\n"
 		            "backend = %s\n",
-		            expose_vhost_name(o), o->backend);
+		            expose_vhost_name(o), o->conf_backend);
 		expose_vhost_names(fp, o);
 		if (o->host_header != NULL)
 			fprintf(fp, "host_header = %s\n", o->host_header);
@@ -659,46 +676,86 @@ static bool expose_serves(const struct addr *a, int family, const char *ip)
 	return memcmp(have, want, family == AF_INET ? 4 : 16) == 0;
 }
 
-/* Warn when nothing answers on the backend yet; portier starts anyway,
- * and the dev server can come up later. */
+/*
+ * Warn when nothing answers on the backend yet; portier starts anyway,
+ * and the dev server can come up later. When a loopback address of one
+ * family does not answer and the other family's does (a dev server on
+ * [::1] only, given as 127.0.0.1:5173), say what to give instead.
+ */
 static void expose_probe(const char *backend)
+{
+	struct addr a, other;
+	char err[256], why[256] = "", name[ADDR_STRLEN], there[ADDR_STRLEN];
+
+	if (addr_parse(backend, ADDR_FOR_BACKEND, &a, err, sizeof(err)) < 0 ||
+	    expose_answers(&a, why, sizeof(why)))
+		return;
+	addr_format(&a, name, sizeof(name));
+	if (expose_other_loopback(&a, &other) &&
+	    expose_answers(&other, err, sizeof(err))) {
+		addr_format(&other, there, sizeof(there));
+		fprintf(stderr, "portier expose: warning: nothing answers on "
+		        "%s (%s), but the server is on %s: give %s, or "
+		        "localhost:%u (either address)\n",
+		        name, why, there, there, a.port);
+		return;
+	}
+	fprintf(stderr, "portier expose: warning: nothing answers on %s%s yet "
+	        "(%s); start the server there, portier keeps going\n",
+	        name, a.kind == ADDR_LOCALHOST ? " ([::1] or 127.0.0.1)" : "",
+	        why);
+}
+
+/* True when one of the addresses of backend `a` accepts a connection
+ * within EXPOSE_PROBE_MS, else false with the last error in why. */
+static bool expose_answers(const struct addr *a, char *why, size_t len)
 {
 	struct upstream up;
 	struct upstream_target targets[2];
-	struct addr a;
-	char err[256], why[256] = "";
 	int n;
 
-	if (addr_parse(backend, ADDR_FOR_BACKEND, &a, err, sizeof(err)) < 0)
-		return;
-	upstream_init(&up, &a);
+	upstream_init(&up, a);
 	n = upstream_targets(&up, false, targets);
 	for (int i = 0; i < n; i++) {
 		struct pollfd pfd = {.events = POLLOUT};
 		bool connected = false;
 		int e = 0;
-		socklen_t len = sizeof(e);
+		socklen_t elen = sizeof(e);
 
 		pfd.fd = upstream_connect(&targets[i], &connected);
 		if (pfd.fd < 0) {
-			snprintf(why, sizeof(why), "%s", strerror(errno));
+			snprintf(why, len, "%s", strerror(errno));
 			continue;
 		}
 		if (!connected &&
 		    (poll(&pfd, 1, EXPOSE_PROBE_MS) != 1 ||
-		     getsockopt(pfd.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
+		     getsockopt(pfd.fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0 ||
 		     e != 0)) {
-			snprintf(why, sizeof(why), "%s",
-			         e ? strerror(e) : "no answer");
+			snprintf(why, len, "%s", e ? strerror(e) : "no answer");
 			close(pfd.fd);
 			continue;
 		}
 		close(pfd.fd);
-		return;
+		return true;
 	}
-	fprintf(stderr, "portier expose: warning: nothing answers on %s yet "
-	        "(%s); start the server there, portier keeps going\n",
-	        up.name, why);
+	return false;
+}
+
+/* For 127.0.0.1:PORT (any of 127/8) or [::1]:PORT, the same port on the
+ * other family's loopback; false for any other backend. */
+static bool expose_other_loopback(const struct addr *a, struct addr *other)
+{
+	if (a->kind != ADDR_INET)
+		return false;
+	if (a->sa.sa.sa_family == AF_INET &&
+	    (ntohl(a->sa.sin.sin_addr.s_addr) >> 24) == 127)
+		addr_inet(other, AF_INET6, true, a->port);
+	else if (a->sa.sa.sa_family == AF_INET6 &&
+	         IN6_IS_ADDR_LOOPBACK(&a->sa.sin6.sin6_addr))
+		addr_inet(other, AF_INET, true, a->port);
+	else
+		return false;
+	return true;
 }
 
 /* A value fit for one line of the configuration. */

@@ -18,6 +18,9 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
   with status 2 and names the holder;
 - a backend that does not answer yet gives a warning, expose keeps
   running, and requests succeed once the backend is up;
+- a bare port reaches a backend on [::1] only (it means localhost:PORT),
+  with no warning; 127.0.0.1:PORT for that backend warns and says that
+  [::1]:PORT answers;
 - a wrong option or BACKEND exits with status 1 and a message that names
   the option as typed (--listen, BACKEND, --name, --allow), not a line of
   the configuration made from them;
@@ -50,9 +53,9 @@ import urllib.parse
 
 from httptest import (EchoBackend, RawBackend, Reader, read_response,
                       request, response_bytes)
-from lib import (LOOPBACK4, TestFailure, at_cleanup, check, check_equal,
-                 free_port, info, portier_path, run, run_portier, spawn,
-                 step, tmpdir, wait_until)
+from lib import (LOOPBACK4, LOOPBACK6, TestFailure, at_cleanup, check,
+                 check_equal, free_port, info, portier_path, run,
+                 run_portier, spawn, step, tmpdir, wait_until)
 import lib
 from qrtest import decode_terminal_qr
 
@@ -383,6 +386,33 @@ class Test:
               f"once the backend is up, {url} answers 200 from it")
         e.stop()
 
+    def backend_v6_only(self):
+        step("a backend on [::1] only: a bare port reaches it, "
+             "127.0.0.1:PORT says where it is")
+        if not lib.have_ipv6():
+            self.skipping("a backend on [::1] only (no IPv6 loopback)")
+            return
+        app = EchoBackend("v6", host=LOOPBACK6)
+        e, _ = start_expose(self.listen, str(app.port))
+        for line in e.log_lines("nothing answers"):
+            info(f"stderr: {line}")
+        check(not e.log_lines("nothing answers"), "no warning that nothing "
+              "answers", e.log())
+        url = self.main_url(e)
+        resp = fetch(url)
+        check(resp.status == 200 and resp.json()["name"] == "v6",
+              f"{url} answers 200 from the backend on [::1]", repr(resp))
+        e.stop()
+        e, _ = start_expose(self.listen, f"{LOOPBACK4}:{app.port}")
+        line = e.wait_log("nothing answers", timeout=3)
+        check(line is not None, f"{LOOPBACK4}:{app.port}: a warning that "
+              "nothing answers there", e.log())
+        info(f"stderr: {line}")
+        check(f"[::1]:{app.port}" in line and f"localhost:{app.port}" in
+              line, f"it says [::1]:{app.port} answers and names "
+              f"localhost:{app.port}")
+        e.stop()
+
     def bad_options(self):
         step("a wrong option or BACKEND: status 1, and the message names "
              "the option as typed")
@@ -564,6 +594,7 @@ def main():
     t.qr_code(e, urls)
     t.port_taken()
     t.backend_late()
+    t.backend_v6_only()
     t.bad_options()
     t.names_twice()
     t.auth()
