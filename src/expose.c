@@ -420,7 +420,8 @@ static int expose_bindable(const struct addr *a, char *why, size_t len)
 {
 	struct addr one[2];
 	bool optional[2];
-	int n = addr_bind_sockets(a, one, optional);
+	char name[ADDR_STRLEN];
+	int n = addr_bind_sockets(a, one, optional), used;
 
 	for (int i = 0; i < n; i++) {
 		int family = one[i].sa.sa.sa_family, on = 1, e;
@@ -429,8 +430,9 @@ static int expose_bindable(const struct addr *a, char *why, size_t len)
 		if (fd < 0) {
 			if (optional[i])
 				continue;
-			snprintf(why, len, "cannot open a socket: %s",
-			         strerror(errno));
+			snprintf(why, len,
+			         "cannot open a socket for port %u: %s",
+			         a->port, strerror(errno));
 			return -1;
 		}
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -442,8 +444,14 @@ static int expose_bindable(const struct addr *a, char *why, size_t len)
 		if (e == 0 || (optional[i] && (e == EAFNOSUPPORT ||
 		                               e == EADDRNOTAVAIL)))
 			continue;
-		portdiag_explain_bind("/proc", e, &one[i].sa.sa, one[i].salen,
-		                      IPPROTO_TCP, why, len);
+		/* The socket that failed (of `*:8080`, which family), then
+		 * why. */
+		addr_format_sa(&one[i].sa.sa, one[i].salen, name, sizeof(name));
+		used = snprintf(why, len, "cannot bind %s: ", name);
+		if (used > 0 && (size_t)used < len)
+			portdiag_explain_bind("/proc", e, &one[i].sa.sa,
+			                      one[i].salen, IPPROTO_TCP,
+			                      why + used, len - (size_t)used);
 		return -1;
 	}
 	return 0;

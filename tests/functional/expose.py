@@ -13,9 +13,10 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
 - every URL printed (localhost and, in the namespace, the LAN addresses of
   both families) answers 200 from the backend;
 - the QR code decodes (zbarimg) to exactly the first LAN URL;
-- a taken 8080 is reported with the holder's program and pid and expose
-  moves to 8081, printing URLs with 8081; --listen on a taken port fails
-  with status 2 and names the holder;
+- a taken 8080 is reported with the address that could not be bound and
+  the holder's program and pid, and expose moves to 8081, printing URLs
+  with 8081; --listen on a taken port fails with status 2 and names the
+  address and the holder;
 - a backend that does not answer yet gives a warning, expose keeps
   running, and requests succeed once the backend is up;
 - a bare port reaches a backend on [::1] only (it means localhost:PORT),
@@ -248,6 +249,14 @@ def hold_port(host, port):
     return proc, comm
 
 
+def names_address(message, port):
+    """True when `message` names an address with `port` before it says
+    "already in use": the address that could not be bound, not only the
+    holder's socket that may follow."""
+    m = re.search(r"(\S+):(\d+): address already in use", message)
+    return m is not None and int(m.group(2)) == port
+
+
 def end(proc):
     """Kill a process that spawn() started, now."""
     os.killpg(proc.pid, signal.SIGKILL)
@@ -340,6 +349,9 @@ class Test:
             info(f"stderr: {line}")
             check(str(pid) in line and comm in line,
                   f"the line names the holder: pid {pid} ({comm})")
+            check(names_address(line, HTTP_PORT),
+                  f"the line names the address of port {HTTP_PORT} it "
+                  "could not bind")
             check_equal(e.urls(), self.expected_urls(HTTP_PORT + 1),
                         "the URLs printed use 8081")
             resp = fetch(f"http://{LAN4}:{HTTP_PORT + 1}/")
@@ -360,6 +372,9 @@ class Test:
                     "with status 2")
         check(str(pid) in done.stderr and comm in done.stderr,
               f"the message names the holder: pid {pid} ({comm})")
+        check(names_address(done.stderr, port),
+              f"the message names the address of port {port} it could "
+              "not bind")
         end(holder)
 
     def backend_late(self):
