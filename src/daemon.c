@@ -89,13 +89,8 @@ int daemon_drop_privileges(const char *user, const char *group, char *err,
 	struct group *gr = NULL;
 	gid_t gid;
 
-	if (user == NULL && group == NULL) {
-		if (geteuid() == 0)
-			log_warn("running as root: set user (and group) in "
-			         "[global] to drop root's privileges once the "
-			         "ports are bound");
+	if (user == NULL && group == NULL)
 		return 0;
-	}
 	if (user != NULL && (pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "user %s: no such user", user);
 		return -1;

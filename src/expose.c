@@ -58,6 +58,9 @@
 /* How long the backend has to accept a test connection. */
 #define EXPOSE_PROBE_MS 500
 
+/* The lowest port that needs no privilege (Linux's default). */
+#define EXPOSE_FIRST_FREE_PORT 1024
+
 /* What the command line asked for. */
 struct expose_opts {
 	const char *backend;      /* as typed, for messages */
@@ -125,6 +128,7 @@ static void expose_alias(FILE *fp, const char *name, const char **done,
 static void expose_banner(const struct expose_opts *o,
                           const struct expose_ports *p);
 static bool expose_serves(const struct addr *a, int family, const char *ip);
+static void expose_root(const struct expose_ports *p);
 static void expose_probe(const char *backend);
 static bool expose_answers(const struct addr *a, char *why, size_t len);
 static bool expose_other_loopback(const struct addr *a, struct addr *other);
@@ -161,6 +165,7 @@ int expose_command(int argc, char **argv)
 		        "from the options (-v -v prints it)\n", err);
 		return 1;
 	}
+	cfg->global.quiet_root = true;
 	log_set_level(o.verbosity < 0   ? LOG_LEVEL_ERROR
 	              : o.verbosity > 0 ? LOG_LEVEL_INFO
 	                                : LOG_LEVEL_WARN);
@@ -168,6 +173,7 @@ int expose_command(int argc, char **argv)
 	if (rt == NULL)
 		return status;
 	expose_banner(&o, &p);
+	expose_root(&p);
 	expose_probe(o.conf_backend);
 	fflush(stdout);
 	status = runtime_run(rt);
@@ -682,6 +688,18 @@ static bool expose_serves(const struct addr *a, int family, const char *ip)
 	                      : IN6_IS_ADDR_UNSPECIFIED(&a->sa.sin6.sin6_addr))
 		return true;
 	return memcmp(have, want, family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Running as root, which a port from 1024 up does not need: expose has no
+ * way to drop root's privileges once its ports are bound, as a
+ * configuration's user key does, so the advice is to start it as a user. */
+static void expose_root(const struct expose_ports *p)
+{
+	if (geteuid() != 0 || p->site.port < EXPOSE_FIRST_FREE_PORT)
+		return;
+	fprintf(stderr, "portier expose: warning: running as root, which "
+	        "port %u does not need: start portier expose as your own "
+	        "user\n", p->site.port);
 }
 
 /*

@@ -258,6 +258,12 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 		daemon_remove_pidfile(cfg->global.pidfile);
 		goto err;
 	}
+	/* The advice is about the file's [global]; portier expose has none
+	 * and gives its own. */
+	if (cfg->global.user == NULL && cfg->global.group == NULL &&
+	    !cfg->global.quiet_root && geteuid() == 0)
+		log_warn("running as root: set user (and group) in [global] "
+		         "to drop root's privileges once the ports are bound");
 	if (cfg->global.pidfile != NULL &&
 	    (shared->pidfile = strdup(cfg->global.pidfile)) == NULL)
 		log_warn("out of memory: the pidfile stays at the stop");

@@ -85,6 +85,9 @@ struct config_global {
 	unsigned timeout_idle_ms;	   /* default 60000 */
 	unsigned timeout_header_ms;	   /* default 10000 */
 	unsigned workers;		   /* default 1; 0 = auto */
+	/* No key: set by portier expose, which has no user key to point
+	 * to, so that staying root is not met with advice about one. */
+	bool quiet_root;
 };
 
 /* [listener NAME] */

@@ -20,7 +20,8 @@ void daemon_remove_pidfile(const char *path);
  * Become `user` (and `group`, else the user's own group; either may be
  * NULL, user NULL meaning "stay"), with no supplementary groups but the
  * user's. Only root can; as another user a request to become that same
- * user is a no-op, and any other is an error. Warns when root stays root.
+ * user is a no-op, and any other is an error. Both NULL: nothing to do
+ * (the caller says whether staying root deserves a word).
  * Returns 0, or -1 with why in err.
  */
 int daemon_drop_privileges(const char *user, const char *group, char *err,

@@ -27,6 +27,8 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
   the configuration made from them;
 - a --name given twice, or that expose adds as an alias itself
   (127.0.0.1, [::1]), starts all the same;
+- as root, no advice about [global]'s user key, which expose does not
+  have: its own warning says the port does not need root;
 - --auth: 401 without credentials, 200 with them, also over LAN IPv6;
 - --host-header backend: the backend sees its own address as Host;
 - --tls: the https URLs verify against the local CA's root (made under
@@ -467,6 +469,20 @@ class Test:
                     1, "app.test is printed once")
         e.stop()
 
+    def root_advice(self, e):
+        step("as root: advice that applies to expose")
+        if os.geteuid() != 0:
+            self.skipping("the advice to root (not running as root)")
+            return
+        for line in e.log_lines("root"):
+            info(f"stderr: {line}")
+        check(not e.log_lines("[global]"), "no advice about [global], "
+              "which expose does not have", e.log())
+        port = int(urllib.parse.urlsplit(e.urls()[0]).port)
+        line = e.wait_log("running as root", timeout=0)
+        check(line is not None and str(port) in line and "own user" in line,
+              f"a warning that port {port} does not need root", e.log())
+
     def auth(self):
         step("--auth: 401 without credentials, 200 with them")
         app = EchoBackend("app")
@@ -607,6 +623,7 @@ def main():
                    "checks use --listen 127.0.0.1:PORT")
     e, urls = t.urls_answer()
     t.qr_code(e, urls)
+    t.root_advice(e)
     t.port_taken()
     t.backend_late()
     t.backend_v6_only()
