@@ -678,6 +678,13 @@ static bool expose_serves(const struct addr *a, int family, const char *ip)
 
 	if (a->kind == ADDR_ANY)
 		return true;
+	/* localhost:PORT is the loopback address of each family. */
+	if (a->kind == ADDR_LOCALHOST) {
+		struct addr loopback;
+
+		addr_inet(&loopback, family, true, a->port);
+		return expose_serves(&loopback, family, ip);
+	}
 	if (a->kind != ADDR_INET || a->sa.sa.sa_family != family ||
 	    inet_pton(family, ip, want) != 1)
 		return false;

@@ -29,6 +29,7 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
   (127.0.0.1, [::1]), starts all the same;
 - as root, no advice about [global]'s user key, which expose does not
   have: its own warning says the port does not need root;
+- --listen localhost:PORT prints its URL, which answers;
 - --auth: 401 without credentials, 200 with them, also over LAN IPv6;
 - --host-header backend: the backend sees its own address as Host;
 - --tls: the https URLs verify against the local CA's root (made under
@@ -483,6 +484,19 @@ class Test:
         check(line is not None and str(port) in line and "own user" in line,
               f"a warning that port {port} does not need root", e.log())
 
+    def listen_localhost(self):
+        step("--listen localhost:PORT: the banner prints its URL")
+        app = EchoBackend("app")
+        e, args = start_expose(
+            lambda: ["--listen", f"localhost:{free_port('localhost')}"],
+            str(app.port))
+        url = f"http://localhost:{self.site_port(args)}/"
+        check_equal(e.urls(), [url], "the URL printed")
+        resp = fetch(url)
+        check(resp.status == 200 and resp.json()["name"] == "app",
+              f"{url} answers 200 from the backend", repr(resp))
+        e.stop()
+
     def auth(self):
         step("--auth: 401 without credentials, 200 with them")
         app = EchoBackend("app")
@@ -629,6 +643,7 @@ def main():
     t.backend_v6_only()
     t.bad_options()
     t.names_twice()
+    t.listen_localhost()
     t.auth()
     t.host_header()
     t.tls()
