@@ -448,13 +448,23 @@ def fmt_addr(host, port):
 _NAMED_HOSTS = {"*": ("0.0.0.0", "::"), "localhost": (LOOPBACK4, LOOPBACK6)}
 
 
+_handed_ports = set()
+
+
 def free_port(host=LOOPBACK4, kind=socket.SOCK_STREAM):
     """A port that was free on host (or, for `*` and `localhost`, on every
-    address they stand for) a moment ago."""
+    address they stand for) a moment ago, and that this test was not given
+    before: the kernel may pick a port it just gave again, and two
+    listeners of one configuration would then collide."""
     if host not in _NAMED_HOSTS:
-        with socket.socket(family_of(host), kind) as s:
-            s.bind((host, 0))
-            return s.getsockname()[1]
+        for _ in range(50):
+            with socket.socket(family_of(host), kind) as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+            if port not in _handed_ports:
+                _handed_ports.add(port)
+                return port
+        raise TestFailure(f"found no new free port on {host}")
     hosts = [h for h in _NAMED_HOSTS[host]
              if family_of(h) == socket.AF_INET or have_ipv6()]
     for _ in range(50):
