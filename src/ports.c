@@ -154,6 +154,8 @@ static int print_conflicts(const char *procroot, const char *path,
 	int conflicts = 0;
 
 	for (size_t w = 0; w < nwants; w++) {
+		const struct portdiag_socket *last = NULL;
+
 		addr_format(wants[w].addr, want, sizeof(want));
 		for (size_t i = 0; i < n; i++) {
 			const struct portdiag_socket *s = &list[i];
@@ -162,6 +164,14 @@ static int print_conflicts(const char *procroot, const char *path,
 
 			if (!want_hits(&wants[w], list, n, i))
 				continue;
+			/* The SO_REUSEPORT sockets of one process's workers
+			 * (sorted together) are one conflict. */
+			if (last != NULL && s->pid > 0 && s->pid == last->pid &&
+			    s->proto == last->proto &&
+			    s->addrlen == last->addrlen &&
+			    memcmp(&s->addr, &last->addr, s->addrlen) == 0)
+				continue;
+			last = s;
 			/* A running portier serving this configuration (or
 			 * one whose file cannot be told) is not in its own
 			 * way; one that runs another file is. */

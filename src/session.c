@@ -740,8 +740,11 @@ bool session_count_bytes(void)
 {
 	struct session *s;
 
+	/* A passthrough session still reading its ClientHello has no
+	 * vhost yet: its bytes wait for the one it routes to. */
 	LIST_FOREACH(s, &session_list, entry)
-		session_add_bytes(s);
+		if (s->state != SESSION_HELLO)
+			session_add_bytes(s);
 	return !LIST_EMPTY(&session_list);
 }
 

@@ -8,8 +8,8 @@ reports the conflict and exits 1 (and 0 for a file with no conflict).
 A holder that set SO_REUSEPORT, which the kernel lets another process of
 its user join, stops portier all the same (tcp and udp, two workers), and
 so does a second portier started with the same file. `ports -c` finds no
-conflict with the file a running portier serves, and one with another
-file that wants its port.
+conflict with the file a running portier (two workers) serves, and one,
+said once, with another file that wants its port.
 
 With IPv6: a [::]:P socket with IPV6_V6ONLY leaves 127.0.0.1:P free (the
 kernel's socket diagnostics tell, /proc/net does not), a dual-stack one
@@ -178,8 +178,9 @@ def main():
     step("a second portier with the same file: status 2, naming the "
          "first")
     port = free_port()
-    text = tcp_listener("twice", f"{LOOPBACK4}:{port}",
-                        f"{LOOPBACK4}:{free_port()}")
+    text = (section("global", workers="2") +
+            tcp_listener("twice", f"{LOOPBACK4}:{port}",
+                         f"{LOOPBACK4}:{free_port()}"))
     first = start_portier(text)
     second = start_portier(text, ready=False)
     check_equal(second.wait_exit(10), 2, "the second exits with status 2")
@@ -198,6 +199,8 @@ def main():
                    re.escape(f"running {first.conf}")),
           "   the conflict names the portier and the file it runs",
           r.stdout[-600:])
+    check_equal(r.stdout.count("conflict:"), 1, "   once, for the sockets "
+                "of its two workers")
     first.stop()
 
     step("`portier ports -c FILE` without a conflict")

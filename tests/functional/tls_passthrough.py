@@ -8,7 +8,8 @@
 - the backend receives every byte the client sent, the ClientHello
   included, unchanged; 10 MiB echo through it with equal checksums;
 - a ClientHello sent one byte at a time, and one split across TLS
-  records, are routed the same;
+  records, are routed the same; one that takes longer than a second has
+  its bytes counted for the vhost it routes to, none for no vhost;
 - no SNI goes to the listener's backend; without one the client gets an
   alert; an unknown name gets unrecognized_name;
 - plain HTTP, garbage and an oversized hello are closed without reaching
@@ -24,9 +25,20 @@ import struct
 import time
 
 from lib import (KIB, MIB, Server, check, check_equal, collect, connect,
-                 read_to_eof, run, srcdir, step)
+                 fmt_addr, free_port, read_to_eof, run, srcdir, step,
+                 wait_until)
 from tlstest import (TlsPortier, make_pki, peer_name, tls_connect,
                      tls_reason, wait_log_line)
+
+
+def admin_get(port, path):
+    """(status, text) of a GET on the admin server."""
+    sock = connect("127.0.0.1", port)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    data = read_to_eof(sock, "the admin's answer")
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
 
 
 def tls_backend(pki, name):
@@ -83,6 +95,7 @@ def main():
     wild = tls_backend(pki, "x.wild.test")
     default = tls_backend(pki, "default.test")
     raw = Server(collect)  # records the bytes it receives
+    admin = free_port()
     portier = TlsPortier(
         {"pass": {"mode": "tls-passthrough", "backend": default.addr},
          "strict": {"mode": "tls-passthrough"},
@@ -97,7 +110,8 @@ def main():
          ("*.test", {"listener": "pass", "backend": api.addr}),
          ("raw.test", {"listener": "rawpass", "backend": raw.addr}),
          ("app.test.raw", {"listener": "rawpass", "backend": raw.addr})],
-        global_keys={"log_level": "debug"})
+        global_keys={"log_level": "debug",
+                     "admin": fmt_addr("127.0.0.1", admin)})
     port = portier.port("pass")
 
     step("each SNI name reaches its vhost's backend, with its certificate")
@@ -184,6 +198,35 @@ def main():
                         f"{name} sent {how}: the backend got every byte, "
                         "unchanged, and what followed")
             sock.close()
+
+    def counted(vhost):
+        """The bytes counted for `vhost` of listener rawpass."""
+        status, body = admin_get(admin, "/metrics")
+        for line in body.splitlines():
+            if line.startswith("portier_vhost_received_bytes_total{") and \
+                    'listener="rawpass"' in line and \
+                    f'vhost="{vhost}"' in line:
+                return int(float(line.split()[-1]))
+        return 0
+
+    step("a hello that takes longer than a second: its bytes are counted "
+         "for the vhost it routes to, none for no vhost")
+    renamed = rename_sni(fixture("openssl-tls13.bin"), b"app.test",
+                         b"raw.test")
+    before = len(raw.results)
+    unrouted, routed = counted(""), counted("raw.test")
+    sock = connect("127.0.0.1", rawport)
+    sock.sendall(renamed[:40])
+    time.sleep(1.5)  # the per-second count runs meanwhile
+    sock.sendall(renamed[40:])
+    sock.close()
+    raw.wait_results(before + 1)
+
+    check(wait_until(lambda: counted("raw.test") - routed ==
+                     len(renamed), 3),
+          f"the {len(renamed)} bytes are counted for raw.test",
+          f"{counted('raw.test') - routed} bytes")
+    check_equal(counted("") - unrouted, 0, "   none for no vhost")
 
     step("not TLS, malformed, oversized, or too slow: closed and logged")
     before = raw.accepted
