@@ -225,15 +225,7 @@ def test_udp():
     step("a UDP backend bound on [::1] only, named as 127.0.0.1")
     six = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     six.bind((LOOPBACK6, 0))
-    port6 = six.getsockname()[1]
-    listen3 = free_port(kind=socket.SOCK_DGRAM)
-    conf = write_file("udp6.ini",
-                      section("listener six", bind=f"{LOOPBACK4}:{listen3}",
-                              mode="udp", backend=f"{LOOPBACK4}:{port6}"))
-    try:
-        done = doctor("-c", conf)
-    finally:
-        six.close()
+    done, port6 = doctor_udp_backend("udp6.ini", six)
     check_equal(done.returncode, 1, "exit status")
     check_line(done, BAD, f"udp backend {LOOPBACK4}:{port6}",
                "nothing is bound there", f"[::1]:{port6} is",
@@ -243,20 +235,23 @@ def test_udp():
     dual = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     dual.bind(("::", 0))
-    port_dual = dual.getsockname()[1]
-    listen4 = free_port(kind=socket.SOCK_DGRAM)
-    conf = write_file("udpdual.ini",
-                      section("listener dual", bind=f"{LOOPBACK4}:{listen4}",
-                              mode="udp",
-                              backend=f"{LOOPBACK4}:{port_dual}"))
-    try:
-        done = doctor("-c", conf)
-    finally:
-        dual.close()
+    done, port_dual = doctor_udp_backend("udpdual.ini", dual)
     check_equal(done.returncode, 0, "exit status")
     check_line(done, OK, f"udp backend {LOOPBACK4}:{port_dual}",
                "a socket is bound there", f"pid {os.getpid()}")
 
+
+def doctor_udp_backend(name, sock):
+    """doctor on a udp listener whose backend is 127.0.0.1 and the port of
+    the bound socket `sock`, which it closes; (the result, the port)."""
+    port = sock.getsockname()[1]
+    conf = write_file(name, section(
+        "listener u", bind=f"{LOOPBACK4}:{free_port(kind=socket.SOCK_DGRAM)}",
+        mode="udp", backend=f"{LOOPBACK4}:{port}"))
+    try:
+        return doctor("-c", conf), port
+    finally:
+        sock.close()
 
 def test_config_error():
     step("a configuration with an error: ✗ FILE:LINE, exit 1")

@@ -96,19 +96,14 @@ def main():
     port = free_port()
     portier = start_portier(lambda: config(backend, port, access_log=log))
     conn = Conn(LOOPBACK4, port)
-    check_equal(conn.exchange(request("GET", "/before", "a.test")).status,
-                200, "a request before the rotation")
-    check(wait_until(lambda: os.path.exists(log) and
-                     "/before" in open(log).read(), 3),
-          "   is logged")
+    logged_request(conn, log, "/before", "a request before the rotation",
+                   "   is logged")
     os.rename(log, log + ".1")
     portier.send_signal(signal.SIGUSR1)
     check_log(portier, "SIGUSR1: log files reopened")
-    check_equal(conn.exchange(request("GET", "/after", "a.test")).status,
-                200, "a request after SIGUSR1, on the same connection")
-    check(wait_until(lambda: os.path.exists(log) and
-                     "/after" in open(log).read(), 3),
-          "   is logged in a new file at the configured path")
+    logged_request(conn, log, "/after",
+                   "a request after SIGUSR1, on the same connection",
+                   "   is logged in a new file at the configured path")
     old = open(log + ".1").read()
     check("/before" in old and "/after" not in old,
           "the renamed file keeps the lines before, and only them")
@@ -135,11 +130,9 @@ def main():
         "SIGUSR1: log files reopened") == 2, 3), "the second SIGUSR1 is "
         "taken", portier.log()[-600:])
     conn = Conn(LOOPBACK4, port)
-    check_equal(conn.exchange(request("GET", "/third", "a.test")).status,
-                200, "a request after the reload and SIGUSR1")
-    check(wait_until(lambda: os.path.exists(log) and
-                     "/third" in open(log).read(), 3),
-          "   is logged at the path of the start")
+    logged_request(conn, log, "/third",
+                   "a request after the reload and SIGUSR1",
+                   "   is logged at the path of the start")
     check(not os.path.exists(other), "   and no file appeared at the new "
           "path")
     conn.close()
@@ -209,6 +202,14 @@ def main():
           "the message names the user")
     check("listening on" not in portier.log(), "no port was opened",
           portier.log())
+
+
+def logged_request(conn, log, target, what, logged):
+    """A GET of `target` on conn answers 200 and reaches the file log."""
+    check_equal(conn.exchange(request("GET", target, "a.test")).status, 200,
+                what)
+    check(wait_until(lambda: os.path.exists(log) and
+                     target in open(log).read(), 3), logged)
 
 
 def full_disk(backend):

@@ -32,6 +32,16 @@ def log_lines(path):
         return [line for line in f.read().splitlines() if line]
 
 
+def wait_closed(sock):
+    """Wait (5 s at most) for portier to close sock, then close it."""
+    sock.settimeout(5)
+    try:
+        sock.recv(10)
+    except OSError:
+        pass
+    sock.close()
+
+
 def test_tcp():
     step("mode = tcp: one combined line per connection, when it ends")
     path = os.path.join(tmpdir(), "tcp-access.log")
@@ -60,13 +70,7 @@ def test_tcp():
     path = os.path.join(tmpdir(), "tcp-refused.log")
     fwd = Forward(backend=fmt_addr(LOOPBACK4, free_port()),
                   global_keys={"access_log": path})
-    sock = fwd.connect()
-    sock.settimeout(5)
-    try:
-        sock.recv(10)
-    except OSError:
-        pass
-    sock.close()
+    wait_closed(fwd.connect())
     check(wait_until(lambda: len(log_lines(path)) == 1, 5),
           "one line", str(log_lines(path)))
     line = log_lines(path)[0]
@@ -84,13 +88,7 @@ def test_tcp():
     denied.close()
     held = fwd.connect()
     check(echo_ok(held, b"first"), "one connection within the limit")
-    over = fwd.connect()
-    over.settimeout(5)
-    try:
-        over.recv(10)
-    except OSError:
-        pass
-    over.close()
+    wait_closed(fwd.connect())
     check(wait_until(lambda: len(log_lines(path)) == 2, 5),
           "two lines while the first connection lasts",
           str(log_lines(path)))
