@@ -110,7 +110,7 @@ struct runtime {
 	bool stopping;
 };
 
-/* How often the buffers of idle TLS connections are given back. */
+/* How often the sweep runs (runtime_sweep_cb). */
 static const struct timeval runtime_sweep_period = {1, 0};
 
 /* How often tls = auto certificates are checked for renewal. */
