@@ -135,8 +135,10 @@ int ca_command(int argc, char **argv, const char *state_dir_or_null)
 	}
 	cmd = argv[optind];
 	if (argc - optind > (strcmp(cmd, "export") == 0 ? 2 : 1)) {
+		/* The first word too many: what the user would look at. */
 		fprintf(stderr, "portier ca: unexpected argument '%s'\n%s",
-		        argv[argc - 1], "Try 'portier ca -h' for help.\n");
+		        argv[optind + (strcmp(cmd, "export") == 0 ? 2 : 1)],
+		        "Try 'portier ca -h' for help.\n");
 		return 1;
 	}
 	if (config_path != NULL && dir_opt == NULL) {

@@ -1912,11 +1912,19 @@ static void hs_timeout(struct http_session *s)
 			hs_run(s);
 			return;
 		}
-		if (g->timeout_idle_ms && now - s->last_active >= g->timeout_idle_ms) {
+		if (!g->timeout_idle_ms || now - s->last_active < g->timeout_idle_ms)
+			return;
+		/* Answers left behind are news; an idle connection is not. */
+		if (s->cout != NULL && evbuffer_get_length(s->cout) > 0)
+			hs_log(s, LOG_LEVEL_INFO, "closed: the client took none "
+			       "of the %zu bytes of answers that waited for %u "
+			       "ms",
+			       evbuffer_get_length(s->cout),
+			       g->timeout_idle_ms);
+		else
 			hs_log(s, LOG_LEVEL_DEBUG, "closed: idle keep-alive "
 			       "connection");
-			hs_close(s);
-		}
+		hs_close(s);
 		return;
 	case HS_EXCHANGE:
 		/* A connect under way has its own timeout. */

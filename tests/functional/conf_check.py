@@ -164,6 +164,10 @@ def test_extra_arguments():
                        (["doctor", "-c", path, "extra"], "extra"),
                        (["-t", "-c", path, "extra"], "extra"),
                        (["ca", "-d", tmpdir(), "path", "extra"], "extra"),
+                       (["ca", "-d", tmpdir(), "path", "extra", "junk"],
+                        "'extra'"),
+                       (["ca", "-d", tmpdir(), "export", "d", "extra",
+                         "junk"], "'extra'"),
                        (["hash", "extra"], "usage: portier hash")):
         r = run_portier(*args)
         for line in r.stderr.splitlines():

@@ -10,7 +10,8 @@ builds start large); at the end every byte must have arrived, in order.
 
 HTTP: a client that pipelines 200000 requests and reads no answer is held
 back (portier stops reading while answers wait), RSS stays within the same
-limit, and once it reads it gets every answer.
+limit, and once it reads it gets every answer; one that never reads is
+closed after timeout_idle, and the answers it left are logged.
 """
 
 import os
@@ -180,6 +181,20 @@ def pipelined_flood():
                 f"({PIPELINED} answers of {size} bytes)")
     sender.outcome(30)
     c.close()
+
+    step("a pipelining client that never reads: closed after timeout_idle, "
+         "and the answers left behind are logged at info")
+    p = HttpPortier({"web": {}}, global_keys={"timeout_idle": "1s"},
+                    env=ASAN_ENV)
+    c = p.conn("web", timeout=30)
+    written = Counter()
+    sender = Worker(send_all, c.sock)
+    sender.start()
+    check(p.portier.wait_log("info", "closed: the client took none of "
+                             "the", timeout=10) is not None,
+          "the close is logged with the bytes that waited")
+    c.close()
+    sender.join(10)  # its send fails once portier has closed
 
 
 def main():
