@@ -683,6 +683,24 @@ static bool inet_is_wildcard(const struct addr *a)
 	return IN6_IS_ADDR_UNSPECIFIED(&a->sa.sin6.sin6_addr);
 }
 
+bool addr_other_loopback(const struct addr *a, struct addr *other)
+{
+	int family;
+
+	if (a->kind != ADDR_INET)
+		return false;
+	if (a->sa.sa.sa_family == AF_INET &&
+	    (ntohl(a->sa.sin.sin_addr.s_addr) >> 24) == 127)
+		family = AF_INET6;
+	else if (a->sa.sa.sa_family == AF_INET6 &&
+	         IN6_IS_ADDR_LOOPBACK(&a->sa.sin6.sin6_addr))
+		family = AF_INET;
+	else
+		return false;
+	addr_inet(other, family, true, a->port);
+	return true;
+}
+
 static bool inet_is_loopback(const struct addr *a)
 {
 	if (a->sa.sa.sa_family == AF_INET)

@@ -551,19 +551,14 @@ static void check_backend(struct doctor *d, const char *label, const char *key,
 	}
 	/* 127.0.0.1 refused: does the service listen on ::1 instead (or
 	 * the other way round)? */
-	if (a->kind == ADDR_INET && is_loopback(a)) {
-		addr_inet(&other,
-		          a->sa.sa.sa_family == AF_INET ? AF_INET6 : AF_INET,
-		          true, a->port);
-		if (probe(&other) == 0) {
-			addr_format(&other, other_name, sizeof(other_name));
-			report(d, DOCTOR_BAD,
-			       "%s %s does not answer (%s) but %s does: write "
-			       "%slocalhost:%u, which portier tries on both",
-			       label, name, probe_error(e), other_name, key,
-			       (unsigned)a->port);
-			return;
-		}
+	if (addr_other_loopback(a, &other) && probe(&other) == 0) {
+		addr_format(&other, other_name, sizeof(other_name));
+		report(d, DOCTOR_BAD,
+		       "%s %s does not answer (%s) but %s does: write "
+		       "%slocalhost:%u, which portier tries on both",
+		       label, name, probe_error(e), other_name, key,
+		       (unsigned)a->port);
+		return;
 	}
 	report(d, DOCTOR_BAD, "%s %s does not answer: %s", label, name,
 	       probe_error(e));
@@ -611,10 +606,7 @@ static void check_udp_backend(struct doctor *d, const char *label,
 	}
 	/* 127.0.0.1 has nothing: is the service bound on [::1] instead (or
 	 * the other way round)? */
-	if (a->kind == ADDR_INET) {
-		addr_inet(&other,
-		          a->sa.sa.sa_family == AF_INET ? AF_INET6 : AF_INET,
-		          true, a->port);
+	if (addr_other_loopback(a, &other)) {
 		for (size_t i = 0; i < n; i++) {
 			portdiag_socket_addr(&list[i], &sock);
 			if (!addr_overlaps(&other, &sock))

@@ -131,7 +131,6 @@ static bool expose_serves(const struct addr *a, int family, const char *ip);
 static void expose_root(const struct expose_ports *p);
 static void expose_probe(const char *backend);
 static bool expose_answers(const struct addr *a, char *why, size_t len);
-static bool expose_other_loopback(const struct addr *a, struct addr *other);
 static bool expose_clean(const char *what, const char *value);
 
 int expose_command(int argc, char **argv)
@@ -724,7 +723,7 @@ static void expose_probe(const char *backend)
 	    expose_answers(&a, why, sizeof(why)))
 		return;
 	addr_format(&a, name, sizeof(name));
-	if (expose_other_loopback(&a, &other) &&
+	if (addr_other_loopback(&a, &other) &&
 	    expose_answers(&other, err, sizeof(err))) {
 		addr_format(&other, there, sizeof(there));
 		fprintf(stderr, "portier expose: warning: nothing answers on "
@@ -772,23 +771,6 @@ static bool expose_answers(const struct addr *a, char *why, size_t len)
 		return true;
 	}
 	return false;
-}
-
-/* For 127.0.0.1:PORT (any of 127/8) or [::1]:PORT, the same port on the
- * other family's loopback; false for any other backend. */
-static bool expose_other_loopback(const struct addr *a, struct addr *other)
-{
-	if (a->kind != ADDR_INET)
-		return false;
-	if (a->sa.sa.sa_family == AF_INET &&
-	    (ntohl(a->sa.sin.sin_addr.s_addr) >> 24) == 127)
-		addr_inet(other, AF_INET6, true, a->port);
-	else if (a->sa.sa.sa_family == AF_INET6 &&
-	         IN6_IS_ADDR_LOOPBACK(&a->sa.sin6.sin6_addr))
-		addr_inet(other, AF_INET, true, a->port);
-	else
-		return false;
-	return true;
 }
 
 /* A value fit for one line of the configuration. */

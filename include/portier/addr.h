@@ -69,6 +69,11 @@ char *addr_format_sa(const struct sockaddr *sa, socklen_t salen, char *buf,
  * `ip` the loopback or wildcard of that family depending on `loopback`. */
 void addr_inet(struct addr *out, int family, bool loopback, uint16_t port);
 
+/* For a loopback address of one family (127.0.0.0/8, [::1]), the loopback
+ * address of the other with the same port: where a service may listen
+ * instead of where it was named. False for any other address. */
+bool addr_other_loopback(const struct addr *a, struct addr *other);
+
 /* The sockets a bind address stands for: itself, or for `*:PORT` and
  * localhost:PORT an IPv4 and an IPv6 one, the IPv6 one optional (a machine
  * without IPv6 still serves IPv4). Returns how many (0 for unix:). */
