@@ -156,6 +156,10 @@ static void tls_check_names(const struct tls_server *t,
 static int tls_covers(X509 *x, const char *host);
 static void tls_check_expiry(const char *listener, const char *what,
                              const X509 *x);
+static void tls_check_chain(const char *listener, const char *what,
+                            SSL_CTX *ctx);
+static bool tls_names_ca_issuers(X509 *x);
+static bool tls_issuer_trusted(X509 *x);
 static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg);
 static int tls_session_context(SSL *ssl, const char *name);
 static uint64_t tls_fnv(const char *s, uint64_t h);
@@ -516,6 +520,7 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 		goto err;
 	}
 	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
+	tls_check_chain(t->listener, cert, ctx);
 	return ctx;
 mismatch:
 	tls_config_error(t->cfg, f->section, f->name, f->key_line, err, errlen,
@@ -805,6 +810,78 @@ static void tls_check_expiry(const char *listener, const char *what,
 		log_warn("listener %s: the certificate in %s expires in %d "
 		         "days",
 		         listener, what, days);
+}
+
+/*
+ * Warn about a tls_cert that holds the server's certificate alone where
+ * clients need an intermediate certificate to verify it: cert.pem given
+ * where fullchain.pem was meant. That is the case when the certificate is
+ * not self-signed, says where its issuer's certificate is published
+ * (Authority Information Access, caIssuers, as the certificates of public
+ * CAs do) and its issuer is not a CA this machine trusts. A desktop
+ * browser may fetch or remember the intermediate; phones, curl and most
+ * programs refuse the certificate. A private CA's certificate without
+ * that extension is left alone: its clients trust that CA itself.
+ */
+static void tls_check_chain(const char *listener, const char *what,
+                            SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	char issuer[256];
+
+	if (x == NULL || SSL_CTX_get0_chain_certs(ctx, &chain) != 1 ||
+	    sk_X509_num(chain) > 0 || X509_check_issued(x, x) == X509_V_OK ||
+	    !tls_names_ca_issuers(x) || tls_issuer_trusted(x))
+		return;
+	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
+	log_warn("listener %s: %s holds the server's certificate alone, and "
+	         "its issuer (%s) is not a CA this machine trusts: phones, "
+	         "curl and most programs will refuse it; put the "
+	         "intermediate certificates after it in the file (the full "
+	         "chain, as in fullchain.pem)",
+	         listener, what, issuer);
+}
+
+/* True when certificate x names where its issuer's certificate is
+ * (an Authority Information Access entry of method caIssuers). */
+static bool tls_names_ca_issuers(X509 *x)
+{
+	AUTHORITY_INFO_ACCESS *aia =
+	    X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; aia != NULL && i < sk_ACCESS_DESCRIPTION_num(aia);
+	     i++)
+		if (OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, i)->method) ==
+		    NID_ad_ca_issuers)
+			found = true;
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return found;
+}
+
+/* True when the issuer of x is in the system's directory of trusted CA
+ * certificates (OpenSSL's default, or SSL_CERT_DIR), looked up by its
+ * name's hash: one file read, not the whole store. */
+static bool tls_issuer_trusted(X509 *x)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
+	X509_LOOKUP *dir;
+	X509 *issuer = NULL;
+	bool found = false;
+
+	if (store != NULL && sctx != NULL &&
+	    (dir = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir())) !=
+	        NULL &&
+	    X509_LOOKUP_add_dir(dir, NULL, X509_FILETYPE_DEFAULT) == 1 &&
+	    X509_STORE_CTX_init(sctx, store, x, NULL) == 1)
+		found = X509_STORE_CTX_get1_issuer(&issuer, sctx, x) == 1;
+	X509_free(issuer);
+	X509_STORE_CTX_free(sctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return found;
 }
 
 /* --- callbacks --------------------------------------------------------- */

@@ -23,7 +23,13 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   (exit 0: it may be put in place after the check);
 - the same for a vhost's files on a tls = auto listener, without -t
   making the local CA;
-- good files: doctor says on a ✓ line that they load, and exits 0.
+- good files: doctor says on a ✓ line that they load, and exits 0;
+- a tls_cert that holds the server's certificate alone, where clients
+  need the intermediate that signed it (a certificate naming its
+  issuer's URL, as public CAs' do, whose issuer this machine does not
+  trust): a start warns and says to write the full chain; the same
+  certificate followed by the intermediate, and a private CA's leaf
+  alone (no such URL), start without that warning.
 """
 
 import os
@@ -36,7 +42,7 @@ from lib import (LOOPBACK4, SANITIZER_REPORT, Server, check, check_equal,
                  check_log, echo, fmt_addr, free_port, info, portier_path,
                  run, run_portier, section, start_portier, step, tmpdir,
                  unprivileged_user, write_file)
-from tlstest import client_context, make_pki, peer_name
+from tlstest import client_context, make_pki, openssl, peer_name
 
 
 def config(pki, port, listener=None, vhost=None):
@@ -307,6 +313,71 @@ def test_good(pki):
     check(not doctor_lines(done, BAD), "no ✗ line", done.stdout)
 
 
+def leaf_under_intermediate(pki):
+    """An intermediate CA signed by the test CA and a leaf for c.test that
+    it signs, naming where its issuer's certificate is published (as the
+    certificates of public CAs do). Returns the paths of the leaf alone,
+    of the leaf followed by the intermediate, and of the key."""
+    d = pki.dir
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ext = write_file("intermediate.ext", "basicConstraints=critical,CA:TRUE\n"
+                     "keyUsage=critical,keyCertSign,cRLSign\n")
+    openssl("req", "-new", *ec, "-keyout", f"{d}/int-key.pem",
+            "-out", f"{d}/int.csr", "-subj", "/CN=portier test intermediate")
+    openssl("x509", "-req", "-in", f"{d}/int.csr", "-CA", pki.ca,
+            "-CAkey", pki.ca_key, "-days", "30", "-set_serial", "77",
+            "-extfile", ext, "-out", f"{d}/int.pem")
+    ext = write_file("c.ext", "basicConstraints=critical,CA:FALSE\n"
+                     "subjectAltName=DNS:c.test\n"
+                     "authorityInfoAccess=caIssuers;"
+                     "URI:http://ca.invalid/int.der\n")
+    openssl("req", "-new", *ec, "-keyout", f"{d}/c-key.pem",
+            "-out", f"{d}/c.csr", "-subj", "/CN=c.test")
+    openssl("x509", "-req", "-in", f"{d}/c.csr", "-CA", f"{d}/int.pem",
+            "-CAkey", f"{d}/int-key.pem", "-days", "30", "-set_serial",
+            "78", "-extfile", ext, "-out", f"{d}/c-leaf.pem")
+    with open(f"{d}/c-leaf.pem") as leaf, open(f"{d}/int.pem") as mid:
+        full = write_file("c-full.pem", leaf.read() + mid.read())
+    return f"{d}/c-leaf.pem", full, f"{d}/c-key.pem"
+
+
+def test_leaf_alone(pki):
+    step("a tls_cert with the certificate alone, whose intermediate "
+         "clients need: a start warns; the full chain, or a private "
+         "CA's leaf alone, starts without that warning")
+    leaf, full, key = leaf_under_intermediate(pki)
+    backend = Server(echo)
+    private_leaf = pki.chain["a.test"].replace(".pem", "-leaf.pem")
+    # A directory of trusted CAs, as OpenSSL looks them up (by the hash
+    # of their name), that holds the intermediate.
+    trusted = os.path.join(pki.dir, "trusted")
+    os.makedirs(trusted, exist_ok=True)
+    shutil.copy(os.path.join(pki.dir, "int.pem"), trusted)
+    openssl("rehash", trusted)
+    cases = ((leaf, key, None, True, "the leaf alone"),
+             (full, key, None, False, "the leaf and its intermediate"),
+             (private_leaf, pki.key["a.test"], None, False,
+              "a private CA's leaf alone, no caIssuers URL"),
+             (leaf, key, trusted, False,
+              "the leaf alone, its issuer trusted here (SSL_CERT_DIR)"))
+    for cert, cert_key, cert_dir, warned, what in cases:
+        env = {"SSL_CERT_DIR": cert_dir} if cert_dir else None
+        p = start_portier(lambda: config(
+            pki, free_port(),
+            listener={"backend": backend.addr, "tls_cert": cert,
+                      "tls_key": cert_key},
+            vhost={"backend": backend.addr})[0], env=env)
+        if warned:
+            line = check_log(p, f"listener web: {cert} holds the server's "
+                             "certificate alone", "portier test "
+                             "intermediate", "full chain")
+            check(" warn " in line, "it is a warning", line)
+        else:
+            check(not p.log_lines("certificate alone"),
+                  f"{what}: no warning about the chain", p.log())
+        p.stop()
+
+
 def https_name(pki, port, sni):
     """The common name of the certificate portier sends for `sni`."""
     with socket.create_connection((LOOPBACK4, port), timeout=5) as raw:
@@ -351,6 +422,7 @@ def main():
     test_directory(pki)
     test_unreadable(pki)
     test_reload(pki)
+    test_leaf_alone(pki)
 
 
 run(main)

@@ -66,7 +66,7 @@ class Pki:
         self.key = {}
 
 
-def _openssl(*args):
+def openssl(*args):
     """Run the openssl command; fail with its output if it fails."""
     cmd = ["openssl", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
@@ -89,7 +89,7 @@ def make_pki(leaves):
     pki = Pki(os.path.join(tmpdir(), "pki"))
     os.makedirs(pki.dir, exist_ok=True)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    _openssl("req", "-x509", "-new", *ec, "-nodes", "-keyout", pki.ca_key,
+    openssl("req", "-x509", "-new", *ec, "-nodes", "-keyout", pki.ca_key,
              "-out", pki.ca, "-days", "30", "-subj", "/CN=portier test CA",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
@@ -108,10 +108,10 @@ def make_pki(leaves):
                     "subjectAltName=" +
                     ",".join(f"DNS:{n}" for n in [name, *more]) + "\n")
         newkey = ["-newkey", "rsa:2048"] if kind == "rsa" else ec
-        _openssl("req", "-new", *newkey, "-nodes", "-keyout",
+        openssl("req", "-new", *newkey, "-nodes", "-keyout",
                  base + "-key.pem", "-out", base + ".csr",
                  "-subj", f"/CN={name}")
-        _openssl("x509", "-req", "-in", base + ".csr", "-CA", pki.ca,
+        openssl("x509", "-req", "-in", base + ".csr", "-CA", pki.ca,
                  "-CAkey", pki.ca_key, "-days", "30",
                  "-set_serial", str(random.getrandbits(63)),
                  "-extfile", ext, "-out", base + "-leaf.pem")
