@@ -49,7 +49,8 @@
 # right after the backend was found slower), and the median is kept.
 #
 # Usage: bench/http.sh [--portier PATH] [--duration SECONDS] [--rounds N]
-#                      [--quick] [--threads N] [--pin] [--keep]
+#                      [--quick] [--threads N] [--pin]
+#                      [--cpu-budget PERCENT] [--keep]
 
 set -euo pipefail
 
@@ -63,7 +64,7 @@ idle_count=3000
 usage() {
 	cat <<EOF
 Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
-	[--threads N] [--pin] [--keep]
+	[--threads N] [--pin] [--cpu-budget PERCENT] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
@@ -75,6 +76,10 @@ Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
                       nbthread, nginx worker_processes (default 1)
   --pin               run the proxies on CPU 0 and the backend and the load
                       generators on the other CPUs (needs 2 or more)
+  --cpu-budget PERCENT
+                      hold each server measured to PERCENT of one CPU
+                      (cgroup CPU bandwidth; needs root); the backend and
+                      the load generators stay unlimited
   --keep              keep the temporary directory (configurations, logs)
 EOF
 }
@@ -208,6 +213,7 @@ if [ "$pin" = 1 ]; then
 else
 	echo "nothing pinned"
 fi
+print_budget "the proxies"
 if [ -z "$portier" ]; then
 	echo "portier: no binary found (--portier PATH); skipped"
 elif [ -n "${down[portier]:-}" ]; then
@@ -309,5 +315,7 @@ else
 			"(target <= haproxy's) $(verdict "$ok"); $n"
 	fi
 fi
+
+budget_report
 
 exit "$status"

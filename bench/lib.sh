@@ -30,6 +30,7 @@ portier=""
 keep=0
 loops=1
 pin=0
+cpu_budget=""
 
 # How a failed measurement prints in the table.
 fail_mark="-"
@@ -51,9 +52,10 @@ note() {
 # --- options ----------------------------------------------------------------
 
 # common_option ARG...: when ARG is one of the options every benchmark
-# takes (--portier, --duration, --rounds, --quick, --threads, --pin, --keep,
-# --help), set its variable and "shifts" to the number of words it used;
-# otherwise return 1. Calls the script's usage for --help.
+# takes (--portier, --duration, --rounds, --quick, --threads, --pin,
+# --cpu-budget, --keep, --help), set its variable and "shifts" to the
+# number of words it used; otherwise return 1. Calls the script's usage
+# for --help.
 common_option() {
 	shifts=1
 	case "$1" in
@@ -67,6 +69,9 @@ common_option() {
 	--threads) loops=${2:?--threads needs a number}; shifts=2 ;;
 	--threads=*) loops=${1#*=} ;;
 	--pin) pin=1 ;;
+	--cpu-budget) cpu_budget=${2:?--cpu-budget needs a percentage}
+		shifts=2 ;;
+	--cpu-budget=*) cpu_budget=${1#*=} ;;
 	--keep) keep=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) return 1 ;;
@@ -90,18 +95,149 @@ want_positive() {
 
 # setup_pin: with --pin, the "taskset -c ..." prefixes proxy_cpu (CPU 0)
 # and load_cpu (the other CPUs, listed in load_cpus); empty otherwise.
+# With --cpu-budget, proxy_cpu also holds each server to its budget (see
+# setup_budget).
 setup_pin() {
 	proxy_cpu=()
 	load_cpu=()
 	load_cpus=""
+	setup_budget
 	[ "$pin" = 1 ] || return 0
 	if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
 		echo "$prog: --pin needs 2 CPUs and taskset (util-linux)" >&2
 		exit 2
 	fi
 	load_cpus="1-$(($(nproc) - 1))"
-	proxy_cpu=(taskset -c 0)
+	proxy_cpu=(taskset -c 0 "${proxy_cpu[@]}")
 	load_cpu=(taskset -c "$load_cpus")
+}
+
+# --- CPU budget -------------------------------------------------------------
+#
+# With --cpu-budget PERCENT every server measured (the programs started
+# with the proxy_cpu prefix) runs in a control group of its own whose CPU
+# time is capped at PERCENT of one CPU (the kernel's CFS bandwidth
+# control: cpu.max of cgroup v2, cpu.cfs_quota_us of cgroup v1), while the
+# backend and the load generators run free. On a small machine the load
+# generator and the backend share the CPUs with the server measured, and
+# the throughput of each server then says as much about them as about it;
+# with a budget that binds (see budget_report), the throughput is what
+# each server makes of the same CPU time.
+
+budget_period=20000 # microseconds per enforcement period
+budget_dir=""       # the control group holding one group per server
+
+# setup_budget: with --cpu-budget, the prefix in proxy_cpu that starts a
+# program in a control group of its own under budget_dir (made by
+# budget_make); budget_version is 1 or 2. Exits 2 when the kernel or the
+# user cannot do it.
+setup_budget() {
+	local root
+	[ -n "$cpu_budget" ] || return 0
+	case "$cpu_budget" in
+	'' | *[!0-9]* | 0*)
+		echo "$prog: --cpu-budget wants a percentage of one CPU" \
+			"(1 or more)" >&2
+		exit 2
+		;;
+	esac
+	if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+		root=/sys/fs/cgroup
+		budget_version=2
+	elif [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+		root=/sys/fs/cgroup/cpu
+		budget_version=1
+	else
+		echo "$prog: --cpu-budget needs the cpu controller of" \
+			"cgroups, mounted under /sys/fs/cgroup" >&2
+		exit 2
+	fi
+	if [ ! -w "$root" ]; then
+		echo "$prog: --cpu-budget: cannot make a control group in" \
+			"$root (run as root)" >&2
+		exit 2
+	fi
+	budget_root=$root
+	budget_dir="$root/portier-bench.$$"
+	# A shell that makes the group PARENT/ITS_PID, sets its budget,
+	# enters it and becomes the program: its pid stays the server's.
+	# shellcheck disable=SC2016 # expanded by that shell
+	proxy_cpu=(sh -c '
+		d=$1/$$ v=$2 quota=$3 period=$4
+		shift 4
+		mkdir "$d" || exit 125
+		if [ "$v" = 2 ]; then
+			echo "$quota $period" >"$d/cpu.max"
+		else
+			echo "$period" >"$d/cpu.cfs_period_us" &&
+				echo "$quota" >"$d/cpu.cfs_quota_us"
+		fi || exit 125
+		echo $$ >"$d/cgroup.procs" || exit 125
+		exec "$@"' budget "$budget_dir" "$budget_version"
+		$((budget_period * cpu_budget / 100)) "$budget_period")
+}
+
+# budget_make: with --cpu-budget, the control group budget_dir, made by
+# make_tmp once the cleanup that removes it is in place.
+budget_make() {
+	[ -n "$cpu_budget" ] || return 0
+	if [ "$budget_version" = 2 ] &&
+		! grep -qw cpu "$budget_root/cgroup.subtree_control"; then
+		echo +cpu 2>/dev/null >"$budget_root/cgroup.subtree_control" ||
+			true
+	fi
+	mkdir "$budget_dir" ||
+		die "--cpu-budget: cannot make the control group $budget_dir"
+	if [ "$budget_version" = 2 ] &&
+		! echo +cpu 2>/dev/null >"$budget_dir/cgroup.subtree_control"
+	then
+		die "--cpu-budget: cannot enable the cpu controller in" \
+			"$budget_dir"
+	fi
+}
+
+# budget_stat PID KEY: KEY of the cpu.stat of the server PID's group.
+budget_stat() {
+	awk -v k="$2" '$1 == k { print $2 }' \
+		"$budget_dir/$1/cpu.stat" 2>/dev/null
+}
+
+# budget_remove: the control groups, once their processes are gone.
+budget_remove() {
+	local d
+	[ -n "$budget_dir" ] && [ -d "$budget_dir" ] || return 0
+	for d in "$budget_dir"/*/; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null
+	done
+	rmdir "$budget_dir" 2>/dev/null ||
+		note "could not remove the control group $budget_dir"
+}
+
+# print_budget WHAT: the header line of the CPU budget; WHAT names the
+# servers ("the proxies").
+print_budget() {
+	[ -n "$cpu_budget" ] || return 0
+	echo "CPU budget: $1 each held to $cpu_budget% of one CPU" \
+		"(cgroup v$budget_version CPU bandwidth, $((budget_period / 1000))" \
+		"ms periods); the backend and the load generators unlimited"
+}
+
+# budget_report: under the table, for each server, in how many of its
+# enforcement periods it used up its budget; a budget that rarely binds
+# leaves the load generator, not the server, setting the pace.
+budget_report() {
+	local t periods throttled
+	[ -n "$cpu_budget" ] || return 0
+	for t in "${targets[@]}"; do
+		[ -n "${pid[$t]:-}" ] || continue
+		periods=$(budget_stat "${pid[$t]}" nr_periods)
+		throttled=$(budget_stat "${pid[$t]}" nr_throttled)
+		if [ -z "$periods" ] || [ "$periods" -eq 0 ]; then
+			continue
+		fi
+		echo "CPU budget of $t: used up in $throttled of its" \
+			"$periods busy periods ($((100 * throttled / periods))%)"
+	done
 }
 
 # --- programs ---------------------------------------------------------------
@@ -189,6 +325,7 @@ make_tmp() {
 	started=()
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
+	budget_make
 }
 
 # True while any process of the given process groups is alive (zombies
@@ -222,6 +359,7 @@ cleanup() {
 		wait "$p" 2>/dev/null || true
 	done
 	exec 2>&3 3>&-
+	budget_remove
 	if [ "$keep" = 1 ]; then
 		note "configurations and logs kept in $tmp"
 	else

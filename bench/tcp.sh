@@ -44,7 +44,8 @@
 # order.
 #
 # Usage: bench/tcp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
-#                     [--quick] [--threads N] [--pin] [--keep]
+#                     [--quick] [--threads N] [--pin]
+#                     [--cpu-budget PERCENT] [--keep]
 
 set -euo pipefail
 
@@ -59,7 +60,7 @@ fail_mark=fail
 usage() {
 	cat <<EOF
 Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
-	[--threads N] [--pin] [--keep]
+	[--threads N] [--pin] [--cpu-budget PERCENT] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
@@ -71,6 +72,10 @@ Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
                       (nbthread), default 1; rinetd has one whatever N is
   --pin               run the proxies on CPU 0 and nginx and the load
                       generators on the other CPUs (needs 2 or more)
+  --cpu-budget PERCENT
+                      hold each server measured to PERCENT of one CPU
+                      (cgroup CPU bandwidth; needs root); the backend and
+                      the load generators stay unlimited
   --keep              keep the temporary directory (configurations, logs)
 EOF
 }
@@ -179,6 +184,7 @@ if [ "$pin" = 1 ]; then
 else
 	echo "nothing pinned"
 fi
+print_budget "the proxies"
 [ -z "$portier" ] && echo "portier: no binary found (--portier PATH); skipped"
 echo
 
@@ -268,5 +274,7 @@ else
 		;;
 	esac
 fi
+
+budget_report
 
 exit "$status"

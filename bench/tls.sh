@@ -68,7 +68,8 @@
 #
 # Usage: bench/tls.sh [--portier PATH] [--peers-only] [--openssl-client]
 #                     [--duration SECONDS] [--rounds N] [--quick]
-#                     [--threads N] [--pin] [--keep]
+#                     [--threads N] [--pin] [--cpu-budget PERCENT]
+#                     [--keep]
 
 set -euo pipefail
 
@@ -87,7 +88,8 @@ tls_groups="X25519:P-256"
 usage() {
 	cat <<EOF
 Usage: $0 [--portier PATH] [--peers-only] [--openssl-client]
-	[--duration SECONDS] [--rounds N] [--quick] [--threads N] [--pin] [--keep]
+	[--duration SECONDS] [--rounds N] [--quick] [--threads N] [--pin]
+	[--cpu-budget PERCENT] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
@@ -103,6 +105,10 @@ Usage: $0 [--portier PATH] [--peers-only] [--openssl-client]
                       workers (default 1)
   --pin               run the TLS servers on CPU 0 and the backend and the
                       load generators on the other CPUs (needs 2 or more)
+  --cpu-budget PERCENT
+                      hold each server measured to PERCENT of one CPU
+                      (cgroup CPU bandwidth; needs root); the backend and
+                      the load generators stay unlimited
   --keep              keep the temporary directory (certificates,
                       configurations, logs)
 EOF
@@ -365,6 +371,7 @@ if [ "$pin" = 1 ]; then
 else
 	echo "nothing pinned"
 fi
+print_budget "the TLS servers"
 if [ "$peers_only" = 1 ]; then
 	echo "portier: left out (--peers-only)"
 elif [ -z "$portier" ]; then
@@ -504,5 +511,7 @@ if [ -n "$hap_before" ] && [ -n "$hap_after" ]; then
 		"resumed"
 	[ "$reused1" = "$reused0" ] || status=1
 fi
+
+budget_report
 
 exit "$status"

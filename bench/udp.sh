@@ -54,7 +54,8 @@
 #
 # Usage: bench/udp.sh [--portier PATH] [--duration SECONDS] [--rounds N]
 #                     [--quick] [--threads N] [--clients N] [--size BYTES]
-#                     [--bulk-size BYTES] [--pin] [--keep]
+#                     [--bulk-size BYTES] [--pin] [--cpu-budget PERCENT]
+#                     [--keep]
 
 set -euo pipefail
 
@@ -71,7 +72,7 @@ usage() {
 	cat <<EOF
 Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
 	[--threads N] [--clients N] [--size BYTES] [--bulk-size BYTES]
-	[--pin] [--keep]
+	[--pin] [--cpu-budget PERCENT] [--keep]
 
   --portier PATH      portier binary (default: ./portier of the source tree,
                       then portier on PATH; without one, portier is skipped)
@@ -86,6 +87,10 @@ Usage: $0 [--portier PATH] [--duration SECONDS] [--rounds N] [--quick]
   --bulk-size BYTES   bulk datagram size (default 1400)
   --pin               run the proxies on CPU 0 and the backends and the
                       load generators on the other CPUs (needs 2 or more)
+  --cpu-budget PERCENT
+                      hold each server measured to PERCENT of one CPU
+                      (cgroup CPU bandwidth; needs root); the backend and
+                      the load generators stay unlimited
   --keep              keep the temporary directory (configurations, logs)
 EOF
 }
@@ -209,6 +214,7 @@ if [ "$pin" = 1 ]; then
 else
 	echo "nothing pinned"
 fi
+print_budget "the proxies"
 [ -z "$portier" ] && echo "portier: no binary found (--portier PATH); skipped"
 echo
 
@@ -374,5 +380,7 @@ else
 			"(target >= 1.5) $ok"
 	done
 fi
+
+budget_report
 
 exit "$status"
