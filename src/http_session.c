@@ -232,6 +232,7 @@ static void hs_open_request(struct http_session *s);
 static void hs_count_request(struct http_session *s);
 static uint64_t hs_now_us(void);
 static void hs_reset_request(struct http_session *s);
+static bool hs_client_has_input(const struct http_session *s);
 static int hs_arm(struct http_session *s, unsigned ms);
 static int hs_timer(struct http_session *s, const struct timeval *tv);
 static int hs_watch(struct http_session *s);
@@ -350,9 +351,14 @@ void http_session_retire(void)
 
 	for (s = LIST_FIRST(&hs_list); s != NULL; s = next) {
 		next = LIST_NEXT(s, entry);
-		/* Between requests: nothing is lost by closing now (a
-		 * response still being written goes out first). The
-		 * others close after the response under way. */
+		/* Idle between two requests: nothing is lost by closing now
+		 * (a response still being written goes out first), and a
+		 * client sends a request again when a connection it reused
+		 * closes first (RFC 9112, 9.3.1). A connection that has not
+		 * sent its first request yet is no such case: clients do
+		 * not send again on a new connection. Neither is one whose
+		 * next request has come but is not read yet. Those, and the
+		 * others, close after their response. */
 		if (!hs_stopping && !listener_closed(s->listener))
 			continue;
 		if (s->state != HS_HEAD || s->cin != NULL)
@@ -361,10 +367,25 @@ void http_session_retire(void)
 			s->state = HS_FINISH;
 			continue;
 		}
+		if (s->requests == 0 || hs_client_has_input(s))
+			continue;
+		hs_log(s, LOG_LEVEL_DEBUG, "closed: idle between requests at "
+		       "a %s", hs_stopping ? "stop" : "reload");
 		if (s->ssl != NULL)
 			tls_close_notify(s->ssl);
 		hs_close(s);
 	}
+}
+
+/* True when bytes from the client wait to be read: in the socket, or
+ * decrypted or buffered in OpenSSL. */
+static bool hs_client_has_input(const struct http_session *s)
+{
+	char c;
+
+	if (s->ssl != NULL && SSL_has_pending(s->ssl))
+		return true;
+	return recv(s->cfd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void http_session_close_all(void)

@@ -17,7 +17,12 @@ With two workers:
   request (on a new connection) meets the new routes and auth;
 - a client sending requests in a loop (new connections and a keep-alive
   one, sending a GET again when a reused connection closes before its
-  response, as HTTP clients do) sees no failure across ten reloads.
+  response, as HTTP clients do) sees no failure across ten reloads;
+- a connection that has not sent its first request at a reload, over TLS
+  (handshake done) or plain HTTP (accepted), is not closed: its request,
+  sent after the reload, is answered, since a client sends a request
+  again only on a reused connection; one that served a request and is
+  idle closes, and the debug log says why.
 """
 
 import base64
@@ -33,7 +38,8 @@ from httptest import Conn, EchoBackend, Reader, read_response, request
 from lib import (KIB, LOOPBACK4, MIB, Server, TestFailure, check,
                  check_equal, check_log, connect, fmt_addr, free_port, info,
                  run, section, start_portier, step, wait_until)
-from tlstest import WS_TEXT, ws_echo_backend, ws_frame, ws_read_frame
+from tlstest import (WS_TEXT, client_context, make_pki, ws_echo_backend,
+                     ws_frame, ws_read_frame)
 
 
 def served_by(port, host="a.test", path="/"):
@@ -297,6 +303,72 @@ def main():
     check(loop.ok > 20, "the loop made requests throughout")
     check_equal(loop.failures, [], "not one failed")
     check(loop.retried <= 10, "at most one retry per reload")
+    test_fresh_connections(a)
+
+
+def server_accepted(port, client_port):
+    """True when the kernel holds the server side of the connection from
+    client_port to 127.0.0.1:port as established (with TCP_DEFER_ACCEPT
+    it stays half open until data comes or the deferral ends), so that
+    the server has it, or will at once, from accept()."""
+    local = f"0100007F:{port:04X}"
+    remote = f"0100007F:{client_port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return fields[3] == "01"
+    return False
+
+
+def test_fresh_connections(backend):
+    step("a reload with connections that have not sent their first "
+         "request (TLS after the handshake, plain HTTP accepted): their "
+         "requests, sent after it, are answered; an idle keep-alive one "
+         "closes, logged")
+    pki = make_pki(["a.test"])
+    ports = {}
+
+    def config():
+        ports["plain"], ports["tls"] = free_port(), free_port()
+        return (section("global", workers="1", log_level="debug") +
+                section("listener plain",
+                        bind=fmt_addr(LOOPBACK4, ports["plain"]),
+                        mode="http", backend=backend.addr) +
+                section("listener tls",
+                        bind=fmt_addr(LOOPBACK4, ports["tls"]),
+                        mode="http", tls="on", tls_cert=pki.chain["a.test"],
+                        tls_key=pki.key["a.test"], backend=backend.addr))
+
+    portier = start_portier(config)
+    ctx = client_context(pki)
+
+    def tls_conn():
+        conn = Conn(LOOPBACK4, ports["tls"])
+        conn.sock = ctx.wrap_socket(conn.sock, server_hostname="a.test")
+        conn.reader = Reader(conn.sock)
+        return conn
+
+    fresh_tls = tls_conn()
+    kept_tls = tls_conn()
+    check_equal(kept_tls.exchange(request("GET", "/", "a.test")).status, 200,
+                "the keep-alive connection: a first request answered")
+    fresh_plain = Conn(LOOPBACK4, ports["plain"])
+    client_port = fresh_plain.sock.getsockname()[1]
+    check(wait_until(lambda: server_accepted(ports["plain"], client_port),
+                     10), "the plain connection is accepted")
+    time.sleep(0.3)
+    portier.send_signal(signal.SIGHUP)
+    check_log(portier, "SIGHUP: configuration reloaded")
+    for conn, what in ((fresh_tls, "TLS"), (fresh_plain, "plain HTTP")):
+        resp = conn.exchange(request("GET", "/late", "a.test"))
+        check_equal(resp.status, 200, f"{what}: the request sent after the "
+                    "reload is answered")
+        check(conn.closed(), f"{what}: then the connection closes")
+    check(kept_tls.closed(), "the idle keep-alive connection closed at the "
+          "reload")
+    check_log(portier, "closed: idle between requests at a reload")
+    portier.stop()
 
 
 if __name__ == "__main__":
