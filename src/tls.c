@@ -141,6 +141,7 @@ static struct tls_server *tls_server_make(const struct config *cfg,
                                           bool own, char *err,
                                           size_t errlen);
 static SSL_CTX *tls_ctx_new(struct tls_server *t, char *err, size_t errlen);
+static const char *tls_weak_reason(unsigned long e);
 static int tls_no_passphrase(char *buf, int size, int rwflag, void *u);
 static const char *tls_file_reason(char *buf, size_t len);
 static bool tls_file_has(const char *path, const char *text);
@@ -154,10 +155,10 @@ static void tls_local_names(const struct config_listener *cl,
 static void tls_check_names(const struct tls_server *t,
                             const struct config *cfg);
 static int tls_covers(X509 *x, const char *host);
-static void tls_check_expiry(const char *listener, const char *what,
-                             const X509 *x);
-static void tls_check_chain(const char *listener, const char *what,
-                            SSL_CTX *ctx);
+static void tls_check_expiry(const struct tls_server *t,
+                             const struct tls_files *f, const X509 *x);
+static void tls_check_chain(const struct tls_server *t,
+                            const struct tls_files *f, SSL_CTX *ctx);
 static bool tls_names_ca_issuers(X509 *x);
 static bool tls_issuer_trusted(X509 *x);
 static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg);
@@ -470,6 +471,15 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		const char *weak = tls_weak_reason(ERR_peek_last_error());
+
+		if (weak != NULL) {
+			ERR_clear_error();
+			tls_config_error(t->cfg, f->section, f->name,
+			                 f->cert_line, err, errlen,
+			                 "tls_cert %s: %s", cert, weak);
+			goto err;
+		}
 		tls_config_error(t->cfg, f->section, f->name, f->cert_line, err,
 		                 errlen,
 		                 "tls_cert %s: not a PEM certificate chain (%s)",
@@ -519,8 +529,8 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 		         tls_error_reason(why, sizeof(why)));
 		goto err;
 	}
-	tls_check_expiry(t->listener, cert, SSL_CTX_get0_certificate(ctx));
-	tls_check_chain(t->listener, cert, ctx);
+	tls_check_expiry(t, f, SSL_CTX_get0_certificate(ctx));
+	tls_check_chain(t, f, ctx);
 	return ctx;
 mismatch:
 	tls_config_error(t->cfg, f->section, f->name, f->key_line, err, errlen,
@@ -533,6 +543,30 @@ err:
 	SSL_CTX_free(ctx);
 	errno = EINVAL;
 	return NULL;
+}
+
+/* What a chain that OpenSSL refuses for its security level has too weak,
+ * from the error e; NULL for other errors. */
+static const char *tls_weak_reason(unsigned long e)
+{
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return NULL;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_EE_KEY_TOO_SMALL:
+		return "the certificate's key is too small for OpenSSL's "
+		       "security level (RSA keys need 2048 bits or more); "
+		       "make a new key and certificate";
+	case SSL_R_CA_KEY_TOO_SMALL:
+		return "a CA certificate of the chain has a key too small for "
+		       "OpenSSL's security level (RSA keys need 2048 bits or "
+		       "more)";
+	case SSL_R_CA_MD_TOO_WEAK:
+		return "a certificate of the chain is signed with a digest too "
+		       "weak for OpenSSL's security level (MD5 or SHA-1); have "
+		       "it signed with SHA-256";
+	default:
+		return NULL;
+	}
 }
 
 /* The passphrase callback of a key file: none is given, and the file is
@@ -794,22 +828,32 @@ static int tls_covers(X509 *x, const char *host)
 	return X509_check_host(x, host, 0, 0, NULL);
 }
 
-/* Warn about a certificate that has expired or soon will. */
-static void tls_check_expiry(const char *listener, const char *what,
-                             const X509 *x)
+/* Warn about a certificate that has expired or soon will, at the
+ * FILE:LINE of its tls_cert. */
+static void tls_check_expiry(const struct tls_server *t,
+                             const struct tls_files *f, const X509 *x)
 {
 	int days = 0, secs = 0;
+	char msg[1024];
 
 	if (x == NULL ||
 	    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
 		return;
 	if (days < 0 || secs < 0)
-		log_warn("listener %s: the certificate in %s has expired",
-		         listener, what);
+		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
+		                 sizeof(msg),
+		                 "tls_cert %s: the certificate has expired; "
+		                 "clients will refuse it",
+		                 f->cert);
 	else if (days < TLS_EXPIRY_WARN_DAYS)
-		log_warn("listener %s: the certificate in %s expires in %d "
-		         "days",
-		         listener, what, days);
+		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
+		                 sizeof(msg),
+		                 "tls_cert %s: the certificate expires in %d "
+		                 "day%s",
+		                 f->cert, days, days == 1 ? "" : "s");
+	else
+		return;
+	log_warn("%s", msg);
 }
 
 /*
@@ -823,24 +867,27 @@ static void tls_check_expiry(const char *listener, const char *what,
  * programs refuse the certificate. A private CA's certificate without
  * that extension is left alone: its clients trust that CA itself.
  */
-static void tls_check_chain(const char *listener, const char *what,
-                            SSL_CTX *ctx)
+static void tls_check_chain(const struct tls_server *t,
+                            const struct tls_files *f, SSL_CTX *ctx)
 {
 	STACK_OF(X509) *chain = NULL;
 	X509 *x = SSL_CTX_get0_certificate(ctx);
-	char issuer[256];
+	char issuer[256], msg[1024];
 
 	if (x == NULL || SSL_CTX_get0_chain_certs(ctx, &chain) != 1 ||
 	    sk_X509_num(chain) > 0 || X509_check_issued(x, x) == X509_V_OK ||
 	    !tls_names_ca_issuers(x) || tls_issuer_trusted(x))
 		return;
 	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
-	log_warn("listener %s: %s holds the server's certificate alone, and "
-	         "its issuer (%s) is not a CA this machine trusts: phones, "
-	         "curl and most programs will refuse it; put the "
-	         "intermediate certificates after it in the file (the full "
-	         "chain, as in fullchain.pem)",
-	         listener, what, issuer);
+	tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
+	                 sizeof(msg),
+	                 "tls_cert %s holds the server's certificate alone, "
+	                 "and its issuer (%s) is not a CA this machine "
+	                 "trusts: phones, curl and most programs will refuse "
+	                 "it; put the intermediate certificates after it in "
+	                 "the file (the full chain, as in fullchain.pem)",
+	                 f->cert, issuer);
+	log_warn("%s", msg);
 }
 
 /* True when certificate x names where its issuer's certificate is

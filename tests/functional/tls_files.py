@@ -29,7 +29,11 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   issuer's URL, as public CAs' do, whose issuer this machine does not
   trust): a start warns and says to write the full chain; the same
   certificate followed by the intermediate, and a private CA's leaf
-  alone (no such URL), start without that warning.
+  alone (no such URL), start without that warning;
+- a certificate whose key is too small for OpenSSL's security level (RSA
+  1024) is refused saying so, not as "not a PEM certificate chain";
+- a vhost's certificate that expires within two weeks: a start warns at
+  the FILE:LINE of its tls_cert, naming the vhost.
 """
 
 import os
@@ -362,20 +366,77 @@ def test_leaf_alone(pki):
               "the leaf alone, its issuer trusted here (SSL_CERT_DIR)"))
     for cert, cert_key, cert_dir, warned, what in cases:
         env = {"SSL_CERT_DIR": cert_dir} if cert_dir else None
-        p = start_portier(lambda: config(
-            pki, free_port(),
-            listener={"backend": backend.addr, "tls_cert": cert,
-                      "tls_key": cert_key},
-            vhost={"backend": backend.addr})[0], env=env)
+        lines = {}
+
+        def text():
+            body, where_is = config(
+                pki, free_port(),
+                listener={"backend": backend.addr, "tls_cert": cert,
+                          "tls_key": cert_key},
+                vhost={"backend": backend.addr})
+            lines.update(where_is)
+            return body
+
+        p = start_portier(text, env=env)
         if warned:
-            line = check_log(p, f"listener web: {cert} holds the server's "
-                             "certificate alone", "portier test "
+            line = check_log(p, f"{p.conf}:{lines[('listener', 'tls_cert')]}"
+                             f": listener web: tls_cert {cert} holds the "
+                             "server's certificate alone", "portier test "
                              "intermediate", "full chain")
             check(" warn " in line, "it is a warning", line)
         else:
             check(not p.log_lines("certificate alone"),
                   f"{what}: no warning about the chain", p.log())
         p.stop()
+
+
+def signed_leaf(pki, name, newkey, days):
+    """A leaf for `name` signed by the test CA, its key made with openssl
+    req's -newkey `newkey` (a list), valid for `days` days: (certificate
+    path, key path)."""
+    base = os.path.join(pki.dir, name)
+    ext = write_file(name + ".ext", f"subjectAltName=DNS:{name}\n")
+    openssl("req", "-new", *newkey, "-nodes", "-keyout", base + "-key.pem",
+            "-out", base + ".csr", "-subj", f"/CN={name}")
+    openssl("x509", "-req", "-in", base + ".csr", "-CA", pki.ca, "-CAkey",
+            pki.ca_key, "-days", str(days), "-set_serial", "79",
+            "-extfile", ext, "-out", base + ".pem")
+    return base + ".pem", base + "-key.pem"
+
+
+def test_weak_key(pki):
+    step("a vhost's certificate with an RSA 1024 key: refused, saying the "
+         "key is too small")
+    cert, key = signed_leaf(pki, "weak.test", ["-newkey", "rsa:1024"], 30)
+    text, lines = config(pki, free_port(),
+                         vhost={"tls_cert": cert, "tls_key": key})
+    path = write_file("weak.ini", text)
+    check_refused(path, f"{where(path, lines, 'vhost', 'tls_cert')} vhost "
+                  f"b.test: tls_cert {cert}: the certificate's key is too "
+                  "small for OpenSSL's security level")
+
+
+def test_expiring(pki):
+    step("a vhost's certificate that expires in 5 days: a start warns at "
+         "its tls_cert's FILE:LINE, naming the vhost")
+    cert, key = signed_leaf(pki, "soon.test",
+                            ["-newkey", "ec", "-pkeyopt",
+                             "ec_paramgen_curve:P-256"], 5)
+    lines = {}
+
+    def text():
+        body, where_is = config(pki, free_port(),
+                                vhost={"tls_cert": cert, "tls_key": key})
+        lines.update(where_is)
+        return body
+
+    p = start_portier(text)
+    line = check_log(p, f"{where(p.conf, lines, 'vhost', 'tls_cert')} "
+                     f"vhost b.test: tls_cert {cert}: the certificate "
+                     "expires in ")
+    check(" 4 days" in line or " 5 days" in line, "in 4 or 5 days (the "
+          "seconds since it was signed)", line)
+    p.stop()
 
 
 def https_name(pki, port, sni):
@@ -423,6 +484,8 @@ def main():
     test_unreadable(pki)
     test_reload(pki)
     test_leaf_alone(pki)
+    test_weak_key(pki)
+    test_expiring(pki)
 
 
 run(main)
