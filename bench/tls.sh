@@ -51,10 +51,13 @@
 # backend connections and add X-Forwarded-For, as in http.sh; hitch opens
 # one backend connection per client connection. Logging is off. wrk uses
 # 2 threads (1 for the 8-connection row), tls_tools 4. Each run is
-# preceded by a 1-second warm-up whose result is discarded. --pin gives the TLS servers CPU 0 and
-# the backend and load generators the other CPUs. On a 2-core machine the
-# handshake row shares the cores with its load generator; the CPU time per
-# handshake is the steadier figure there.
+# preceded by a 1-second warm-up whose result is discarded. --pin gives
+# the TLS servers CPU 0 and the backend and load generators the other
+# CPUs. On a 2-core machine the load generators and the backend share the
+# cores with the server measured and spend more CPU than it does;
+# --cpu-budget PERCENT holds each server to PERCENT of one CPU (its own
+# control group) so that the server, not the load, sets the pace, and
+# says under the table how often each used its budget up.
 #
 # portier's TLS termination may be missing from the binary under test:
 # when portier does not start or fails the check request, the script says
