@@ -355,10 +355,12 @@ void http_session_retire(void)
 		 * (a response still being written goes out first), and a
 		 * client sends a request again when a connection it reused
 		 * closes first (RFC 9112, 9.3.1). A connection that has not
-		 * sent its first request yet is no such case: clients do
-		 * not send again on a new connection. Neither is one whose
-		 * next request has come but is not read yet. Those, and the
-		 * others, close after their response. */
+		 * sent its first request yet is no such case at a reload:
+		 * clients do not send again on a new connection, and the
+		 * service goes on (at a stop it closes, or an open browser
+		 * tab's spare connection would hold the stop up). Nor is one
+		 * whose next request has come but is not read yet. Those,
+		 * and the others, close after their response. */
 		if (!hs_stopping && !listener_closed(s->listener))
 			continue;
 		if (s->state != HS_HEAD || s->cin != NULL)
@@ -367,10 +369,13 @@ void http_session_retire(void)
 			s->state = HS_FINISH;
 			continue;
 		}
-		if (s->requests == 0 || hs_client_has_input(s))
+		if ((s->requests == 0 && !hs_stopping) ||
+		    hs_client_has_input(s))
 			continue;
-		hs_log(s, LOG_LEVEL_DEBUG, "closed: idle between requests at "
-		       "a %s", hs_stopping ? "stop" : "reload");
+		hs_log(s, LOG_LEVEL_DEBUG, "closed: %s at a %s",
+		       s->requests ? "idle between requests"
+		                   : "no request sent yet",
+		       hs_stopping ? "stop" : "reload");
 		if (s->ssl != NULL)
 			tls_close_notify(s->ssl);
 		hs_close(s);

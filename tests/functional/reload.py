@@ -22,7 +22,8 @@ With two workers:
   (handshake done) or plain HTTP (accepted), is not closed: its request,
   sent after the reload, is answered, since a client sends a request
   again only on a reused connection; one that served a request and is
-  idle closes, and the debug log says why.
+  idle closes, and the debug log says why; at a stop (SIGTERM) a
+  connection with no request yet closes and does not hold the stop up.
 """
 
 import base64
@@ -368,7 +369,14 @@ def test_fresh_connections(backend):
     check(kept_tls.closed(), "the idle keep-alive connection closed at the "
           "reload")
     check_log(portier, "closed: idle between requests at a reload")
-    portier.stop()
+
+    step("a stop (SIGTERM) with a connection that has sent nothing yet: "
+         "it closes, and the stop is not held up")
+    fresh_tls = tls_conn()
+    portier.send_signal(signal.SIGTERM)
+    check(portier.wait_exit(3) is not None, "portier exits within 3 s (the "
+          "header timeout is 10 s)")
+    check(fresh_tls.closed(), "the connection closed")
 
 
 if __name__ == "__main__":
