@@ -845,6 +845,12 @@ static void tls_check_expiry(const struct tls_server *t,
 		                 "tls_cert %s: the certificate has expired; "
 		                 "clients will refuse it",
 		                 f->cert);
+	else if (days == 0)
+		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
+		                 sizeof(msg),
+		                 "tls_cert %s: the certificate expires in less "
+		                 "than a day",
+		                 f->cert);
 	else if (days < TLS_EXPIRY_WARN_DAYS)
 		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
 		                 sizeof(msg),
