@@ -834,31 +834,24 @@ static void tls_check_expiry(const struct tls_server *t,
                              const struct tls_files *f, const X509 *x)
 {
 	int days = 0, secs = 0;
-	char msg[1024];
+	char when[64], msg[1024];
 
 	if (x == NULL ||
 	    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
 		return;
 	if (days < 0 || secs < 0)
-		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
-		                 sizeof(msg),
-		                 "tls_cert %s: the certificate has expired; "
-		                 "clients will refuse it",
-		                 f->cert);
+		snprintf(when, sizeof(when),
+		         "has expired; clients will refuse it");
 	else if (days == 0)
-		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
-		                 sizeof(msg),
-		                 "tls_cert %s: the certificate expires in less "
-		                 "than a day",
-		                 f->cert);
+		snprintf(when, sizeof(when), "expires in less than a day");
 	else if (days < TLS_EXPIRY_WARN_DAYS)
-		tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
-		                 sizeof(msg),
-		                 "tls_cert %s: the certificate expires in %d "
-		                 "day%s",
-		                 f->cert, days, days == 1 ? "" : "s");
+		snprintf(when, sizeof(when), "expires in %d day%s", days,
+		         days == 1 ? "" : "s");
 	else
 		return;
+	tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
+	                 sizeof(msg), "tls_cert %s: the certificate %s",
+	                 f->cert, when);
 	log_warn("%s", msg);
 }
 

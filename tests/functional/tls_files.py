@@ -317,6 +317,19 @@ def test_good(pki):
     check(not doctor_lines(done, BAD), "no ✗ line", done.stdout)
 
 
+def start_config(pki, env=None, **keys):
+    """portier started with config(pki, a free port, **keys): (the
+    Portier, the {(section, key): line} of its file)."""
+    lines = {}
+
+    def text():
+        body, where_is = config(pki, free_port(), **keys)
+        lines.update(where_is)
+        return body
+
+    return start_portier(text, env=env), lines
+
+
 def leaf_under_intermediate(pki):
     """An intermediate CA signed by the test CA and a leaf for c.test that
     it signs, naming where its issuer's certificate is published (as the
@@ -366,18 +379,11 @@ def test_leaf_alone(pki):
               "the leaf alone, its issuer trusted here (SSL_CERT_DIR)"))
     for cert, cert_key, cert_dir, warned, what in cases:
         env = {"SSL_CERT_DIR": cert_dir} if cert_dir else None
-        lines = {}
-
-        def text():
-            body, where_is = config(
-                pki, free_port(),
-                listener={"backend": backend.addr, "tls_cert": cert,
-                          "tls_key": cert_key},
-                vhost={"backend": backend.addr})
-            lines.update(where_is)
-            return body
-
-        p = start_portier(text, env=env)
+        p, lines = start_config(
+            pki, env=env,
+            listener={"backend": backend.addr, "tls_cert": cert,
+                      "tls_key": cert_key},
+            vhost={"backend": backend.addr})
         if warned:
             line = check_log(p, f"{p.conf}:{lines[('listener', 'tls_cert')]}"
                              f": listener web: tls_cert {cert} holds the "
@@ -422,15 +428,7 @@ def test_expiring(pki):
     cert, key = signed_leaf(pki, "soon.test",
                             ["-newkey", "ec", "-pkeyopt",
                              "ec_paramgen_curve:P-256"], 5)
-    lines = {}
-
-    def text():
-        body, where_is = config(pki, free_port(),
-                                vhost={"tls_cert": cert, "tls_key": key})
-        lines.update(where_is)
-        return body
-
-    p = start_portier(text)
+    p, lines = start_config(pki, vhost={"tls_cert": cert, "tls_key": key})
     line = check_log(p, f"{where(p.conf, lines, 'vhost', 'tls_cert')} "
                      f"vhost b.test: tls_cert {cert}: the certificate "
                      "expires in ")
