@@ -316,6 +316,7 @@ else
 	fi
 fi
 
+print_round_ratios
 budget_report
 
 exit "$status"

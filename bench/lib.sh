@@ -699,6 +699,9 @@ measure() {
 			rps[$t]+=" $got_rps"
 			mib[$t]+=" $got_mib"
 			cpu[$t]+=" $got_cpu"
+			per_round[$row,$t]+=" $got_rps"
+			per_round[${row}_mib,$t]+=" ${got_mib:--}"
+			per_round[${row}_cpu,$t]+=" $got_cpu"
 			if [ -n "$got_errors" ]; then
 				note "$t: $got_errors"
 				[ -n "${bad[$t]:-}" ] || bad[$t]="*"
@@ -741,13 +744,23 @@ ratio() {
 # best ROW: the best figure of the targets in best_of on ROW: the lowest
 # when ROW is in lower_better, else the highest; 0 when none is a number.
 best() {
-	local row=$1 t v values=()
+	local t values=()
 	for t in "${best_of[@]}"; do
-		v=${result[$row,$t]:-}
-		number "$v" && values+=("${v%\*}")
+		values+=("${result[$1,$t]:-}")
 	done
-	[ ${#values[@]} -gt 0 ] || { echo 0; return; }
-	printf '%s\n' "${values[@]}" | awk -v low="${lower_better[$row]:-}" '
+	best_value "$1" 0 "${values[@]}"
+}
+
+# best_value ROW NONE VALUES...: the best of the VALUES that are numbers (a
+# "*" mark removed) for ROW, as in best; NONE when none is.
+best_value() {
+	local row=$1 none=$2 v numbers=()
+	shift 2
+	for v in "$@"; do
+		number "$v" && numbers+=("${v%\*}")
+	done
+	[ ${#numbers[@]} -gt 0 ] || { echo "$none"; return; }
+	printf '%s\n' "${numbers[@]}" | awk -v low="${lower_better[$row]:-}" '
 		NR == 1 || (low ? $1 < b : $1 > b) { b = $1 }
 		END { print b }'
 }
@@ -787,8 +800,58 @@ print_table() {
 	done
 }
 
+# print_round_ratios: with more than one round, each ratio column of the
+# table round by round ("A/B" or "A/best", the figures of one round only),
+# for the rows that have ratios: the spread behind the medians, and how
+# many single rounds met a target that the medians meet or miss.
+print_round_ratios() {
+	local row col a b r v ratios
+	[ "$rounds" -gt 1 ] && [ ${#ratio_cols[@]} -gt 0 ] || return 0
+	echo "the ratios round by round (each from the figures of one round):"
+	for row in "${rows[@]}"; do
+		[ ${#ratio_row[@]} -gt 0 ] && [ -z "${ratio_row[$row]:-}" ] &&
+			continue
+		for col in "${ratio_cols[@]}"; do
+			a=${col%%/*}
+			b=${col#*/}
+			ratios=""
+			for r in $(seq "$rounds"); do
+				v=$(round_value "$row" "$a" "$r")
+				if [ "$b" = best ]; then
+					ratios+=" $(ratio "$v" \
+						"$(round_best "$row" "$r")")"
+				else
+					ratios+=" $(ratio "$v" \
+						"$(round_value "$row" "$b" "$r")")"
+				fi
+			done
+			printf "  %-28s %-8s %-14s%s\n" "${label[$row]}" \
+				"${unit[$row]}" "$col" "$ratios"
+		done
+	done
+}
+
+# round_value ROW TARGET R: TARGET's figure on ROW in round R, or "-".
+round_value() {
+	local words
+	read -r -a words <<<"${per_round[$1,$2]:-}"
+	echo "${words[$3 - 1]:--}"
+}
+
+# round_best ROW R: the best figure of "best_of" on ROW in round R, as in
+# best, or "-" when none has one.
+round_best() {
+	local t values=()
+	for t in "${best_of[@]}"; do
+		values+=("$(round_value "$1" "$t" "$2")")
+	done
+	best_value "$1" - "${values[@]}"
+}
+
 # Left empty by the scripts that do not use them.
 ratio_cols=()
 best_of=()
 declare -A ratio_row=()
 declare -A lower_better=()
+# Each figure of every round, "ROW,TARGET" -> " R1 R2 ...", in round order.
+declare -A per_round=()

@@ -275,6 +275,7 @@ else
 	esac
 fi
 
+print_round_ratios
 budget_report
 
 exit "$status"

@@ -515,6 +515,7 @@ if [ -n "$hap_before" ] && [ -n "$hap_after" ]; then
 	[ "$reused1" = "$reused0" ] || status=1
 fi
 
+print_round_ratios
 budget_report
 
 exit "$status"

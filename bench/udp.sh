@@ -381,6 +381,7 @@ else
 	done
 fi
 
+print_round_ratios
 budget_report
 
 exit "$status"
