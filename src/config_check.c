@@ -20,6 +20,7 @@ static void config_check_binds(struct config_parser *p, size_t i);
 static void config_check_admin(struct config_parser *p);
 static void config_check_vhost_listeners(struct config_parser *p, size_t i);
 static void config_check_vhost_names(struct config_parser *p, size_t i);
+static void config_check_vhost_tls(struct config_parser *p, size_t i);
 static void config_check_vhost_passthrough(struct config_parser *p, size_t i);
 
 /* The line where `key` was first given in the current section, or 0. */
@@ -175,6 +176,7 @@ void config_finish(struct config_parser *p)
 		config_check_vhost_listeners(p, i);
 		config_check_vhost_names(p, i);
 		config_check_vhost_passthrough(p, i);
+		config_check_vhost_tls(p, i);
 	}
 }
 
@@ -424,4 +426,30 @@ static void config_check_vhost_passthrough(struct config_parser *p, size_t i)
 		             "path; add backend = PORT to the vhost (its "
 		             "routes serve http listeners)",
 		             v->name, l->name);
+}
+
+/* A vhost's certificate is served by the listeners of the vhost that
+ * terminate TLS; on none, it is a certificate the user expects to see and
+ * never will (a listener without tls = on, or a tls-passthrough one, whose
+ * clients get the backend's). A note, not an error: the file stays valid
+ * while a listener is switched to TLS. */
+static void config_check_vhost_tls(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_vhost *v = &cfg->vhosts[i];
+
+	if (v->tls_cert == NULL || v->tls_cert_line == 0)
+		return;
+	for (size_t k = 0; k < cfg->nlisteners; k++) {
+		const struct config_listener *l = &cfg->listeners[k];
+
+		if (l->mode == CONFIG_MODE_HTTP && l->tls != CONFIG_TLS_OFF &&
+		    config_vhost_serves(v, l))
+			return;
+	}
+	config_note(p, v->tls_cert_line,
+	            "vhost %s: tls_cert is not used: no listener of this "
+	            "vhost terminates TLS (an http listener with tls = on or "
+	            "tls = auto)",
+	            v->name);
 }

@@ -362,7 +362,7 @@ static const struct good_case good_cases[] = {
      "bind = 8080\n"
      "[listener tls]\n"
      "bind = 8443\n"
-     "mode = http\n"
+     "tls = auto\n"
      "[listener db]\n"
      "bind = 5432\n"
      "mode = tcp\n"
@@ -480,6 +480,36 @@ static const struct good_case good_cases[] = {
            "10.0.0.22, 10.0.0.23, 10.0.0.24, 10.0.0.25, 10.0.0.26, "
            "10.0.0.27, 10.0.0.28, 10.0.0.29, 10.0.0.30   ; and a comment\n",
      check_longer_line, ""},
+    {"a vhost certificate that no listener of the vhost serves",
+     "[listener web]\n"
+     "bind = 80\n"
+     "[listener pass]\n"
+     "bind = 443\n"
+     "mode = tls-passthrough\n"
+     "[listener secure]\n"
+     "bind = 8443\n"
+     "tls = on\n"
+     "tls_cert = a.pem\n"
+     "tls_key = a-key.pem\n"
+     "[vhost app.test]\n"
+     "listener = web, pass\n"
+     "backend = 3000\n"
+     "tls_cert = app.pem\n"
+     "tls_key = app-key.pem\n",
+     check_nothing,
+     "t.ini:14: vhost app.test: tls_cert is not used: no listener of this "
+     "vhost terminates TLS (an http listener with tls = on or tls = auto)\n"},
+    {"a vhost certificate that a TLS listener of the vhost serves",
+     "[listener web]\n"
+     "bind = 80\n"
+     "[listener secure]\n"
+     "bind = 8443\n"
+     "tls = auto\n"
+     "[vhost app.test]\n"
+     "backend = 3000\n"
+     "tls_cert = app.pem\n"
+     "tls_key = app-key.pem\n",
+     check_nothing, ""},
 };
 
 static void test_good_configs(void **state)
