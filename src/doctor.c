@@ -98,6 +98,14 @@ struct doctor_seen {
 	char heading[96];
 };
 
+/* The warnings tls.c gave about the certificates of one listener. */
+#define CERT_WARNINGS_MAX 16
+struct cert_warnings {
+	size_t n;
+	bool serious[CERT_WARNINGS_MAX];
+	char msg[CERT_WARNINGS_MAX][1024];
+};
+
 /* The state of one run. */
 struct doctor {
 	const char *path; /* the configuration file */
@@ -127,6 +135,9 @@ static bool held_by_portier(struct doctor *d, int proto, const struct addr *a,
 static bool in_use(int proto, const struct addr *a);
 static void check_certificates(struct doctor *d,
                                const struct config_listener *l);
+static void certificate_warning(void *arg, bool serious, const char *msg);
+static void report_cert_warnings(struct doctor *d,
+                                 const struct cert_warnings *w);
 static void check_vhost(struct doctor *d, const struct config_vhost *v);
 static void check_backend(struct doctor *d, const char *label, const char *key,
                           const struct addr *a);
@@ -455,36 +466,65 @@ static void check_certificates(struct doctor *d,
                                const struct config_listener *l)
 {
 	const struct config *cfg = d->cfg;
+	struct cert_warnings w = {.n = 0};
 	size_t nvhosts = 0;
 	char err[4096];
+	bool failed;
 	int e;
 
 	if (l->tls == CONFIG_TLS_OFF)
 		return;
-	if (tls_server_check(cfg, l, err, sizeof(err)) < 0) {
-		e = errno;
+	/* Its warnings are findings here, not log lines. */
+	tls_set_warn(certificate_warning, &w);
+	failed = tls_server_check(cfg, l, err, sizeof(err)) < 0;
+	e = errno;
+	tls_set_warn(NULL, NULL);
+	if (failed) {
 		report(d, DOCTOR_BAD, "%s%s", err,
 		       e == EACCES && geteuid() != 0
 		           ? " (portier started as root could read it)"
 		           : "");
+		report_cert_warnings(d, &w);
 		return;
 	}
 	for (size_t i = 0; i < cfg->nvhosts; i++)
 		nvhosts += cfg->vhosts[i].tls_cert != NULL &&
 		           config_vhost_serves(&cfg->vhosts[i], l);
-	if (l->tls == CONFIG_TLS_AUTO && nvhosts > 0)
-		report(d, DOCTOR_OK, "the tls_cert and tls_key of %zu vhost%s "
-		       "load and belong together",
-		       nvhosts, nvhosts == 1 ? "" : "s");
-	if (l->tls == CONFIG_TLS_AUTO)
-		return;
-	if (nvhosts == 0)
+	if (l->tls == CONFIG_TLS_AUTO) {
+		if (nvhosts > 0)
+			report(d, DOCTOR_OK, "the tls_cert and tls_key of %zu "
+			       "vhost%s load and belong together",
+			       nvhosts, nvhosts == 1 ? "" : "s");
+	} else if (nvhosts == 0)
 		report(d, DOCTOR_OK, "tls_cert and tls_key load and belong "
 		       "together");
 	else
 		report(d, DOCTOR_OK, "tls_cert and tls_key load and belong "
 		       "together, and those of %zu vhost%s",
 		       nvhosts, nvhosts == 1 ? "" : "s");
+	report_cert_warnings(d, &w);
+}
+
+/* The warnings kept by certificate_warning. */
+static void report_cert_warnings(struct doctor *d,
+                                 const struct cert_warnings *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		report(d, w->serious[i] ? DOCTOR_BAD : DOCTOR_INFO, "%s",
+		       w->msg[i]);
+}
+
+/* A warning of tls.c about a certificate that loads, kept to be reported
+ * after the line that says the files load: a problem when clients will
+ * refuse the certificate, else a note. */
+static void certificate_warning(void *arg, bool serious, const char *msg)
+{
+	struct cert_warnings *w = arg;
+
+	if (w->n < CERT_WARNINGS_MAX) {
+		snprintf(w->msg[w->n], sizeof(w->msg[w->n]), "%s", msg);
+		w->serious[w->n++] = serious;
+	}
 }
 
 /* A vhost's backend and routes. */

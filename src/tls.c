@@ -95,6 +95,13 @@ static struct {
  * only says "callback failed". */
 static _Thread_local const char *tls_refusal;
 
+/* Where tls_warn sends a warning about a certificate (tls_set_warn); the
+ * log when fn is NULL. */
+static struct {
+	tls_warn_fn *fn;
+	void *arg;
+} tls_warn_sink;
+
 /* The local CA of tls = auto, opened once and kept: renewals and reloads
  * issue certificates after root's rights to its key file are gone. */
 static struct {
@@ -155,6 +162,7 @@ static void tls_local_names(const struct config_listener *cl,
 static void tls_check_names(const struct tls_server *t,
                             const struct config *cfg);
 static int tls_covers(X509 *x, const char *host);
+static void tls_warn(bool serious, const char *msg);
 static void tls_check_expiry(const struct tls_server *t,
                              const struct tls_files *f, const X509 *x);
 static void tls_check_chain(const struct tls_server *t,
@@ -784,6 +792,7 @@ static void tls_check_names(const struct tls_server *t,
 {
 	size_t n;
 	const char *const *names = route_names(t->names, &n);
+	char msg[1024];
 
 	for (size_t i = 0; i < n; i++) {
 		char sample[300];
@@ -802,12 +811,30 @@ static void tls_check_names(const struct tls_server *t,
 		          ? t->vhost_ctx[v - cfg->vhosts]
 		          : t->fallback;
 		x = SSL_CTX_get0_certificate(ctx);
-		if (x != NULL && tls_covers(x, host) != 1)
-			log_warn("listener %s: the certificate for %s does not "
-			         "cover that name; clients will refuse it "
-			         "(give the vhost its own tls_cert)",
-			         t->listener, names[i]);
+		if (x == NULL || tls_covers(x, host) == 1)
+			continue;
+		snprintf(msg, sizeof(msg),
+		         "listener %s: the certificate for %s does not cover "
+		         "that name; clients will refuse it (give the vhost "
+		         "its own tls_cert)",
+		         t->listener, names[i]);
+		tls_warn(true, msg);
 	}
+}
+
+void tls_set_warn(tls_warn_fn *fn, void *arg)
+{
+	tls_warn_sink.fn = fn;
+	tls_warn_sink.arg = arg;
+}
+
+/* A warning about a certificate, to the log or to tls_set_warn's fn. */
+static void tls_warn(bool serious, const char *msg)
+{
+	if (tls_warn_sink.fn != NULL)
+		tls_warn_sink.fn(tls_warn_sink.arg, serious, msg);
+	else
+		log_warn("%s", msg);
 }
 
 /* 1 when certificate x is valid for host: a name, an IPv4 address or an
@@ -852,7 +879,7 @@ static void tls_check_expiry(const struct tls_server *t,
 	tls_config_error(t->cfg, f->section, f->name, f->cert_line, msg,
 	                 sizeof(msg), "tls_cert %s: the certificate %s",
 	                 f->cert, when);
-	log_warn("%s", msg);
+	tls_warn(days < 0 || secs < 0, msg);
 }
 
 /*
@@ -886,7 +913,7 @@ static void tls_check_chain(const struct tls_server *t,
 	                 "it; put the intermediate certificates after it in "
 	                 "the file (the full chain, as in fullchain.pem)",
 	                 f->cert, issuer);
-	log_warn("%s", msg);
+	tls_warn(true, msg);
 }
 
 /* True when certificate x names where its issuer's certificate is

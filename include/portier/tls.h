@@ -57,6 +57,17 @@ int tls_server_check(const struct config *cfg,
                      const struct config_listener *cl, char *err,
                      size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Where the warnings about certificates go (one that has expired or soon
+ * will, one that does not cover a name it is chosen for, a chain that
+ * lacks its intermediates): to fn, with `serious` true when clients will
+ * refuse the certificate, instead of the log; fn NULL gives them back to
+ * the log. For `portier doctor`, which counts them. Not thread-safe: set
+ * it where certificates are loaded, on the main thread.
+ */
+typedef void tls_warn_fn(void *arg, bool serious, const char *msg);
+void tls_set_warn(tls_warn_fn *fn, void *arg);
+
 /* Take a reference. */
 struct tls_server *tls_server_ref(struct tls_server *t);
 

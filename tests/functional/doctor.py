@@ -15,6 +15,9 @@
   bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT,
   one on a dual-stack [::] socket is ✓;
 - a configuration with an error: ✗ FILE:LINE and exit 1;
+- certificates that load but that clients refuse (expired, not covering
+  a vhost's name): ✗ each with the FILE:LINE or the listener, exit 1; one
+  that expires in days: a note;
 - tls = auto with no CA in state_dir: a note with the command that makes
   one, and the directory is not created; a state_dir that cannot be made
   (a file in its path) is ✗ with why; once made, it is present (✓) and
@@ -272,6 +275,49 @@ def test_config_error():
     check_line(done, BAD, missing)
 
 
+def self_signed(name, days):
+    """A self-signed ECDSA certificate for DNS name `name`, valid for `days`
+    days (-1: it expired a day before it was made): (cert, key) paths."""
+    base = os.path.join(tmpdir(), name)
+    for args in (["req", "-new", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                  base + "-key.pem", "-out", base + ".csr", "-subj",
+                  f"/CN={name}"],
+                 ["x509", "-req", "-in", base + ".csr", "-signkey",
+                  base + "-key.pem", "-days", str(days), "-extfile",
+                  write_file(name + ".ext", f"subjectAltName=DNS:{name}\n"),
+                  "-out", base + ".pem"]):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    return base + ".pem", base + "-key.pem"
+
+
+def test_certificates():
+    step("certificates that load but that clients refuse: an expired one, "
+         "one that does not cover a vhost's name: ✗ each, exit 1")
+    backend = Server(echo)
+    old, old_key = self_signed("old.test", -1)
+    soon, soon_key = self_signed("soon.test", 3)
+    conf = write_file("certs.ini", "".join([
+        section("listener old", bind=fmt_addr(LOOPBACK4, free_port()),
+                tls="on", tls_cert=old, tls_key=old_key,
+                backend=backend.addr),
+        section("listener soon", bind=fmt_addr(LOOPBACK4, free_port()),
+                tls="on", tls_cert=soon, tls_key=soon_key,
+                backend=backend.addr),
+        section("vhost api.test", listener="soon", backend=backend.addr)]))
+    done = doctor("-c", conf)
+    check_equal(done.returncode, 1, "exit status")
+    check_line(done, BAD, f"{conf}:4:", f"tls_cert {old}",
+               "has expired; clients will refuse it")
+    check_line(done, BAD, "listener soon: the certificate for api.test does "
+               "not cover that name")
+    check_line(done, NOTE, f"{conf}:11:", f"tls_cert {soon}",
+               "the certificate expires in ")
+    check_equal(last_line(done), "2 problems found", "the summary")
+    check("will refuse" not in done.stderr,
+          "the warnings are findings, not log lines on stderr", done.stderr)
+
+
 def test_tls_auto():
     step("tls = auto without a CA in state_dir yet: said, with the hint, "
          "and not a failure")
@@ -453,6 +499,7 @@ def main():
     test_ipv6_only()
     test_udp()
     test_config_error()
+    test_certificates()
     test_tls_auto()
     test_firewall()
     if skipped:
