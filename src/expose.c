@@ -259,11 +259,20 @@ static int expose_parse(int argc, char **argv, struct expose_opts *o)
 		        "backend, not '%s'\n", o->host_header);
 		return 1;
 	}
+	/* The password is hashed: only the user name goes into the
+	 * configuration as it is, and only it is ever printed. */
 	if (o->auth != NULL) {
 		const char *colon = strchr(o->auth, ':');
+		int user = colon != NULL ? (int)(colon - o->auth) : 0;
 
-		if (colon == NULL || colon == o->auth || colon[1] == '\0') {
+		if (colon == NULL || user == 0 || colon[1] == '\0') {
 			fprintf(stderr, "portier expose: --auth is USER:PASS\n");
+			return 1;
+		}
+		if (strcspn(o->auth, "\r\n;# \t") < (size_t)user) {
+			fprintf(stderr, "portier expose: --auth: the user name "
+			        "'%.*s' may not hold spaces, line breaks, ';' "
+			        "or '#'\n", user, o->auth);
 			return 1;
 		}
 	}
@@ -271,7 +280,6 @@ static int expose_parse(int argc, char **argv, struct expose_opts *o)
 	 * checked here as the configuration would check it. */
 	if (!expose_clean("BACKEND", o->backend) ||
 	    (o->listen && !expose_clean("--listen", o->listen)) ||
-	    (o->auth && !expose_clean("--auth", o->auth)) ||
 	    !expose_check_backend(o))
 		return 1;
 	if (o->listen != NULL &&

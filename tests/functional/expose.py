@@ -31,6 +31,8 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
   have: its own warning says the port does not need root;
 - --listen localhost:PORT prints its URL, which answers;
 - --auth: 401 without credentials, 200 with them, also over LAN IPv6;
+  a password with ':', ';', '#' and a space; a refused --auth does not
+  print the password;
 - --host-header backend: the backend sees its own address as Host;
 - --tls: the https URLs verify against the local CA's root (made under
   $XDG_STATE_HOME), plain HTTP on 8080 redirects to them and serves the
@@ -442,6 +444,7 @@ class Test:
             (["-n", "a.test", "-n", "..b"], "--name ..b"),
             (["--allow", "junk"], "--allow junk"),
             (["--allow", "10.0.0.0/8,junk"], "--allow 10.0.0.0/8,junk"),
+            (["--auth", "a;b:pw-never-shown"], "--auth"),
         ]
         for args, said in cases:
             if args != ["70000"]:
@@ -454,6 +457,9 @@ class Test:
                   re.search(r"portier expose:\d+:", err) is None,
                   f"{' '.join(args)}: status 1, \"portier expose: {said}: "
                   f"...\"", f"status {done.returncode}")
+        check("pw-never-shown" not in done.stderr,
+              "an --auth that is refused does not print its password",
+              done.stderr)
 
     def names_twice(self):
         step("--name given twice, or naming an address expose adds "
@@ -498,9 +504,12 @@ class Test:
         e.stop()
 
     def auth(self):
-        step("--auth: 401 without credentials, 200 with them")
+        step("--auth: 401 without credentials, 200 with them; the "
+             "password may hold ':', ';', '#' and spaces (it is hashed)")
         app = EchoBackend("app")
-        e, _ = start_expose(self.listen, "--auth", "ada:s3cret", str(app.port))
+        password = "s3:c;r#e t"
+        e, _ = start_expose(self.listen, "--auth", "ada:" + password,
+                            str(app.port))
         urls = e.urls()
         if not self.lan6:
             self.skipping("--auth over the LAN IPv6 URL")
@@ -512,7 +521,7 @@ class Test:
             resp = fetch(url, [basic("ada", "wrong")])
             check_equal(resp.status, 401, f"{url} with a wrong password: "
                         "401")
-            resp = fetch(url, [basic("ada", "s3cret")])
+            resp = fetch(url, [basic("ada", password)])
             check(resp.status == 200 and resp.json()["name"] == "app",
                   f"{url} with the credentials: 200 from the backend",
                   repr(resp))
