@@ -1020,13 +1020,16 @@ static void runtime_stop(struct runtime *rt, int signo)
 		event_base_loopbreak(rt->base);
 		return;
 	}
+	/* A wait is a warning: whoever pressed Ctrl-C sees why nothing
+	 * happens, also under `portier expose`, which logs warnings only. */
 	if (live == 0)
 		log_info("%s: stopping", runtime_signal_name(signo));
 	else
-		log_info("%s: stopped accepting; waiting up to %d s for %u "
-		         "connection%s to finish",
+		log_warn("%s: stopped accepting; waiting up to %d s for %u "
+		         "connection%s to finish (Ctrl-C or SIGTERM again "
+		         "closes %s now)",
 		         runtime_signal_name(signo), RUNTIME_DRAIN_SECONDS,
-		         live, live == 1 ? "" : "s");
+		         live, live == 1 ? "" : "s", live == 1 ? "it" : "them");
 	runtime_stop_local(rt);
 }
 

@@ -624,6 +624,61 @@ class Test:
         info(f"exited after {time.monotonic() - started:.2f} s")
         check_equal(status, 0, "exit status 0")
 
+        step("SIGINT with a request in flight: expose says it waits up to "
+             "10 s and that a second Ctrl-C stops it; the second stops it")
+        silent = socket.socket()
+        silent.bind((LOOPBACK4, 0))
+        silent.listen()
+        at_cleanup(silent.close)
+        e, _ = start_expose(self.listen, str(silent.getsockname()[1]))
+        url = urllib.parse.urlsplit(e.urls()[0])
+        client = socket.create_connection((url.hostname, url.port),
+                                          timeout=5)
+        at_cleanup(client.close)
+        if url.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            client = ctx.wrap_socket(client, server_hostname=url.hostname)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        check(wait_until(lambda: established(e) == 2, 5),
+              "the request reached the backend, which does not answer "
+              "(portier holds the client's connection and the backend's)")
+        e.send_signal(signal.SIGINT)
+        line = e.wait_log("waiting up to 10 s", timeout=3)
+        check(line is not None and "1 connection to finish" in line and
+              "Ctrl-C or SIGTERM again closes it now" in line,
+              "expose says what it waits for and how to stop at once",
+              e.log())
+        check(e.running(), "and it is still running")
+        started = time.monotonic()
+        e.send_signal(signal.SIGINT)
+        status = e.wait_exit(3)
+        check(status is not None, "a second SIGINT: it exits within 3 s")
+        info(f"exited after {time.monotonic() - started:.2f} s")
+        check_equal(status, 0, "exit status 0")
+
+
+def established(e):
+    """The established TCP connections of portier process `e`, counted in
+    /proc (its sockets found by inode)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{e.pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{e.pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                cols = row.split()
+                if cols[9] in inodes and cols[3] == "01":
+                    count += 1
+    return count
+
 
 def main():
     for name in ("home", "state"):
