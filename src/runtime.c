@@ -113,8 +113,9 @@ struct runtime {
 /* How often the sweep runs (runtime_sweep_cb). */
 static const struct timeval runtime_sweep_period = {1, 0};
 
-/* How often tls = auto certificates are checked for renewal. */
-#define RUNTIME_RENEW_SECONDS (12 * 3600)
+/* How often tls = auto certificates are checked for renewal and against
+ * this machine's addresses (a check reads no file). */
+#define RUNTIME_RENEW_SECONDS 5
 
 /* What worker 0 tells the others through their pipe. */
 #define RUNTIME_ORDER_STOP 's' /* stop accepting and drain */
@@ -233,8 +234,9 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 			goto err;
 		}
 	}
-	/* Certificates from the local CA last 90 days; a daemon that runs
-	 * longer renews them. */
+	/* Certificates from the local CA last 90 days, and name the LAN
+	 * addresses of the moment: a daemon that runs longer, or on a
+	 * laptop that changes networks, makes them again. */
 	{
 		struct timeval period = {RUNTIME_RENEW_SECONDS, 0};
 
@@ -779,8 +781,11 @@ static void runtime_reload(struct runtime *rt)
 		return;
 	}
 	if (access(path, F_OK) < 0) {
-		log_warn("SIGHUP: %s is not a file (nothing to read again)",
+		log_warn("SIGHUP: %s is not a file (nothing to read again); "
+		         "tls = auto certificates are checked against this "
+		         "machine's addresses",
 		         path);
+		runtime_renew_cb(-1, 0, rt);
 		metrics_reload(false);
 		return;
 	}

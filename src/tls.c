@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -122,6 +123,8 @@ struct tls_server {
 	size_t nvhosts;
 	struct route_table *names; /* SNI name -> vhost */
 	bool http;                 /* offers ALPN http/1.1 */
+	uint64_t local_key;        /* tls_local_key of the names issued for */
+	time_t retry;              /* after a failed renewal, none before */
 };
 
 /* A certificate chain and key file of the configuration, and the section
@@ -135,7 +138,12 @@ struct tls_files {
 	int key_line;
 };
 
-/* The names of this machine a tls = auto certificate covers. */
+/* The names of this machine a tls = auto certificate covers: first
+ * localhost and the two loopback addresses, always there. */
+#define TLS_LOOPBACK_NAMES 3
+
+/* After a renewal that failed, the next try waits this long (seconds). */
+#define TLS_RENEW_RETRY 3600
 struct tls_local {
 	const char *names[5 + LAN_MAX];
 	size_t n;
@@ -159,6 +167,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
                              size_t errlen);
 static void tls_local_names(const struct config_listener *cl,
                             struct tls_local *local);
+static uint64_t tls_local_key(const struct tls_local *local);
 static void tls_check_names(const struct tls_server *t,
                             const struct config *cfg);
 static int tls_covers(X509 *x, const char *host);
@@ -338,8 +347,10 @@ SSL *tls_server_accept(struct tls_server *t, int fd)
 
 int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
 {
+	struct tls_local local;
 	SSL_CTX *fresh, *old;
 	int days = 0, secs = 0;
+	uint64_t key;
 	const X509 *x;
 
 	if (t->cl->tls != CONFIG_TLS_AUTO)
@@ -350,12 +361,33 @@ int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
 	    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1)
 		days = 0;
 	pthread_mutex_unlock(&t->lock);
-	if (days >= CA_LEAF_RENEW_DAYS)
+	tls_local_names(t->cl, &local);
+	key = tls_local_key(&local);
+	if (key == t->local_key &&
+	    (days >= CA_LEAF_RENEW_DAYS || time(NULL) < t->retry))
 		return 0;
+	/* A laptop that joined another network has other addresses: a
+	 * phone there opens the new one, which the certificate must name.
+	 * A failure is said once, not at every check. */
+	if (key != t->local_key) {
+		char now[1024] = "";
+
+		for (size_t i = TLS_LOOPBACK_NAMES; i < local.n; i++)
+			snprintf(now + strlen(now), sizeof(now) - strlen(now),
+			         "%s%s", i > TLS_LOOPBACK_NAMES ? ", " : "",
+			         local.names[i]);
+		log_warn("listener %s: this machine's names and addresses "
+		         "changed (now: %s); the local CA makes its "
+		         "certificate again",
+		         t->listener, now[0] != '\0' ? now : "loopback only");
+		t->local_key = key;
+	}
 	/* Only this thread renews: fallback changes nowhere else. */
 	fresh = tls_ctx_auto(t, t->cfg, t->cl, err, errlen);
-	if (fresh == NULL)
+	if (fresh == NULL) {
+		t->retry = time(NULL) + TLS_RENEW_RETRY;
 		return -1;
+	}
 	pthread_mutex_lock(&t->lock);
 	old = t->fallback;
 	t->fallback = fresh;
@@ -645,6 +677,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 		return NULL;
 	}
 	tls_local_names(cl, &local);
+	t->local_key = tls_local_key(&local);
 	names = calloc(nserved + local.n, sizeof(*names));
 	if (names == NULL) {
 		snprintf(err, errlen, "listener %s: out of memory", cl->name);
@@ -708,6 +741,7 @@ static void tls_local_names(const struct config_listener *cl,
 	local->names[local->n++] = "localhost";
 	local->names[local->n++] = "127.0.0.1";
 	local->names[local->n++] = "::1";
+	assert(local->n == TLS_LOOPBACK_NAMES);
 	if (!lan_exposed(cl->binds, cl->nbinds))
 		return;
 	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
@@ -728,6 +762,16 @@ static void tls_local_names(const struct config_listener *cl,
 		memcpy(local->addrs[i], addrs[i].text, sizeof(addrs[i].text));
 		local->names[local->n++] = local->addrs[i];
 	}
+}
+
+/* The set of names in local, in any order, as one number. */
+static uint64_t tls_local_key(const struct tls_local *local)
+{
+	uint64_t key = 0;
+
+	for (size_t i = 0; i < local->n; i++)
+		key += tls_fnv(local->names[i], UINT64_C(0xcbf29ce484222325));
+	return key;
 }
 
 /* The local CA in dir, opened (and made) the first time. Only worker 0

@@ -81,10 +81,12 @@ SSL *tls_server_accept(struct tls_server *t, int fd)
 
 /*
  * tls = auto: when the certificate is due for renewal (CA_LEAF_RENEW_DAYS
- * before it expires), get a new one from the local CA and use it for new
- * connections; connections under way keep theirs. Safe while workers
- * accept; only one thread may call it. Returns 0 (renewed or not due), or
- * -1 with why in err (the old certificate stays).
+ * before it expires), or when the machine's names and addresses it was
+ * made for have changed (another network, a new DHCP lease), get a new one
+ * from the local CA and use it for new connections; connections under way
+ * keep theirs. Cheap when nothing is due (no file is read). Safe while
+ * workers accept; only one thread may call it. Returns 0 (renewed or not
+ * due), or -1 with why in err (the old certificate stays).
  */
 int tls_server_renew(struct tls_server *t, char *err, size_t errlen)
     __attribute__((warn_unused_result));

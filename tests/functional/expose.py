@@ -34,6 +34,9 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
   a password with ':', ';', '#' and a space; a refused --auth does not
   print the password;
 - --host-header backend: the backend sees its own address as Host;
+- --tls, then a LAN address added and removed while it runs: within
+  seconds expose says so and the certificate names the new address (then
+  no longer);
 - --tls: the https URLs verify against the local CA's root (made under
   $XDG_STATE_HOME), plain HTTP on 8080 redirects to them and serves the
   CA page and the root;
@@ -72,6 +75,7 @@ NETNS_FLAG = "PORTIER_TEST_EXPOSE_NETNS"
 LAN_IF = "lan0"
 LAN4 = "192.168.77.2"
 LAN6 = "fd00:77::2"
+NEW_LAN4 = "192.168.77.9"
 
 # expose's default ports.
 HTTP_PORT = 8080
@@ -587,6 +591,45 @@ class Test:
               f"{plain}/portier-ca.der is the root (DER)", repr(resp))
         e.stop()
 
+    def new_address(self):
+        step("--tls, then a LAN address added while it runs (a laptop on "
+             "another network): the certificate names it within seconds, "
+             "and expose says so; a removed one goes")
+        if not self.lan4:
+            self.skipping("a LAN address added while expose runs (no LAN "
+                          "namespace)")
+            return
+        app = EchoBackend("app")
+        e, args = start_expose(self.listen, "--tls", str(app.port))
+        https_port = self.site_port(args) if args else HTTPS_PORT
+        root = os.path.join(os.environ["XDG_STATE_HOME"], "portier",
+                            "ca.pem")
+        ctx = ssl.create_default_context(cafile=root)
+        url = f"https://{NEW_LAN4}:{https_port}/"
+        why = ip("addr", "add", NEW_LAN4 + "/24", "dev", LAN_IF)
+        check(why is None, f"{NEW_LAN4} added to {LAN_IF}", why)
+        at_cleanup(lambda: ip("addr", "del", NEW_LAN4 + "/24", "dev",
+                              LAN_IF))
+        line = e.wait_log("addresses changed", timeout=12)
+        check(line is not None and NEW_LAN4 in line,
+              f"expose says the addresses changed, naming {NEW_LAN4}",
+              e.log())
+        resp = fetch(url, ctx=ctx)
+        check(resp.status == 200 and resp.json()["name"] == "app",
+              f"{url} verifies against the local CA and answers 200",
+              repr(resp))
+        ip("addr", "del", NEW_LAN4 + "/24", "dev", LAN_IF)
+        check(wait_until(lambda: len(e.log_lines("addresses changed")) == 2,
+                         12), "its removal is seen too", e.log())
+        with socket.create_connection((LAN4, https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=LAN4) as conn:
+                cert = conn.getpeercert()
+        names = [v for k, v in cert.get("subjectAltName", ())]
+        check(LAN4 in names and NEW_LAN4 not in names,
+              f"the new certificate names {LAN4}, no longer {NEW_LAN4}",
+              repr(names))
+        e.stop()
+
     def vite_hint(self):
         step("a 403 from Vite's host check: one hint about "
              "server.allowedHosts")
@@ -711,6 +754,7 @@ def main():
     t.auth()
     t.host_header()
     t.tls()
+    t.new_address()
     t.vite_hint()
     t.sigint()
     if t.skipped:
