@@ -76,6 +76,7 @@ static char *read_text(const char *path);
 static void scan_holders(const char *procroot, struct portdiag_socket *list,
                          size_t n);
 static void read_comm(int piddir, char *program, size_t len);
+static bool read_uid(int piddir, uid_t *uid);
 static void read_v6only(const char *procroot, int proto,
                         struct portdiag_socket *list, size_t n);
 static void user_name(uid_t uid, char *buf, size_t len);
@@ -606,7 +607,9 @@ static void scan_holders(const char *procroot, struct portdiag_socket *list,
 	DIR *proc, *fds;
 	int piddir, fdfd;
 	char link[64], program[sizeof(list->program)];
-	bool have_comm;
+	char user[sizeof(list->user)];
+	bool have_comm, have_uid = false;
+	uid_t uid = 0;
 	ssize_t got;
 	unsigned long pidnum, inode;
 
@@ -663,8 +666,14 @@ static void scan_holders(const char *procroot, struct portdiag_socket *list,
 			 * the first. */
 			while (hit > slots && hit[-1].inode == inode)
 				hit--;
+			/* The process's user, not the socket's: a server
+			 * that bound as root and then dropped to another
+			 * user is that user's now (as ps says). */
 			if (!have_comm) {
 				read_comm(piddir, program, sizeof(program));
+				have_uid = read_uid(piddir, &uid);
+				if (have_uid)
+					user_name(uid, user, sizeof(user));
 				have_comm = true;
 			}
 			for (; hit < slots + nslots && hit->inode == inode;
@@ -675,6 +684,10 @@ static void scan_holders(const char *procroot, struct portdiag_socket *list,
 					continue;
 				s->pid = (pid_t)pidnum;
 				memcpy(s->program, program, sizeof(program));
+				if (have_uid) {
+					s->uid = uid;
+					memcpy(s->user, user, sizeof(user));
+				}
 			}
 		}
 		closedir(fds);
@@ -705,6 +718,30 @@ static void read_comm(int piddir, char *program, size_t len)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
 			*p = '?';
 	}
+}
+
+/* The effective uid of a process, from the Uid line of its status. */
+static bool read_uid(int piddir, uid_t *uid)
+{
+	char text[2048], *line;
+	unsigned long real, effective;
+	ssize_t got;
+	int fd;
+
+	fd = openat(piddir, "status", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return false;
+	got = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (got <= 0)
+		return false;
+	text[got] = '\0';
+	line = strstr(text, "\nUid:");
+	if (line == NULL ||
+	    sscanf(line + 5, "%lu %lu", &real, &effective) != 2)
+		return false;
+	*uid = (uid_t)effective;
+	return true;
 }
 
 /* The name of uid, or the number when it has none. */

@@ -5,6 +5,8 @@ A python3 server holds 127.0.0.1:P. portier configured to bind it exits
 with status 2 and says who holds the port (pid, program, user);
 `portier ports` lists the port with that pid; `portier ports -c FILE`
 reports the conflict and exits 1 (and 0 for a file with no conflict).
+A holder that bound as root and then became uid 65534 is named with that
+user, in the error and in `portier ports` (root only).
 A holder that set SO_REUSEPORT, which the kernel lets another process of
 its user join, stops portier all the same (tcp and udp, two workers), and
 so does a second portier started with the same file. `ports -c` finds no
@@ -36,17 +38,23 @@ if sys.argv[2] == "reuseport":
 s.bind(("127.0.0.1", 0))
 if s.type == socket.SOCK_STREAM:
     s.listen()
+if sys.argv[2] == "drop":
+    import os
+    os.setgid(65534)
+    os.setuid(65534)
 print(s.getsockname()[1], flush=True)
 time.sleep(60)
 """
 
 
-def start_holder(kind=socket.SOCK_STREAM, reuseport=False):
+def start_holder(kind=socket.SOCK_STREAM, reuseport=False, drop=False):
     """A python3 process listening on a port (bound, for UDP), with
-    SO_REUSEPORT if asked; returns (pid, program, port), program as the
-    kernel names it."""
+    SO_REUSEPORT if asked, that runs as uid 65534 after it bound if asked
+    (root only); returns (pid, program, port), program as the kernel names
+    it."""
     proc = spawn([shutil.which("python3") or sys.executable, "-c", HOLDER,
-                  str(int(kind)), "reuseport" if reuseport else "-"])
+                  str(int(kind)), "reuseport" if reuseport else
+                  "drop" if drop else "-"])
     port = int(proc.stdout.readline())
     with open(f"/proc/{proc.pid}/comm") as f:
         program = f.read().strip()
@@ -149,6 +157,25 @@ def main():
           f"a line shows port {port} with pid {pid}")
     check(has_line(r.stdout, rf"[:\s]{port}\b", re.escape(program)),
           f"a line shows port {port} with the program {program}")
+
+    if os.geteuid() == 0:
+        step("a holder that bound as root, then became uid 65534 (as "
+             "servers drop privileges): named with the user it runs as")
+        pid2, program2, port2 = start_holder(drop=True)
+        user2 = pwd.getpwuid(65534).pw_name
+        p = start_portier(tcp_listener("dropped", f"{LOOPBACK4}:{port2}",
+                                       f"{LOOPBACK4}:{free_port()}"),
+                          ready=False)
+        check_equal(p.wait_exit(10), 2, "exit status")
+        check(f"already in use by pid {pid2} ({program2}, user {user2})"
+              in p.log(), f"stderr names user {user2}, not root", p.log())
+        r = run_portier("ports")
+        check(has_line(r.stdout, rf"[:\s]{port2}\b", rf"\b{pid2}\b",
+                       rf"\b{user2}\b"),
+              f"`portier ports` shows port {port2} held by {user2}",
+              r.stdout)
+    else:
+        info("skipped: a holder that dropped root (not root)")
 
     step("`portier ports -c FILE` reports the conflict with the file")
     conf = write_file("conflict.ini", config)

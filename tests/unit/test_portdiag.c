@@ -302,7 +302,8 @@ static void test_list(void **state)
 	    {IPPROTO_TCP, "[::1]:5173", 400, "node", "root"},
 	    {IPPROTO_UDP, "[::]:5353", 0, "", "4242"},
 	    {IPPROTO_TCP, "127.0.0.1:8080", 100, "python3", "root"},
-	    {IPPROTO_TCP, "127.0.0.1:8443", 600, "portier", "root"},
+	    /* bound as root (the socket's uid), run as nobody since */
+	    {IPPROTO_TCP, "127.0.0.1:8443", 600, "portier", "nobody"},
 	    {IPPROTO_TCP, "127.0.0.1:9000", 100, "python3", "root"},
 	};
 	struct portdiag_socket *list = NULL;

@@ -65,7 +65,7 @@ static void test_ports(void **state)
 	         "tcp    [::1]:5173      400  node     root\n"
 	         "udp    [::]:5353       -    -        4242\n"
 	         "tcp    127.0.0.1:8080  100  python3  root\n"
-	         "tcp    127.0.0.1:8443  600  portier  root\n"
+	         "tcp    127.0.0.1:8443  600  portier  nobody\n"
 	         "tcp    127.0.0.1:9000  100  python3  root\n%s",
 	         geteuid() == 0 ? "" : hint);
 	assert_string_equal(text, want);
@@ -156,17 +156,17 @@ static void test_ports_config(void **state)
 		fail_msg("%s", err);
 	text = run_ports(cfg, &status);
 	assert_int_equal(status, 1);
-	assert_row(text, "udp    127.0.0.1:53 ", "root  <- listener dns");
-	assert_row(text, "tcp    0.0.0.0:80 ", "root  <- listener www");
+	assert_row(text, "udp    127.0.0.1:53 ", "root    <- listener dns");
+	assert_row(text, "tcp    0.0.0.0:80 ", "root    <- listener www");
 	/* nginx's [::]:80 is IPv6-only: 0.0.0.0:80 is bound beside it */
 	assert_row(text, "tcp    [::]:80 ", NULL);
-	assert_row(text, "tcp    127.0.0.1:3306 ", "4242  <- listener db");
-	assert_row(text, "tcp    [::1]:5173 ", "root  <- admin");
+	assert_row(text, "tcp    127.0.0.1:3306 ", "4242    <- listener db");
+	assert_row(text, "tcp    [::1]:5173 ", "root    <- admin");
 	/* no IPv4 socket on 5353: [::] is taken to hold IPv4 too */
-	assert_row(text, "udp    [::]:5353 ", "4242  <- listener mdns");
-	assert_row(text, "tcp    127.0.0.1:8080 ", "root  <- listener web");
-	assert_row(text, "tcp    127.0.0.1:8443 ", "root  <- listener self");
-	assert_row(text, "tcp    127.0.0.1:9000 ", "root  <- listener api");
+	assert_row(text, "udp    [::]:5353 ", "4242    <- listener mdns");
+	assert_row(text, "tcp    127.0.0.1:8080 ", "root    <- listener web");
+	assert_row(text, "tcp    127.0.0.1:8443 ", "nobody  <- listener self");
+	assert_row(text, "tcp    127.0.0.1:9000 ", "root    <- listener api");
 
 	assert_non_null(strstr(text, "\nconflict: listener web wants "
 	                             "127.0.0.1:8080, held by pid 100 "
