@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,31 @@
 #include "portier/daemon.h"
 #include "portier/log.h"
 
+static long daemon_pidfile_owner(const char *path);
+static void daemon_comm(long pid, char *buf, size_t len);
+
 int daemon_write_pidfile(const char *path, char *err, size_t errlen)
 {
 	const int flags =
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 	char tmp[4096], line[32];
 	int fd, n, w, e;
+	long other;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", path,
 	                     (long)getpid()) >= sizeof(tmp)) {
 		snprintf(err, errlen, "pidfile %s: path too long", path);
+		return -1;
+	}
+	/* Taking over the file of a portier that runs would lose it: the
+	 * scripts that read the file would signal this one, and this one's
+	 * stop would remove the file. */
+	if ((other = daemon_pidfile_owner(path)) > 0) {
+		snprintf(err, errlen,
+		         "pidfile %s: portier pid %ld runs with it; stop that "
+		         "one first, or give this configuration another "
+		         "pidfile",
+		         path, other);
 		return -1;
 	}
 	/* A new file, never one that is there: in a directory that others
@@ -58,6 +74,45 @@ int daemon_write_pidfile(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* The pid in the file at path when it is that of another running
+ * portier (a process with this one's name), else 0: a file left by a
+ * crash, or whose pid now belongs to another program, is no one's. */
+static long daemon_pidfile_owner(const char *path)
+{
+	char buf[32] = "", mine[64], theirs[64];
+	long pid;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 0 || pid == (long)getpid() ||
+	    (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return 0;
+	daemon_comm((long)getpid(), mine, sizeof(mine));
+	daemon_comm(pid, theirs, sizeof(theirs));
+	return mine[0] != '\0' && strcmp(mine, theirs) == 0 ? pid : 0;
+}
+
+/* The name of process pid (/proc/PID/comm), "" when unknown. */
+static void daemon_comm(long pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *fp;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(buf, (int)len, fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	buf[strcspn(buf, "\n")] = '\0';
 }
 
 void daemon_remove_pidfile(const char *path)

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: MIT
 """The pid file, the privilege drop and SIGUSR1.
 
+- pidfile: a second portier given the file of one that runs does not
+  start (status 2) and leaves it alone; a file left by a process that is
+  gone is taken over;
 - pidfile: written once the ports are bound, holding portier's pid, and
   removed when it stops; a symbolic link planted at the name of its
   temporary file is not written through;
@@ -49,6 +52,13 @@ def config(backend, port, **global_keys):
                     mode="http", backend=backend.addr))
 
 
+def dead_pid():
+    """The pid of a process that has exited (and been waited for)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
 def main():
     backend = EchoBackend("app")
     work = tmpdir()
@@ -60,9 +70,31 @@ def main():
                                            pidfile=pidfile))
     with open(pidfile) as f:
         check_equal(f.read(), f"{portier.pid}\n", "the file holds the pid")
+
+    step("pidfile: a second portier on other ports with the same pidfile "
+         "does not start, and leaves the first one's file alone")
+    second = start_portier(config(backend, free_port(), pidfile=pidfile),
+                           ready=False)
+    check_equal(second.wait_exit(10), 2, "the second one exits with 2")
+    check(f"pidfile {pidfile}: portier pid {portier.pid} runs with it"
+          in second.log(), "it names the portier that runs with it",
+          second.log())
+    with open(pidfile) as f:
+        check_equal(f.read(), f"{portier.pid}\n",
+                    "the file still holds the first one's pid")
+
     portier.send_signal(signal.SIGTERM)
     check_equal(portier.wait_exit(10), 0, "portier stops")
     check(not os.path.exists(pidfile), "the pid file is gone")
+
+    step("pidfile: one left by a process that is gone is taken over")
+    with open(pidfile, "w") as f:
+        f.write(f"{dead_pid()}\n")
+    portier = start_portier(config(backend, free_port(), pidfile=pidfile))
+    with open(pidfile) as f:
+        check_equal(f.read(), f"{portier.pid}\n", "the file holds the pid")
+    portier.send_signal(signal.SIGTERM)
+    check_equal(portier.wait_exit(10), 0, "portier stops")
 
     step("pidfile: a link planted at its temporary name is not followed")
     victim = os.path.join(work, "victim")
