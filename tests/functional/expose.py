@@ -660,12 +660,7 @@ class Test:
         e, _ = start_expose(self.listen, str(app.port))
         check_equal(fetch(e.urls()[0]).status, 200, "a request is answered "
                     "(its connection closed since)")
-        started = time.monotonic()
-        e.send_signal(signal.SIGINT)
-        status = e.wait_exit(5)
-        check(status is not None, "expose exits within 5 s of SIGINT")
-        info(f"exited after {time.monotonic() - started:.2f} s")
-        check_equal(status, 0, "exit status 0")
+        sigint_exits(e, 5, "expose exits within 5 s of SIGINT")
 
         step("SIGINT with a request in flight: expose says it waits up to "
              "10 s and that a second Ctrl-C stops it; the second stops it")
@@ -694,12 +689,18 @@ class Test:
               "expose says what it waits for and how to stop at once",
               e.log())
         check(e.running(), "and it is still running")
-        started = time.monotonic()
-        e.send_signal(signal.SIGINT)
-        status = e.wait_exit(3)
-        check(status is not None, "a second SIGINT: it exits within 3 s")
-        info(f"exited after {time.monotonic() - started:.2f} s")
-        check_equal(status, 0, "exit status 0")
+        sigint_exits(e, 3, "a second SIGINT: it exits within 3 s")
+
+
+def sigint_exits(e, seconds, what):
+    """Send expose `e` SIGINT; check that it exits with status 0 within
+    `seconds`."""
+    started = time.monotonic()
+    e.send_signal(signal.SIGINT)
+    status = e.wait_exit(seconds)
+    check(status is not None, what)
+    info(f"exited after {time.monotonic() - started:.2f} s")
+    check_equal(status, 0, "exit status 0")
 
 
 def established(e):
