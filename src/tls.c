@@ -138,12 +138,12 @@ struct tls_files {
 	int key_line;
 };
 
+/* After a renewal that failed, the next try waits this long (seconds). */
+#define TLS_RENEW_RETRY 3600
+
 /* The names of this machine a tls = auto certificate covers: first
  * localhost and the two loopback addresses, always there. */
 #define TLS_LOOPBACK_NAMES 3
-
-/* After a renewal that failed, the next try waits this long (seconds). */
-#define TLS_RENEW_RETRY 3600
 struct tls_local {
 	const char *names[5 + LAN_MAX];
 	size_t n;
