@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "portier/daemon.h"
+#include "portier/portdiag.h"
 #include "portier/log.h"
 
 static long daemon_pidfile_owner(const char *path);
-static void daemon_comm(long pid, char *buf, size_t len);
 
 int daemon_write_pidfile(const char *path, char *err, size_t errlen)
 {
@@ -94,25 +94,9 @@ static long daemon_pidfile_owner(const char *path)
 	if (pid <= 0 || pid == (long)getpid() ||
 	    (kill((pid_t)pid, 0) < 0 && errno != EPERM))
 		return 0;
-	daemon_comm((long)getpid(), mine, sizeof(mine));
-	daemon_comm(pid, theirs, sizeof(theirs));
+	portdiag_program("/proc", getpid(), mine, sizeof(mine));
+	portdiag_program("/proc", (pid_t)pid, theirs, sizeof(theirs));
 	return mine[0] != '\0' && strcmp(mine, theirs) == 0 ? pid : 0;
-}
-
-/* The name of process pid (/proc/PID/comm), "" when unknown. */
-static void daemon_comm(long pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *fp;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return;
-	if (fgets(buf, (int)len, fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	buf[strcspn(buf, "\n")] = '\0';
 }
 
 void daemon_remove_pidfile(const char *path)

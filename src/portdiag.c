@@ -698,6 +698,21 @@ static void scan_holders(const char *procroot, struct portdiag_socket *list,
 	free(slots);
 }
 
+void portdiag_program(const char *procroot, pid_t pid, char *program,
+                      size_t len)
+{
+	char dir[PATH_MAX];
+	int piddir;
+
+	program[0] = '\0';
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%ld", procroot,
+	                     (long)pid) >= sizeof(dir) ||
+	    (piddir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	read_comm(piddir, program, len);
+	close(piddir);
+}
+
 /* A process's comm, with bytes a terminal would interpret replaced. */
 static void read_comm(int piddir, char *program, size_t len)
 {

@@ -45,6 +45,11 @@ int portdiag_parse_net(const char *text, int family, int proto,
 		       struct portdiag_socket **list, size_t *n)
 	__attribute__((warn_unused_result));
 
+/* The name (comm) of process pid under procroot ("/proc"), with bytes a
+ * terminal would interpret replaced; "" when it cannot be read. */
+void portdiag_program(const char *procroot, pid_t pid, char *program,
+                      size_t len);
+
 /* Find the process holding socket `inode` under procroot ("/proc"). On
  * success fills pid and program and returns 0; -1 when no visible process
  * holds it. */
