@@ -527,9 +527,6 @@ static void hs_relay_done_cb(struct relay *relay, enum relay_end why,
 		                                         : "backend");
 	else
 		hs_log(s, LOG_LEVEL_DEBUG, "upgraded connection closed");
-	s->bytes_in += relay->nread[RELAY_CLIENT];
-	s->bytes_out += relay->nread[RELAY_BACKEND];
-	hs_log_request(s);
 	hs_close(s);
 }
 
@@ -2425,6 +2422,13 @@ static void hs_close(struct http_session *s)
 {
 	struct listener *l = s->listener;
 
+	/* An upgraded connection is one request until it closes, however
+	 * that comes (the relay's end, the end of a stop's drain): its log
+	 * entry and counters have the bytes the relay moved. */
+	if (s->relay != NULL) {
+		s->bytes_in += s->relay->nread[RELAY_CLIENT];
+		s->bytes_out += s->relay->nread[RELAY_BACKEND];
+	}
 	hs_log_request(s);
 	SSL_free(s->ssl);
 	close(s->cfd);

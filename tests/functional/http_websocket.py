@@ -15,23 +15,31 @@ handshake of RFC 6455 and an echo of every frame.
 - Upgrade: h2c is never forwarded as an upgrade, and a 101 the backend
   sends anyway becomes a 502;
 - an upgraded connection stays open across more than timeout_header, while
-  a request head that takes that long gets its 408.
+  a request head that takes that long gets its 408;
+- the access log has one entry per upgraded connection, written when it
+  closes (by either side, by timeout_idle, or cut by a stop), with status
+  101, the bytes of the whole connection each way (request and 101 heads,
+  then every frame) and, for one closed by the client, a duration that
+  covers the time it was open.
 """
 
 import base64
+import json
 import os
+import signal
 import struct
 import time
 
 from httptest import (WS_BINARY, WS_CLOSE, WS_TEXT, EchoBackend,
                       HttpPortier, Reader, describe, read_request, request,
                       response_bytes, ws_accept_key, ws_frame, ws_read_frame)
-from lib import (KIB, Server, TestFailure, check, check_equal, info, run,
-                 step)
+from lib import (KIB, Server, TestFailure, check, check_equal, check_log,
+                 info, run, step, tmpdir, wait_until)
 
 TEXT, BINARY, CLOSE = WS_TEXT, WS_BINARY, WS_CLOSE
 accept_key, frame, read_frame = ws_accept_key, ws_frame, ws_read_frame
 HEADER_TIMEOUT = 1.0
+LOG_IDLE_TIMEOUT = 1.0
 
 
 def ws_backend(conn, server):
@@ -97,14 +105,17 @@ class Setup:
              ("other.test", {"backend": self.other.addr})],
             global_keys={"timeout_header": f"{int(HEADER_TIMEOUT)}s"})
 
-    def upgrade(self, target="/", connection="Upgrade"):
-        """A client connection upgraded to a WebSocket; (conn, 101)."""
-        c = self.p.conn("web")
+    def upgrade(self, target="/", connection="Upgrade", p=None):
+        """A client connection to p (by default the portier of the
+        tests) upgraded to a WebSocket; (conn, 101, size of the request
+        sent)."""
+        c = (p or self.p).conn("web")
         key = base64.b64encode(os.urandom(16)).decode()
-        c.send(request("GET", target, "ws.test", [
+        req = request("GET", target, "ws.test", [
             f"Connection: {connection}", "Upgrade: websocket",
             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
-            "Origin: http://ws.test"]))
+            "Origin: http://ws.test"])
+        c.send(req)
         resp = c.response(interim=False)
         if resp.status != 101:
             raise TestFailure(f"upgrade to {target}: expected 101, got "
@@ -116,7 +127,7 @@ class Setup:
                     "   and Upgrade: websocket")
         check("upgrade" in resp.headers.get("connection", "").lower(),
               "   and Connection: upgrade", str(resp.headers.list))
-        return c, resp
+        return c, resp, len(req)
 
 
 def echo_ok(c, payload, opcode=TEXT):
@@ -129,7 +140,7 @@ def echo_ok(c, payload, opcode=TEXT):
 def test_echo(s):
     for connection in ("Upgrade", "keep-alive, Upgrade"):
         step(f"WebSocket echo through portier (Connection: {connection})")
-        c, _ = s.upgrade(connection=connection)
+        c, _, _ = s.upgrade(connection=connection)
         req = s.ws.requests[-1]
         check_equal(req.headers.get("upgrade"), "websocket",
                     "the backend got Upgrade: websocket")
@@ -148,7 +159,7 @@ def test_echo(s):
 
 def test_greeting(s):
     step("a frame sent in the same write as the 101 reaches the client")
-    c, _ = s.upgrade("/greet")
+    c, _, _ = s.upgrade("/greet")
     check_equal(read_frame(c.reader), (TEXT, b"welcome, sent with the 101"),
                 "the backend's first frame arrives")
     check(echo_ok(c, b"after the greeting"), "echo works after it")
@@ -228,7 +239,7 @@ def test_h2c(s):
 def test_outlives_header_timeout(s):
     step(f"an upgraded connection outlives timeout_header = "
          f"{HEADER_TIMEOUT:.0f}s")
-    c, _ = s.upgrade()
+    c, _, _ = s.upgrade()
     since = time.monotonic()
     slow = s.p.conn("web")
     slow.send(b"GET / HTTP/1.1\r\nHost: other.test\r\n")
@@ -244,6 +255,98 @@ def test_outlives_header_timeout(s):
     c.close()
 
 
+def echo_sizes(c, sizes):
+    """Echo a binary message of each size over the WebSocket c; (bytes
+    sent, bytes received), frames as they are on the wire."""
+    sent = got = 0
+    for size in sizes:
+        payload = os.urandom(size)
+        out = frame(payload, BINARY, masked=True)
+        c.send(out)
+        check_equal(read_frame(c.reader), (BINARY, payload),
+                    f"a {size}-byte message echoes")
+        sent += len(out)
+        got += len(frame(payload, BINARY))
+    return sent, got
+
+
+def log_entries(path, target):
+    """The access log entries (JSON) of the requests for `target`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")[:-1]  # whole lines only
+    except FileNotFoundError:
+        return []
+    return [e for e in map(json.loads, lines) if e.get("target") == target]
+
+
+def check_entry(path, target, bytes_in, bytes_out):
+    """Wait for the entry of `target` and check its status and bytes;
+    return it."""
+    check(wait_until(lambda: log_entries(path, target), 5.0),
+          f"an access log entry for {target}")
+    entry = log_entries(path, target)[0]
+    info("log: " + json.dumps(entry))
+    check_equal((entry["status"], entry["bytes_in"], entry["bytes_out"]),
+                (101, bytes_in, bytes_out), "   status 101, and the bytes "
+                "of the whole connection in and out (heads and frames)")
+    return entry
+
+
+def test_access_log(s):
+    path = os.path.join(tmpdir(), "access.log")
+    p = HttpPortier(
+        {"web": {}}, [("ws.test", {"backend": s.ws.addr})],
+        global_keys={"access_log": path, "access_log_format": "json",
+                     "timeout_idle": f"{int(LOG_IDLE_TIMEOUT)}s"})
+    closing = frame(struct.pack("!H", 1000), CLOSE, masked=True)
+    closed = frame(struct.pack("!H", 1000), CLOSE)
+
+    step("access log: a WebSocket the client closes is logged when it "
+         "closes, with all its bytes and its whole duration")
+    c, resp, head = s.upgrade("/log-close", p=p)
+    opened = time.monotonic()
+    sent, got = echo_sizes(c, (100, 70 * KIB))
+    time.sleep(0.3)
+    check_equal(log_entries(path, "/log-close"), [],
+                "no entry while the WebSocket is open")
+    held = time.monotonic() - opened
+    c.send(closing)
+    check_equal(read_frame(c.reader), (CLOSE, struct.pack("!H", 1000)),
+                "the close frame is answered")
+    check(c.closed(), "then the connection closes")
+    c.close()
+    entry = check_entry(path, "/log-close", head + sent + len(closing),
+                        resp.wire_len + got + len(closed))
+    check(entry["duration_ms"] >= int(held * 1000),
+          f"   duration_ms covers the {held * 1000:.0f} ms it was open",
+          str(entry["duration_ms"]))
+
+    step(f"access log: a WebSocket closed by timeout_idle = "
+         f"{LOG_IDLE_TIMEOUT:.0f}s")
+    c, resp, head = s.upgrade("/log-idle", p=p)
+    sent, got = echo_sizes(c, (1000,))
+    check(c.closed(within=5 * LOG_IDLE_TIMEOUT), "portier closes it")
+    c.close()
+    check_entry(path, "/log-idle", head + sent, resp.wire_len + got)
+
+    step("access log: a WebSocket cut by a stop (a second SIGTERM while "
+         "it drains)")
+    c, resp, head = s.upgrade("/log-stop", p=p)
+    sent, got = echo_sizes(c, (1000, 70 * KIB))
+    p.portier.send_signal(signal.SIGTERM)
+    check_log(p.portier, "waiting up to")
+    more, back = echo_sizes(c, (10,))
+    p.portier.send_signal(signal.SIGTERM)
+    check_equal(p.portier.wait_exit(5), 0, "portier stops with status 0")
+    check_entry(path, "/log-stop", head + sent + more,
+                resp.wire_len + got + back)
+    check_equal([len(log_entries(path, t)) for t in
+                 ("/log-close", "/log-idle", "/log-stop")], [1, 1, 1],
+                "one entry for each, none twice")
+    c.close()
+
+
 def main():
     s = Setup()
     test_echo(s)
@@ -252,6 +355,7 @@ def main():
     test_refused_upgrade(s)
     test_h2c(s)
     test_outlives_header_timeout(s)
+    test_access_log(s)
 
 
 run(main)
