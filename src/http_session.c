@@ -69,6 +69,10 @@
  * reset that destroys the response. */
 #define HS_LINGER_MS 2000
 
+/* How much of a 403's body is kept, over several reads, to look for a
+ * dev server's host check in (see hs_host_check_hint). */
+#define HS_HINT_MAX 4096
+
 /* Where a session is. */
 enum hs_state {
 	HS_HEAD,     /* reading a request head, or waiting for one */
@@ -99,6 +103,8 @@ struct http_session {
 	struct evbuffer *bout;	   /* waiting to be written to the backend */
 	char *retry;		   /* the request head, while a reused
 				      connection has not answered yet */
+	char *hint_body;	   /* the start of a 403's body, while it
+				      may show a dev server's host check */
 	struct accesslog_entry *log; /* the request's access log entry */
 	const struct config_vhost *vhost; /* the request's vhost, or NULL */
 	struct upstream *upstream;	  /* the request's backend */
@@ -127,6 +133,7 @@ struct http_session {
 	uint32_t parsed_blen; /* same for bin */
 	uint32_t requests;    /* requests on this connection */
 	uint16_t status;      /* status sent for the current request */
+	uint16_t hint_len;    /* bytes in hint_body */
 	uint8_t state;
 	uint8_t resp_state;
 	uint8_t req_body;  /* enum http_body of the request */
@@ -150,6 +157,8 @@ struct http_session {
 	uint8_t c_watched;   /* cev watches the socket, not just a timer */
 	uint8_t c_timed;     /* c_timeout is set */
 	uint8_t flush_queued; /* on hs_flush: runs at the end of the turn */
+	uint8_t hint_check;  /* the response's body is looked at for a dev
+				server's host check */
 	uint32_t retry_len;
 	struct timeval c_timeout; /* cev's timer, kept for hs_watch */
 };
@@ -226,6 +235,9 @@ static int hs_redirect_https(struct http_session *s, const char *buf,
 static bool hs_same_host(const char *sni, const char *host);
 static void hs_host_check_hint(struct http_session *s, const char *body,
                                size_t len);
+static void hs_host_check_read(struct http_session *s, struct evbuffer *buf,
+                               size_t off);
+static void hs_host_check_end(struct http_session *s);
 static void hs_timeout(struct http_session *s);
 static void hs_log_request(struct http_session *s);
 static void hs_open_request(struct http_session *s);
@@ -1245,7 +1257,8 @@ static int hs_response_head(struct http_session *s)
 				    hs_out, sizeof(hs_out), buf, h, &how);
 			else
 				out = hs_final_head(s, buf);
-			if (h->status == 403)
+			/* The body bytes that came with a final head. */
+			if (!interim)
 				hs_host_check_hint(s, buf + n, want - (size_t)n);
 			if (out < 0 ||
 			    (s->cout == NULL &&
@@ -1306,6 +1319,10 @@ static ssize_t hs_final_head(struct http_session *s, const char *buf)
 	                         h->content_length == 0)
 	                    ? HS_RESP_DONE
 	                    : HS_RESP_BODY;
+	/* A dev server's host check says so in its 403's body, which is
+	 * looked at as it goes by, in whatever reads it comes. */
+	s->hint_check = h->status == 403 && s->resp_state == HS_RESP_BODY &&
+	                s->upstream != NULL && !s->upstream->hinted;
 	return http_forward_response(hs_out, sizeof(hs_out), buf, h, &how);
 }
 
@@ -1321,8 +1338,6 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 
 	if (out < 0)
 		return hs_answer(s, 500, false, "out of memory");
-	if (hs_head.status == 403)
-		hs_host_check_hint(s, hs_scratch + head, n - head);
 	if (s->resp_body != HTTP_BODY_LENGTH)
 		body = 0;
 	else if (body > s->resp_left)
@@ -1330,6 +1345,7 @@ static int hs_response_whole(struct http_session *s, size_t head, size_t n)
 	s->resp_left -= body;
 	if (s->resp_body == HTTP_BODY_LENGTH && s->resp_left == 0)
 		s->resp_state = HS_RESP_DONE;
+	hs_host_check_hint(s, hs_scratch + head, body);
 	/* Bytes after the response: the backend broke its own framing, so
 	 * its connection is not used again. */
 	if (head + body < n)
@@ -1406,6 +1422,8 @@ static int hs_response_body(struct http_session *s)
 	if (s->resp_body == HTTP_BODY_CHUNKED) {
 		n = hs_recv(s->b->fd, NULL, &s->bin, RELAY_MAX_READ, &s->b_readable,
 		            s->b_rdhup);
+		if (n > 0)
+			hs_host_check_read(s, s->bin, have);
 	} else {
 		size_t max = RELAY_MAX_READ;
 
@@ -1419,6 +1437,7 @@ static int hs_response_body(struct http_session *s)
 			if (s->resp_body == HTTP_BODY_LENGTH &&
 			    s->resp_left == 0)
 				s->resp_state = HS_RESP_DONE;
+			hs_host_check_read(s, s->cout, queued);
 		}
 	}
 	if (n > 0) {
@@ -1598,6 +1617,7 @@ static int hs_end_exchange(struct http_session *s)
 		hs_log(s, LOG_LEVEL_WARN, "the backend sent more than its "
 		       "response; its connection is closed");
 	hs_log_request(s);
+	hs_host_check_end(s);
 	free(s->retry);
 	s->retry = NULL;
 	/* A connection that began with one client's PROXY header serves no
@@ -1866,23 +1886,80 @@ static int hs_redirect_https(struct http_session *s, const char *buf,
 	                        text);
 }
 
-/* A dev server refused the Host it was sent (403 with body, the bytes of
- * it at hand): say once per backend what to change, since the page the
- * browser shows does not mention the proxy. */
+/*
+ * The next len bytes of a 403's body came from the backend: when they show
+ * that a dev server refused the Host it was sent, say once per backend
+ * what to change, since the page the browser shows does not mention the
+ * proxy. A body can come in several reads, the words of the check split
+ * between two: the first HS_HINT_MAX bytes of it are kept until they are
+ * found or the body ends.
+ */
 static void hs_host_check_hint(struct http_session *s, const char *body,
                                size_t len)
 {
-	const char *hint = http_error_dev_host_check(body, len);
+	const char *hint;
+	size_t take = HS_HINT_MAX - s->hint_len;
 
-	if (hint == NULL || s->upstream == NULL || s->upstream->hinted)
+	if (!s->hint_check || len == 0)
 		return;
-	s->upstream->hinted = true;
-	hs_log(s, LOG_LEVEL_WARN,
-	       "the backend refused the Host it was sent (403): %s; or have "
-	       "portier send the backend's own address as Host (host_header "
-	       "= backend in the vhost, or portier expose --host-header "
-	       "backend)",
-	       hint);
+	if (s->upstream->hinted) {
+		hs_host_check_end(s);
+		return;
+	}
+	hint = http_error_dev_host_check(body, len);
+	if (take > len)
+		take = len;
+	if (hint == NULL &&
+	    (s->hint_len > 0 || s->resp_state != HS_RESP_DONE)) {
+		if (s->hint_body == NULL &&
+		    (s->hint_body = malloc(HS_HINT_MAX)) == NULL) {
+			hs_host_check_end(s);
+			return;
+		}
+		memcpy(s->hint_body + s->hint_len, body, take);
+		s->hint_len += (uint16_t)take;
+		if (s->hint_len > take)
+			hint = http_error_dev_host_check(s->hint_body,
+			                                 s->hint_len);
+	}
+	if (hint != NULL) {
+		s->upstream->hinted = true;
+		hs_log(s, LOG_LEVEL_WARN,
+		       "the backend refused the Host it was sent (403): %s; or "
+		       "have portier send the backend's own address as Host "
+		       "(host_header = backend in the vhost, or portier expose "
+		       "--host-header backend)",
+		       hint);
+	}
+	if (hint != NULL || s->resp_state == HS_RESP_DONE ||
+	    s->hint_len == HS_HINT_MAX)
+		hs_host_check_end(s);
+}
+
+/* hs_host_check_hint for the bytes of buf after its first off, just read
+ * from the backend. */
+static void hs_host_check_read(struct http_session *s, struct evbuffer *buf,
+                               size_t off)
+{
+	char body[HS_HINT_MAX];
+	struct evbuffer_ptr at;
+	ev_ssize_t n;
+
+	if (!s->hint_check || evbuffer_get_length(buf) <= off ||
+	    evbuffer_ptr_set(buf, &at, off, EVBUFFER_PTR_SET) < 0)
+		return;
+	n = evbuffer_copyout_from(buf, &at, body, sizeof(body));
+	if (n > 0)
+		hs_host_check_hint(s, body, (size_t)n);
+}
+
+/* Stop looking at the response's body for a host check. */
+static void hs_host_check_end(struct http_session *s)
+{
+	free(s->hint_body);
+	s->hint_body = NULL;
+	s->hint_len = 0;
+	s->hint_check = 0;
 }
 
 /* True when the SNI name and the Host name the same host (any case, a
@@ -2452,6 +2529,7 @@ static void hs_close(struct http_session *s)
 	if (s->bout != NULL)
 		evbuffer_free(s->bout);
 	free(s->retry);
+	free(s->hint_body);
 	if (s->flush_queued)
 		TAILQ_REMOVE(&hs_flush, s, flush_entry);
 	LIST_REMOVE(s, entry);

@@ -40,7 +40,10 @@ allows, with --listen 127.0.0.1:PORT, and says which parts it skipped.
 - --tls: the https URLs verify against the local CA's root (made under
   $XDG_STATE_HOME), plain HTTP on 8080 redirects to them and serves the
   CA page and the root;
-- a 403 from Vite's host check makes expose print one hint;
+- a 403 from Vite's host check makes expose print one hint, also when
+  its body comes in a later read than its head, or with the words that
+  show the check split between two reads; the 403 reaches the client
+  whole;
 - SIGINT stops it with status 0.
 
 HOME and XDG_STATE_HOME are in the test's temp dir, so the local CA is
@@ -653,6 +656,38 @@ class Test:
         check_equal(len(e.log_lines("server.allowedHosts")), 1,
                     "the hint is printed once for three 403s")
         e.stop()
+
+        def later(split, bodies):
+            """Vite's 403 with its body from byte `split` on sent 0.1 s
+            after the rest; the bodies sent go to `bodies`."""
+            def respond(req, conn):
+                host = req.headers.get("host", "").rsplit(":", 1)[0]
+                body = (VITE_BLOCKED % (host, host)).encode()
+                out = response_bytes(403, "Forbidden",
+                                     ["Content-Type: text/plain"], body)
+                cut = len(out) - len(body) + split
+                bodies.append(body)
+                conn.sendall(out[:cut])
+                time.sleep(0.1)
+                conn.sendall(out[cut:])
+                return b""
+            return respond
+
+        for what, split in (("its body in a later read than its head", 0),
+                            ("'Blocked re' and 'quest' in two reads",
+                             len("Blocked re"))):
+            step(f"Vite's 403, {what}: the hint all the same")
+            bodies = []
+            vite = RawBackend(later(split, bodies))
+            e, _ = start_expose(self.listen, str(vite.port))
+            url = self.main_url(e)
+            resp = fetch(url)
+            check(resp.status == 403 and resp.body == bodies[-1],
+                  f"{url}: the 403 reaches the client whole", repr(resp))
+            line = e.wait_log("server.allowedHosts", timeout=3)
+            check(line is not None, "expose prints the hint about "
+                  "server.allowedHosts", e.log())
+            e.stop()
 
     def sigint(self):
         step("SIGINT stops expose with status 0")
