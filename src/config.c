@@ -134,6 +134,7 @@ void config_free(struct config *cfg)
 		config_vhost_clear(&cfg->vhosts[i]);
 	free(cfg->vhosts);
 	config_strings_clear(&cfg->notes);
+	free(cfg->notes_about);
 	free(cfg);
 }
 
@@ -767,33 +768,38 @@ static void config_vhost_clear(struct config_vhost *v)
  * this bounds the rest (a long listener name, a list of them). */
 #define CONFIG_MSG_MAX 1024
 
-static void config_vmsg(struct config_parser *p, struct config_msgs *m,
-                        int line, const char *fmt, va_list ap)
+static struct config_msg *config_vmsg(struct config_parser *p,
+                                      struct config_msgs *m, int line,
+                                      const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
-static void config_vmsg(struct config_parser *p, struct config_msgs *m,
-                        int line, const char *fmt, va_list ap)
+/* Keep one message; returns it, or NULL when it is only counted. */
+static struct config_msg *config_vmsg(struct config_parser *p,
+                                      struct config_msgs *m, int line,
+                                      const char *fmt, va_list ap)
 {
 	char *text;
 	int len;
 
 	if (m->n >= CONFIG_MSGS_MAX) {
 		m->n++;
-		return;
+		return NULL;
 	}
 	if ((len = vasprintf(&text, fmt, ap)) < 0) {
 		p->oom = true;
-		return;
+		return NULL;
 	}
 	config_cut(text, text, (size_t)len, CONFIG_MSG_MAX);
 	if (config_realloc(p, &m->v, m->n + 1, sizeof(*m->v)) < 0) {
 		free(text);
-		return;
+		return NULL;
 	}
 	m->v[m->n].line = line;
 	m->v[m->n].seq = p->seq++;
 	m->v[m->n].text = text;
-	m->n++;
+	m->v[m->n].about.kind = CONFIG_NOTE_FILE;
+	m->v[m->n].about.listener = 0;
+	return &m->v[m->n++];
 }
 
 /* Record an error at `line` (0: about the whole file). */
@@ -814,6 +820,22 @@ void config_note(struct config_parser *p, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	config_vmsg(p, &p->notes, line, fmt, ap);
 	va_end(ap);
+}
+
+/* Record a note about what a listener will serve. */
+void config_listener_note(struct config_parser *p, enum config_note_kind kind,
+                          size_t listener, int line, const char *fmt, ...)
+{
+	struct config_msg *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = config_vmsg(p, &p->notes, line, fmt, ap);
+	va_end(ap);
+	if (msg != NULL) {
+		msg->about.kind = kind;
+		msg->about.listener = listener;
+	}
 }
 
 /* Line order; messages about the whole file last. */
@@ -885,7 +907,8 @@ static void config_write_errors(struct config_parser *p, char *err,
 		memcpy(err + used, "...\n", 5);
 }
 
-/* Move the notes into cfg->notes as "FILE:LINE: text", in line order. */
+/* Move the notes into cfg->notes as "FILE:LINE: text", in line order,
+ * and what each is about into cfg->notes_about. */
 static void config_move_notes(struct config_parser *p)
 {
 	struct config_strings *notes = &p->cfg->notes;
@@ -897,8 +920,11 @@ static void config_move_notes(struct config_parser *p)
 		char *text;
 
 		if (config_realloc(p, &notes->v, notes->n + 1, sizeof(char *)) <
-		    0)
+		        0 ||
+		    config_realloc(p, &p->cfg->notes_about, notes->n + 1,
+		                   sizeof(*p->cfg->notes_about)) < 0)
 			return;
+		p->cfg->notes_about[notes->n] = m->v[i].about;
 		if (asprintf(&text, "%s:%d: %s", p->name, m->v[i].line,
 		             m->v[i].text) < 0) {
 			p->oom = true;

@@ -22,6 +22,7 @@ static void config_check_vhost_listeners(struct config_parser *p, size_t i);
 static void config_check_vhost_names(struct config_parser *p, size_t i);
 static void config_check_vhost_tls(struct config_parser *p, size_t i);
 static void config_check_vhost_passthrough(struct config_parser *p, size_t i);
+static void config_check_served(struct config_parser *p, size_t i);
 
 /* The line where `key` was first given in the current section, or 0. */
 static int config_seen(const struct config_parser *p, const char *key)
@@ -178,6 +179,8 @@ void config_finish(struct config_parser *p)
 		config_check_vhost_passthrough(p, i);
 		config_check_vhost_tls(p, i);
 	}
+	for (size_t i = 0; i < p->cfg->nlisteners; i++)
+		config_check_served(p, i);
 }
 
 /* The first bind, before bind j of listener i, that cannot be bound
@@ -452,4 +455,31 @@ static void config_check_vhost_tls(struct config_parser *p, size_t i)
 	            "vhost terminates TLS (an http listener with tls = on or "
 	            "tls = auto)",
 	            v->name);
+}
+
+/* An http listener without a backend sends a request to the vhost its Host
+ * names, and answers 404 when there is none; with no vhost that serves it
+ * at all (each names other listeners), and no redirect_https, every
+ * request gets 404. A note, not an error, as for a certificate no listener
+ * uses: the file stays valid while its vhosts are written; doctor reports
+ * it as a problem. */
+static void config_check_served(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_listener *l = &cfg->listeners[i];
+	const char *n;
+
+	if (l->mode != CONFIG_MODE_HTTP || l->has_backend ||
+	    l->redirect_https != 0)
+		return;
+	for (size_t k = 0; k < cfg->nvhosts; k++) {
+		if (config_vhost_serves(&cfg->vhosts[k], l))
+			return;
+	}
+	n = config_show(p, l->name);
+	config_listener_note(p, CONFIG_NOTE_UNSERVED, i, l->line,
+	                     "listener %s: every request gets 404: it has no "
+	                     "backend, and no vhost serves it; add backend = "
+	                     "PORT, or a vhost with listener = %s",
+	                     n, n);
 }

@@ -85,6 +85,7 @@ struct config_msg {
 	int line; /* 0: about the whole file */
 	size_t seq;
 	char *text;
+	struct config_note_about about; /* of a note */
 };
 
 /* Errors or notes in the order they were found. */
@@ -146,6 +147,12 @@ void config_error(struct config_parser *p, int line, const char *fmt, ...)
 /* Record a note about a pending feature at `line`. */
 void config_note(struct config_parser *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Record a note at `line` about what listener `listener` (an index into
+ * cfg->listeners) will serve. */
+void config_listener_note(struct config_parser *p, enum config_note_kind kind,
+                          size_t listener, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* `text` as a message quotes it: itself when short, else its start and
  * end around "..." in one of p's CONFIG_SHOW_SLOTS buffers, which later

@@ -3,7 +3,10 @@
  * `portier doctor`: a report, one line per check, of what would keep a
  * configuration from working, in the order a connection meets it.
  *
- * - the file: every error as FILE:LINE, as `portier -t` gives them;
+ * - the file: every error as FILE:LINE, as `portier -t` gives them, and
+ *   its notes; a note about a listener comes under the listener, and an
+ *   http listener whose every request gets 404 (no backend, and no vhost
+ *   serves it) is a problem there;
  * - each socket of each bind address: bound for a moment (as the listener
  *   would bind it) and closed; in use means another process holds it,
  *   named by portdiag.c, unless that process is a portier running this
@@ -75,7 +78,8 @@ static const char usage_text[] =
     "Check a configuration and what it needs from this machine, one line\n"
     "per check: the file; each bind address (free, or held by whom); the\n"
     "certificates and keys of tls = on listeners; each backend on [::1]\n"
-    "and 127.0.0.1; the firewall rules in front of\n"
+    "and 127.0.0.1; an http listener whose every request would get 404\n"
+    "(no backend, and no vhost serves it); the firewall rules in front of\n"
     "listeners bound beyond loopback (read with nft or iptables-save, as\n"
     "root); the local CA of tls = auto and whether the system trusts it.\n"
     "\n"
@@ -127,6 +131,8 @@ static void heading(struct doctor *d, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void config_errors(struct doctor *d, const char *err);
 static void check_listener(struct doctor *d, const struct config_listener *l);
+static void check_listener_notes(struct doctor *d,
+                                 const struct config_listener *l);
 static void check_bind(struct doctor *d, int proto, const struct addr *a,
                        bool optional);
 static void check_admin(struct doctor *d, const struct config_global *g);
@@ -206,8 +212,11 @@ int doctor_command(int argc, char **argv, const char *default_config)
 	       "%s: configuration valid (%zu listener%s, %zu vhost%s)", d.path,
 	       cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s", cfg->nvhosts,
 	       cfg->nvhosts == 1 ? "" : "s");
-	for (size_t i = 0; i < cfg->notes.n; i++)
-		report(&d, DOCTOR_INFO, "%s", cfg->notes.v[i]);
+	/* Those about a listener come under it. */
+	for (size_t i = 0; i < cfg->notes.n; i++) {
+		if (cfg->notes_about[i].kind == CONFIG_NOTE_FILE)
+			report(&d, DOCTOR_INFO, "%s", cfg->notes.v[i]);
+	}
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		check_listener(&d, &cfg->listeners[i]);
 	if (cfg->global.has_admin)
@@ -318,7 +327,26 @@ static void check_listener(struct doctor *d, const struct config_listener *l)
 	else if (l->redirect_https != 0)
 		report(d, DOCTOR_INFO, "no backend: redirects to https port %u",
 		       (unsigned)l->redirect_https);
+	check_listener_notes(d, l);
 	check_firewall(d, l);
+}
+
+/* The notes of the file about what listener l serves. */
+static void check_listener_notes(struct doctor *d,
+                                 const struct config_listener *l)
+{
+	const struct config *cfg = d->cfg;
+	size_t index = (size_t)(l - cfg->listeners);
+
+	for (size_t i = 0; i < cfg->notes.n; i++) {
+		const struct config_note_about *about = &cfg->notes_about[i];
+
+		if (about->kind == CONFIG_NOTE_FILE || about->listener != index)
+			continue;
+		/* Nothing this listener answers is what the user wants. */
+		if (about->kind == CONFIG_NOTE_UNSERVED)
+			report(d, DOCTOR_BAD, "%s", cfg->notes.v[i]);
+	}
 }
 
 /* The admin server's address, bound as a listener's is. */

@@ -68,6 +68,7 @@ static const char usage_text[] =
 	"  doctor    check the configuration and what it needs: bind\n"
 	"            addresses free (or held by whom), certificates and\n"
 	"            keys, backends answering (on [::1], on 127.0.0.1),\n"
+	"            http listeners that would answer 404 to every request,\n"
 	"            firewall rules, local CA trust; exit status 1 when\n"
 	"            something is wrong\n"
 	"  ports     list listening TCP and UDP sockets and the processes\n"

@@ -137,6 +137,19 @@ struct config_vhost {
 	struct config_strings auth; /* "user:HASH" */
 };
 
+/* What a note of struct config is about. */
+enum config_note_kind {
+	CONFIG_NOTE_FILE,     /* a key or a value of the file */
+	CONFIG_NOTE_UNSERVED, /* an http listener that answers 404 to all */
+};
+
+/* The subject of one note, for doctor, which reports a note about a
+ * listener under that listener. */
+struct config_note_about {
+	enum config_note_kind kind;
+	size_t listener; /* index into listeners; not with CONFIG_NOTE_FILE */
+};
+
 /* A whole configuration file. Immutable once returned. */
 struct config {
 	char *path;
@@ -146,8 +159,11 @@ struct config {
 	struct config_vhost *vhosts;
 	size_t nvhosts;
 	/* "FILE:LINE: KEY ... is not supported yet ..." for each key set whose
-	 * feature this version lacks; printed at start-up and by -t. */
+	 * feature this version lacks, and what a valid file will not do as it
+	 * reads (a certificate no listener uses, a listener that serves
+	 * nothing); printed at start-up and by -t. */
 	struct config_strings notes;
+	struct config_note_about *notes_about; /* one per note */
 };
 
 /*

@@ -14,6 +14,9 @@
 - every spelling of a boolean "no" turns off the keys that can be off,
   and access_log = no writes no file named "no";
 - a very long key is reported at its line, shortened, not dropped;
+- what a valid file will not do as it reads is a note, FILE:LINE on
+  stderr with -t (exit 0) and in the log of a start: an http listener
+  with no backend that no vhost serves answers every request with 404;
 - a file with CR-only line ends (old Mac) is read line by line.
 """
 
@@ -247,6 +250,28 @@ def test_cr_line_ends():
                 "[listener db]\n", "stderr")
 
 
+def test_notes():
+    step("an http listener with no backend that no vhost serves: -t "
+         "accepts the file with a note, a start logs it")
+    note = "listener web: every request gets 404"
+
+    def config():
+        return (f"[listener web]\nbind = 127.0.0.1:{free_port()}\n"
+                "mode = http\n")
+
+    path = write_file("unserved.ini", config())
+    r = run_portier("-t", "-c", path)
+    for line in (r.stdout + r.stderr).splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, 0, "-t: exit status")
+    check(f"{path}: configuration OK" in r.stdout, "-t: stdout says OK")
+    check(f"{path}:1: {note}" in r.stderr, f"-t: stderr has '{path}:1: "
+          f"{note}'", r.stderr)
+    p = start_portier(config)
+    check_log(p, f"{p.conf}:1: {note}")
+    p.stop()
+
+
 def log_levels(text):
     """The level word (second field) of every log line."""
     return {line.split()[1] for line in text.splitlines()
@@ -293,6 +318,7 @@ def main():
     test_off_spellings()
     test_long_key()
     test_cr_line_ends()
+    test_notes()
     test_log_options()
 
 

@@ -15,6 +15,9 @@
   bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT,
   one on a dual-stack [::] socket is ✓;
 - a configuration with an error: ✗ FILE:LINE and exit 1;
+- an http listener with no backend that no vhost serves (every request
+  gets 404): ✗ FILE:LINE naming it, under the listener; one a vhost
+  serves, and one with redirect_https, are fine;
 - certificates that load but that clients refuse (expired, not covering
   a vhost's name): ✗ each with the FILE:LINE or the listener, exit 1; one
   that expires in days: a note;
@@ -94,6 +97,16 @@ def check_line(done, mark, *words):
           " and ".join(repr(w) for w in words),
           done if isinstance(done, str) else done.stdout)
     return found[0]
+
+
+def heading_of(done, line):
+    """The heading (an unindented line) that report line `line` is
+    under, or "" for one at the top."""
+    report = done.stdout.splitlines()
+    above = report[:report.index(line)]
+    headings = [h for h in above if h and not h.startswith(" ")
+                and h.split(" ")[0] not in (OK, BAD, NOTE)]
+    return headings[-1] if headings else ""
 
 
 def last_line(done):
@@ -273,6 +286,34 @@ def test_config_error():
     done = doctor("-c", missing)
     check_equal(done.returncode, 1, "a missing file: exit status 1")
     check_line(done, BAD, missing)
+
+
+def test_unserved():
+    step("an http listener with no backend that no vhost serves: ✗ "
+         "FILE:LINE, under the listener; one a vhost serves, and a "
+         "redirect, are not problems")
+    backend = Server(echo)
+    https = free_port()
+    conf = write_file("unserved.ini", "".join([
+        section("listener web", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http"),
+        section("listener api", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http"),
+        section("vhost api.test", listener="api", backend=backend.addr),
+        section("listener https", bind=fmt_addr(LOOPBACK4, https),
+                mode="tls-passthrough", backend=backend.addr),
+        section("listener plain", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http", redirect_https=str(https))]))
+    done = doctor("-c", conf)
+    check_equal(done.returncode, 1, "exit status")
+    bad = check_line(done, BAD, f"{conf}:1:", "listener web:",
+                     "every request gets 404")
+    check(heading_of(done, bad).startswith("listener web:"),
+          "the line comes under the listener's heading", done.stdout)
+    check_equal(len(lines(done, BAD)), 1, "one problem: listener api is "
+                "served by its vhost, listener plain redirects")
+    check(not lines(done, NOTE, "every request gets 404"),
+          "the finding is not repeated as a note of the file")
 
 
 def self_signed(name, days):
@@ -499,6 +540,7 @@ def main():
     test_ipv6_only()
     test_udp()
     test_config_error()
+    test_unserved()
     test_certificates()
     test_tls_auto()
     test_firewall()

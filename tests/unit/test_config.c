@@ -297,6 +297,16 @@ static void check_longer_line(const struct config *cfg)
 	assert_int_equal(cfg->listeners[0].allow.n, 30);
 }
 
+/* The notes name the listeners they are about, for doctor. */
+static void check_unserved(const struct config *cfg)
+{
+	assert_int_equal(cfg->notes.n, 2);
+	assert_int_equal(cfg->notes_about[0].kind, CONFIG_NOTE_UNSERVED);
+	assert_int_equal(cfg->notes_about[0].listener, 0);
+	assert_int_equal(cfg->notes_about[1].kind, CONFIG_NOTE_UNSERVED);
+	assert_int_equal(cfg->notes_about[1].listener, 1);
+}
+
 struct good_case {
 	const char *title;
 	const char *text;
@@ -491,14 +501,46 @@ static const struct good_case good_cases[] = {
      "tls = on\n"
      "tls_cert = a.pem\n"
      "tls_key = a-key.pem\n"
+     "backend = 4000\n"
      "[vhost app.test]\n"
      "listener = web, pass\n"
      "backend = 3000\n"
      "tls_cert = app.pem\n"
      "tls_key = app-key.pem\n",
      check_nothing,
-     "t.ini:14: vhost app.test: tls_cert is not used: no listener of this "
+     "t.ini:15: vhost app.test: tls_cert is not used: no listener of this "
      "vhost terminates TLS (an http listener with tls = on or tls = auto)\n"},
+    {"http listeners with no backend that no vhost serves: every request "
+     "gets 404, unless they redirect",
+     "[listener web]\n"
+     "bind = 80\n"
+     "[listener secure]\n"
+     "bind = 443\n"
+     "tls = auto\n"
+     "[listener plain]\n"
+     "bind = 8080\n"
+     "redirect_https = 443\n"
+     "[listener api]\n"
+     "bind = 8081\n"
+     "[vhost api.test]\n"
+     "listener = api\n"
+     "backend = 3000\n",
+     check_unserved,
+     "t.ini:1: listener web: every request gets 404: it has no backend, "
+     "and no vhost serves it; add backend = PORT, or a vhost with "
+     "listener = web\n"
+     "t.ini:3: listener secure: every request gets 404: it has no "
+     "backend, and no vhost serves it; add backend = PORT, or a vhost "
+     "with listener = secure\n"},
+    {"http listeners served by a vhost that names no listener",
+     "[listener web]\n"
+     "bind = 80\n"
+     "[listener secure]\n"
+     "bind = 443\n"
+     "tls = auto\n"
+     "[vhost app.test]\n"
+     "backend = 3000\n",
+     check_nothing, ""},
     {"a vhost certificate that a TLS listener of the vhost serves",
      "[listener web]\n"
      "bind = 80\n"
