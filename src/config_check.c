@@ -23,6 +23,7 @@ static void config_check_vhost_names(struct config_parser *p, size_t i);
 static void config_check_vhost_tls(struct config_parser *p, size_t i);
 static void config_check_vhost_passthrough(struct config_parser *p, size_t i);
 static void config_check_served(struct config_parser *p, size_t i);
+static void config_check_redirect(struct config_parser *p, size_t i);
 
 /* The line where `key` was first given in the current section, or 0. */
 static int config_seen(const struct config_parser *p, const char *key)
@@ -179,8 +180,10 @@ void config_finish(struct config_parser *p)
 		config_check_vhost_passthrough(p, i);
 		config_check_vhost_tls(p, i);
 	}
-	for (size_t i = 0; i < p->cfg->nlisteners; i++)
+	for (size_t i = 0; i < p->cfg->nlisteners; i++) {
 		config_check_served(p, i);
+		config_check_redirect(p, i);
+	}
 }
 
 /* The first bind, before bind j of listener i, that cannot be bound
@@ -482,4 +485,56 @@ static void config_check_served(struct config_parser *p, size_t i)
 	                     "backend, and no vhost serves it; add backend = "
 	                     "PORT, or a vhost with listener = %s",
 	                     n, n);
+}
+
+/* redirect_https sends browsers to https on a port. A listener of the file
+ * serves TLS there when it terminates it (tls = on or auto) or passes it
+ * to backends that do (tls-passthrough); else the redirect leads to a
+ * plain listener of the file, whose answer is no TLS handshake, or to a
+ * port portier does not serve. A note, not an error: another server may
+ * serve https on that port. */
+static void config_check_redirect(struct config_parser *p, size_t i)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_listener *l = &cfg->listeners[i], *plain = NULL;
+	const struct config_key *key =
+	    config_key_find(SECTION_LISTENER, "redirect_https", 0);
+	unsigned port = l->redirect_https;
+	int line = p->lstates[i].seen[key - config_keys];
+	const char *n;
+
+	if (port == 0)
+		return;
+	for (size_t k = 0; k < cfg->nlisteners; k++) {
+		const struct config_listener *o = &cfg->listeners[k];
+		bool tls = o->tls != CONFIG_TLS_OFF ||
+		           o->mode == CONFIG_MODE_TLS_PASSTHROUGH;
+
+		if (o->mode == CONFIG_MODE_UDP)
+			continue;
+		for (size_t j = 0; j < o->nbinds; j++) {
+			if (o->binds[j].port != port)
+				continue;
+			if (tls)
+				return;
+			if (plain == NULL)
+				plain = o;
+		}
+	}
+	n = config_show(p, l->name);
+	if (plain != NULL)
+		config_listener_note(p, CONFIG_NOTE_REDIRECT, i, line,
+		                     "listener %s: redirect_https = %u, but "
+		                     "listener %s serves port %u without TLS: "
+		                     "browsers sent there fail their TLS "
+		                     "handshake",
+		                     n, port, config_show(p, plain->name), port);
+	else
+		config_listener_note(p, CONFIG_NOTE_REDIRECT, i, line,
+		                     "listener %s: redirect_https = %u, but no "
+		                     "listener of this file serves TLS on port "
+		                     "%u (tls = on or auto, or tls-passthrough): "
+		                     "browsers are sent to a port portier does "
+		                     "not serve",
+		                     n, port, port);
 }

@@ -6,7 +6,9 @@
  * - the file: every error as FILE:LINE, as `portier -t` gives them, and
  *   its notes; a note about a listener comes under the listener, and an
  *   http listener whose every request gets 404 (no backend, and no vhost
- *   serves it) is a problem there;
+ *   serves it) is a problem there; for redirect_https to a port where no
+ *   listener of the file serves TLS, what holds that port on this machine
+ *   is said, nothing (or a plain listener of the file) being a problem;
  * - each socket of each bind address: bound for a moment (as the listener
  *   would bind it) and closed; in use means another process holds it,
  *   named by portdiag.c, unless that process is a portier running this
@@ -79,9 +81,11 @@ static const char usage_text[] =
     "per check: the file; each bind address (free, or held by whom); the\n"
     "certificates and keys of tls = on listeners; each backend on [::1]\n"
     "and 127.0.0.1; an http listener whose every request would get 404\n"
-    "(no backend, and no vhost serves it); the firewall rules in front of\n"
-    "listeners bound beyond loopback (read with nft or iptables-save, as\n"
-    "root); the local CA of tls = auto and whether the system trusts it.\n"
+    "(no backend, and no vhost serves it); the https port of\n"
+    "redirect_https when no listener of the file serves TLS there (what\n"
+    "holds it); the firewall rules in front of listeners bound beyond\n"
+    "loopback (read with nft or iptables-save, as root); the local CA of\n"
+    "tls = auto and whether the system trusts it.\n"
     "\n"
     "  -c FILE   configuration file (default: the one `portier` runs)\n"
     "\n"
@@ -133,6 +137,8 @@ static void config_errors(struct doctor *d, const char *err);
 static void check_listener(struct doctor *d, const struct config_listener *l);
 static void check_listener_notes(struct doctor *d,
                                  const struct config_listener *l);
+static void check_redirect(struct doctor *d, const struct config_listener *l,
+                           const char *note);
 static void check_bind(struct doctor *d, int proto, const struct addr *a,
                        bool optional);
 static void check_admin(struct doctor *d, const struct config_global *g);
@@ -346,7 +352,54 @@ static void check_listener_notes(struct doctor *d,
 		/* Nothing this listener answers is what the user wants. */
 		if (about->kind == CONFIG_NOTE_UNSERVED)
 			report(d, DOCTOR_BAD, "%s", cfg->notes.v[i]);
+		else if (about->kind == CONFIG_NOTE_REDIRECT)
+			check_redirect(d, l, cfg->notes.v[i]);
 	}
+}
+
+/* redirect_https to a port no listener of the file serves TLS on (the
+ * note says so): a plain listener of the file there is a problem; else
+ * what holds the port on this machine is said, nothing being a problem. */
+static void check_redirect(struct doctor *d, const struct config_listener *l,
+                           const char *note)
+{
+	const struct config *cfg = d->cfg;
+	struct portdiag_socket *list = NULL;
+	uint16_t port = l->redirect_https;
+	char holder[192];
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		for (size_t j = 0; j < cfg->listeners[i].nbinds; j++) {
+			if (cfg->listeners[i].mode != CONFIG_MODE_UDP &&
+			    cfg->listeners[i].binds[j].port == port) {
+				report(d, DOCTOR_BAD, "%s", note);
+				return;
+			}
+		}
+	}
+	report(d, DOCTOR_INFO, "%s", note);
+	if (portdiag_list_port(DOCTOR_PROC, IPPROTO_TCP, port, &list, &n) <
+	    0) {
+		report(d, DOCTOR_INFO,
+		       "could not see what listens on tcp port %u (cannot "
+		       "read the socket table)",
+		       (unsigned)port);
+		return;
+	}
+	if (n == 0) {
+		report(d, DOCTOR_BAD,
+		       "nothing listens on tcp port %u on this machine: the "
+		       "redirect leads nowhere",
+		       (unsigned)port);
+		return;
+	}
+	portdiag_describe_holder(&list[0], holder, sizeof(holder));
+	report(d, DOCTOR_INFO,
+	       "tcp port %u is held by %s: browsers that follow the "
+	       "redirect meet it",
+	       (unsigned)port, holder);
+	free(list);
 }
 
 /* The admin server's address, bound as a listener's is. */

@@ -141,6 +141,7 @@ struct config_vhost {
 enum config_note_kind {
 	CONFIG_NOTE_FILE,     /* a key or a value of the file */
 	CONFIG_NOTE_UNSERVED, /* an http listener that answers 404 to all */
+	CONFIG_NOTE_REDIRECT, /* redirect_https to a port without TLS here */
 };
 
 /* The subject of one note, for doctor, which reports a note about a
@@ -161,7 +162,8 @@ struct config {
 	/* "FILE:LINE: KEY ... is not supported yet ..." for each key set whose
 	 * feature this version lacks, and what a valid file will not do as it
 	 * reads (a certificate no listener uses, a listener that serves
-	 * nothing); printed at start-up and by -t. */
+	 * nothing, a redirect to a port no listener serves TLS on); printed
+	 * at start-up, at a reload and by -t. */
 	struct config_strings notes;
 	struct config_note_about *notes_about; /* one per note */
 };

@@ -17,12 +17,15 @@
 - what a valid file will not do as it reads is a note, FILE:LINE on
   stderr with -t (exit 0) and in the log of a start: an http listener
   with no backend that no vhost serves answers every request with 404;
+  redirect_https to a port where no listener of the file serves TLS
+  (said at a reload too);
 - a file with CR-only line ends (old Mac) is read line by line.
 """
 
 import glob
 import os
 import re
+import signal
 import socket
 
 from lib import (LOOPBACK4, Server, at_cleanup, check, check_equal,
@@ -272,6 +275,39 @@ def test_notes():
     p.stop()
 
 
+def test_redirect_note():
+    step("redirect_https to a port where no listener of the file serves "
+         "TLS: -t accepts the file with a note, a start and a reload log "
+         "it")
+    https = free_port()
+
+    def redirect(port):
+        return (f"[listener plain]\nbind = 127.0.0.1:{free_port()}\n"
+                f"mode = http\nredirect_https = {port}\n")
+
+    def redirect_note(path, port):
+        return (f"{path}:4: listener plain: redirect_https = {port}, but "
+                f"no listener of this file serves TLS on port {port}")
+
+    path = write_file("redirect.ini", redirect(https))
+    r = run_portier("-t", "-c", path)
+    for line in (r.stdout + r.stderr).splitlines():
+        info(f"| {line}")
+    check_equal(r.returncode, 0, "-t: exit status")
+    check(f"{path}: configuration OK" in r.stdout, "-t: stdout says OK")
+    check(redirect_note(path, https) in r.stderr,
+          "-t: stderr has the note", r.stderr)
+    p = start_portier(lambda: redirect(https))
+    check_log(p, redirect_note(p.conf, https))
+    other = free_port()
+    with open(p.conf, "w") as f:
+        f.write(redirect(other))
+    p.send_signal(signal.SIGHUP)
+    check_log(p, "SIGHUP: configuration reloaded")
+    check_log(p, redirect_note(p.conf, other))
+    p.stop()
+
+
 def log_levels(text):
     """The level word (second field) of every log line."""
     return {line.split()[1] for line in text.splitlines()
@@ -319,6 +355,7 @@ def main():
     test_long_key()
     test_cr_line_ends()
     test_notes()
+    test_redirect_note()
     test_log_options()
 
 

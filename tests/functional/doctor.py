@@ -18,6 +18,10 @@
 - an http listener with no backend that no vhost serves (every request
   gets 404): ✗ FILE:LINE naming it, under the listener; one a vhost
   serves, and one with redirect_https, are fine;
+- redirect_https to a port where no listener of the file serves TLS: the
+  note with FILE:LINE, under the listener, then what holds the port: ✗
+  when nothing does, the holder's pid when a process does; to a plain
+  listener of the file: ✗; to a tls-passthrough listener: fine;
 - certificates that load but that clients refuse (expired, not covering
   a vhost's name): ✗ each with the FILE:LINE or the listener, exit 1; one
   that expires in days: a note;
@@ -316,6 +320,55 @@ def test_unserved():
           "the finding is not repeated as a note of the file")
 
 
+def test_redirect():
+    step("redirect_https to a port where no listener of the file serves "
+         "TLS: said under the listener, with what holds the port")
+    backend = Server(echo)
+    held = socket.socket()
+    held.bind((LOOPBACK4, 0))
+    held.listen()
+    nothing = free_port()
+    holder = held.getsockname()[1]
+    api, https = free_port(), free_port()
+    conf = write_file("redirect.ini", "".join([
+        section("listener nothing", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http", redirect_https=str(nothing)),
+        section("listener holder", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http", redirect_https=str(holder)),
+        section("listener loop", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http", redirect_https=str(api)),
+        section("listener fine", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="http", redirect_https=str(https)),
+        section("listener api", bind=fmt_addr(LOOPBACK4, api), mode="http",
+                backend=backend.addr),
+        section("listener https", bind=fmt_addr(LOOPBACK4, https),
+                mode="tls-passthrough", backend=backend.addr)]))
+    try:
+        done = doctor("-c", conf)
+    finally:
+        held.close()
+    check_equal(done.returncode, 1, "exit status")
+    for name, line, port in (("nothing", 4, nothing),
+                             ("holder", 9, holder)):
+        note = check_line(done, NOTE, f"{conf}:{line}:", f"listener {name}:",
+                          f"redirect_https = {port}",
+                          f"no listener of this file serves TLS on port "
+                          f"{port}")
+        check(heading_of(done, note).startswith(f"listener {name}:"),
+              f"   under listener {name}", done.stdout)
+    check_line(done, BAD, f"nothing listens on tcp port {nothing}")
+    check_line(done, NOTE, f"tcp port {holder} is held by",
+               f"pid {os.getpid()}")
+    loop = check_line(done, BAD, f"{conf}:14:", "listener loop:",
+                      f"listener api serves port {api} without TLS")
+    check(heading_of(done, loop).startswith("listener loop:"),
+          "   under listener loop", done.stdout)
+    check(not lines(done, NOTE, "listener fine:") and
+          not lines(done, BAD, "listener fine:"),
+          "a redirect to a tls-passthrough listener's port is fine")
+    check_equal(len(lines(done, BAD)), 2, "two problems")
+
+
 def self_signed(name, days):
     """A self-signed ECDSA certificate for DNS name `name`, valid for `days`
     days (-1: it expired a day before it was made): (cert, key) paths."""
@@ -541,6 +594,7 @@ def main():
     test_udp()
     test_config_error()
     test_unserved()
+    test_redirect()
     test_certificates()
     test_tls_auto()
     test_firewall()

@@ -297,6 +297,17 @@ static void check_longer_line(const struct config *cfg)
 	assert_int_equal(cfg->listeners[0].allow.n, 30);
 }
 
+/* The redirect notes name their listeners, a to c. */
+static void check_redirect(const struct config *cfg)
+{
+	assert_int_equal(cfg->notes.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(cfg->notes_about[i].kind,
+		                 CONFIG_NOTE_REDIRECT);
+		assert_int_equal(cfg->notes_about[i].listener, i);
+	}
+}
+
 /* The notes name the listeners they are about, for doctor. */
 static void check_unserved(const struct config *cfg)
 {
@@ -532,6 +543,60 @@ static const struct good_case good_cases[] = {
      "t.ini:3: listener secure: every request gets 404: it has no "
      "backend, and no vhost serves it; add backend = PORT, or a vhost "
      "with listener = secure\n"},
+    {"redirect_https to ports where no listener serves TLS: none, a "
+     "plain one, a udp one",
+     "[listener a]\n"
+     "bind = 80\n"
+     "redirect_https = 443\n"
+     "[listener b]\n"
+     "bind = 81\n"
+     "redirect_https = 8080\n"
+     "[listener c]\n"
+     "bind = 82\n"
+     "redirect_https = 53\n"
+     "[listener web]\n"
+     "bind = *:8080\n"
+     "backend = 3000\n"
+     "[listener dns]\n"
+     "bind = 53\n"
+     "mode = udp\n"
+     "backend = 5353\n",
+     check_redirect,
+     "t.ini:3: listener a: redirect_https = 443, but no listener of this "
+     "file serves TLS on port 443 (tls = on or auto, or tls-passthrough): "
+     "browsers are sent to a port portier does not serve\n"
+     "t.ini:6: listener b: redirect_https = 8080, but listener web serves "
+     "port 8080 without TLS: browsers sent there fail their TLS "
+     "handshake\n"
+     "t.ini:9: listener c: redirect_https = 53, but no listener of this "
+     "file serves TLS on port 53 (tls = on or auto, or tls-passthrough): "
+     "browsers are sent to a port portier does not serve\n"},
+    {"redirect_https to ports where TLS is served: terminated, auto, "
+     "passed through, on any address",
+     "[listener a]\n"
+     "bind = 80\n"
+     "redirect_https = 443\n"
+     "[listener b]\n"
+     "bind = 81\n"
+     "redirect_https = 8443\n"
+     "[listener c]\n"
+     "bind = 82\n"
+     "redirect_https = 9443\n"
+     "[listener on]\n"
+     "bind = [::1]:443\n"
+     "tls = on\n"
+     "tls_cert = a.pem\n"
+     "tls_key = a-key.pem\n"
+     "backend = 3000\n"
+     "[listener auto]\n"
+     "bind = 8000, *:8443\n"
+     "tls = auto\n"
+     "backend = 3000\n"
+     "[listener pass]\n"
+     "bind = 9443\n"
+     "mode = tls-passthrough\n"
+     "backend = 3443\n",
+     check_nothing, ""},
     {"http listeners served by a vhost that names no listener",
      "[listener web]\n"
      "bind = 80\n"
