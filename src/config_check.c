@@ -163,11 +163,23 @@ static bool config_serves_vhosts(enum config_mode mode)
 	return mode == CONFIG_MODE_HTTP || mode == CONFIG_MODE_TLS_PASSTHROUGH;
 }
 
-/* Checks across sections, once the whole file is read. */
+/* The line where `key` of [global] was given, or 0. */
+static int config_global_line(const struct config_parser *p, const char *key)
+{
+	const struct config_key *k = config_key_find(SECTION_GLOBAL, key, 0);
+
+	return k ? p->global.seen[k - config_keys] : 0;
+}
+
+/* Checks across sections, once the whole file is read. Also keeps the
+ * lines of access_log and pidfile: daemon.c checks their directories
+ * later, and says where they are named. */
 void config_finish(struct config_parser *p)
 {
 	if (p->oom)
 		return;
+	p->cfg->global.access_log_line = config_global_line(p, "access_log");
+	p->cfg->global.pidfile_line = config_global_line(p, "pidfile");
 	if (p->listener_sections == 0)
 		config_error(p, 0, "no [listener] section; nothing to do");
 	for (size_t i = 0; i < p->cfg->nlisteners; i++)

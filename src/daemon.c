@@ -3,26 +3,79 @@
  * The pid file and the privilege drop. Both happen once the ports are
  * bound and the files a configuration names (certificates, keys, the
  * access log) are open: ports below 1024 and root-only key files need root
- * for that moment only, then portier runs as an ordinary user.
+ * for that moment only, then portier runs as an ordinary user. Also the
+ * check, for -t, doctor, a start before its first bind and a reload, that
+ * the files written before the drop (the access log, the pid file) can be
+ * made where the configuration puts them.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "portier/daemon.h"
+#include "portier/config.h"
 #include "portier/portdiag.h"
 #include "portier/log.h"
 
 static long daemon_pidfile_owner(const char *path);
+static int daemon_check_file(const char *key, const char *path, bool append,
+                             bool as_root, char *err, size_t errlen);
+static void daemon_add_line(char *err, size_t errlen, const char *file,
+                            int line, const char *msg);
+static bool daemon_same(const char *a, const char *b);
+
+int daemon_check_files(const struct config *cfg, const struct config *running,
+                       bool as_root, char *err, size_t errlen)
+{
+	const struct config_global *g = &cfg->global;
+	const struct config_global *r = running ? &running->global : NULL;
+	char why[2 * PATH_MAX + 256];
+	int bad = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	/* The access log is opened for appending (made when missing); the
+	 * pidfile is written beside its path and renamed over it. */
+	if (g->access_log != NULL && strcmp(g->access_log, "stderr") != 0 &&
+	    !(r != NULL && daemon_same(r->access_log, g->access_log)) &&
+	    daemon_check_file("access_log", g->access_log, true, as_root, why,
+	                      sizeof(why)) < 0) {
+		daemon_add_line(err, errlen, cfg->path, g->access_log_line,
+		                why);
+		bad++;
+	}
+	if (g->pidfile != NULL &&
+	    !(r != NULL && daemon_same(r->pidfile, g->pidfile)) &&
+	    daemon_check_file("pidfile", g->pidfile, false, as_root, why,
+	                      sizeof(why)) < 0) {
+		daemon_add_line(err, errlen, cfg->path, g->pidfile_line, why);
+		bad++;
+	}
+	return bad;
+}
+
+bool daemon_needs_root(const char *user, const char *group)
+{
+	struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
+	struct group *gr = group != NULL ? getgrnam(group) : NULL;
+	gid_t gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getegid();
+
+	/* As daemon_drop_privileges decides. */
+	if (geteuid() == 0 || (user == NULL && group == NULL))
+		return false;
+	return (pw != NULL && pw->pw_uid != geteuid()) || gid != getegid();
+}
 
 int daemon_write_pidfile(const char *path, char *err, size_t errlen)
 {
@@ -168,4 +221,90 @@ int daemon_drop_privileges(const char *user, const char *group, char *err,
 	log_info("running as %s%s%s", user ? user : "",
 	         user && group ? ":" : "", group ? group : "");
 	return 0;
+}
+
+/*
+ * The file at path as a start meets it (`key` names it in messages): with
+ * `append`, opened for appending, made when missing; else made anew beside
+ * it and renamed over it, which needs its directory. Returns 0, or -1 with
+ * "KEY PATH: why" in err.
+ */
+static int daemon_check_file(const char *key, const char *path, bool append,
+                             bool as_root, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], who[64];
+	const char *slash = strrchr(path, '/');
+	struct passwd *pw = getpwuid(geteuid());
+	struct stat st;
+	int r;
+
+	if (pw != NULL)
+		snprintf(who, sizeof(who), "user %s", pw->pw_name);
+	else
+		snprintf(who, sizeof(who), "uid %ld", (long)geteuid());
+	r = append ? stat(path, &st) : lstat(path, &st);
+	if (r == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s %s is a directory", key, path);
+		return -1;
+	}
+	if (r == 0 && append) {
+		if (as_root || faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
+			return 0;
+		snprintf(err, errlen, "%s %s: cannot write it as %s: %s", key,
+		         path, who, strerror(errno));
+		return -1;
+	}
+	/* Missing (or in the way of a pidfile's rename): its directory
+	 * decides. */
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else {
+		snprintf(err, errlen, "%s %s: the path is too long", key, path);
+		return -1;
+	}
+	if (stat(dir, &st) < 0) {
+		/* What root could see is unknown here. */
+		if (errno == EACCES && as_root)
+			return 0;
+		if (errno == ENOENT)
+			snprintf(err, errlen,
+			         "%s %s: the directory %s does not exist", key,
+			         path, dir);
+		else
+			snprintf(err, errlen,
+			         "%s %s: cannot use the directory %s: %s", key,
+			         path, dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: %s is not a directory", key, path,
+		         dir);
+		return -1;
+	}
+	if (as_root || faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+		return 0;
+	snprintf(err, errlen, "%s %s: cannot make files in %s as %s: %s", key,
+	         path, dir, who, strerror(errno));
+	return -1;
+}
+
+/* Append "FILE:LINE: msg\n" to err, as far as it fits. */
+static void daemon_add_line(char *err, size_t errlen, const char *file,
+                            int line, const char *msg)
+{
+	size_t used = strnlen(err, errlen);
+
+	if (used + 1 < errlen)
+		snprintf(err + used, errlen - used, "%s:%d: %s\n", file, line,
+		         msg);
+}
+
+/* Two optional strings are equal. */
+static bool daemon_same(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }

@@ -3,12 +3,13 @@
  * `portier doctor`: a report, one line per check, of what would keep a
  * configuration from working, in the order a connection meets it.
  *
- * - the file: every error as FILE:LINE, as `portier -t` gives them, and
- *   its notes; a note about a listener comes under the listener, and an
- *   http listener whose every request gets 404 (no backend, and no vhost
- *   serves it) is a problem there; for redirect_https to a port where no
- *   listener of the file serves TLS, what holds that port on this machine
- *   is said, nothing (or a plain listener of the file) being a problem;
+ * - the file: every error as FILE:LINE, as `portier -t` gives them (the
+ *   directories of access_log and pidfile too), and its notes; a note
+ *   about a listener comes under the listener, and an http listener whose
+ *   every request gets 404 (no backend, and no vhost serves it) is a
+ *   problem there; for redirect_https to a port where no listener of the
+ *   file serves TLS, what holds that port on this machine is said,
+ *   nothing (or a plain listener of the file) being a problem;
  * - each socket of each bind address: bound for a moment (as the listener
  *   would bind it) and closed; in use means another process holds it,
  *   named by portdiag.c, unless that process is a portier running this
@@ -53,6 +54,7 @@
 #include "portier/addr.h"
 #include "portier/ca.h"
 #include "portier/config.h"
+#include "portier/daemon.h"
 #include "portier/firewall.h"
 #include "portier/lan.h"
 #include "portier/portdiag.h"
@@ -78,7 +80,8 @@ static const char *const doctor_bundles[] = {
 static const char usage_text[] =
     "usage: portier doctor [-c FILE]\n"
     "Check a configuration and what it needs from this machine, one line\n"
-    "per check: the file; each bind address (free, or held by whom); the\n"
+    "per check: the file (with the directories of access_log and\n"
+    "pidfile); each bind address (free, or held by whom); the\n"
     "certificates and keys of tls = on listeners; each backend on [::1]\n"
     "and 127.0.0.1; an http listener whose every request would get 404\n"
     "(no backend, and no vhost serves it); the https port of\n"
@@ -134,6 +137,7 @@ static void report(struct doctor *d, enum doctor_mark mark, const char *fmt,
 static void heading(struct doctor *d, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void config_errors(struct doctor *d, const char *err);
+static void check_files(struct doctor *d);
 static void check_listener(struct doctor *d, const struct config_listener *l);
 static void check_listener_notes(struct doctor *d,
                                  const struct config_listener *l);
@@ -223,6 +227,7 @@ int doctor_command(int argc, char **argv, const char *default_config)
 		if (cfg->notes_about[i].kind == CONFIG_NOTE_FILE)
 			report(&d, DOCTOR_INFO, "%s", cfg->notes.v[i]);
 	}
+	check_files(&d);
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		check_listener(&d, &cfg->listeners[i]);
 	if (cfg->global.has_admin)
@@ -294,6 +299,19 @@ static void config_errors(struct doctor *d, const char *err)
 	if (n == 0)
 		report(d, DOCTOR_BAD, "%s: the configuration cannot be loaded",
 		       d->path);
+}
+
+/* The directories of the access log and the pidfile, as -t checks
+ * them. */
+static void check_files(struct doctor *d)
+{
+	const struct config_global *g = &d->cfg->global;
+	char err[4096];
+
+	if (daemon_check_files(d->cfg, NULL,
+	                       daemon_needs_root(g->user, g->group), err,
+	                       sizeof(err)) > 0)
+		config_errors(d, err);
 }
 
 /* A listener's binds, backend and firewall. */

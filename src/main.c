@@ -22,6 +22,7 @@
 #include "portier/auth.h"
 #include "portier/ca.h"
 #include "portier/config.h"
+#include "portier/daemon.h"
 #include "portier/doctor.h"
 #include "portier/expose.h"
 #include "portier/log.h"
@@ -101,6 +102,7 @@ static int read_password(const char *prompt, char *buf, size_t len);
 static const char *default_config_path(void);
 static struct config *load_config(const char *path);
 static int check_certificates(const struct config *cfg);
+static int check_files(const struct config *cfg);
 
 int main(int argc, char **argv)
 {
@@ -189,7 +191,7 @@ static int cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (check) {
-		int bad = check_certificates(cfg);
+		int bad = check_certificates(cfg) + check_files(cfg);
 
 		for (size_t i = 0; i < cfg->notes.n; i++)
 			fprintf(stderr, "%s\n", cfg->notes.v[i]);
@@ -320,6 +322,24 @@ static int check_certificates(const struct config *cfg)
 	for (size_t j = 0; j < nsaid; j++)
 		free(said[j]);
 	free(said);
+	return bad;
+}
+
+/* -t: the directories of the access log and the pidfile, which a start
+ * writes before any privilege drop, checked as daemon.c says: with this
+ * user's rights, unless only root can start the file (it names another
+ * user). Unlike a certificate, a directory is not only noted when it is
+ * missing: a start fails on it, and nginx -t says so too. Returns the
+ * number of errors. */
+static int check_files(const struct config *cfg)
+{
+	char err[4096];
+	int bad;
+
+	bad = daemon_check_files(
+	    cfg, NULL, daemon_needs_root(cfg->global.user, cfg->global.group),
+	    err, sizeof(err));
+	fputs(err, stderr);
 	return bad;
 }
 

@@ -73,6 +73,7 @@ struct runtime_shared {
 	atomic_uint sessions;         /* live sessions of all workers */
 	atomic_uint switching;        /* workers yet to switch to a reload */
 	char *pidfile;                /* as written at the start, or NULL */
+	bool dropped_root;            /* started as root, runs as another */
 	struct runtime *workers;      /* [0] runs in the main thread */
 	unsigned nworkers;
 	bool reloading;               /* a SIGHUP builds a generation */
@@ -135,6 +136,7 @@ static void runtime_set_free(struct runtime *rt, struct runtime_set *set,
 static void runtime_reload(struct runtime *rt);
 static void runtime_warn_restart(const struct config_global *o,
                                  const struct config_global *n);
+static void runtime_log_errors(const char *prefix, char *text);
 static bool runtime_str_changed(const char *a, const char *b);
 static void runtime_switch(struct runtime *rt);
 static void runtime_worker_free(struct runtime *rt);
@@ -155,7 +157,8 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 	static const int signos[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct runtime_shared *shared;
 	struct runtime *main_rt;
-	char err[1024];
+	char err[1024], files[4096];
+	bool root = geteuid() == 0;
 
 	*status = 2;
 	shared = calloc(1, sizeof(*shared));
@@ -181,6 +184,15 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 	}
 	for (size_t i = 0; i < cfg->notes.n; i++)
 		log_warn("%s", cfg->notes.v[i]);
+	/* The files written before the drop, as -t checks them: a directory
+	 * that is not there is a configuration error, found before any
+	 * port is open (the pidfile is written after the binds). */
+	if (daemon_check_files(cfg, NULL, false, files, sizeof(files)) > 0) {
+		runtime_log_errors("", files);
+		*status = 1;
+		config_free(cfg);
+		goto err;
+	}
 	runtime_raise_nofile(cfg);
 	if (metrics_init(shared->nworkers) < 0) {
 		log_error("out of memory");
@@ -260,6 +272,7 @@ struct runtime *runtime_new(struct config *cfg, int *status)
 		daemon_remove_pidfile(cfg->global.pidfile);
 		goto err;
 	}
+	shared->dropped_root = root && geteuid() != 0;
 	/* The advice is about the file's [global]; portier expose has none
 	 * and gives its own. */
 	if (cfg->global.user == NULL && cfg->global.group == NULL &&
@@ -748,6 +761,23 @@ static void runtime_warn_restart(const struct config_global *o,
 		log_warn("SIGHUP: admin changes at the next start");
 }
 
+/* Log each line of text (errors of a file, "FILE:LINE: message\n" each)
+ * as an error of its own, after prefix. */
+static void runtime_log_errors(const char *prefix, char *text)
+{
+	char *line = text, *end;
+
+	while (*line != '\0') {
+		end = strchr(line, '\n');
+		if (end != NULL)
+			*end = '\0';
+		log_error("%s%s", prefix, line);
+		if (end == NULL)
+			break;
+		line = end + 1;
+	}
+}
+
 /* Two optional strings differ. */
 static bool runtime_str_changed(const char *a, const char *b)
 {
@@ -790,19 +820,17 @@ static void runtime_reload(struct runtime *rt)
 		return;
 	}
 	cfg = config_load(path, err, sizeof(err));
+	/* A changed access_log or pidfile is for the next start, which
+	 * must be able to write it: with root's rights when this process
+	 * dropped them. */
+	if (cfg != NULL &&
+	    daemon_check_files(cfg, old->cfg, shared->dropped_root, err,
+	                       sizeof(err)) > 0) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL) {
-		char *line = err, *end;
-
-		/* Each error on its own log line, as at the start. */
-		while (*line != '\0') {
-			end = strchr(line, '\n');
-			if (end != NULL)
-				*end = '\0';
-			log_error("SIGHUP: %s", line);
-			if (end == NULL)
-				break;
-			line = end + 1;
-		}
+		runtime_log_errors("SIGHUP: ", err);
 		log_error("SIGHUP: the running configuration stays");
 		metrics_reload(false);
 		return;

@@ -78,6 +78,8 @@ struct config_global {
 	char *user;			   /* NULL = no privilege drop */
 	char *group;
 	char *pidfile;			   /* NULL = none */
+	int access_log_line; /* lines of access_log and pidfile (0: not */
+	int pidfile_line;    /* set), for messages about their files */
 	bool has_admin;
 	struct addr admin;		   /* valid when has_admin */
 	unsigned max_connections;	   /* default 10000 */

@@ -13,6 +13,13 @@
   does not take, with exit 1 and a message;
 - every spelling of a boolean "no" turns off the keys that can be off,
   and access_log = no writes no file named "no";
+- access_log and pidfile, which a start writes before it drops
+  privileges: a directory that is not there, a file where the directory
+  should be, or a directory at the file's path is an error at the key's
+  line, with -t and at a start (exit 1, no port opened), and -t makes no
+  file; as root, with a directory only root may write, -t run as nobody
+  says nobody may not make files there, unless the file names a user
+  only root can become (the start that opens them then runs as root);
 - a very long key is reported at its line, shortened, not dropped;
 - what a valid file will not do as it reads is a note, FILE:LINE on
   stderr with -t (exit 0) and in the log of a start: an http listener
@@ -27,11 +34,13 @@ import os
 import re
 import signal
 import socket
+import subprocess
 
 from lib import (LOOPBACK4, Server, at_cleanup, check, check_equal,
-                 check_log, connect, echo, echo_ok, free_port, info, run,
-                 run_portier, srcdir, start_portier, step, tmpdir, wait_port,
-                 wait_until, write_file)
+                 check_log, connect, echo, echo_ok, free_port, info,
+                 portier_path, run, run_portier, srcdir, start_portier, step,
+                 tmpdir, unprivileged_user, wait_port, wait_until,
+                 write_file)
 
 EXAMPLES = ("tcp-forward.ini", "lan-dev-server.ini", "vhosts.ini", "tls.ini",
             "udp-forward.ini")
@@ -129,6 +138,77 @@ def test_broken():
             check("cannot bind" not in r.stderr and
                   "portier ready" not in r.stderr,
                   f"{mode}: portier did not try to bind any port")
+
+
+def test_log_dirs():
+    port, backend = free_port(), free_port()
+    hold_port(port)
+    plain = write_file("plain-file", "not a directory\n")
+    logs = os.path.join(tmpdir(), "logs")
+    os.mkdir(logs)
+    missing = "the directory /no/such/dir does not exist"
+    for key, path, message in (
+            ("access_log", "/no/such/dir/access.log",
+             f"access_log /no/such/dir/access.log: {missing}"),
+            ("pidfile", "/no/such/dir/portier.pid",
+             f"pidfile /no/such/dir/portier.pid: {missing}"),
+            ("access_log", f"{plain}/access.log",
+             f"access_log {plain}/access.log: {plain} is not a directory"),
+            ("pidfile", logs, f"pidfile {logs} is a directory")):
+        step(f"{key} = {path}: -t and a start say so at its line, exit 1, "
+             "no port opened")
+        conf = write_file("log-dir.ini", f"[global]\n{key} = {path}\n" +
+                          tcp_section(port, backend))
+        for args, mode in ((["-t", "-c", conf], "-t"), (["-c", conf], "run")):
+            r = run_portier(*args)
+            for out in r.stderr.splitlines():
+                info(f"| {out}")
+            check_equal(r.returncode, 1, f"{mode}: exit status")
+            check(f"{conf}:2: {message}" in r.stderr,
+                  f"{mode}: stderr says '{conf}:2: {message}'", r.stderr)
+            check("cannot bind" not in r.stderr and
+                  "portier ready" not in r.stderr,
+                  f"{mode}: portier did not try to bind any port")
+
+    step("access_log and pidfile in a directory that is there: -t passes "
+         "and makes neither file")
+    log, pid = os.path.join(logs, "access.log"), os.path.join(logs, "p.pid")
+    conf = write_file("log-dir-ok.ini",
+                      f"[global]\naccess_log = {log}\npidfile = {pid}\n" +
+                      tcp_section(free_port(), backend))
+    r = run_portier("-t", "-c", conf)
+    check_equal(r.returncode, 0, "-t: exit status")
+    check_equal(os.listdir(logs), [], "files in the directory")
+
+    user, possible = unprivileged_user()
+    if user is None or not possible:
+        info("not root (or no setpriv and nobody): -t as another user is "
+             "not tested")
+        return
+    step("as root, a directory only root may write: -t as nobody says "
+         "nobody may not make files there; with user = root in the file "
+         "(a start as root, then a drop) it passes")
+    os.chmod(tmpdir(), 0o755)
+    rootonly = os.path.join(tmpdir(), "rootonly")
+    os.mkdir(rootonly, 0o755)
+    log = os.path.join(rootonly, "access.log")
+    for extra, status in (("", 1), ("user = root\n", 0)):
+        conf = write_file("root-dir.ini",
+                          f"[global]\naccess_log = {log}\n{extra}" +
+                          tcp_section(free_port(), backend))
+        os.chmod(conf, 0o644)
+        cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+               "--clear-groups", portier_path(), "-t", "-c", conf]
+        info("$ " + " ".join(cmd))
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        for out in (r.stdout + r.stderr).splitlines():
+            info(f"| {out}")
+        check_equal(r.returncode, status,
+                    f"{extra.strip() or 'no user'}: exit status")
+        if status:
+            check(f"{conf}:2: access_log {log}: cannot make files in "
+                  f"{rootonly} as user {user.pw_name}: Permission denied"
+                  in r.stderr, "   stderr says why", r.stderr)
 
 
 def test_missing_file():
@@ -348,6 +428,7 @@ def main():
     test_examples()
     test_good_inline()
     test_broken()
+    test_log_dirs()
     test_missing_file()
     test_version_help()
     test_extra_arguments()

@@ -14,7 +14,8 @@
 - UDP backends are never sent data: a bound socket is ✓, none is ✗; one
   bound on [::1] only but named as 127.0.0.1 is ✗ with localhost:PORT,
   one on a dual-stack [::] socket is ✓;
-- a configuration with an error: ✗ FILE:LINE and exit 1;
+- a configuration with an error: ✗ FILE:LINE and exit 1; so is an
+  access_log or pidfile in a directory that is not there, as -t says;
 - an http listener with no backend that no vhost serves (every request
   gets 404): ✗ FILE:LINE naming it, under the listener; one a vhost
   serves, and one with redirect_https, are fine;
@@ -290,6 +291,21 @@ def test_config_error():
     done = doctor("-c", missing)
     check_equal(done.returncode, 1, "a missing file: exit status 1")
     check_line(done, BAD, missing)
+
+    step("access_log and pidfile in a directory that is not there: ✗ "
+         "FILE:LINE each, as -t says, exit 1")
+    backend = Server(echo)
+    conf = write_file("log-dir.ini", section(
+        "global", access_log="/no/such/dir/access.log",
+        pidfile="/no/such/dir/portier.pid") + tcp_listener(
+            "db", fmt_addr(LOOPBACK4, free_port()), backend.addr))
+    done = doctor("-c", conf)
+    check_equal(done.returncode, 1, "exit status")
+    check_line(done, BAD, f"{conf}:2: access_log /no/such/dir/access.log: "
+               "the directory /no/such/dir does not exist")
+    check_line(done, BAD, f"{conf}:3: pidfile /no/such/dir/portier.pid: "
+               "the directory /no/such/dir does not exist")
+    check_equal(last_line(done), "2 problems found", "the summary")
 
 
 def test_unserved():

@@ -14,7 +14,9 @@
   is a configuration error: exit status 1 before any port is opened;
 - root without user: a warning that says how to drop privileges; with
   user, a SIGUSR1 that cannot make the log anew (a directory of root's)
-  says why;
+  says why; a reload after the drop takes an access_log in another
+  directory of root's (the next start, as root, can write there) and
+  refuses one in a directory that is not there;
 - SIGUSR1 after the access log was renamed: new lines go to a new file at
   the configured path, the lines before stay in the renamed one; after a
   reload that names another path, SIGUSR1 still reopens the first one;
@@ -216,6 +218,26 @@ def main():
     portier.send_signal(signal.SIGUSR1)
     check_log(portier, f"cannot open the access log {rootlog}",
               "Permission denied", "must let its user make files")
+
+    step("after the drop, a reload naming an access_log in another "
+         "directory of root's is taken (the next start opens it as root); "
+         "one in a directory that is not there is refused")
+    logdir2 = os.path.join(work, "rootlogs2")
+    os.mkdir(logdir2, 0o755)
+    with open(portier.conf, "w") as f:
+        f.write(config(backend, low, user="nobody", pidfile=pidfile,
+                       access_log=os.path.join(logdir2, "access.log")))
+    portier.send_signal(signal.SIGHUP)
+    check_log(portier, "SIGHUP: configuration reloaded")
+    check_log(portier, "SIGHUP: access_log changes at the next start")
+    with open(portier.conf, "w") as f:
+        f.write(config(backend, low, access_log="/no/such/dir/access.log",
+                       user="nobody", pidfile=pidfile))
+    portier.send_signal(signal.SIGHUP)
+    check_log(portier, "SIGHUP: the running configuration stays")
+    check_log(portier, f"SIGHUP: {portier.conf}:2: access_log "
+              "/no/such/dir/access.log: the directory /no/such/dir does "
+              "not exist")
     portier.send_signal(signal.SIGTERM)
     check_equal(portier.wait_exit(10), 0, "and stops cleanly")
     # The pidfile's directory belongs to root: nobody may not remove it.

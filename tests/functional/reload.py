@@ -10,9 +10,10 @@ With two workers:
 - with one worker, a reload that widens a bind to * (or narrows it back)
   takes: the new socket joins the old one's address;
 - a file with an error is rejected with FILE:LINE in the log, and the
-  running configuration stays; so is a file with a port held by another
-  socket, and the log does not announce the new listeners it would have
-  had;
+  running configuration stays; so is a file whose new access_log and
+  pidfile are in a directory that is not there (the next start could not
+  write them), and a file with a port held by another socket, and the log
+  does not announce the new listeners it would have had;
 - a keep-alive connection idle at a reload closes, so that the next
   request (on a new connection) meets the new routes and auth;
 - a client sending requests in a loop (new connections and a keep-alive
@@ -240,6 +241,21 @@ def main():
     check_log(portier, f"SIGHUP: {path}:")
     check_equal(served_by(web), "b", "web still answers from b")
     check_equal(served_by(extra), "b", "the extra listener still answers")
+
+    step("a file whose new access_log and pidfile are in a directory that "
+         "is not there: rejected, each at its line, the running one stays")
+    text = config(a, True)
+    line = text.count("\n") + 2
+    reload(text + "[global]\naccess_log = /no/such/dir/access.log\n"
+           "pidfile = /no/such/dir/portier.pid\n",
+           expect="SIGHUP: the running configuration stays")
+    check_log(portier, f"SIGHUP: {path}:{line}: access_log "
+              "/no/such/dir/access.log: the directory /no/such/dir does "
+              "not exist")
+    check_log(portier, f"SIGHUP: {path}:{line + 1}: pidfile "
+              "/no/such/dir/portier.pid: the directory /no/such/dir does "
+              "not exist")
+    check_equal(served_by(web), "b", "web still answers from b")
 
     step("a reload whose new port is taken: rejected, and the log never "
          "says that its other new listener listened")
