@@ -321,6 +321,7 @@ static int listener_bind_one(struct listener *l, const struct addr *a,
 	int family = a->sa.sa.sa_family;
 	int one = 1;
 	int fd, e;
+	bool kept;
 
 	addr_format(a, name, sizeof(name));
 	/* A reload keeps the socket of an address that stays: not one
@@ -387,9 +388,12 @@ listen:
 		goto fail;
 	evconnlistener_set_error_cb(el, listener_error_cb);
 	l->socks[l->nsocks++] = el;
-	/* Every worker binds the same addresses; one line says so. */
-	runtime_announce(l->rt, "listener %s: listening on %s (%s%s -> %s)",
-	                 l->cfg->name, name, config_mode_name(l->cfg->mode),
+	/* Every worker binds the same addresses; one line says so, and
+	 * whether a reload keeps the address or begins it. */
+	kept = runtime_listened(l->rt, l->cfg->name, a, SOCK_STREAM);
+	runtime_announce(l->rt, "listener %s: %slistening on %s (%s%s -> %s)",
+	                 l->cfg->name, kept ? "still " : "", name,
+	                 config_mode_name(l->cfg->mode),
 	                 l->cfg->tls != CONFIG_TLS_OFF ? " over TLS" : "",
 	                 l->cfg->redirect_https ? "a redirect to https"
 	                 : l->cfg->has_backend  ? l->upstream.name

@@ -137,6 +137,12 @@ static void runtime_reload(struct runtime *rt);
 static void runtime_warn_restart(const struct config_global *o,
                                  const struct config_global *n);
 static void runtime_log_errors(const char *prefix, char *text);
+static bool runtime_set_has(const struct runtime_set *set, const char *name,
+                            const struct addr *a, int type);
+static void runtime_log_closed(const struct runtime *rt,
+                               const struct config *cfg);
+static void runtime_log_closed_one(const struct runtime *rt,
+                                   const struct config_listener *cl);
 static bool runtime_str_changed(const char *a, const char *b);
 static void runtime_switch(struct runtime *rt);
 static void runtime_worker_free(struct runtime *rt);
@@ -435,6 +441,13 @@ int runtime_inherit_socket(const struct runtime *rt, const struct addr *a,
 	     i++)
 		fd = udp_listener_find_socket(set->udps[i], a);
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+bool runtime_listened(const struct runtime *rt, const char *name,
+                      const struct addr *a, int type)
+{
+	return rt->shared->reloading &&
+	       runtime_set_has(&rt->set, name, a, type);
 }
 
 unsigned runtime_workers(const struct runtime *rt)
@@ -879,6 +892,7 @@ static void runtime_reload(struct runtime *rt)
 			atomic_fetch_sub(&shared->switching, 1);
 		}
 	}
+	runtime_log_closed(rt, old->cfg);
 	runtime_switch(rt);
 	runtime_gen_unref(old);
 	metrics_reload(true);
@@ -886,6 +900,62 @@ static void runtime_reload(struct runtime *rt)
 	log_info("SIGHUP: configuration reloaded from %s: %zu listener%s",
 	         gen->cfg->path, rt->set.nlisteners + rt->set.nudps,
 	         rt->set.nlisteners + rt->set.nudps == 1 ? "" : "s");
+}
+
+/* True when the listener named `name` of set (a tcp-based one for
+ * SOCK_STREAM, a udp one for SOCK_DGRAM) has a socket bound to a. */
+static bool runtime_set_has(const struct runtime_set *set, const char *name,
+                            const struct addr *a, int type)
+{
+	for (size_t i = 0; type == SOCK_STREAM && i < set->nlisteners; i++) {
+		if (strcmp(listener_config(set->listeners[i])->name, name) == 0)
+			return listener_find_socket(set->listeners[i], a) >= 0;
+	}
+	for (size_t i = 0; type == SOCK_DGRAM && i < set->nudps; i++) {
+		if (strcmp(udp_listener_config(set->udps[i])->name, name) == 0)
+			return udp_listener_find_socket(set->udps[i], a) >= 0;
+	}
+	return false;
+}
+
+/* A reload that took, before the switch: say which addresses each
+ * listener of the running configuration `cfg` stops listening on, in the
+ * order of its file: those that the new listener of its name (if any)
+ * does not keep. Worker 0's sets stand for every worker's, as for the
+ * lines of runtime_announce, which say the addresses begun. */
+static void runtime_log_closed(const struct runtime *rt,
+                               const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		runtime_log_closed_one(rt, &cfg->listeners[i]);
+}
+
+/* The addresses listener cl stops listening on, for
+ * runtime_log_closed. */
+static void runtime_log_closed_one(const struct runtime *rt,
+                                   const struct config_listener *cl)
+{
+	int type = cl->mode == CONFIG_MODE_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	char name[ADDR_STRLEN];
+	struct addr socks[2];
+	bool optional[2];
+	int n;
+
+	for (size_t b = 0; b < cl->nbinds; b++) {
+		n = addr_bind_sockets(&cl->binds[b], socks, optional);
+		for (int j = 0; j < n; j++) {
+			/* Skipped (no IPv6), or kept by the new listener. */
+			if (!runtime_set_has(&rt->set, cl->name, &socks[j],
+			                     type) ||
+			    runtime_set_has(&rt->next, cl->name, &socks[j],
+			                    type))
+				continue;
+			log_info("listener %s: no longer listening on %s%s",
+			         cl->name,
+			         addr_format(&socks[j], name, sizeof(name)),
+			         type == SOCK_DGRAM ? " (udp)" : "");
+		}
+	}
 }
 
 /* In a worker's thread: run the listeners a reload made and close the

@@ -513,6 +513,7 @@ static int udp_bind_one(struct udp_listener *u, const struct addr *a,
 	int family = a->sa.sa.sa_family;
 	int one = 1;
 	int fd, e;
+	bool kept;
 
 	addr_format(a, name, sizeof(name));
 	/* A reload keeps the socket of an address that stays. */
@@ -568,9 +569,12 @@ bound:
 		return -1;
 	}
 	u->nsocks++;
-	/* Every worker binds the same addresses; one line says so. */
-	runtime_announce(u->rt, "listener %s: listening on %s (udp -> %s)",
-	                 u->cfg->name, name, u->upstream.name);
+	/* Every worker binds the same addresses; one line says so, and
+	 * whether a reload keeps the address or begins it. */
+	kept = runtime_listened(u->rt, u->cfg->name, a, SOCK_DGRAM);
+	runtime_announce(u->rt, "listener %s: %slistening on %s (udp -> %s)",
+	                 u->cfg->name, kept ? "still " : "", name,
+	                 u->upstream.name);
 	return 0;
 fail:
 	e = errno;

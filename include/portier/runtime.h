@@ -89,6 +89,12 @@ struct runtime_gen *runtime_building(const struct runtime *rt);
 int runtime_inherit_socket(const struct runtime *rt, const struct addr *a,
 			   int type);
 
+/* During a reload: true when the running listener of this worker named
+ * `name` listens on `a` (type SOCK_STREAM or SOCK_DGRAM), an address the
+ * new one of that name keeps rather than begins; false at the start. */
+bool runtime_listened(const struct runtime *rt, const char *name,
+		      const struct addr *a, int type);
+
 /* The number of workers (event loops) running. */
 unsigned runtime_workers(const struct runtime *rt);
 

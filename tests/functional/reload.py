@@ -16,6 +16,11 @@ With two workers:
   does not announce the new listeners it would have had;
 - a keep-alive connection idle at a reload closes, so that the next
   request (on a new connection) meets the new routes and auth;
+- a reload that moves a listener's bind logs, per listener, the address
+  it no longer listens on and the one it begins (and says of a kept one
+  that it still listens); the old port refuses connections, the new one
+  serves; a removed listener's addresses are said to be no longer
+  listened on;
 - a client sending requests in a loop (new connections and a keep-alive
   one, sending a GET again when a reused connection closes before its
   response, as HTTP clients do) sees no failure across ten reloads;
@@ -278,10 +283,14 @@ def main():
     check_equal(portier.log().count("listener late: listening on"), 1,
                 "once the reload takes, the line is there, once")
 
-    step("reload: the extra listener is removed")
+    step("reload: the extra listener is removed, and the log says so")
     reload(config(b, False))
     check(wait_until(lambda: refused(extra), 3),
           "its port refuses connections")
+    check_log(portier, "listener extra: no longer listening on "
+              f"{fmt_addr(LOOPBACK4, extra)}")
+
+    test_moved_bind(a, echo)
 
     step("one worker: a reload widens a bind to * and narrows it back")
     port = free_port()
@@ -321,6 +330,45 @@ def main():
     check_equal(loop.failures, [], "not one failed")
     check(loop.retried <= 10, "at most one retry per reload")
     test_fresh_connections(a)
+
+
+def test_moved_bind(backend, echo):
+    step("a reload that moves a listener's bind: the log says, per "
+         "listener, the address it no longer listens on and the one it "
+         "begins, and the one it keeps; the old port refuses connections, "
+         "the new one serves")
+    ports = {}
+
+    def config(web):
+        return (section("global", workers="2", log_level="info") +
+                section("listener web", bind=fmt_addr(LOOPBACK4, web),
+                        mode="http", backend=backend.addr) +
+                section("listener raw", bind=fmt_addr(LOOPBACK4, ports["raw"]),
+                        mode="tcp", backend=echo.addr))
+
+    def first():
+        ports["old"], ports["raw"] = free_port(), free_port()
+        return config(ports["old"])
+
+    portier = start_portier(first)
+    old, new, raw = ports["old"], free_port(), ports["raw"]
+    check_equal(served_by(old), "a", f"port {old} serves")
+    with open(portier.conf, "w") as f:
+        f.write(config(new))
+    portier.send_signal(signal.SIGHUP)
+    check_log(portier, "SIGHUP: configuration reloaded")
+    check_log(portier, "listener web: no longer listening on "
+              f"{fmt_addr(LOOPBACK4, old)}")
+    check_log(portier, "listener web: listening on "
+              f"{fmt_addr(LOOPBACK4, new)} (http -> {backend.addr})")
+    check_log(portier, "listener raw: still listening on "
+              f"{fmt_addr(LOOPBACK4, raw)} (tcp -> {echo.addr})")
+    check_equal(portier.log().count("listener web: no longer listening"),
+                1, "one line for the address, however many workers")
+    check(wait_until(lambda: refused(old), 3),
+          f"the old port {old} refuses connections")
+    check_equal(served_by(new), "a", f"the new port {new} serves")
+    portier.stop()
 
 
 def server_accepted(port, client_port):
