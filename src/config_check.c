@@ -473,19 +473,22 @@ static void config_check_vhost_tls(struct config_parser *p, size_t i)
 }
 
 /* An http listener without a backend sends a request to the vhost its Host
- * names, and answers 404 when there is none; with no vhost that serves it
- * at all (each names other listeners), and no redirect_https, every
- * request gets 404. A note, not an error, as for a certificate no listener
- * uses: the file stays valid while its vhosts are written; doctor reports
- * it as a problem. */
+ * names, and answers 404 when there is none; a tls-passthrough one sends a
+ * connection to the vhost its SNI names, and closes it when there is
+ * none. With no vhost that serves the listener at all (each names other
+ * listeners), and no redirect_https, every request gets 404, or every
+ * connection is closed. A note, not an error, as for a certificate no
+ * listener uses: the file stays valid while its vhosts are written; doctor
+ * reports it as a problem. */
 static void config_check_served(struct config_parser *p, size_t i)
 {
 	const struct config *cfg = p->cfg;
 	const struct config_listener *l = &cfg->listeners[i];
 	const char *n;
 
-	if (l->mode != CONFIG_MODE_HTTP || l->has_backend ||
-	    l->redirect_https != 0)
+	if ((l->mode != CONFIG_MODE_HTTP &&
+	     l->mode != CONFIG_MODE_TLS_PASSTHROUGH) ||
+	    l->has_backend || l->redirect_https != 0)
 		return;
 	for (size_t k = 0; k < cfg->nvhosts; k++) {
 		if (config_vhost_serves(&cfg->vhosts[k], l))
@@ -493,10 +496,14 @@ static void config_check_served(struct config_parser *p, size_t i)
 	}
 	n = config_show(p, l->name);
 	config_listener_note(p, CONFIG_NOTE_UNSERVED, i, l->line,
-	                     "listener %s: every request gets 404: it has no "
-	                     "backend, and no vhost serves it; add backend = "
-	                     "PORT, or a vhost with listener = %s",
-	                     n, n);
+	                     "listener %s: %s: it has no backend, and no vhost "
+	                     "serves it; add backend = PORT, or a vhost with "
+	                     "listener = %s",
+	                     n,
+	                     l->mode == CONFIG_MODE_HTTP
+	                         ? "every request gets 404"
+	                         : "every connection is closed",
+	                     n);
 }
 
 /* redirect_https sends browsers to https on a port. A listener of the file

@@ -6,8 +6,9 @@
  * - the file: every error as FILE:LINE, as `portier -t` gives them (the
  *   directories of access_log and pidfile too), and its notes; a note
  *   about a listener comes under the listener, and an http listener whose
- *   every request gets 404 (no backend, and no vhost serves it) is a
- *   problem there; for redirect_https to a port where no listener of the
+ *   every request gets 404 (no backend, and no vhost serves it), or a
+ *   tls-passthrough one that closes every connection for that reason, is
+ *   a problem there; for redirect_https to a port where no listener of the
  *   file serves TLS, what holds that port on this machine is said,
  *   nothing (or a plain listener of the file) being a problem;
  * - each socket of each bind address: bound for a moment (as the listener
@@ -83,8 +84,9 @@ static const char usage_text[] =
     "per check: the file (with the directories of access_log and\n"
     "pidfile); each bind address (free, or held by whom); the\n"
     "certificates and keys of tls = on listeners; each backend on [::1]\n"
-    "and 127.0.0.1; an http listener whose every request would get 404\n"
-    "(no backend, and no vhost serves it); the https port of\n"
+    "and 127.0.0.1; an http listener whose every request would get 404,\n"
+    "or a tls-passthrough one that would close every connection (no\n"
+    "backend, and no vhost serves it); the https port of\n"
     "redirect_https when no listener of the file serves TLS there (what\n"
     "holds it); the firewall rules in front of listeners bound beyond\n"
     "loopback (read with nft or iptables-save, as root); the local CA of\n"

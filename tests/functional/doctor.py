@@ -309,9 +309,9 @@ def test_config_error():
 
 
 def test_unserved():
-    step("an http listener with no backend that no vhost serves: ✗ "
-         "FILE:LINE, under the listener; one a vhost serves, and a "
-         "redirect, are not problems")
+    step("an http listener with no backend that no vhost serves, and a "
+         "tls-passthrough one: ✗ FILE:LINE, under the listener; one a "
+         "vhost serves, and a redirect, are not problems")
     backend = Server(echo)
     https = free_port()
     conf = write_file("unserved.ini", "".join([
@@ -323,14 +323,20 @@ def test_unserved():
         section("listener https", bind=fmt_addr(LOOPBACK4, https),
                 mode="tls-passthrough", backend=backend.addr),
         section("listener plain", bind=fmt_addr(LOOPBACK4, free_port()),
-                mode="http", redirect_https=str(https))]))
+                mode="http", redirect_https=str(https)),
+        section("listener pass", bind=fmt_addr(LOOPBACK4, free_port()),
+                mode="tls-passthrough")]))
     done = doctor("-c", conf)
     check_equal(done.returncode, 1, "exit status")
     bad = check_line(done, BAD, f"{conf}:1:", "listener web:",
                      "every request gets 404")
     check(heading_of(done, bad).startswith("listener web:"),
           "the line comes under the listener's heading", done.stdout)
-    check_equal(len(lines(done, BAD)), 1, "one problem: listener api is "
+    bad = check_line(done, BAD, "listener pass:",
+                     "every connection is closed")
+    check(heading_of(done, bad).startswith("listener pass:"),
+          "the passthrough's line comes under its heading", done.stdout)
+    check_equal(len(lines(done, BAD)), 2, "two problems: listener api is "
                 "served by its vhost, listener plain redirects")
     check(not lines(done, NOTE, "every request gets 404"),
           "the finding is not repeated as a note of the file")

@@ -185,7 +185,8 @@ static void check_every_listener_key(const struct config *cfg)
 	assert_int_equal(dns->mode, CONFIG_MODE_UDP);
 	assert_string_equal(addr_str(&dns->backend), "[::1]:53");
 	assert_int_equal(pass->mode, CONFIG_MODE_TLS_PASSTHROUGH);
-	assert_false(pass->has_backend);
+	assert_true(pass->has_backend);
+	assert_string_equal(addr_str(&pass->backend), "127.0.0.1:8443");
 	assert_int_equal(pass->proxy_protocol, CONFIG_PROXY_V1);
 }
 
@@ -311,11 +312,13 @@ static void check_redirect(const struct config *cfg)
 /* The notes name the listeners they are about, for doctor. */
 static void check_unserved(const struct config *cfg)
 {
-	assert_int_equal(cfg->notes.n, 2);
+	assert_int_equal(cfg->notes.n, 3);
 	assert_int_equal(cfg->notes_about[0].kind, CONFIG_NOTE_UNSERVED);
 	assert_int_equal(cfg->notes_about[0].listener, 0);
 	assert_int_equal(cfg->notes_about[1].kind, CONFIG_NOTE_UNSERVED);
 	assert_int_equal(cfg->notes_about[1].listener, 1);
+	assert_int_equal(cfg->notes_about[2].kind, CONFIG_NOTE_UNSERVED);
+	assert_int_equal(cfg->notes_about[2].listener, 4);
 }
 
 struct good_case {
@@ -376,7 +379,8 @@ static const struct good_case good_cases[] = {
      "[listener pass]\n"
      "bind = 9443\n"
      "mode = tls-passthrough\n"
-     "proxy_protocol = v1\n",
+     "proxy_protocol = v1\n"
+     "backend = 8443\n",
      check_every_listener_key, ""},
     {"every vhost key",
      "[listener web]\n"
@@ -522,7 +526,8 @@ static const struct good_case good_cases[] = {
      "t.ini:15: vhost app.test: tls_cert is not used: no listener of this "
      "vhost terminates TLS (an http listener with tls = on or tls = auto)\n"},
     {"http listeners with no backend that no vhost serves: every request "
-     "gets 404, unless they redirect",
+     "gets 404, unless they redirect; a tls-passthrough one closes every "
+     "connection",
      "[listener web]\n"
      "bind = 80\n"
      "[listener secure]\n"
@@ -535,14 +540,20 @@ static const struct good_case good_cases[] = {
      "bind = 8081\n"
      "[vhost api.test]\n"
      "listener = api\n"
-     "backend = 3000\n",
+     "backend = 3000\n"
+     "[listener pass]\n"
+     "bind = 8443\n"
+     "mode = tls-passthrough\n",
      check_unserved,
      "t.ini:1: listener web: every request gets 404: it has no backend, "
      "and no vhost serves it; add backend = PORT, or a vhost with "
      "listener = web\n"
      "t.ini:3: listener secure: every request gets 404: it has no "
      "backend, and no vhost serves it; add backend = PORT, or a vhost "
-     "with listener = secure\n"},
+     "with listener = secure\n"
+     "t.ini:14: listener pass: every connection is closed: it has no "
+     "backend, and no vhost serves it; add backend = PORT, or a vhost "
+     "with listener = pass\n"},
     {"redirect_https to ports where no listener serves TLS: none, a "
      "plain one, a udp one",
      "[listener a]\n"
