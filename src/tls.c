@@ -6,9 +6,12 @@
  * listener's own (the default, also used without SNI) and one for each
  * vhost with tls_cert. The ClientHello callback looks the SNI name up in
  * a route table of the listener's vhosts, so that certificates are chosen
- * exactly as requests are routed: an exact name or alias, then the
- * longest wildcard, then the default; SSL_set_SSL_CTX then switches the
- * connection over. Every context is built with the same settings, so the
+ * as requests are routed: an exact name or alias, then the longest
+ * wildcard, then the default. A name whose vhost has no tls_cert (or that
+ * no vhost serves) gets the default when that covers it, else the first
+ * vhost certificate that does: admin.app.test, a vhost of its own, is
+ * served under the certificate of *.app.test. SSL_set_SSL_CTX then
+ * switches the connection over. Every context is built with the same settings, so the
  * switch changes only the certificate. This happens before OpenSSL looks
  * for a session to resume, and the connection's session ID context is
  * made of the certificate's fingerprint and the name: a session resumes
@@ -119,6 +122,7 @@ struct tls_server {
 	const struct config *cfg;  /* for renewals */
 	const struct config_listener *cl;
 	SSL_CTX **vhost_ctx;       /* per cfg->vhosts[i]; NULL: fallback */
+	bool any_vhost_ctx;        /* one of vhost_ctx is not NULL */
 	const struct config_vhost *vhosts; /* cfg->vhosts, for indexing */
 	size_t nvhosts;
 	struct route_table *names; /* SNI name -> vhost */
@@ -168,8 +172,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 static void tls_local_names(const struct config_listener *cl,
                             struct tls_local *local);
 static uint64_t tls_local_key(const struct tls_local *local);
-static void tls_check_names(const struct tls_server *t,
-                            const struct config *cfg);
+static void tls_check_names(const struct tls_server *t);
 static int tls_covers(X509 *x, const char *host);
 static void tls_warn(bool serious, const char *msg);
 static void tls_check_expiry(const struct tls_server *t,
@@ -179,6 +182,8 @@ static void tls_check_chain(const struct tls_server *t,
 static bool tls_names_ca_issuers(X509 *x);
 static bool tls_issuer_trusted(X509 *x);
 static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg);
+static SSL_CTX *tls_ctx_for(const struct tls_server *t, SSL_CTX *dflt,
+                            const char *host);
 static int tls_session_context(SSL *ssl, const char *name);
 static uint64_t tls_fnv(const char *s, uint64_t h);
 static int tls_ctx_identify(SSL_CTX *ctx);
@@ -273,9 +278,10 @@ static struct tls_server *tls_server_make(const struct config *cfg,
 		    (t->vhost_ctx[i] = tls_ctx_load(t, &files, err, errlen)) ==
 		        NULL)
 			goto err;
+		t->any_vhost_ctx = true;
 	}
 	if (own)
-		tls_check_names(t, cfg);
+		tls_check_names(t);
 	return t;
 err:
 	/* errno tells the caller what kind of failure this is. */
@@ -831,8 +837,7 @@ static void tls_config_error(const struct config *cfg, const char *section,
 
 /* Warn about vhost names that the certificate chosen for them does not
  * cover: browsers would refuse them. */
-static void tls_check_names(const struct tls_server *t,
-                            const struct config *cfg)
+static void tls_check_names(const struct tls_server *t)
 {
 	size_t n;
 	const char *const *names = route_names(t->names, &n);
@@ -841,7 +846,6 @@ static void tls_check_names(const struct tls_server *t,
 	for (size_t i = 0; i < n; i++) {
 		char sample[300];
 		const char *host = names[i];
-		const struct config_vhost *v;
 		SSL_CTX *ctx;
 		X509 *x;
 
@@ -850,11 +854,8 @@ static void tls_check_names(const struct tls_server *t,
 			snprintf(sample, sizeof(sample), "portier%s", host + 1);
 			host = sample;
 		}
-		v = route_vhost(t->names, host);
-		ctx = v && t->vhost_ctx[v - cfg->vhosts]
-		          ? t->vhost_ctx[v - cfg->vhosts]
-		          : t->fallback;
-		x = SSL_CTX_get0_certificate(ctx);
+		ctx = tls_ctx_for(t, t->fallback, host);
+		x = ctx != NULL ? SSL_CTX_get0_certificate(ctx) : NULL;
 		if (x == NULL || tls_covers(x, host) == 1)
 			continue;
 		snprintf(msg, sizeof(msg),
@@ -1014,7 +1015,7 @@ static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_server *t = arg;
 	const unsigned char *p;
-	const struct config_vhost *v;
+	SSL_CTX *ctx;
 	char lower[256];
 	size_t len, n, i;
 
@@ -1042,14 +1043,41 @@ static int tls_client_hello_cb(SSL *ssl, int *alert, void *arg)
 		lower[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
 	}
 	lower[n] = '\0';
-	v = route_vhost(t->names, lower);
-	if (v != NULL && t->vhost_ctx[v - t->vhosts] != NULL &&
-	    SSL_set_SSL_CTX(ssl, t->vhost_ctx[v - t->vhosts]) == NULL) {
+	ctx = tls_ctx_for(t, SSL_get_SSL_CTX(ssl), lower);
+	if (ctx != SSL_get_SSL_CTX(ssl) && SSL_set_SSL_CTX(ssl, ctx) == NULL) {
 		*alert = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return tls_session_context(ssl, lower) < 0 ? SSL_CLIENT_HELLO_ERROR
 	                                           : SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The context whose certificate a connection to SNI name host (lower case)
+ * gets, dflt being the listener's: that of the vhost the name routes to;
+ * for a vhost without tls_cert, or a name no vhost serves, dflt when its
+ * certificate covers the name, else the first vhost certificate, in the
+ * order of the file, that does; else dflt all the same. */
+static SSL_CTX *tls_ctx_for(const struct tls_server *t, SSL_CTX *dflt,
+                            const char *host)
+{
+	const struct config_vhost *v = route_vhost(t->names, host);
+	X509 *x;
+
+	if (v != NULL && t->vhost_ctx[v - t->vhosts] != NULL)
+		return t->vhost_ctx[v - t->vhosts];
+	if (!t->any_vhost_ctx)
+		return dflt;
+	x = dflt != NULL ? SSL_CTX_get0_certificate(dflt) : NULL;
+	if (x != NULL && tls_covers(x, host) == 1)
+		return dflt;
+	for (size_t i = 0; i < t->nvhosts; i++) {
+		SSL_CTX *ctx = t->vhost_ctx[i];
+
+		if (ctx != NULL && (x = SSL_CTX_get0_certificate(ctx)) != NULL &&
+		    tls_covers(x, host) == 1)
+			return ctx;
+	}
+	return dflt;
 }
 
 /* The session ID context of a connection whose certificate is chosen:

@@ -9,7 +9,9 @@ Every backend answers with its own name (EchoBackend).
 - the certificate is chosen by SNI: the exact vhost name or an alias, then
   the longest `*.suffix` vhost, then the listener's certificate (also with
   no SNI, for a name no vhost with a certificate has, and for a vhost of
-  another listener); the full chain is sent;
+  another listener); a vhost without a certificate whose name a wildcard
+  vhost's certificate covers (admin.wild.test) gets that one; the full
+  chain is sent;
 - TLS 1.2 and 1.3 only: TLS 1.0 and 1.1 hellos get a protocol_version
   alert; TLS 1.2 offers with CBC, RSA or DHE key exchange only fail;
 - ALPN: http/1.1 is selected when offered, h2 never;
@@ -122,6 +124,8 @@ class Setup:
                                   "backend": b["exact"].addr,
                                   **cert("exact.wild.test")}),
              ("plain.test", {"listener": "web", "backend": b["plain"].addr}),
+             ("admin.wild.test", {"listener": "web",
+                                  "backend": b["plain"].addr}),
              ("other.test", {"listener": "web2", "backend": b["other"].addr,
                              **cert("other.test")}),
              ("rsa.test", {"listener": "web", "backend": b["rsa"].addr,
@@ -163,6 +167,8 @@ def test_certificates(s):
             ("web", "exact.wild.test", "exact.wild.test"),  # exact first
             ("web", "rsa.test", "rsa.test"),
             ("web", "plain.test", "default.test"),  # vhost without cert
+            ("web", "admin.wild.test", "*.wild.test"),  # ...a wildcard's
+                                                        # covers it
             ("web", "unknown.example", "default.test"),
             ("web", "other.test", "default.test"),  # vhost of web2 only
             ("web", None, "default.test"),          # no SNI
