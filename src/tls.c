@@ -484,7 +484,9 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 	SSL_CTX *ctx;
 
 	/* A missing or unreadable file, or a directory, says so plainly;
-	 * OpenSSL's own message for them is obscure ("PEM lib"). */
+	 * OpenSSL's own message for them is obscure ("PEM lib"). Nor is
+	 * anything but a regular file opened: reading a FIFO would wait
+	 * for a writer, and hold a start, a reload or -t up for good. */
 	for (int i = 0; i < 2; i++) {
 		const char *path = i ? key : cert;
 		const char *what = i ? "tls_key" : "tls_cert";
@@ -505,6 +507,15 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 			                 err, errlen,
 			                 "%s %s is a directory; give the path "
 			                 "of the PEM file",
+			                 what, path);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			tls_config_error(t->cfg, f->section, f->name, line,
+			                 err, errlen,
+			                 "%s %s is not a regular file; give the "
+			                 "path of the PEM file",
 			                 what, path);
 			errno = EINVAL;
 			return NULL;

@@ -13,7 +13,9 @@ A test CA signs leaves for a.test (the listener's certificate) and b.test
   exits 1; a reload is refused with the same message, and the running
   configuration goes on answering;
 - tls_cert or tls_key naming a directory: "... is a directory" (not
-  OpenSSL's "PEM lib"), the same configuration error; so is a tls_key
+  OpenSSL's "PEM lib"), the same configuration error; naming a FIFO:
+  "... is not a regular file", at once (reading it would wait for a
+  writer for good); so is a tls_key
   with no key in it, and one encrypted with a passphrase, which a start
   on a terminal does not ask for;
 - a certificate or key file that is not there, or that portier may not
@@ -207,6 +209,14 @@ def test_directory(pki):
     path, start, _ = bad_file(pki, port, "vhost", "tls_key", folder,
                               "vhost-directory.ini")
     check_refused(path, f"{start}tls_key {folder} is a directory")
+
+    step("the listener's tls_cert is a FIFO: '... is not a regular file', "
+         "exit 1, without waiting for a writer")
+    fifo = os.path.join(os.path.dirname(folder), "cert-fifo.pem")
+    os.mkfifo(fifo)
+    path, start, _ = bad_file(pki, port, "listener", "tls_cert", fifo,
+                              "listener-fifo.ini")
+    check_refused(path, f"{start}tls_cert {fifo} is not a regular file")
 
 
 def test_not_a_key(pki):
