@@ -146,12 +146,16 @@ struct tls_files {
 #define TLS_RENEW_RETRY 3600
 
 /* The names of this machine a tls = auto certificate covers: first
- * localhost and the two loopback addresses, always there. */
+ * localhost and the two loopback addresses, always there; then the
+ * listener's own bind addresses (the first TLS_BIND_NAMES), the host name
+ * and the LAN addresses. */
 #define TLS_LOOPBACK_NAMES 3
+#define TLS_BIND_NAMES 8
 struct tls_local {
-	const char *names[5 + LAN_MAX];
+	const char *names[5 + TLS_BIND_NAMES + LAN_MAX];
 	size_t n;
 	char buf[2][264];
+	char binds[TLS_BIND_NAMES][INET6_ADDRSTRLEN];
 	char addrs[LAN_MAX][INET6_ADDRSTRLEN];
 };
 
@@ -172,6 +176,7 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 static void tls_local_names(const struct config_listener *cl,
                             struct tls_local *local);
 static uint64_t tls_local_key(const struct tls_local *local);
+static bool tls_local_has(const struct tls_local *local, const char *name);
 static void tls_check_names(const struct tls_server *t);
 static int tls_covers(X509 *x, const char *host);
 static void tls_warn(bool serious, const char *msg);
@@ -745,13 +750,14 @@ out:
 }
 
 /* The names a browser may use for this machine: localhost and the
- * loopback addresses, and when the listener is bound beyond loopback the
+ * loopback addresses; the addresses the listener is bound to (such as
+ * 127.0.0.2, or one LAN address); and when it is bound beyond loopback the
  * host name (and its mDNS .local form) and the LAN addresses. */
 static void tls_local_names(const struct config_listener *cl,
                             struct tls_local *local)
 {
 	struct lan_addr addrs[LAN_MAX];
-	size_t naddrs;
+	size_t naddrs, nbinds = 0;
 	char host[256];
 
 	local->n = 0;
@@ -759,6 +765,24 @@ static void tls_local_names(const struct config_listener *cl,
 	local->names[local->n++] = "127.0.0.1";
 	local->names[local->n++] = "::1";
 	assert(local->n == TLS_LOOPBACK_NAMES);
+	for (size_t i = 0; i < cl->nbinds && nbinds < TLS_BIND_NAMES; i++) {
+		const struct addr *a = &cl->binds[i];
+		const void *ip = a->sa.sa.sa_family == AF_INET
+		                     ? (const void *)&a->sa.sin.sin_addr
+		                     : (const void *)&a->sa.sin6.sin6_addr;
+
+		/* 0.0.0.0 and [::] are no address a client can use. */
+		if (a->kind != ADDR_INET ||
+		    (a->sa.sa.sa_family == AF_INET &&
+		     a->sa.sin.sin_addr.s_addr == htonl(INADDR_ANY)) ||
+		    (a->sa.sa.sa_family == AF_INET6 &&
+		     IN6_IS_ADDR_UNSPECIFIED(&a->sa.sin6.sin6_addr)) ||
+		    inet_ntop(a->sa.sa.sa_family, ip, local->binds[nbinds],
+		              sizeof(local->binds[nbinds])) == NULL ||
+		    tls_local_has(local, local->binds[nbinds]))
+			continue;
+		local->names[local->n++] = local->binds[nbinds++];
+	}
 	if (!lan_exposed(cl->binds, cl->nbinds))
 		return;
 	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
@@ -776,9 +800,21 @@ static void tls_local_names(const struct config_listener *cl,
 	}
 	naddrs = lan_addresses(addrs, LAN_MAX);
 	for (size_t i = 0; i < naddrs; i++) {
+		if (tls_local_has(local, addrs[i].text))
+			continue;
 		memcpy(local->addrs[i], addrs[i].text, sizeof(addrs[i].text));
 		local->names[local->n++] = local->addrs[i];
 	}
+}
+
+/* True when local has the name already. */
+static bool tls_local_has(const struct tls_local *local, const char *name)
+{
+	for (size_t i = 0; i < local->n; i++) {
+		if (strcmp(local->names[i], name) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* The set of names in local, in any order, as one number. */

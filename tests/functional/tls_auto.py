@@ -4,8 +4,9 @@
 - tls = auto makes the local CA in state_dir on first start (root key
   mode 0600) and serves a leaf that verifies, with the host name checked,
   against the root that `portier ca export` writes: for each vhost name,
-  a name under a wildcard vhost, localhost, 127.0.0.1 and ::1; the leaf is
-  valid for at most 90 days;
+  a name under a wildcard vhost, localhost, 127.0.0.1 and ::1, and the
+  address a listener is bound to (127.0.0.2); the leaf is valid for at
+  most 90 days;
 - the first start says so in the log, with how to trust the root; a
   second start keeps the same root;
 - a state_dir that may not be written, or a root key other users may
@@ -55,6 +56,8 @@ def main():
     backend = EchoBackend("app")
     listeners = {
         "web": {"mode": "http", "tls": "auto", "backend": backend.addr},
+        "other": {"mode": "http", "tls": "auto", "backend": backend.addr,
+                  "bind_host": "127.0.0.2"},
         "plain": {"mode": "http", "redirect_https": "8443"},
         "plain443": {"mode": "http", "redirect_https": "443"},
     }
@@ -96,6 +99,15 @@ def main():
     days = (not_after - datetime.datetime.utcnow()).days
     check(0 < days <= 90, f"the leaf is valid for at most 90 days ({days})")
     first_root = open(os.path.join(state, "ca.pem")).read()
+
+    step("a listener bound to 127.0.0.2: its leaf names that address")
+    status, cert = verified_get(portier.port("other"), root, "127.0.0.2",
+                                host="127.0.0.2")
+    check_equal(status, "200", "https://127.0.0.2: verified, 200")
+    _, cert = verified_get(port, root, "127.0.0.1")
+    sans = {v for k, v in cert.get("subjectAltName", ())}
+    check("127.0.0.2" not in sans, "the leaf of the listener on 127.0.0.1 "
+          "does not name 127.0.0.2", sans)
 
     step("a name the CA did not certify fails verification")
     try:

@@ -239,7 +239,8 @@ def handshake_line(output):
 
 
 class TlsPortier:
-    """portier with listeners on 127.0.0.1 ephemeral ports.
+    """portier with listeners on 127.0.0.1 ephemeral ports (another
+    address of the host with the listener key "bind_host").
 
     `listeners` maps a listener name to its keys (mode included);
     `vhosts` is a list of (name, keys) in file order.
@@ -251,9 +252,11 @@ class TlsPortier:
         def config():
             text = section("global", **global_keys) if global_keys else ""
             for name, keys in listeners.items():
+                keys = dict(keys)
+                host = keys.pop("bind_host", LOOPBACK4)
                 self.ports[name] = free_port()
                 text += section(f"listener {name}",
-                                bind=fmt_addr(LOOPBACK4, self.ports[name]),
+                                bind=fmt_addr(host, self.ports[name]),
                                 **keys)
             for name, keys in vhosts:
                 text += section(f"vhost {name}", **keys)
