@@ -230,6 +230,8 @@ static int hs_authorized(struct http_session *s, const char *buf,
 static int hs_unauthorized(struct http_session *s, bool keep);
 static int hs_bad_gateway(struct http_session *s, int status,
                           const char *why);
+static int hs_bad_response(struct http_session *s, const char *why);
+static bool hs_take_back(struct http_session *s);
 static int hs_redirect_https(struct http_session *s, const char *buf,
                              const struct http_head *h, size_t drain);
 static bool hs_same_host(const char *sni, const char *host);
@@ -1232,10 +1234,9 @@ static int hs_response_head(struct http_session *s)
 		if (n < 0) {
 			char why[160];
 
-			snprintf(why, sizeof(why),
-			         "the backend sent a malformed response: %s",
+			snprintf(why, sizeof(why), "a malformed head (%s)",
 			         h->error);
-			return hs_bad_gateway(s, 502, why);
+			return hs_bad_response(s, why);
 		}
 		if (n == 0) {
 			s->parsed_blen = (uint32_t)len;
@@ -1274,8 +1275,7 @@ static int hs_response_head(struct http_session *s)
 	if (!s->b_readable)
 		return 0;
 	if (len >= HTTP_MAX_HEAD)
-		return hs_bad_gateway(s, 502, "the backend's response head is "
-		                              "too large");
+		return hs_bad_response(s, "a head too large to forward");
 	n = hs_recv(s->b->fd, NULL, &s->bin, HS_HEAD_READ, &s->b_readable,
 	            s->b_rdhup);
 	if (n > 0) {
@@ -1393,8 +1393,18 @@ static int hs_response_body(struct http_session *s)
 			if (hs_move_chunked(&s->resp_chunk, s->bin, s->cout,
 			                    s->dechunk, &s->resp_trailers,
 			                    &error) < 0) {
+				char why[160];
+
+				snprintf(why, sizeof(why), "a bad chunked body "
+				         "(%s)", error);
+				/* With the chunks moved before the bad one. */
+				s->bytes_out += evbuffer_get_length(s->cout);
+				/* None of it left yet: the client can still
+				 * be told. */
+				if (hs_take_back(s))
+					return hs_bad_response(s, why);
 				hs_log(s, LOG_LEVEL_WARN, "closed: the backend "
-				       "sent a bad chunked body: %s", error);
+				       "sent %s", why);
 				hs_log_request(s);
 				hs_cut_short(s);
 				return -1;
@@ -1992,6 +2002,35 @@ static int hs_bad_gateway(struct http_session *s, int status,
 	return hs_answer(s, status, false, "The backend %s cannot be reached: "
 	                 "%s.%s%s", s->upstream ? s->upstream->name : "?", why,
 	                 explain[0] ? "\n" : "", explain);
+}
+
+/* The backend answered with what cannot be forwarded (its response as
+ * `why` says): 502, saying so. */
+static int hs_bad_response(struct http_session *s, const char *why)
+{
+	return hs_answer(s, 502, false, "The backend %s sent a response "
+	                 "that cannot be forwarded: %s.",
+	                 s->upstream ? s->upstream->name : "?", why);
+}
+
+/* The response failed with none of it sent yet (its head and body wait
+ * in cout, after what is left of earlier responses): take it back, so
+ * that the client gets a 502 rather than a connection closed with
+ * nothing. False when some of it has left. */
+static bool hs_take_back(struct http_session *s)
+{
+	size_t queued = s->cout ? evbuffer_get_length(s->cout) : 0;
+	struct evbuffer *earlier;
+
+	if (s->bytes_out > queued || (earlier = evbuffer_new()) == NULL)
+		return false;
+	evbuffer_remove_buffer(s->cout, earlier, queued - s->bytes_out);
+	evbuffer_free(s->cout);
+	s->cout = earlier;
+	hs_drop_empty(&s->cout);
+	s->bytes_out = 0;
+	s->resp_state = HS_RESP_HEAD;
+	return true;
 }
 
 /* A timer of the session ran out. */

@@ -19,7 +19,8 @@ canned responses, so that the tests see what portier forwards:
   trailers that neither frame, route nor authenticate); a chunk size of
   2^63 or more is 400;
 - a malformed response (or a response head over the limit, a transfer
-  coding other than chunked, Transfer-Encoding in HTTP/1.0) gives 502,
+  coding other than chunked, Transfer-Encoding in HTTP/1.0, a bad chunk
+  or trailer read with the head, before anything was sent) gives 502,
   and the next request goes to a new backend connection;
 - a backend that sends more than the response it declared (in the same
   write, or in a later one): the rest is never taken for the response to
@@ -111,6 +112,12 @@ def respond(req, conn):
         return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n"
                 b"Transfer-Encoding: ,\r\n\r\n"
                 b"6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n")
+    if t == "/malformed-chunk":
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhelloXX\r\n0\r\n\r\n")
+    if t == "/malformed-trailer":
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n0\r\nBad Trailer\r\n\r\n")
     if t == "/malformed-big":
         return (b"HTTP/1.1 200 OK\r\nX-Big: " + b"b" * 40000 +
                 b"\r\nContent-Length: 2\r\n\r\nhi")
@@ -388,7 +395,8 @@ def test_no_body(s):
 def test_malformed_response(s):
     step("a malformed response: 502, then a new backend connection")
     for target in ("/malformed-cl", "/malformed-lf", "/malformed-status",
-                   "/malformed-te10", "/malformed-gzip", "/malformed-big"):
+                   "/malformed-te10", "/malformed-gzip", "/malformed-big",
+                   "/malformed-chunk", "/malformed-trailer"):
         c = s.conn()
         c.send(request("GET", "/warm", "bad.test"))
         check_equal(c.response().status, 200, "a first request works")
@@ -396,7 +404,8 @@ def test_malformed_response(s):
         resp = c.response()
         check_equal(resp.status, 502, f"{target}: 502")
         info("page: " + " | ".join(resp.text().splitlines()))
-        check("malformed" in resp.text() or "too large" in resp.text(),
+        check("malformed" in resp.text() or "too large" in resp.text() or
+              "bad chunked body" in resp.text(),
               "   the page says what was wrong with the response",
               resp.text())
         c.close()
