@@ -635,8 +635,10 @@ static int parse_host_port(struct span text, struct span host, struct span port,
 	}
 	addr_error(err, errlen,
 	           "'%.*s': host names are not accepted; use an IP address, "
-	           "'*' or 'localhost'",
-	           span_len(host), host.p);
+	           "%s",
+	           span_len(host), host.p,
+	           use == ADDR_FOR_BIND ? "'*' or 'localhost'"
+	                                : "'localhost' or unix:/path");
 	return -1;
 }
 

@@ -81,10 +81,13 @@ static const struct bad_addr bad_addrs[] = {
     {"1.2.3.4.5:80", BOTH, "invalid IPv4 address '1.2.3.4.5'"},
     {"256.1.1.1:80", BOTH, "invalid IPv4 address '256.1.1.1'"},
     {":80", BOTH, "missing host in ':80'"},
-    {"example.com:80", BOTH,
+    {"example.com:80", ADDR_FOR_BIND,
      "'example.com': host names are not accepted; use an IP address, "
      "'*' or 'localhost'"},
-    {"my-host:80", BOTH,
+    {"example.com:80", ADDR_FOR_BACKEND,
+     "'example.com': host names are not accepted; use an IP address, "
+     "'localhost' or unix:/path"},
+    {"my-host:80", ADDR_FOR_BIND,
      "'my-host': host names are not accepted; use an IP address, "
      "'*' or 'localhost'"},
     {"::1:80", BOTH, "IPv6 addresses need brackets: '[::1]:80'"},
