@@ -52,6 +52,7 @@ static char *accesslog_field(const char *buf, const struct http_head *h,
 static void accesslog_escape(char *out, size_t outlen, const char *s,
                              bool json);
 static const char *accesslog_host_only(char *addr);
+static void accesslog_rfc3339(char *buf, size_t len, const struct tm *tm);
 static size_t utf8_len(const unsigned char *s);
 
 int accesslog_open(const struct config_global *g, char *err, size_t errlen)
@@ -249,7 +250,7 @@ void accesslog_end(struct accesslog_entry *e, const char *vhost,
 	if (line == NULL)
 		goto out;
 	if (json) {
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		accesslog_rfc3339(when, sizeof(when), &tm);
 		n = sprintf(line + 1,
 		            "{\"time\":\"%s\",\"client\":\"%s\",\"host\":\"%s\","
 		            "\"vhost\":%s%s%s,\"method\":\"%s\","
@@ -310,7 +311,7 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 	accesslog_escape(backend, sizeof(backend), c->backend, json);
 	localtime_r(&now, &tm);
 	if (json) {
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		accesslog_rfc3339(when, sizeof(when), &tm);
 		n = snprintf(line + 1, sizeof(line) - 1,
 		             "{\"time\":\"%s\",\"client\":\"%s\","
 		             "\"client_port\":%s,"
@@ -339,6 +340,19 @@ void accesslog_stream(const char *proto, const struct log_conn *c,
 	}
 	if (n > 0 && (size_t)n < sizeof(line) - 1)
 		accesslog_write(line, (size_t)n + 1);
+}
+
+/* tm as RFC 3339 has it, "2026-11-24T06:46:14-03:30": strftime's %z
+ * writes the offset without its colon. */
+static void accesslog_rfc3339(char *buf, size_t len, const struct tm *tm)
+{
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", tm);
+
+	/* "+hhmm" at the end becomes "+hh:mm". */
+	if (n >= 5 && n + 1 < len) {
+		memmove(buf + n - 1, buf + n - 2, 3);
+		buf[n - 2] = ':';
+	}
 }
 
 /* Cut "1.2.3.4:5678" or "[::1]:5678" to the address alone, as combined

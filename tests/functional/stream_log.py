@@ -8,7 +8,8 @@ UDP flow, written when it ends.
   connection" and no byte counts but zeros; connections refused by the
   deny list or at the listener's limit get a line each with why;
 - mode = udp, JSON: a flow that forwarded two datagrams and went idle
-  gets a JSON line with protocol UDP, the bytes each way and end "idle";
+  gets a JSON line with protocol UDP, the bytes each way and end "idle",
+  its time as RFC 3339 has it (an offset with a colon);
 - mode = tls-passthrough: a ClientHello for a name no vhost serves gets a
   line with the name and end="unknown server name", bytes that are no
   hello end="no ClientHello".
@@ -157,6 +158,9 @@ def test_udp():
                 "   backend, end idle, no SNI")
     check(entry["duration_ms"] >= 1000, "   lasted at least timeout_idle",
           str(entry["duration_ms"]))
+    check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d",
+                       entry["time"]),
+          "   time as RFC 3339 writes it, offset with a colon", entry["time"])
 
 
 def test_passthrough():
