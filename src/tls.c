@@ -713,11 +713,11 @@ static SSL_CTX *tls_ctx_auto(struct tls_server *t, const struct config *cfg,
 	for (size_t i = 0; i < local.n; i++)
 		names[nnames++] = local.names[i];
 	if ((ca = tls_local_ca(dir, why, sizeof(why))) == NULL) {
-		/* A directory or file that may not be written or read stops
-		 * the start as an unreadable tls_key does (status 2). */
-		if (errno == EACCES || errno == EPERM || errno == EROFS ||
-		    errno == ENOSPC)
-			failure = errno;
+		/* A CA that cannot be made or read in state_dir (a
+		 * directory that may not be written, a path through a file,
+		 * a damaged file) stops the start as an unreadable tls_key
+		 * does: status 2, whatever the reason. */
+		failure = errno == ENOMEM ? ENOMEM : EIO;
 		tls_config_error(cfg, "listener", cl->name, cl->line, err,
 		                 errlen, "tls = auto: %s", why);
 		goto out;

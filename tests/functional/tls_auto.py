@@ -10,7 +10,8 @@
 - the first start says so in the log, with how to trust the root; a
   second start keeps the same root;
 - a state_dir that may not be written, or a root key other users may
-  read, stops the start with the file and the fix;
+  read, stops the start with the file and the fix; a state_dir that
+  cannot be made (a file on its path) stops it with status 2;
 - redirect_https answers every request with 301 to the same host and path
   on the https port (no port in Location for 443), also without Host and
   for requests with a body;
@@ -108,6 +109,17 @@ def main():
     sans = {v for k, v in cert.get("subjectAltName", ())}
     check("127.0.0.2" not in sans, "the leaf of the listener on 127.0.0.1 "
           "does not name 127.0.0.2", sans)
+
+    step("a state_dir that cannot be made (a file on its path): the start "
+         "fails with status 2, a runtime error, naming the listener")
+    blocker = write_file("not-a-dir", "")
+    conf = write_file("blocked.ini", f"[global]\nstate_dir = {blocker}/sub\n"
+                      "[listener a]\nbind = 1\nmode = http\nbackend = 2\n"
+                      "tls = auto\n")
+    r = run_portier("-c", conf)
+    check_equal(r.returncode, 2, "exit status 2")
+    check("blocked.ini:3: listener a: tls = auto" in r.stderr,
+          "   the error names the file, line and listener", r.stderr)
 
     step("a name the CA did not certify fails verification")
     try:
