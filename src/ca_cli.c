@@ -56,6 +56,13 @@ struct root_info {
 	char system_path[PATH_MAX];   /* SYSTEM_CA_DIR/NICKNAME.crt */
 };
 
+/* Chromium's NSS databases under HOME: its own, and the snap's (the
+ * Chromium of Ubuntu). */
+static const char *const nss_chromium[] = {
+    ".pki/nssdb",
+    "snap/chromium/current/.pki/nssdb",
+};
+
 /* An NSS database of a browser. */
 struct nss_db {
 	const char *browser; /* "Chromium", "Firefox" */
@@ -74,7 +81,9 @@ static const char usage_text[] =
     "                " EXPORT_CONFIG " into DIR (default: .)\n"
     "  trust         add the root to the system store (needs root) and "
     "to the\n"
-    "                NSS databases of Chromium and Firefox (certutil)\n"
+    "                NSS databases of Chromium and Firefox, snaps "
+    "included\n"
+    "                (certutil)\n"
     "  untrust       remove it from them\n"
     "\n"
     "  -c FILE       use the state_dir of FILE\n"
@@ -470,9 +479,9 @@ static int nss_trust(const struct root_info *info, bool add)
 		     dbs[i].dir, add ? "added" : "removed", info->nickname);
 	}
 	if (!chromium)
-		printf("- Chromium: no NSS database at %s/.pki/nssdb (nothing "
+		printf("- Chromium: no NSS database at %s/%s or %s/%s (nothing "
 		       "to do)\n",
-		       home);
+		       home, nss_chromium[0], home, nss_chromium[1]);
 	if (!firefox)
 		printf("- Firefox: no profile with cert9.db under "
 		       "%s/.mozilla/firefox (nothing to do)\n",
@@ -480,8 +489,9 @@ static int nss_trust(const struct root_info *info, bool add)
 	return failed ? -1 : 0;
 }
 
-/* The NSS databases under home: Chromium's ~/.pki/nssdb and each Firefox
- * profile (the snap's included) that has a cert9.db. */
+/* The NSS databases under home that have a cert9.db: Chromium's, the
+ * snap's included (Ubuntu's Chromium keeps its own under the snap's
+ * current revision), and each Firefox profile, the snap's included. */
 static size_t nss_find(struct nss_db *dbs, size_t max, const char *home)
 {
 	static const char *const profiles[] = {
@@ -492,10 +502,15 @@ static size_t nss_find(struct nss_db *dbs, size_t max, const char *home)
 	size_t n = 0;
 	glob_t g;
 
-	snprintf(pattern, sizeof(pattern), "%s/.pki/nssdb/cert9.db", home);
-	if (access(pattern, F_OK) == 0) {
+	for (size_t c = 0; c < sizeof(nss_chromium) / sizeof(nss_chromium[0]);
+	     c++) {
+		snprintf(pattern, sizeof(pattern), "%s/%s/cert9.db", home,
+		         nss_chromium[c]);
+		if (n >= max || access(pattern, F_OK) < 0)
+			continue;
 		dbs[n].browser = "Chromium";
-		snprintf(dbs[n].dir, sizeof(dbs[n].dir), "%s/.pki/nssdb", home);
+		snprintf(dbs[n].dir, sizeof(dbs[n].dir), "%s/%s", home,
+		         nss_chromium[c]);
 		n++;
 	}
 	for (size_t p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++) {

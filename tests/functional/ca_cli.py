@@ -12,11 +12,13 @@
   namespace with tmpfs over the system store (root and unshare needed),
   so that the machine's own store is never touched: the bundle holds the
   root after trust and not after untrust; fake NSS databases of Chromium
-  and Firefox under a temporary HOME get the root and lose it (certutil
-  needed);
+  and Firefox under a temporary HOME (the snap Chromium's among them)
+  get the root and lose it (certutil needed);
 - without root, `trust` says that the system store needs `sudo portier
   ca ... trust` and still does the NSS databases; without certutil it
   names libnss3-tools;
+- the snap Chromium's database ($HOME/snap/chromium/current/.pki/nssdb)
+  alone under HOME gets the root, on a line of its own, and loses it;
 - an export that fails half-way says which files it wrote; a root key
   that other users may read stops a tls = auto start (status 2) with the
   fix; another user may show and export a root whose key only root may
@@ -196,17 +198,36 @@ def test_export(state):
 
 
 def make_nss_homes(base):
-    """A HOME with an NSS database for Chromium and one Firefox profile;
-    returns (home, [database directories])."""
-    dbs = [os.path.join(base, ".pki", "nssdb"),
+    """A HOME with the NSS databases of Chromium, of the snap Chromium and
+    of one Firefox profile; returns their directories."""
+    dbs = [os.path.join(base, ".pki", "nssdb"), snap_chromium_db(base),
            os.path.join(base, ".mozilla", "firefox", "t3st.default")]
     for db in dbs:
-        os.makedirs(db)
+        os.makedirs(db, exist_ok=True)
         done = subprocess.run(["certutil", "-N", "-d", f"sql:{db}",
                                "--empty-password"],
                               capture_output=True, text=True)
         check_equal(done.returncode, 0, f"certutil -N makes {db}")
     return dbs
+
+
+def snap_chromium_db(base):
+    """The directory of the snap Chromium's NSS database under HOME base,
+    made as snapd lays it out: `current` links to the revision."""
+    snap = os.path.join(base, "snap", "chromium")
+    os.makedirs(os.path.join(snap, "3126", ".pki", "nssdb"))
+    os.symlink("3126", os.path.join(snap, "current"))
+    return os.path.join(snap, "current", ".pki", "nssdb")
+
+
+def hand_over(user, base):
+    """Give base and what it holds to user (None: nobody else runs)."""
+    if user is None:
+        return
+    os.chmod(tmpdir(), 0o711)
+    for root, dirs, files in os.walk(base):
+        for name in [root] + [os.path.join(root, n) for n in files]:
+            os.chown(name, user.pw_uid, user.pw_gid)
 
 
 def nss_has(db, nick):
@@ -263,8 +284,8 @@ def test_system_store(state, root_fp):
     os.mkdir(out)
     hooks = f"mount -t tmpfs tmpfs {HOOKS_DIR}\n" \
         if os.path.isdir(HOOKS_DIR) else ""
-    listings = "for db in $DBS; do certutil -L -d sql:$db " \
-        ">$OUT/trust.nss.$(basename $db); done" if with_nss else ""
+    listings = "n=0; for db in $DBS; do n=$((n + 1)); " \
+        "certutil -L -d sql:$db >$OUT/trust.nss.$n; done" if with_nss else ""
     # set -e: nothing runs unless every tmpfs is mounted; no hook of
     # update-ca-certificates runs (its directory is empty).
     script = f"""set -e
@@ -315,10 +336,10 @@ run untrust untrust2
     check_equal(read("trust2.status").strip(), "0",
                 "a second trust exits 0 too")
     if with_nss:
-        for db in dbs:
+        for n, db in enumerate(dbs, 1):
             check(f"\u2713 " in trust and f"NSS database {db}: added {nick}"
                   in trust, f"it says it added the root to {db}", trust)
-            listing = read(f"trust.nss.{os.path.basename(db)}")
+            listing = read(f"trust.nss.{n}")
             check(nick in listing and "C,," in listing,
                   f"{db} held {nick}, trusted for TLS servers", listing)
     untrust = read("untrust.out")
@@ -372,11 +393,7 @@ def test_not_root():
         open(os.path.join(user_home, ".pki", "nssdb", "cert9.db"),
              "w").close()
     state = os.path.join(base, "state")
-    if user is not None:
-        os.chmod(tmpdir(), 0o711)
-        for root, dirs, files in os.walk(base):
-            for name in [root] + [os.path.join(root, n) for n in files]:
-                os.chown(name, user.pw_uid, user.pw_gid)
+    hand_over(user, base)
     env = {"HOME": user_home}
     done = ca("-d", state, "trust", env=env, user=user)
     info("trust printed:\n      " +
@@ -423,6 +440,44 @@ def test_not_root():
                     r"libnss3-tools", done.stdout),
           "it says that Debian's libnss3-tools provides certutil",
           done.stdout)
+
+
+def test_snap_chromium():
+    step("trust and untrust: the NSS database of the snap Chromium")
+    user, possible = unprivileged_user()
+    if not possible or shutil.which("certutil") is None:
+        skipping("the snap Chromium's NSS database (no certutil, or "
+                 "portier cannot run as another user)")
+        return
+    base = os.path.join(tmpdir(), "snap-user")
+    snap_home = os.path.join(base, "home")
+    db = snap_chromium_db(snap_home)
+    done = subprocess.run(["certutil", "-N", "-d", f"sql:{db}",
+                           "--empty-password"], capture_output=True,
+                          text=True)
+    check_equal(done.returncode, 0, f"certutil -N makes {db}")
+    state = os.path.join(base, "state")
+    hand_over(user, base)
+    env = {"HOME": snap_home}
+    done = ca("-d", state, "trust", env=env, user=user)
+    info("trust printed:\n      " +
+         done.stdout.strip().replace("\n", "\n      "))
+    check_equal(done.returncode, 0, "portier ca trust exits 0")
+    nick = f"portier-{fingerprint(os.path.join(state, 'ca.pem'))[:8]}"
+    check(f"\u2713 Chromium NSS database {db}: added {nick}" in done.stdout,
+          "it says it added the root to the snap's database, by its path",
+          done.stdout)
+    check("- Chromium: no NSS database" not in done.stdout,
+          "and not that Chromium has no database", done.stdout)
+    check(nss_has(db, nick), f"{db} holds {nick}")
+    check_equal(nss_trust_flags(db, nick), "C,,",
+                "trusted for TLS servers")
+    done = ca("-d", state, "untrust", env=env, user=user)
+    check_equal(done.returncode, 0, "portier ca untrust exits 0")
+    check(f"\u2713 Chromium NSS database {db}: removed {nick}"
+          in done.stdout, "it says it removed the root from it",
+          done.stdout)
+    check(not nss_has(db, nick), f"{db} no longer holds {nick}")
 
 
 def daemon(conf, user):
@@ -533,6 +588,7 @@ def main():
     root_fp = test_export(state)
     test_system_store(state, root_fp)
     test_not_root()
+    test_snap_chromium()
     test_files(state)
     test_usage()
     if skipped:
