@@ -63,6 +63,16 @@ static const char *const nss_chromium[] = {
     "snap/chromium/current/.pki/nssdb",
 };
 
+/* What trust or untrust came to, over every store. */
+struct tally {
+	int done;           /* stores that hold the root now (trust), or
+	                       that it was taken out of (untrust) */
+	int left;           /* stores not changed, for a reason said */
+	bool failed;        /* a step that was tried failed */
+	bool need_root;     /* the system store was left: not root */
+	bool need_certutil; /* a browser's database was left: no certutil */
+};
+
 /* An NSS database of a browser. */
 struct nss_db {
 	const char *browser; /* "Chromium", "Firefox" */
@@ -91,15 +101,22 @@ static const char usage_text[] =
     "else\n"
     "                " ROOT_STATE_DIR " as root, else ~/.local/state/portier)\n"
     "\n"
-    "exit status: 0 when every step that could be taken was done, 1 when\n"
-    "one failed.\n";
+    "exit status: 1 when a step that was tried failed, when trust leaves\n"
+    "the root in no store, or when untrust takes it out of none while a\n"
+    "store it could not change (such as the system store without root,\n"
+    "or a browser's database without certutil) may still hold it; in\n"
+    "those two cases a last line says what to do. 0 otherwise.\n";
 
 static int cmd_path(const char *dir);
 static int cmd_export(const char *dir, const char *out);
 static int cmd_trust(const char *dir, bool add);
 static int open_root(const char *dir, bool create, struct root_info *info);
-static int system_trust(const struct root_info *info, bool add);
-static int nss_trust(const struct root_info *info, bool add);
+static void system_trust(const struct root_info *info, bool add,
+                         struct tally *tally);
+static void nss_trust(const struct root_info *info, bool add,
+                      struct tally *tally);
+static int tally_status(const struct root_info *info, bool add,
+                        const struct tally *tally);
 static size_t nss_find(struct nss_db *dbs, size_t max, const char *home);
 static void sudo_hint(const struct root_info *info, const char *cmd, char *buf,
                       size_t len);
@@ -308,19 +325,49 @@ out:
 static int cmd_trust(const char *dir, bool add)
 {
 	struct root_info info;
-	int failed = 0;
+	struct tally tally = {0};
+	int status;
 
 	if (open_root(dir, add, &info) < 0)
 		return 1;
 	printf("local CA %s (SHA-256 %.16s...)\n", ca_root_path(info.ca),
 	       info.fingerprint);
 	fflush(stdout);
-	if (system_trust(&info, add) < 0)
-		failed = 1;
-	if (nss_trust(&info, add) < 0)
-		failed = 1;
+	system_trust(&info, add, &tally);
+	nss_trust(&info, add, &tally);
+	status = tally_status(&info, add, &tally);
 	ca_free(info.ca);
-	return failed;
+	return status;
+}
+
+/* The exit status of trust or untrust: 1 when a step failed, or when the
+ * command did nothing while it had something to do (trust: no store holds
+ * the root; untrust: it was taken out of none, and a store left may hold
+ * it), which a last line says with what to do. */
+static int tally_status(const struct root_info *info, bool add,
+                        const struct tally *tally)
+{
+	const char *then = !tally->need_root ? ":" : add ? ", or" : ", and";
+	char hint[PATH_MAX + 64];
+
+	if (tally->done > 0 || (!add && tally->left == 0))
+		return tally->failed ? 1 : 0;
+	fflush(stdout);
+	fputs(add ? "portier: no store trusts the root now"
+	          : "portier: the root was taken out of no store, and one "
+	            "may still hold it",
+	      stderr);
+	if (tally->need_root) {
+		sudo_hint(info, add ? "trust" : "untrust", hint, sizeof(hint));
+		fprintf(stderr, ": run `%s` for the system store", hint);
+	}
+	if (tally->need_certutil)
+		fprintf(stderr,
+		        "%s install certutil (Debian's libnss3-tools package) "
+		        "for the browsers",
+		        then);
+	fputc('\n', stderr);
+	return 1;
 }
 
 /* Open the CA and fill info; say on stderr when it was made just now.
@@ -356,9 +403,10 @@ static int open_root(const char *dir, bool create, struct root_info *info)
 	return 0;
 }
 
-/* Add the root to, or remove it from, the system store. Returns -1 when a
- * step was tried and failed, else 0. */
-static int system_trust(const struct root_info *info, bool add)
+/* Add the root to, or remove it from, the system store, and count the
+ * outcome in tally. */
+static void system_trust(const struct root_info *info, bool add,
+                         struct tally *tally)
 {
 	char update[PATH_MAX], out[OUTPUT_MAX], hint[PATH_MAX + 64];
 	const char *path = info->system_path;
@@ -369,39 +417,46 @@ static int system_trust(const struct root_info *info, bool add)
 	if (add && present && same_file(path, ca_root_path(info->ca)) &&
 	    geteuid() != 0) {
 		done(true, "system store: %s is installed already", path);
-		return 0;
+		tally->done++;
+		return;
 	}
 	if (!add && !present) {
 		printf("- system store: %s is not there (nothing to do)\n",
 		       path);
-		return 0;
+		return;
 	}
 	if (geteuid() != 0) {
 		sudo_hint(info, add ? "trust" : "untrust", hint, sizeof(hint));
 		done(false, "system store: needs root; run: %s", hint);
-		return 0;
+		tally->left++;
+		tally->need_root = true;
+		return;
 	}
 	if (!proc_find_program(SYSTEM_CA_UPDATE, update, sizeof(update))) {
 		done(false,
 		     "system store: %s not found (Debian's ca-certificates "
 		     "package provides it)",
 		     SYSTEM_CA_UPDATE);
-		return 0;
+		tally->left++;
+		return;
 	}
 	if (add) {
 		if (mkdir(SYSTEM_CA_DIR, 0755) < 0 && errno != EEXIST) {
 			done(false, "system store: cannot create %s: %s",
 			     SYSTEM_CA_DIR, strerror(errno));
-			return -1;
+			tally->failed = true;
+			return;
 		}
 		if (write_cert(path, ca_root(info->ca), false) < 0) {
 			done(false, "system store: cannot write %s", path);
-			return -1;
+			tally->failed = true;
+			return;
 		}
 	} else if (unlink(path) < 0) {
 		done(false, "system store: cannot remove %s: %s", path,
 		     strerror(errno));
-		return -1;
+		tally->failed = true;
+		return;
 	}
 	/* Without --fresh, a removal leaves the links to the removed file
 	 * in /etc/ssl/certs. */
@@ -415,17 +470,19 @@ static int system_trust(const struct root_info *info, bool add)
 		     add ? "" : " --fresh",
 		     status < 0 ? "could not run" : "failed",
 		     out[0] != '\0' ? ": " : "", last_line(out));
-		return -1;
+		tally->failed = true;
+		return;
 	}
 	done(true, "system store: %s %s, ran %s%s",
 	     add ? "installed" : "removed", path, SYSTEM_CA_UPDATE,
 	     add ? "" : " --fresh");
-	return 0;
+	tally->done++;
 }
 
 /* Add the root to, or remove it from, every NSS database of Chromium and
- * Firefox under HOME. Returns -1 when a step was tried and failed. */
-static int nss_trust(const struct root_info *info, bool add)
+ * Firefox under HOME, and count the outcomes in tally. */
+static void nss_trust(const struct root_info *info, bool add,
+                      struct tally *tally)
 {
 	struct nss_db dbs[NSS_DBS_MAX];
 	const char *home = home_dir();
@@ -436,11 +493,12 @@ static int nss_trust(const struct root_info *info, bool add)
 	               "-n",     NULL, "-i", NULL, NULL};
 	bool have_certutil, chromium = false, firefox = false;
 	size_t n, i;
-	int failed = 0, status;
+	int status;
 
 	if (home == NULL) {
 		done(false, "browsers: HOME is not set");
-		return 0;
+		tally->left++;
+		return;
 	}
 	n = nss_find(dbs, NSS_DBS_MAX, home);
 	have_certutil =
@@ -455,6 +513,8 @@ static int nss_trust(const struct root_info *info, bool add)
 			     "%s NSS database %s: certutil not found (Debian's "
 			     "libnss3-tools package provides it)",
 			     dbs[i].browser, dbs[i].dir);
+			tally->left++;
+			tally->need_certutil = true;
 			continue;
 		}
 		snprintf(db, sizeof(db), "sql:%s", dbs[i].dir);
@@ -472,11 +532,12 @@ static int nss_trust(const struct root_info *info, bool add)
 			     dbs[i].browser, dbs[i].dir,
 			     status < 0 ? "could not run" : "failed",
 			     out[0] != '\0' ? last_line(out) : "no message");
-			failed = 1;
+			tally->failed = true;
 			continue;
 		}
 		done(true, "%s NSS database %s: %s %s", dbs[i].browser,
 		     dbs[i].dir, add ? "added" : "removed", info->nickname);
+		tally->done++;
 	}
 	if (!chromium)
 		printf("- Chromium: no NSS database at %s/%s or %s/%s (nothing "
@@ -486,7 +547,6 @@ static int nss_trust(const struct root_info *info, bool add)
 		printf("- Firefox: no profile with cert9.db under "
 		       "%s/.mozilla/firefox (nothing to do)\n",
 		       home);
-	return failed ? -1 : 0;
 }
 
 /* The NSS databases under home that have a cert9.db: Chromium's, the

@@ -15,8 +15,11 @@
   and Firefox under a temporary HOME (the snap Chromium's among them)
   get the root and lose it (certutil needed);
 - without root, `trust` says that the system store needs `sudo portier
-  ca ... trust` and still does the NSS databases; without certutil it
-  names libnss3-tools;
+  ca ... trust`, still does the NSS databases and exits 0; without root
+  and without certutil it names libnss3-tools, holds the root in no
+  store and exits 1 with a last line that says what to do (`untrust`
+  too, when a database it cannot read may hold it; not when the root is
+  in no store);
 - the snap Chromium's database ($HOME/snap/chromium/current/.pki/nssdb)
   alone under HOME gets the root, on a line of its own, and loses it;
 - an export that fails half-way says which files it wrote; a root key
@@ -68,16 +71,17 @@ def home():
     return path
 
 
-def ca(*args, env=None, user=None, timeout=60):
+def ca(*args, env=None, user=None, bare=False, timeout=60):
     """Run `portier ca ARGS` with HOME in the temp dir and no
-    XDG_STATE_HOME unless env gives them; as `user` through setpriv."""
-    full = dict(os.environ)
+    XDG_STATE_HOME unless env gives them (bare: with env alone, as
+    `env -i`); as `user` through setpriv."""
+    full = {} if bare else dict(os.environ)
     full.pop("XDG_STATE_HOME", None)
     full["HOME"] = home()
     full.update(env or {})
     cmd = [portier_path(), "ca", *args]
     if user is not None:
-        cmd = ["setpriv", f"--reuid={user.pw_uid}",
+        cmd = [shutil.which("setpriv"), f"--reuid={user.pw_uid}",
                f"--regid={user.pw_gid}", "--clear-groups", *cmd]
     info("$ " + " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True, env=full,
@@ -423,23 +427,39 @@ def test_not_root():
               in done.stdout, "nothing to do in the system store",
               done.stdout)
 
-    step("trust without certutil names the package that has it")
-    nocertutil = os.path.join(base, "bin")
-    os.mkdir(nocertutil)
-    for d in ("/usr/local/bin", "/usr/bin", "/bin"):
-        if not os.path.isdir(d) or os.path.islink(d):
-            continue
-        for name in os.listdir(d):
-            link = os.path.join(nocertutil, name)
-            if name != "certutil" and not os.path.lexists(link):
-                os.symlink(os.path.join(d, name), link)
-    done = ca("-d", state, "trust", user=user,
-              env={"HOME": user_home, "PATH": nocertutil})
-    check_equal(done.returncode, 0, "exit 0: certutil missing is no failure")
+    step("trust that leaves the root in no store exits 1 and says why")
+    bare = {"HOME": user_home, "PATH": "/nonexistent"}
+    done = ca("-d", state, "trust", user=user, env=bare, bare=True)
+    info("trust printed:\n      " +
+         done.stdout.strip().replace("\n", "\n      "))
+    check_equal(done.returncode, 1, "exit 1: no store holds the root")
     check(re.search(r"\u2717 Chromium NSS database .*certutil not found.*"
                     r"libnss3-tools", done.stdout),
           "it says that Debian's libnss3-tools provides certutil",
           done.stdout)
+    check("\u2713" not in done.stdout, "no step was done", done.stdout)
+    last = done.stderr.strip().splitlines()[-1:]
+    check_equal(last, [f"portier: no store trusts the root now: run `sudo "
+                       f"portier ca -d {state} trust` for the system "
+                       "store, or install certutil (Debian's libnss3-tools "
+                       "package) for the browsers"],
+                "its last line says so, and what to do")
+    done = ca("-d", state, "untrust", user=user, env=bare, bare=True)
+    check_equal(done.returncode, 1,
+                "untrust that takes the root out of no store while a "
+                "database it cannot read may hold it exits 1")
+    check_equal(done.stderr.strip().splitlines()[-1:],
+                ["portier: the root was taken out of no store, and one "
+                 "may still hold it: install certutil (Debian's "
+                 "libnss3-tools package) for the browsers"],
+                "its last line says so, and what to do")
+    empty_home = os.path.join(base, "empty")
+    os.mkdir(empty_home)
+    done = ca("-d", state, "untrust", user=user, bare=True,
+              env={"HOME": empty_home, "PATH": "/nonexistent"})
+    check_equal(done.returncode, 0,
+                "untrust of a root that is in no store exits 0")
+    check_equal(done.stderr, "", "with nothing on stderr")
 
 
 def test_snap_chromium():
