@@ -88,7 +88,8 @@ static const char usage_text[] =
     "  path          print the root certificate's file (made if missing)\n"
     "  export [DIR]  write " EXPORT_PEM ", " EXPORT_DER " and the iOS "
     "profile\n"
-    "                " EXPORT_CONFIG " into DIR (default: .)\n"
+    "                " EXPORT_CONFIG " into DIR (default: .; made, with\n"
+    "                its parents, if missing)\n"
     "  trust         add the root to the system store (needs root) and "
     "to the\n"
     "                NSS databases of Chromium and Firefox, snaps "
@@ -111,6 +112,7 @@ static int cmd_path(const char *dir);
 static int cmd_export(const char *dir, const char *out);
 static int cmd_trust(const char *dir, bool add);
 static int open_root(const char *dir, bool create, struct root_info *info);
+static int export_dir(const char *out);
 static void system_trust(const struct root_info *info, bool add,
                          struct tally *tally);
 static void nss_trust(const struct root_info *info, bool add,
@@ -273,7 +275,9 @@ static int cmd_export(const char *dir, const char *out)
 	FILE *fp;
 	int status = 1;
 
-	if (open_root(dir, true, &info) < 0)
+	/* Before the CA is made, so that a DIR that cannot be written
+	 * leaves nothing behind. */
+	if (export_dir(out) < 0 || open_root(dir, true, &info) < 0)
 		return 1;
 	root = ca_root(info.ca);
 	if ((size_t)snprintf(pem, sizeof(pem), "%s/%s", out, EXPORT_PEM) >=
@@ -400,6 +404,64 @@ static int open_root(const char *dir, bool create, struct root_info *info)
 	         info->fingerprint);
 	snprintf(info->system_path, sizeof(info->system_path), "%s/%s.crt",
 	         SYSTEM_CA_DIR, info->nickname);
+	return 0;
+}
+
+/* Make the directory export writes into when it is missing, with its
+ * missing parents (mode 0755, as mkdir -p), and check that files may be
+ * made in it. Returns 0, or -1 after a message naming the directory. */
+static int export_dir(const char *out)
+{
+	char path[PATH_MAX], *c, end;
+	size_t len = strlen(out);
+	struct stat st;
+	int saved;
+
+	if (len == 0) {
+		fputs("portier: export: the directory name is empty\n", stderr);
+		return -1;
+	}
+	if (stat(out, &st) < 0 && errno == ENOENT) {
+		if (len >= sizeof(path)) {
+			fprintf(stderr, "portier: %s: path too long\n", out);
+			return -1;
+		}
+		memcpy(path, out, len + 1);
+		for (c = path + 1;; c++) {
+			if (*c != '/' && *c != '\0')
+				continue;
+			end = *c;
+			*c = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+				saved = errno;
+				fprintf(stderr,
+				        "portier: %s: cannot create the "
+				        "directory%s%s: %s\n",
+				        out, strcmp(path, out) != 0 ? " " : "",
+				        strcmp(path, out) != 0 ? path : "",
+				        strerror(saved));
+				return -1;
+			}
+			*c = end;
+			if (end == '\0')
+				break;
+		}
+		printf("made the directory %s\n", out);
+		fflush(stdout);
+	}
+	if (stat(out, &st) < 0) {
+		fprintf(stderr, "portier: %s: %s\n", out, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "portier: %s: not a directory\n", out);
+		return -1;
+	}
+	if (access(out, W_OK | X_OK) < 0) {
+		fprintf(stderr, "portier: %s: cannot write files there: %s\n",
+		        out, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -82,7 +82,7 @@ static const char usage_text[] =
 	"            path     print the root certificate's file (made if\n"
 	"                     missing)\n"
 	"            export   write it as PEM, DER and an iOS profile into\n"
-	"                     DIR (default: .)\n"
+	"                     DIR (default: .; made if missing)\n"
 	"            trust    add it to the system store (as root) and to\n"
 	"                     Chromium's and Firefox's (with certutil)\n"
 	"            untrust  remove it from them\n"

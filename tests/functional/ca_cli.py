@@ -7,7 +7,9 @@
   `-d DIR`, which wins; the key is mode 0600 in a 0700 directory;
 - `export DIR` writes a PEM and a DER file that openssl reads as the same
   certificate, and an iOS profile (a property list) whose root payload
-  holds that DER certificate; a second export writes the same bytes;
+  holds that DER certificate; a second export writes the same bytes; a
+  DIR that is not there is made with its parents (mode 0755), and one
+  that cannot be made is named before any CA is made;
 - `trust` and `untrust` for real, but only inside a private mount
   namespace with tmpfs over the system store (root and unshare needed),
   so that the machine's own store is never touched: the bundle holds the
@@ -198,6 +200,34 @@ def test_export(state):
               "writes into the current directory, the same profile bytes")
     check(os.path.isfile(os.path.join(cwd, "portier-ca.der")),
           "and the DER file")
+
+    step("export into a directory that is not there makes it")
+    fresh = os.path.join(tmpdir(), "export-state")
+    out = os.path.join(tmpdir(), "new", "phone")
+    done = ca("-d", fresh, "export", out)
+    check(done.returncode == 0, "portier ca export NEW/DIR exits 0",
+          f"status {done.returncode}: {done.stderr}")
+    check(f"made the directory {out}" in done.stdout, "it says it made DIR",
+          done.stdout)
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (os.path.dirname(out), out):
+        check(os.path.isdir(path), f"{path} is a directory")
+        check_equal(mode(path), 0o755 & ~umask, f"{path} is mode 0755 "
+                    "less the umask")
+    check_equal(fingerprint(os.path.join(out, "portier-ca.der"), "DER"),
+                fingerprint(os.path.join(fresh, "ca.pem")),
+                "it holds the root of the CA made for it")
+    blocker = write_file("blocker", "a file, not a directory\n")
+    fresh = os.path.join(tmpdir(), "export-state2")
+    for out in (os.path.join(blocker, "sub"), blocker):
+        done = ca("-d", fresh, "export", out)
+        check_equal(done.returncode, 1, f"export into {out} exits 1")
+        check(f"portier: {out}: " in done.stderr, "the error names DIR",
+              done.stderr)
+        check("made a new local CA" not in done.stderr and
+              not os.path.exists(fresh), "and no CA was made first",
+              done.stderr)
     return root_fp
 
 
