@@ -507,21 +507,14 @@ static SSL_CTX *tls_ctx_load(struct tls_server *t, const struct tls_files *f,
 			errno = unreadable;
 			return NULL;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			tls_config_error(t->cfg, f->section, f->name, line,
-			                 err, errlen,
-			                 "%s %s is a directory; give the path "
-			                 "of the PEM file",
-			                 what, path);
-			errno = EINVAL;
-			return NULL;
-		}
 		if (!S_ISREG(st.st_mode)) {
 			tls_config_error(t->cfg, f->section, f->name, line,
 			                 err, errlen,
-			                 "%s %s is not a regular file; give the "
-			                 "path of the PEM file",
-			                 what, path);
+			                 "%s %s is %s; give the path of the PEM "
+			                 "file",
+			                 what, path,
+			                 S_ISDIR(st.st_mode) ? "a directory"
+			                                     : "not a regular file");
 			errno = EINVAL;
 			return NULL;
 		}
