@@ -11,12 +11,13 @@
  * no vhost serves) gets the default when that covers it, else the first
  * vhost certificate that does: admin.app.test, a vhost of its own, is
  * served under the certificate of *.app.test. SSL_set_SSL_CTX then
- * switches the connection over. Every context is built with the same settings, so the
- * switch changes only the certificate. This happens before OpenSSL looks
- * for a session to resume, and the connection's session ID context is
- * made of the certificate's fingerprint and the name: a session resumes
- * only under the certificate and name it was made with (RFC 6066 section
- * 3 forbids resuming a TLS 1.2 session under another name).
+ * switches the connection over. Every context is built with the same
+ * settings, so the switch changes only the certificate. This happens
+ * before OpenSSL looks for a session to resume, and the connection's
+ * session ID context is made of the certificate's fingerprint and the
+ * name: a session resumes only under the certificate and name it was made
+ * with (RFC 6066 section 3 forbids resuming a TLS 1.2 session under
+ * another name).
  *
  * Session tickets are sealed with process-wide keys that rotate every
  * hour; a ticket stays usable for TLS_TICKET_KEYS hours, so that a
