@@ -412,13 +412,13 @@ static void check_redirect(struct doctor *d, const struct config_listener *l,
 		       "nothing listens on tcp port %u on this machine: the "
 		       "redirect leads nowhere",
 		       (unsigned)port);
-		return;
+	} else {
+		portdiag_describe_holder(&list[0], holder, sizeof(holder));
+		report(d, DOCTOR_INFO,
+		       "tcp port %u is held by %s: browsers that follow the "
+		       "redirect meet it",
+		       (unsigned)port, holder);
 	}
-	portdiag_describe_holder(&list[0], holder, sizeof(holder));
-	report(d, DOCTOR_INFO,
-	       "tcp port %u is held by %s: browsers that follow the "
-	       "redirect meet it",
-	       (unsigned)port, holder);
 	free(list);
 }
 
