@@ -78,8 +78,8 @@ struct session {
 	} peer;          /* client address, for logs */
 	int first_error; /* why the first of two addresses failed */
 	uint8_t state;
-	uint8_t client_ready; /* readiness the client reported while
-	                         connecting (edges do not come twice) */
+	uint8_t client_ready; /* readiness the client reported before the
+	                         relay (edges do not come twice) */
 	uint8_t attempt;  /* index of the backend address being tried */
 	uint8_t ntargets; /* addresses the backend has */
 	uint8_t v4_first; /* localhost order, fixed at the first attempt */
@@ -368,7 +368,7 @@ static void session_route_hello(struct session *s, enum clienthello_result r,
 	/* Bytes may have come after the hello without a new edge: the
 	 * relay looks at the client first thing. The header timer ends. */
 	s->hello_len = (uint32_t)evbuffer_get_length(s->hello);
-	s->client_ready = EV_READ;
+	s->client_ready |= EV_READ;
 	if (event_add(s->client_ev, NULL) < 0) {
 		session_close(s);
 		return;
@@ -579,6 +579,10 @@ static void session_io_cb(evutil_socket_t fd, short what, void *arg)
 			session_hello_timeout(s);
 			return;
 		}
+		/* A FIN that came with the hello's last bytes has its one
+		 * edge here: the relay reads the bytes after the hello, and
+		 * without EV_CLOSED would wait for another edge. */
+		s->client_ready |= (uint8_t)(what & EV_CLOSED);
 		session_read_hello(s);
 		return;
 	}

@@ -10,6 +10,8 @@
 - a ClientHello sent one byte at a time, and one split across TLS
   records, are routed the same; one that takes longer than a second has
   its bytes counted for the vhost it routes to, none for no vhost;
+- a client whose hello ends in the same wake-up as more data and its
+  FIN: the backend gets every byte, then the end of the stream;
 - no SNI goes to the listener's backend; without one the client gets an
   alert; an unknown name gets unrecognized_name;
 - plain HTTP, garbage and an oversized hello are closed without reaching
@@ -17,16 +19,20 @@
   is closed after timeout_header.
 """
 
+import fcntl
 import hashlib
+import json
 import os
+import signal
 import socket
 import ssl
 import struct
+import termios
 import time
 
 from lib import (KIB, MIB, Server, check, check_equal, collect, connect,
-                 fmt_addr, free_port, read_to_eof, run, srcdir, step,
-                 wait_until)
+                 fmt_addr, free_port, read_to_eof, recv_until_eof, run,
+                 srcdir, step, wait_until)
 from tlstest import (TlsPortier, make_pki, peer_name, tls_connect,
                      tls_reason, wait_log_line)
 
@@ -73,6 +79,31 @@ def tls_backend(pki, name):
     return Server(handler)
 
 
+def until_eof(conn, server):
+    """Read to the client's EOF and return the bytes; a socket.timeout
+    when no EOF comes."""
+    conn.settimeout(5)
+    data = recv_until_eof(conn)
+    conn.close()
+    return data
+
+
+def reading_hello(admin, listener, nbytes):
+    """True when /status.json shows a connection of `listener` waiting
+    for the rest of its hello after `nbytes` bytes."""
+    status, body = admin_get(admin, "/status.json")
+    return status == 200 and any(
+        c["listener"] == listener and c["state"] == "hello" and
+        c["bytes_in"] == nbytes for c in json.loads(body)["connections"])
+
+
+def unacked(sock):
+    """Bytes (and FIN) sent on `sock` that the peer's kernel has not
+    acknowledged yet."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ,
+                                          b"\0" * 4))[0]
+
+
 def ask(port, sni, pki):
     """Connect with SNI `sni`, send a line, return (certificate name the
     server showed, answer)."""
@@ -95,6 +126,7 @@ def main():
     wild = tls_backend(pki, "x.wild.test")
     default = tls_backend(pki, "default.test")
     raw = Server(collect)  # records the bytes it receives
+    fin = Server(until_eof)
     admin = free_port()
     portier = TlsPortier(
         {"pass": {"mode": "tls-passthrough", "backend": default.addr},
@@ -109,7 +141,8 @@ def main():
          ("*.wild.test", {"listener": "pass", "backend": wild.addr}),
          ("*.test", {"listener": "pass", "backend": api.addr}),
          ("raw.test", {"listener": "rawpass", "backend": raw.addr}),
-         ("app.test.raw", {"listener": "rawpass", "backend": raw.addr})],
+         ("app.test.raw", {"listener": "rawpass", "backend": raw.addr}),
+         ("fin.test", {"listener": "rawpass", "backend": fin.addr})],
         global_keys={"log_level": "debug",
                      "admin": fmt_addr("127.0.0.1", admin)})
     port = portier.port("pass")
@@ -198,6 +231,32 @@ def main():
                         f"{name} sent {how}: the backend got every byte, "
                         "unchanged, and what followed")
             sock.close()
+
+    step("the hello's last bytes, more data and the FIN in one wake-up: "
+         "the backend gets every byte, then the end of the stream")
+    # More after the hello than the reads of the hello take.
+    data = rename_sni(fixture("openssl-tls13.bin"), b"app.test",
+                      b"fin.test") + os.urandom(32 * KIB)
+    sock = connect("127.0.0.1", rawport)
+    sock.sendall(data[:100])
+    check(wait_until(lambda: reading_hello(admin, "rawpass", 100), 5),
+          "portier has read the first 100 bytes of the hello")
+    # Stopped while the rest and the FIN arrive, portier learns of both
+    # in one wake-up, still reading the hello; the relay then reads the
+    # bytes after the hello and must know that the FIN follows them.
+    portier.portier.send_signal(signal.SIGSTOP)
+    try:
+        sock.sendall(data[100:])
+        sock.shutdown(socket.SHUT_WR)
+        check(wait_until(lambda: unacked(sock) == 0, 5),
+              "   the rest and the FIN have reached portier's socket")
+    finally:
+        portier.portier.send_signal(signal.SIGCONT)
+    results = fin.wait_results(1)
+    check(len(results) == 1 and results[0] == data,
+          f"the backend got the {len(data)} bytes, then EOF",
+          repr(results[0])[:100] if results else "no connection")
+    sock.close()
 
     def counted(vhost):
         """The bytes counted for `vhost` of listener rawpass."""
