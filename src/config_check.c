@@ -542,7 +542,7 @@ static void config_check_redirect(struct config_parser *p, size_t i)
 	}
 	n = config_show(p, l->name);
 	if (plain != NULL)
-		config_listener_note(p, CONFIG_NOTE_REDIRECT, i, line,
+		config_listener_note(p, CONFIG_NOTE_REDIRECT_PLAIN, i, line,
 		                     "listener %s: redirect_https = %u, but "
 		                     "listener %s serves port %u without TLS: "
 		                     "browsers sent there fail their TLS "

@@ -369,35 +369,27 @@ static void check_listener_notes(struct doctor *d,
 
 		if (about->kind == CONFIG_NOTE_FILE || about->listener != index)
 			continue;
-		/* Nothing this listener answers is what the user wants. */
-		if (about->kind == CONFIG_NOTE_UNSERVED)
+		/* Nothing this listener answers is what the user wants,
+		 * nor is a redirect to a plain listener of the file. */
+		if (about->kind == CONFIG_NOTE_UNSERVED ||
+		    about->kind == CONFIG_NOTE_REDIRECT_PLAIN)
 			report(d, DOCTOR_BAD, "%s", cfg->notes.v[i]);
 		else if (about->kind == CONFIG_NOTE_REDIRECT)
 			check_redirect(d, l, cfg->notes.v[i]);
 	}
 }
 
-/* redirect_https to a port no listener of the file serves TLS on (the
- * note says so): a plain listener of the file there is a problem; else
- * what holds the port on this machine is said, nothing being a problem. */
+/* redirect_https to a port no listener of the file serves (the note says
+ * so): what holds the port on this machine is said, nothing being a
+ * problem. */
 static void check_redirect(struct doctor *d, const struct config_listener *l,
                            const char *note)
 {
-	const struct config *cfg = d->cfg;
 	struct portdiag_socket *list = NULL;
 	uint16_t port = l->redirect_https;
 	char holder[192];
 	size_t n = 0;
 
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		for (size_t j = 0; j < cfg->listeners[i].nbinds; j++) {
-			if (cfg->listeners[i].mode != CONFIG_MODE_UDP &&
-			    cfg->listeners[i].binds[j].port == port) {
-				report(d, DOCTOR_BAD, "%s", note);
-				return;
-			}
-		}
-	}
 	report(d, DOCTOR_INFO, "%s", note);
 	if (portdiag_list_port(DOCTOR_PROC, IPPROTO_TCP, port, &list, &n) <
 	    0) {

@@ -143,7 +143,10 @@ struct config_vhost {
 enum config_note_kind {
 	CONFIG_NOTE_FILE,     /* a key or a value of the file */
 	CONFIG_NOTE_UNSERVED, /* an http listener that answers 404 to all */
-	CONFIG_NOTE_REDIRECT, /* redirect_https to a port without TLS here */
+	CONFIG_NOTE_REDIRECT, /* redirect_https to a port no listener of
+	                         the file serves */
+	CONFIG_NOTE_REDIRECT_PLAIN, /* redirect_https to a port a listener
+	                               of the file serves without TLS */
 };
 
 /* The subject of one note, for doctor, which reports a note about a

@@ -298,13 +298,15 @@ static void check_longer_line(const struct config *cfg)
 	assert_int_equal(cfg->listeners[0].allow.n, 30);
 }
 
-/* The redirect notes name their listeners, a to c. */
+/* The redirect notes name their listeners, a to c; b's port is a plain
+ * listener's. */
 static void check_redirect(const struct config *cfg)
 {
 	assert_int_equal(cfg->notes.n, 3);
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(cfg->notes_about[i].kind,
-		                 CONFIG_NOTE_REDIRECT);
+		                 i == 1 ? CONFIG_NOTE_REDIRECT_PLAIN
+		                        : CONFIG_NOTE_REDIRECT);
 		assert_int_equal(cfg->notes_about[i].listener, i);
 	}
 }
